@@ -1,0 +1,10 @@
+package org.vsa.backends;
+
+import java.io.IOException;
+
+/** The object (or its namespace) does not exist in the store. */
+public final class NoSuchObjectException extends IOException {
+  public NoSuchObjectException(String namespace, String name) {
+    super("no object '" + name + "' in namespace '" + namespace + "'");
+  }
+}

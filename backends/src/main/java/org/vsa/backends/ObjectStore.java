@@ -1,0 +1,59 @@
+package org.vsa.backends;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * An object store that holds a vDisk's SCOs and TLogs, one namespace per vDisk.
+ *
+ * <p>Objects are immutable once put: a put of an existing name replaces it atomically (a reader
+ * sees the old object or the new one, never a mix). A put returns only once the object is
+ * durable in the store. Names are {@code [A-Za-z0-9._-]{1,200}}; namespaces likewise.
+ *
+ * <p>Implementations are thread-safe. Errors are {@link IOException}s:
+ * {@link NoSuchObjectException} when the object or namespace is missing, plain IOException when
+ * the store itself is in trouble (a caller may retry those).
+ */
+public interface ObjectStore extends AutoCloseable {
+
+  /** Creates the namespace if it does not exist yet. */
+  void createNamespace(String namespace) throws IOException;
+
+  /** Deletes the namespace and every object in it; no error when it does not exist. */
+  void deleteNamespace(String namespace) throws IOException;
+
+  boolean namespaceExists(String namespace) throws IOException;
+
+  List<String> listNamespaces() throws IOException;
+
+  /** Stores the whole content of {@code source} as {@code name}, atomically and durably. */
+  void put(String namespace, String name, Path source) throws IOException;
+
+  /** Stores {@code data} as {@code name}, atomically and durably. */
+  void put(String namespace, String name, byte[] data) throws IOException;
+
+  /**
+   * Ranged read: fills {@code dst} from its position to its limit with the object's bytes from
+   * {@code offset} on. Throws {@link java.io.EOFException} if the object ends before.
+   */
+  void read(String namespace, String name, long offset, ByteBuffer dst) throws IOException;
+
+  /** Reads a whole object. */
+  byte[] get(String namespace, String name) throws IOException;
+
+  /** The object's size in bytes. */
+  long size(String namespace, String name) throws IOException;
+
+  boolean exists(String namespace, String name) throws IOException;
+
+  /** Deletes the object; no error when it does not exist. */
+  void delete(String namespace, String name) throws IOException;
+
+  /** Names in the namespace that start with {@code prefix}, sorted. */
+  List<String> list(String namespace, String prefix) throws IOException;
+
+  @Override
+  void close() throws IOException;
+}

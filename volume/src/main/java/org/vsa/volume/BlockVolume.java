@@ -1,0 +1,46 @@
+package org.vsa.volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.UUID;
+
+/**
+ * The one storage seam every front end talks to (iSCSI LUNs, NFS files).
+ *
+ * <p>Offsets and lengths are in bytes and must be multiples of {@link #blockSize()}; reads and
+ * writes must lie within {@link #sizeBytes()}. Violations throw
+ * {@link IllegalArgumentException} before anything is changed. All methods are thread-safe;
+ * concurrent writes to one 4 KiB cluster are serialised and never interleave into a mix.
+ */
+public interface BlockVolume {
+
+  /** The vDisk's name, unique within the appliance. */
+  String name();
+
+  /** Stable unique id, fixed at creation (SCSI NAA identifiers, NFS file ids). */
+  UUID id();
+
+  /** Nominal size in bytes, a multiple of {@link #blockSize()}. */
+  long sizeBytes();
+
+  /** Logical block size presented to initiators: 512 or 4096. */
+  int blockSize();
+
+  /**
+   * Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst} (advancing its
+   * position). Never-written or unmapped ranges read as zeros.
+   */
+  void read(long offset, ByteBuffer dst) throws IOException;
+
+  /**
+   * Writes {@code src.remaining()} bytes at {@code offset} (advancing its position). Returns
+   * once the write is visible to reads and, for {@link Durability#DURABLE}, on stable storage.
+   */
+  void write(long offset, ByteBuffer src, Durability durability) throws IOException;
+
+  /** Makes every write that returned before this call durable (SYNCHRONIZE CACHE, COMMIT). */
+  void flush() throws IOException;
+
+  /** Deallocates the range; it reads as zeros afterwards. */
+  void unmap(long offset, long length) throws IOException;
+}
