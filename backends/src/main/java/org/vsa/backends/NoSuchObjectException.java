@@ -7,4 +7,9 @@ public final class NoSuchObjectException extends IOException {
   public NoSuchObjectException(String namespace, String name) {
     super("no object '" + name + "' in namespace '" + namespace + "'");
   }
+
+  /** The namespace itself does not exist (a list, or a put into a deleted vDisk's namespace). */
+  public NoSuchObjectException(String namespace) {
+    super("no namespace '" + namespace + "'");
+  }
 }

@@ -12,7 +12,7 @@ import org.vsa.backends.ObjectStore;
  * @param metadataCacheBytes RAM for cached metadata pages (all vDisks together)
  * @param readCacheFile the read cache's fixed-size file on local flash
  * @param readCacheCapacityBytes size of that file; 0 disables the read cache
- * @param backend where sealed SCOs and TLogs go
+ * @param backend where sealed SCOs and TLogs go; the engine closes it when it closes
  * @param groupCommitMaxWaitMicros group commit trigger: the oldest waiter's age
  * @param groupCommitMaxBytes group commit trigger: bytes written since the last fsync
  * @param uploadThreads threads that put sealed SCOs to the backend

@@ -1,0 +1,23 @@
+package org.vsa.volume;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import java.util.concurrent.ExecutorService;
+import org.vsa.backends.ObjectStore;
+import org.vsa.cache.ReadCache;
+import org.vsa.cache.WriteBuffer;
+
+/** What every vDisk of one engine shares. */
+record EngineContext(
+    EngineConfig config,
+    WriteBuffer writeBuffer,
+    ReadCache readCache,
+    ObjectStore backend,
+    Cache<MetadataStore.PageKey, Page> pageCache,
+    Uploader uploader,
+    ExecutorService checkpointer) {
+
+  /** Resident (changed, not yet checkpointed) pages a vDisk may hold before it checkpoints. */
+  int dirtyPagesMax() {
+    return (int) Math.max(256, config.metadataCacheBytes() / MetadataStore.PAGE_HEAP_BYTES / 4);
+  }
+}

@@ -1,0 +1,77 @@
+package org.vsa.volume;
+
+import java.nio.ByteBuffer;
+import java.util.zip.CRC32C;
+
+/**
+ * Units of the engine's address space and the encoding of a cluster's location.
+ *
+ * <p>A vDisk is mapped in 4 KiB clusters. A written cluster lives at a location: the SCO's
+ * number (1..2^32-1) and its slot inside that SCO; location 0 means "never written or
+ * unmapped" and reads as zeros. Each mapping entry also keeps the CRC32C of the cluster's
+ * bytes, checked on every read from every tier.
+ */
+public final class Layout {
+  private Layout() {}
+
+  public static final int CLUSTER_BYTES = 4096;
+  public static final int CLUSTER_SHIFT = 12;
+  /** Mapping entries per metadata page: one page covers 2 MiB of the vDisk. */
+  public static final int PAGE_ENTRIES = 512;
+  public static final int PAGE_SHIFT = 9;
+  public static final long SCO_NUMBER_MAX = 0xFFFF_FFFFL;
+  /** An SCO file begins with one cluster-sized header so that data slots stay 4 KiB aligned. */
+  public static final int SCO_HEADER_BYTES = 4096;
+
+  public static long location(long scoNumber, int slot) {
+    Verify.that(scoNumber > 0 && scoNumber <= SCO_NUMBER_MAX, "SCO number %d out of range", scoNumber);
+    Verify.that(slot >= 0 && slot < (1 << 16), "slot %d out of range", slot);
+    return (scoNumber << 16) | slot;
+  }
+
+  public static long scoOf(long location) {
+    return location >>> 16;
+  }
+
+  public static int slotOf(long location) {
+    return (int) (location & 0xFFFF);
+  }
+
+  /** Byte offset of a slot inside its SCO object. */
+  public static long slotOffset(int slot) {
+    return SCO_HEADER_BYTES + (long) slot * CLUSTER_BYTES;
+  }
+
+  public static String scoName(long scoNumber) {
+    return String.format("sco_%08x", scoNumber);
+  }
+
+  public static String tlogName(long tlogNumber) {
+    return String.format("tlog_%08x", tlogNumber);
+  }
+
+  /** Parses the number out of a {@code sco_}/{@code tlog_} name, or -1. */
+  public static long numberOf(String name, String prefix) {
+    if (!name.startsWith(prefix) || name.length() != prefix.length() + 8) {
+      return -1;
+    }
+    try {
+      return Long.parseLong(name.substring(prefix.length()), 16);
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  /** CRC32C of the buffer's remaining bytes, leaving its position unchanged. */
+  public static int crc32c(ByteBuffer buf) {
+    CRC32C crc = new CRC32C();
+    crc.update(buf.duplicate());
+    return (int) crc.getValue();
+  }
+
+  public static int crc32c(byte[] b, int off, int len) {
+    CRC32C crc = new CRC32C();
+    crc.update(b, off, len);
+    return (int) crc.getValue();
+  }
+}

@@ -1,0 +1,1084 @@
+package org.vsa.volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.vsa.backends.NoSuchObjectException;
+
+/**
+ * A vDisk on this node: log-structured writes into SCOs in the write buffer, the mapping in a
+ * {@link MetadataStore}, sealed SCOs uploaded to the backend.
+ *
+ * <p>Locks, always taken in this order: the cluster stripes of a write (so that read-modify-write
+ * of a partial cluster and concurrent writes to one cluster never interleave), then the append
+ * lock (which orders SCO data, TLog records and mapping updates identically, so that recovery's
+ * "stop at the first bad record" keeps a prefix of history). Fsync happens outside both, in the
+ * {@link GroupCommitter}.
+ *
+ * <p>Write-buffer files of this vDisk: {@code sco_N} and {@code tlog_N} for every SCO not yet in
+ * the backend (the open one included), and every TLog that the last checkpoint does not cover
+ * yet. A SCO leaves once the backend holds it and its TLog.
+ */
+final class LocalVolume extends Volume {
+  private static final Logger log = LoggerFactory.getLogger(LocalVolume.class);
+  private static final int STRIPES = 1024;
+  private static final int STRIPE_SHIFT = 4; // 16 clusters (64 KiB) per stripe
+  private static final int TLOG_BUFFER_BYTES = TLog.RECORD_BYTES * 2048;
+  /** Checkpoint after this many sealed TLogs, bounding what a restart replays. */
+  private static final int TLOGS_PER_CHECKPOINT = 4;
+
+  private final VolumeSpec spec;
+  private final UUID id;
+  private final String namespace;
+  private final long volumeKey;
+  private final Path wbDir;
+  private final EngineContext ctx;
+  private final MetadataStore metadata;
+  private final int slotsPerSco;
+  private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
+  private final ReentrantLock appendLock = new ReentrantLock();
+  private final GroupCommitter committer;
+  /** SCOs whose file is in the write buffer (open, sealed, uploading). */
+  private final Map<Long, ScoHandle> scos = new ConcurrentHashMap<>();
+  /** TLogs in the write buffer, with their sizes. */
+  private final NavigableMap<Long, Long> localTlogs = new ConcurrentSkipListMap<>();
+  /** SCOs (and their TLogs) the backend holds; only those not yet trimmed locally are kept. */
+  private final Set<Long> uploaded = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean checkpointRunning = new AtomicBoolean();
+  private volatile boolean closed;
+
+  // guarded by appendLock
+  private ScoHandle current;
+  private FileChannel tlog;
+  private long tlogPos;
+  private long tlogRecords;
+  private final ByteBuffer tlogBuffer = ByteBuffer.allocate(TLOG_BUFFER_BYTES);
+  private int nextSlot;
+  private long lastSeq;
+  private int tlogsSinceCheckpoint;
+  private volatile long lastAppendNanos = System.nanoTime();
+
+  final LongAdder readsLocal = new LongAdder();
+  final LongAdder readsCache = new LongAdder();
+  final LongAdder readsBackend = new LongAdder();
+
+  private LocalVolume(VolumeSpec spec, UUID id, Path wbDir, EngineContext ctx, MetadataStore metadata) {
+    this.spec = spec;
+    this.id = id;
+    this.namespace = namespaceOf(id);
+    this.volumeKey = id.getMostSignificantBits() ^ id.getLeastSignificantBits();
+    this.wbDir = wbDir;
+    this.ctx = ctx;
+    this.metadata = metadata;
+    this.slotsPerSco = (int) (spec.scoSizeBytes() / Layout.CLUSTER_BYTES);
+    for (int i = 0; i < STRIPES; i++) {
+      stripes[i] = new ReentrantLock();
+    }
+    this.committer = new GroupCommitter(spec.name(), this::commit,
+        ctx.config().groupCommitMaxWaitMicros(), ctx.config().groupCommitMaxBytes(), 0);
+  }
+
+  static String namespaceOf(UUID id) {
+    return "vdisk-" + id;
+  }
+
+  @Override
+  public VolumeSpec spec() {
+    return spec;
+  }
+
+  @Override
+  public String name() {
+    return spec.name();
+  }
+
+  @Override
+  public UUID id() {
+    return id;
+  }
+
+  @Override
+  public long sizeBytes() {
+    return spec.sizeBytes();
+  }
+
+  @Override
+  public int blockSize() {
+    return spec.blockSize();
+  }
+
+  boolean isClosed() {
+    return closed;
+  }
+
+  String namespace() {
+    return namespace;
+  }
+
+  // ---------------------------------------------------------------- open and recovery
+
+  /**
+   * Opens the vDisk: loads the last checkpoint, replays the TLogs after it (stopping at the first
+   * torn or corrupt record and setting aside everything after it), seals the TLog that was open
+   * at the crash, re-queues uploads, and opens a fresh SCO.
+   */
+  static LocalVolume open(VolumeSpec spec, UUID id, Path metadataDir, EngineContext ctx) throws IOException {
+    Path wbDir = ctx.writeBuffer().directoryFor(namespaceOf(id));
+    MetadataStore md = MetadataStore.open(metadataDir, id, ctx.pageCache());
+    LocalVolume v = new LocalVolume(spec, id, wbDir, ctx, md);
+    try {
+      v.recover();
+    } catch (IOException | RuntimeException e) {
+      md.close();
+      throw e;
+    }
+    v.committer.markDurable(v.lastSeq);
+    v.committer.start();
+    return v;
+  }
+
+  private void recover() throws IOException {
+    long appliedSeq = metadata.appliedSeq();
+    long replayFrom = metadata.replayFromTlog();
+    TreeSet<Long> tlogNumbers = numbersIn("tlog_");
+    TreeSet<Long> scoNumbers = numbersIn("sco_");
+    lastSeq = appliedSeq;
+    long prevSeq = -1;
+    long lastNumber = replayFrom - 1;
+    boolean stopped = false;
+    long replayed = 0;
+    for (long n : tlogNumbers.tailSet(replayFrom, true)) {
+      if (stopped) {
+        quarantine(n, "it follows a torn or corrupt TLog");
+        continue;
+      }
+      if (n != lastNumber + 1) {
+        log.warn("vDisk {}: TLog {} missing before TLog {}; history stops at TLog {}", name(), lastNumber + 1, n, lastNumber);
+        stopped = true;
+        quarantine(n, "a TLog before it is missing");
+        continue;
+      }
+      Path tlogPath = wbDir.resolve(Layout.tlogName(n));
+      TLog.Scan scan;
+      try {
+        scan = TLog.scan(tlogPath, id, n);
+      } catch (IOException e) {
+        log.warn("vDisk {}: {}", name(), e.getMessage());
+        scan = new TLog.Scan(List.of(), 0, "bad header");
+      }
+      ScoData sco = scoNumbers.contains(n) ? new ScoData(wbDir.resolve(Layout.scoName(n)), n) : null;
+      int kept = 0;
+      int slots = 0;
+      String stopReason = scan.stopReason();
+      try {
+        for (TLog.Record r : scan.records()) {
+          if (prevSeq >= 0 && r.seq() != prevSeq + 1) {
+            stopReason = "sequence jumps from " + prevSeq + " to " + r.seq();
+            break;
+          }
+          if (r.type() == TLog.WRITE && !scan.sealed()) {
+            // the TLog was open at the crash: its SCO data may not have reached the disk
+            if (sco == null || !sco.matches(r.a(), r.dataCrc())) {
+              stopReason = "data of cluster " + r.cluster() + " (SCO " + n + " slot " + r.a() + ") is missing or torn";
+              break;
+            }
+          }
+          if (r.seq() > appliedSeq) {
+            apply(n, r);
+            replayed++;
+          }
+          prevSeq = r.seq();
+          lastSeq = Math.max(lastSeq, r.seq());
+          kept++;
+          if (r.type() == TLog.WRITE) {
+            slots = r.a() + 1;
+          }
+        }
+      } finally {
+        if (sco != null) {
+          sco.close();
+        }
+      }
+      if (scan.validBytes() < TLog.HEADER_BYTES) {
+        // not even a header: nothing of this TLog was ever acknowledged
+        log.warn("vDisk {}: TLog {} has no valid header; setting it aside", name(), n);
+        quarantine(n, "its header is torn");
+        stopped = true;
+        continue;
+      }
+      lastNumber = n;
+      if (stopReason != null && scan.sealed() && kept == scan.records().size()) {
+        // junk after a complete, sealed TLog: drop the junk, the history goes on
+        log.warn("vDisk {}: TLog {} has bytes after its SEAL ({}); truncating them", name(), n, stopReason);
+        truncate(n, kept, slots);
+        continue;
+      }
+      if (stopReason != null) {
+        log.warn("vDisk {}: TLog {} ends early ({}); keeping its first {} records, setting aside everything after",
+            name(), n, stopReason, kept);
+        truncate(n, kept, slots);
+        stopped = true;
+      }
+      if (!scan.sealed() || stopReason != null) {
+        seal(n, kept, slots);
+      }
+    }
+    // SCOs without a TLog were created just before a crash and hold nothing acknowledged
+    for (long n : scoNumbers) {
+      if (n > lastNumber && Files.exists(wbDir.resolve(Layout.scoName(n)))) {
+        Files.deleteIfExists(wbDir.resolve(Layout.scoName(n)));
+      }
+    }
+    if (replayed > 0) {
+      log.info("vDisk {}: replayed {} TLog records after the checkpoint (sequence {} to {})",
+          name(), replayed, appliedSeq + 1, lastSeq);
+    }
+    // account what is in the write buffer and find what still has to go to the backend
+    for (long n : numbersIn("tlog_")) {
+      long size = Files.size(wbDir.resolve(Layout.tlogName(n)));
+      localTlogs.put(n, size);
+      ctx.writeBuffer().account(size);
+    }
+    List<Long> toUpload = new ArrayList<>();
+    for (long n : numbersIn("sco_")) {
+      Path p = wbDir.resolve(Layout.scoName(n));
+      ctx.writeBuffer().account(Files.size(p));
+      ScoHandle h = new ScoHandle(n, p, FileChannel.open(p, StandardOpenOption.READ), this::scoLeftBuffer);
+      scos.put(n, h);
+      if (ctx.backend().exists(namespace, Layout.tlogName(n))) {
+        markUploaded(n);
+      } else {
+        toUpload.add(n);
+      }
+    }
+    for (long n : localTlogs.keySet()) {
+      if (!scos.containsKey(n) && ctx.backend().exists(namespace, Layout.tlogName(n))) {
+        uploaded.add(n);
+      }
+    }
+    openNext(lastNumber + 1);
+    // a checkpoint now, so that the next start does not replay this history again
+    MetadataStore.Cut cut = metadata.cut(lastSeq, lastNumber + 1);
+    metadata.write(cut);
+    metadata.complete(cut);
+    trimTlogs();
+    for (long n : toUpload) {
+      ctx.uploader().submit(this, n);
+    }
+  }
+
+  private TreeSet<Long> numbersIn(String prefix) throws IOException {
+    TreeSet<Long> out = new TreeSet<>();
+    try (var s = Files.newDirectoryStream(wbDir, prefix + "*")) {
+      for (Path p : s) {
+        long n = Layout.numberOf(p.getFileName().toString(), prefix);
+        if (n > 0) {
+          out.add(n);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Reads SCO slots during recovery to check a record's data checksum. */
+  private final class ScoData implements AutoCloseable {
+    private final FileChannel ch;
+    private final long size;
+    private final ByteBuffer buf = ByteBuffer.allocate(Layout.CLUSTER_BYTES);
+
+    ScoData(Path p, long number) throws IOException {
+      ch = FileChannel.open(p, StandardOpenOption.READ);
+      size = ch.size();
+      if (size >= Layout.SCO_HEADER_BYTES) {
+        ByteBuffer h = ByteBuffer.allocate(Layout.SCO_HEADER_BYTES);
+        TLog.readFully(ch, h, 0);
+        Sco.checkHeader(h, p, id, number);
+      }
+    }
+
+    boolean matches(int slot, int crc) throws IOException {
+      long off = Layout.slotOffset(slot);
+      if (off + Layout.CLUSTER_BYTES > size) {
+        return false;
+      }
+      buf.clear();
+      TLog.readFully(ch, buf, off);
+      buf.flip();
+      return Layout.crc32c(buf) == crc;
+    }
+
+    @Override
+    public void close() throws IOException {
+      ch.close();
+    }
+  }
+
+  private void apply(long tlogNumber, TLog.Record r) throws IOException {
+    switch (r.type()) {
+      case TLog.WRITE -> metadata.set(r.cluster(), Layout.location(tlogNumber, r.a()), r.dataCrc());
+      case TLog.UNMAP -> metadata.unmap(r.cluster(), r.a());
+      default -> { }
+    }
+  }
+
+  /** Keeps the first {@code records} of TLog n and the first {@code slots} of SCO n. */
+  private void truncate(long n, int records, int slots) throws IOException {
+    try (FileChannel ch = FileChannel.open(wbDir.resolve(Layout.tlogName(n)), StandardOpenOption.WRITE)) {
+      ch.truncate(TLog.HEADER_BYTES + (long) records * TLog.RECORD_BYTES);
+      ch.force(true);
+    }
+    Path sco = wbDir.resolve(Layout.scoName(n));
+    if (Files.exists(sco)) {
+      try (FileChannel ch = FileChannel.open(sco, StandardOpenOption.WRITE)) {
+        ch.truncate(Layout.slotOffset(slots));
+        ch.force(true);
+      }
+    }
+  }
+
+  /** Appends a SEAL to TLog n (found open at recovery) and makes it and its SCO durable. */
+  private void seal(long n, int records, int slots) throws IOException {
+    Path sco = wbDir.resolve(Layout.scoName(n));
+    if (!Files.exists(sco)) {
+      // an empty SCO, so that every TLog has its SCO in the backend
+      try (FileChannel ch = FileChannel.open(sco, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        TLog.writeFully(ch, Sco.header(id, n), 0);
+        ch.force(true);
+      }
+    } else {
+      try (FileChannel ch = FileChannel.open(sco, StandardOpenOption.WRITE)) {
+        if (ch.size() > Layout.slotOffset(slots)) {
+          ch.truncate(Layout.slotOffset(slots));
+        }
+        ch.force(true);
+      }
+    }
+    try (FileChannel ch = FileChannel.open(wbDir.resolve(Layout.tlogName(n)), StandardOpenOption.WRITE)) {
+      ByteBuffer b = ByteBuffer.allocate(TLog.RECORD_BYTES);
+      TLog.encode(TLog.Record.seal(++lastSeq, slots, records), b);
+      b.flip();
+      TLog.writeFully(ch, b, TLog.HEADER_BYTES + (long) records * TLog.RECORD_BYTES);
+      ch.force(true);
+    }
+    Fs.fsyncDirectory(wbDir);
+  }
+
+  private void quarantine(long n, String why) throws IOException {
+    Path q = wbDir.resolve("quarantine");
+    Files.createDirectories(q);
+    for (String name : new String[] {Layout.tlogName(n), Layout.scoName(n)}) {
+      Path p = wbDir.resolve(name);
+      if (Files.exists(p)) {
+        Files.move(p, q.resolve(name + "." + System.currentTimeMillis()), StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    log.warn("vDisk {}: set aside TLog/SCO {} in {} because {}", name(), n, q, why);
+  }
+
+  /** Creates SCO n and TLog n and makes them current; caller holds the append lock (or is opening). */
+  private void openNext(long n) throws IOException {
+    Verify.that(n <= Layout.SCO_NUMBER_MAX, "vDisk %s ran out of SCO numbers", name());
+    Path scoPath = wbDir.resolve(Layout.scoName(n));
+    Path tlogPath = wbDir.resolve(Layout.tlogName(n));
+    FileChannel scoCh = FileChannel.open(scoPath, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.READ, StandardOpenOption.WRITE);
+    FileChannel tlogCh = FileChannel.open(tlogPath, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE);
+    TLog.writeFully(scoCh, Sco.header(id, n), 0);
+    TLog.writeFully(tlogCh, TLog.header(id, n), 0);
+    scoCh.force(true);
+    tlogCh.force(true);
+    Fs.fsyncDirectory(wbDir);
+    ctx.writeBuffer().account(Layout.SCO_HEADER_BYTES + TLog.HEADER_BYTES);
+    current = new ScoHandle(n, scoPath, scoCh, this::scoLeftBuffer);
+    scos.put(n, current);
+    localTlogs.put(n, (long) TLog.HEADER_BYTES);
+    tlog = tlogCh;
+    tlogPos = TLog.HEADER_BYTES;
+    tlogRecords = 0;
+    nextSlot = 0;
+    tlogBuffer.clear();
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  @Override
+  public void write(long offset, ByteBuffer src, Durability durability) throws IOException {
+    int len = src.remaining();
+    checkRange(offset, len);
+    if (len == 0) {
+      if (durability == Durability.DURABLE) {
+        flush();
+      }
+      return;
+    }
+    long first = offset >>> Layout.CLUSTER_SHIFT;
+    long last = (offset + len - 1) >>> Layout.CLUSTER_SHIFT;
+    int n = (int) (last - first + 1);
+    admit(n);
+    try {
+      committer.enter();
+    } catch (IOException e) {
+      ctx.writeBuffer().release(admitted(n));
+      throw e;
+    }
+    long appended = 0;
+    long seq;
+    long[] locations;
+    ByteBuffer data;
+    try {
+      lockStripes(first, last);
+      try {
+        checkOpen();
+        data = clusterAligned(offset, src, first, n);
+        int[] crcs = new int[n];
+        for (int i = 0; i < n; i++) {
+          crcs[i] = Layout.crc32c(data.duplicate().position(i * Layout.CLUSTER_BYTES).limit((i + 1) * Layout.CLUSTER_BYTES));
+        }
+        locations = new long[n];
+        seq = append(first, n, data, crcs, locations);
+        src.position(src.limit());
+        appended = (long) n * Layout.CLUSTER_BYTES;
+      } finally {
+        unlockStripes(first, last);
+      }
+    } finally {
+      committer.exit(appended);
+      if (appended == 0) {
+        ctx.writeBuffer().release(admitted(n));
+      }
+    }
+    if (spec.cachePolicy() == CachePolicy.ON_WRITE) {
+      for (int i = 0; i < n; i++) {
+        ctx.readCache().insert(volumeKey, locations[i],
+            data.duplicate().position(i * Layout.CLUSTER_BYTES).limit((i + 1) * Layout.CLUSTER_BYTES));
+      }
+    }
+    if (durability == Durability.DURABLE) {
+      committer.awaitDurable(seq);
+    }
+  }
+
+  private static long admitted(int clusters) {
+    return (long) clusters * (Layout.CLUSTER_BYTES + TLog.RECORD_BYTES);
+  }
+
+  private void admit(int clusters) throws IOException {
+    try {
+      ctx.writeBuffer().admit(admitted(clusters));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while the write buffer was full");
+    }
+  }
+
+  /** The write's data as whole clusters, merging partial head and tail clusters with what is there. */
+  private ByteBuffer clusterAligned(long offset, ByteBuffer src, long first, int n) throws IOException {
+    int len = src.remaining();
+    int head = (int) (offset & (Layout.CLUSTER_BYTES - 1));
+    if (head == 0 && len == n * Layout.CLUSTER_BYTES) {
+      return src.slice();
+    }
+    ByteBuffer data = ByteBuffer.allocate(n * Layout.CLUSTER_BYTES);
+    if (head != 0) {
+      readClusters(first, 1, data.duplicate().limit(Layout.CLUSTER_BYTES));
+    }
+    int tailEnd = head + len;
+    if ((tailEnd & (Layout.CLUSTER_BYTES - 1)) != 0 && (n > 1 || head == 0)) {
+      readClusters(first + n - 1, 1, data.duplicate().position((n - 1) * Layout.CLUSTER_BYTES));
+    }
+    data.position(head);
+    data.put(src.duplicate());
+    data.clear();
+    return data;
+  }
+
+  /** Appends whole clusters; returns the last sequence number used. Fills {@code locations}. */
+  private long append(long first, int n, ByteBuffer data, int[] crcs, long[] locations) throws IOException {
+    appendLock.lock();
+    try {
+      checkOpen();
+      int i = 0;
+      while (i < n) {
+        if (nextSlot == slotsPerSco) {
+          roll();
+        }
+        int k = Math.min(n - i, slotsPerSco - nextSlot);
+        ByteBuffer chunk = data.duplicate().position(i * Layout.CLUSTER_BYTES).limit((i + k) * Layout.CLUSTER_BYTES);
+        try {
+          TLog.writeFully(current.channel, chunk, Layout.slotOffset(nextSlot));
+        } catch (IOException e) {
+          throw writeBufferFailed("writing SCO " + current.number, e);
+        }
+        for (int j = 0; j < k; j++) {
+          long cluster = first + i + j;
+          long loc = Layout.location(current.number, nextSlot + j);
+          appendRecord(TLog.Record.write(++lastSeq, cluster, nextSlot + j, crcs[i + j]));
+          metadata.set(cluster, loc, crcs[i + j]);
+          locations[i + j] = loc;
+        }
+        nextSlot += k;
+        i += k;
+      }
+      lastAppendNanos = System.nanoTime();
+      if (metadata.residentPages() > ctx.dirtyPagesMax()) {
+        startCheckpoint(current.number);
+      }
+      return lastSeq;
+    } finally {
+      appendLock.unlock();
+    }
+  }
+
+  private IOException writeBufferFailed(String what, IOException e) {
+    IOException io = new IOException("vDisk " + name() + ": " + what + " in the write buffer failed", e);
+    committer.fail(io);
+    return io;
+  }
+
+  private void appendRecord(TLog.Record r) throws IOException {
+    if (tlogBuffer.remaining() < TLog.RECORD_BYTES) {
+      writeTlogBuffer();
+    }
+    TLog.encode(r, tlogBuffer);
+    tlogRecords++;
+  }
+
+  private void writeTlogBuffer() throws IOException {
+    tlogBuffer.flip();
+    int n = tlogBuffer.remaining();
+    try {
+      TLog.writeFully(tlog, tlogBuffer, tlogPos);
+    } catch (IOException e) {
+      throw writeBufferFailed("writing TLog " + current.number, e);
+    }
+    tlogPos += n;
+    localTlogs.put(current.number, tlogPos);
+    tlogBuffer.clear();
+  }
+
+  /** Group commit's action: forces the open SCO and TLog. Runs on the committer thread. */
+  private long commit() throws IOException {
+    ScoHandle sco;
+    FileChannel tl;
+    long target;
+    appendLock.lock();
+    try {
+      writeTlogBuffer();
+      target = lastSeq;
+      sco = current;
+      tl = tlog;
+    } finally {
+      appendLock.unlock();
+    }
+    try {
+      sco.channel.force(false);
+      tl.force(false);
+    } catch (ClosedChannelException e) {
+      // sealed meanwhile: the seal forced both and marked everything up to target durable
+      Verify.that(committer.durableSeq() >= target, "closed TLog %d was not forced through %d", sco.number, target);
+    }
+    return target;
+  }
+
+  /** Seals the current SCO and opens the next; caller holds the append lock. */
+  private void roll() throws IOException {
+    long n = current.number;
+    appendRecord(TLog.Record.seal(++lastSeq, nextSlot, tlogRecords));
+    ctx.writeBuffer().account(TLog.RECORD_BYTES);
+    writeTlogBuffer();
+    try {
+      current.channel.force(false);
+      tlog.force(false);
+    } catch (IOException e) {
+      throw writeBufferFailed("sealing SCO " + n, e);
+    }
+    // before the close: a commit that finds the TLog closed relies on this
+    committer.markDurable(lastSeq);
+    tlog.close();
+    ctx.uploader().submit(this, n);
+    tlogsSinceCheckpoint++;
+    openNext(n + 1);
+    if (tlogsSinceCheckpoint >= TLOGS_PER_CHECKPOINT) {
+      startCheckpoint(n + 1);
+    }
+  }
+
+  /**
+   * Seals the open SCO now if it holds anything (the engine asks when the write buffer fills up
+   * with open SCOs, or when a vDisk has been idle), so that it can go to the backend.
+   */
+  void sealIfIdle(long idleNanos) throws IOException {
+    if (System.nanoTime() - lastAppendNanos < idleNanos) {
+      return;
+    }
+    appendLock.lock();
+    try {
+      if (!closed && tlogRecords > 0) {
+        roll();
+      }
+    } finally {
+      appendLock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- checkpoints
+
+  /** Takes a cut and writes it in the background; caller holds the append lock. */
+  private void startCheckpoint(long replayFromTlog) {
+    if (!checkpointRunning.compareAndSet(false, true)) {
+      return;
+    }
+    tlogsSinceCheckpoint = 0;
+    MetadataStore.Cut cut = metadata.cut(lastSeq, replayFromTlog);
+    ctx.checkpointer().execute(() -> {
+      try {
+        // the WAL rule: the pages may name only writes whose records and data are durable
+        committer.awaitDurable(cut.appliedSeq());
+        metadata.write(cut);
+        appendLock.lock();
+        try {
+          metadata.complete(cut);
+        } finally {
+          appendLock.unlock();
+        }
+        trimTlogs();
+      } catch (IOException | RuntimeException e) {
+        if (!closed) {
+          log.error("vDisk {}: checkpoint failed; will retry at the next trigger", name(), e);
+        }
+      } finally {
+        checkpointRunning.set(false);
+      }
+    });
+  }
+
+  /** Deletes local TLogs that the backend holds and the checkpoint covers. */
+  private void trimTlogs() {
+    long replayFrom = metadata.replayFromTlog();
+    for (Map.Entry<Long, Long> e : localTlogs.headMap(replayFrom, false).entrySet()) {
+      long n = e.getKey();
+      if (uploaded.contains(n) && localTlogs.remove(n) != null) {
+        try {
+          Files.deleteIfExists(wbDir.resolve(Layout.tlogName(n)));
+        } catch (IOException ex) {
+          log.warn("vDisk {}: could not delete TLog {}: {}", name(), n, ex.toString());
+        }
+        uploaded.remove(n);
+        ctx.writeBuffer().release(e.getValue());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- upload
+
+  /** Puts SCO n and then TLog n to the backend; then SCO n may leave the write buffer. */
+  void uploadSco(long n) throws IOException {
+    ScoHandle h = scos.get(n);
+    Verify.that(h != null, "SCO %d of vDisk %s queued for upload is not in the write buffer", n, name());
+    ctx.backend().put(namespace, Layout.scoName(n), h.path);
+    ctx.backend().put(namespace, Layout.tlogName(n), wbDir.resolve(Layout.tlogName(n)));
+    markUploaded(n);
+  }
+
+  private void markUploaded(long n) {
+    uploaded.add(n);
+    ScoHandle h = scos.remove(n);
+    if (h != null) {
+      h.release();
+    }
+    trimTlogs();
+  }
+
+  private void scoLeftBuffer(long bytes) {
+    ctx.writeBuffer().release(bytes);
+  }
+
+  /** SCOs of this vDisk still waiting for the backend (the open one excluded). */
+  int scosNotUploaded() {
+    return (int) scos.keySet().stream().filter(n -> current == null || n != current.number).count();
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  @Override
+  public void read(long offset, ByteBuffer dst) throws IOException {
+    int len = dst.remaining();
+    checkRange(offset, len);
+    checkOpen();
+    if (len == 0) {
+      return;
+    }
+    long first = offset >>> Layout.CLUSTER_SHIFT;
+    long last = (offset + len - 1) >>> Layout.CLUSTER_SHIFT;
+    int n = (int) (last - first + 1);
+    int head = (int) (offset & (Layout.CLUSTER_BYTES - 1));
+    if (head == 0 && len == n * Layout.CLUSTER_BYTES) {
+      readClusters(first, n, dst.duplicate());
+    } else {
+      ByteBuffer tmp = ByteBuffer.allocate(n * Layout.CLUSTER_BYTES);
+      readClusters(first, n, tmp.duplicate());
+      tmp.position(head).limit(head + len);
+      dst.duplicate().put(tmp);
+    }
+    dst.position(dst.limit());
+  }
+
+  /** Fills {@code out} (n whole clusters from its position) with clusters [first, first+n). */
+  private void readClusters(long first, int n, ByteBuffer out) throws IOException {
+    long[] locs = new long[n];
+    int[] crcs = new int[n];
+    metadata.lookup(first, n, locs, crcs);
+    int base = out.position();
+    int i = 0;
+    while (i < n) {
+      if (locs[i] == 0) {
+        int j = i + 1;
+        while (j < n && locs[j] == 0) {
+          j++;
+        }
+        zero(out, base + i * Layout.CLUSTER_BYTES, (j - i) * Layout.CLUSTER_BYTES);
+        i = j;
+        continue;
+      }
+      int j = i + 1;
+      while (j < n && locs[j] == locs[j - 1] + 1 && Layout.slotOf(locs[j - 1]) < 0xFFFF) {
+        j++;
+      }
+      readRun(first + i, locs, crcs, i, j, out, base);
+      i = j;
+    }
+  }
+
+  private static void zero(ByteBuffer out, int pos, int len) {
+    for (int k = 0; k < len; k += 8) {
+      out.putLong(pos + k, 0L);
+    }
+  }
+
+  /** Reads clusters i..j-1, which lie in consecutive slots of one SCO. */
+  private void readRun(long firstCluster, long[] locs, int[] crcs, int i, int j, ByteBuffer out, int base)
+      throws IOException {
+    long sco = Layout.scoOf(locs[i]);
+    ScoHandle h = scos.get(sco);
+    if (h != null && h.tryAcquire()) {
+      try {
+        ByteBuffer dst = out.duplicate().position(base + i * Layout.CLUSTER_BYTES).limit(base + j * Layout.CLUSTER_BYTES);
+        TLog.readFully(h.channel, dst, Layout.slotOffset(Layout.slotOf(locs[i])));
+      } finally {
+        h.release();
+      }
+      readsLocal.add(j - i);
+      verify(firstCluster, locs, crcs, i, j, out, base, "write buffer");
+      return;
+    }
+    // not in the write buffer: the read cache, then a ranged read of the missing runs from the backend
+    int k = i;
+    while (k < j) {
+      ByteBuffer dst = out.duplicate().position(base + k * Layout.CLUSTER_BYTES).limit(base + (k + 1) * Layout.CLUSTER_BYTES);
+      if (spec.cachePolicy() != CachePolicy.NONE && ctx.readCache().read(volumeKey, locs[k], crcs[k], dst)) {
+        readsCache.increment();
+        k++;
+        continue;
+      }
+      int m = k + 1;
+      while (m < j) {
+        ByteBuffer probe = out.duplicate().position(base + m * Layout.CLUSTER_BYTES).limit(base + (m + 1) * Layout.CLUSTER_BYTES);
+        if (spec.cachePolicy() != CachePolicy.NONE && ctx.readCache().read(volumeKey, locs[m], crcs[m], probe)) {
+          break;
+        }
+        m++;
+      }
+      ByteBuffer run = out.duplicate().position(base + k * Layout.CLUSTER_BYTES).limit(base + m * Layout.CLUSTER_BYTES);
+      try {
+        ctx.backend().read(namespace, Layout.scoName(sco), Layout.slotOffset(Layout.slotOf(locs[k])), run);
+      } catch (NoSuchObjectException e) {
+        throw new IOException("vDisk " + name() + ": SCO " + sco + " holding cluster " + (firstCluster + k - i)
+            + " is neither in the write buffer nor in the backend", e);
+      }
+      readsBackend.add(m - k);
+      verify(firstCluster, locs, crcs, k, m, out, base, "backend");
+      if (spec.cachePolicy() == CachePolicy.ON_READ) {
+        for (int c = k; c < m; c++) {
+          ctx.readCache().insert(volumeKey, locs[c],
+              out.duplicate().position(base + c * Layout.CLUSTER_BYTES).limit(base + (c + 1) * Layout.CLUSTER_BYTES));
+        }
+      }
+      if (m < j) {
+        readsCache.increment(); // the probe that ended the run was a hit
+        m++;
+      }
+      k = m;
+    }
+  }
+
+  private void verify(long firstCluster, long[] locs, int[] crcs, int i, int j, ByteBuffer out, int base, String tier)
+      throws IOException {
+    for (int c = i; c < j; c++) {
+      ByteBuffer b = out.duplicate().position(base + c * Layout.CLUSTER_BYTES).limit(base + (c + 1) * Layout.CLUSTER_BYTES);
+      if (Layout.crc32c(b) != crcs[c]) {
+        String msg = String.format("vDisk %s: cluster %d read from the %s (SCO %d slot %d) fails its checksum",
+            name(), firstCluster + c - i, tier, Layout.scoOf(locs[c]), Layout.slotOf(locs[c]));
+        log.error(msg);
+        throw new IOException(msg);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- flush, unmap
+
+  @Override
+  public void flush() throws IOException {
+    long target;
+    appendLock.lock();
+    try {
+      checkOpen();
+      target = lastSeq;
+    } finally {
+      appendLock.unlock();
+    }
+    committer.awaitDurable(target);
+  }
+
+  @Override
+  public void unmap(long offset, long length) throws IOException {
+    checkRange(offset, length);
+    if (length == 0) {
+      return;
+    }
+    long end = offset + length;
+    long firstFull = (offset + Layout.CLUSTER_BYTES - 1) >>> Layout.CLUSTER_SHIFT;
+    long endFull = end >>> Layout.CLUSTER_SHIFT;
+    if (firstFull >= endFull) {
+      // inside one cluster, or across one boundary without a whole cluster: zeros
+      writeZeros(offset, end);
+      return;
+    }
+    if ((offset & (Layout.CLUSTER_BYTES - 1)) != 0) {
+      writeZeros(offset, firstFull << Layout.CLUSTER_SHIFT);
+    }
+    if ((end & (Layout.CLUSTER_BYTES - 1)) != 0) {
+      writeZeros(endFull << Layout.CLUSTER_SHIFT, end);
+    }
+    lockStripes(firstFull, endFull - 1);
+    try {
+      appendLock.lock();
+      try {
+        checkOpen();
+        for (long c = firstFull; c < endFull; c += Integer.MAX_VALUE) {
+          int count = (int) Math.min(Integer.MAX_VALUE, endFull - c);
+          appendRecord(TLog.Record.unmap(++lastSeq, c, count));
+          ctx.writeBuffer().account(TLog.RECORD_BYTES);
+          metadata.unmap(c, count);
+        }
+        lastAppendNanos = System.nanoTime();
+      } finally {
+        appendLock.unlock();
+      }
+    } finally {
+      unlockStripes(firstFull, endFull - 1);
+    }
+  }
+
+  private void writeZeros(long from, long to) throws IOException {
+    if (to > from) {
+      write(from, ByteBuffer.allocate((int) (to - from)), Durability.BUFFERED);
+    }
+  }
+
+  // ---------------------------------------------------------------- locks, checks
+
+  private void lockStripes(long first, long last) {
+    BitSet set = stripeSet(first, last);
+    for (int s = set.nextSetBit(0); s >= 0; s = set.nextSetBit(s + 1)) {
+      stripes[s].lock();
+    }
+  }
+
+  private void unlockStripes(long first, long last) {
+    BitSet set = stripeSet(first, last);
+    for (int s = set.nextSetBit(0); s >= 0; s = set.nextSetBit(s + 1)) {
+      stripes[s].unlock();
+    }
+  }
+
+  private static BitSet stripeSet(long first, long last) {
+    BitSet set = new BitSet(STRIPES);
+    long g0 = first >>> STRIPE_SHIFT;
+    long g1 = last >>> STRIPE_SHIFT;
+    if (g1 - g0 + 1 >= STRIPES) {
+      set.set(0, STRIPES);
+    } else {
+      for (long g = g0; g <= g1; g++) {
+        set.set((int) (g & (STRIPES - 1)));
+      }
+    }
+    return set;
+  }
+
+  private void checkRange(long offset, long len) {
+    int bs = spec.blockSize();
+    if (offset < 0 || len < 0 || offset % bs != 0 || len % bs != 0) {
+      throw new IllegalArgumentException(String.format(
+          "vDisk %s: offset %d and length %d must be non-negative multiples of the block size %d", name(), offset, len, bs));
+    }
+    if (offset > spec.sizeBytes() - len) {
+      throw new IllegalArgumentException(String.format(
+          "vDisk %s: range [%d, %d) lies beyond its size %d", name(), offset, offset + len, spec.sizeBytes()));
+    }
+  }
+
+  private void checkOpen() throws IOException {
+    if (closed) {
+      throw new IOException("vDisk " + name() + " is closed");
+    }
+    IOException failure = committer.failure();
+    if (failure != null) {
+      throw new IOException("vDisk " + name() + " stopped after a write-buffer failure: " + failure.getMessage(), failure);
+    }
+  }
+
+  // ---------------------------------------------------------------- close
+
+  /** Flushes, checkpoints and closes; the files stay for the next start. */
+  void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    IOException error = null;
+    long target;
+    appendLock.lock();
+    try {
+      closed = true; // no write appends after this
+      target = lastSeq;
+    } finally {
+      appendLock.unlock();
+    }
+    try {
+      committer.awaitDurable(target);
+    } catch (IOException e) {
+      error = e;
+    }
+    waitForCheckpoint();
+    try {
+      if (error == null) {
+        appendLock.lock();
+        try {
+          MetadataStore.Cut cut = metadata.cut(lastSeq, current.number);
+          metadata.write(cut);
+          metadata.complete(cut);
+        } finally {
+          appendLock.unlock();
+        }
+      }
+    } catch (IOException e) {
+      error = e;
+    }
+    try {
+      committer.stop();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      tlog.close();
+    } catch (IOException ignored) {
+      // closing a read-write channel after force cannot lose data
+    }
+    for (ScoHandle h : scos.values()) {
+      h.closeKeep();
+    }
+    metadata.close();
+    if (error != null) {
+      throw error;
+    }
+  }
+
+  /** Drops everything without flushing: what a crash leaves behind (tests only). */
+  void abandon() throws IOException {
+    closed = true;
+    waitForCheckpoint();
+    try {
+      committer.stop();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    tlog.close();
+    for (ScoHandle h : scos.values()) {
+      h.closeKeep();
+    }
+    metadata.close();
+  }
+
+  private void waitForCheckpoint() {
+    for (int i = 0; i < 600_000 && checkpointRunning.get(); i++) {
+      java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+    }
+  }
+
+  /** Deletes this vDisk's write-buffer files (after close). */
+  void deleteLocalFiles() throws IOException {
+    long bytes = 0;
+    try (var s = Files.newDirectoryStream(wbDir)) {
+      for (Path p : s) {
+        if (Files.isRegularFile(p)) {
+          String f = p.getFileName().toString();
+          if (Layout.numberOf(f, "sco_") > 0 || Layout.numberOf(f, "tlog_") > 0) {
+            bytes += Files.size(p);
+          }
+          Files.delete(p);
+        }
+      }
+    }
+    deleteTree(wbDir);
+    ctx.writeBuffer().release(bytes);
+    ctx.readCache().invalidateVolume(volumeKey);
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var walk = Files.walk(dir)) {
+      List<Path> paths = walk.sorted(java.util.Comparator.reverseOrder()).toList();
+      for (Path p : paths) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /** Counters for tests and the management surface. */
+  Map<String, Long> stats() {
+    Map<String, Long> m = new TreeMap<>();
+    m.put("readsLocal", readsLocal.sum());
+    m.put("readsCache", readsCache.sum());
+    m.put("readsBackend", readsBackend.sum());
+    m.put("commits", committer.commits.sum());
+    m.put("commitTriggerQueueEmpty", committer.triggerQueueEmpty.sum());
+    m.put("commitTriggerBytes", committer.triggerBytes.sum());
+    m.put("commitTriggerWaitTime", committer.triggerWaitTime.sum());
+    m.put("residentPages", (long) metadata.residentPages());
+    m.put("scosInWriteBuffer", (long) scos.size());
+    return m;
+  }
+}

@@ -1,0 +1,79 @@
+package org.vsa.volume;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Puts sealed SCOs and their TLogs to the backend in the background. A failed put is retried
+ * with a growing backoff (up to 10 s) for as long as it takes: the SCO stays in the write buffer
+ * meanwhile, and a full write buffer holds writers rather than dropping data.
+ */
+final class Uploader implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Uploader.class);
+  private static final long BACKOFF_MAX_MILLIS = 10_000;
+
+  private final ExecutorService pool;
+  private final AtomicInteger pending = new AtomicInteger();
+  final LongAdder uploaded = new LongAdder();
+  final LongAdder failures = new LongAdder();
+  private volatile boolean closed;
+
+  Uploader(int threads) {
+    AtomicInteger n = new AtomicInteger();
+    pool = Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, "upload-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  void submit(LocalVolume volume, long scoNumber) {
+    pending.incrementAndGet();
+    pool.execute(() -> {
+      try {
+        upload(volume, scoNumber);
+      } finally {
+        pending.decrementAndGet();
+      }
+    });
+  }
+
+  /** SCOs queued or being uploaded. */
+  int pending() {
+    return pending.get();
+  }
+
+  private void upload(LocalVolume volume, long scoNumber) {
+    long backoffMillis = 100;
+    for (int attempt = 1; !closed && !volume.isClosed(); attempt++) {
+      try {
+        volume.uploadSco(scoNumber);
+        uploaded.increment();
+        return;
+      } catch (Exception e) {
+        failures.increment();
+        log.warn("vDisk {}: upload of SCO {} failed (attempt {}), retrying in {} ms: {}",
+            volume.name(), scoNumber, attempt, backoffMillis, e.toString());
+        try {
+          Thread.sleep(backoffMillis);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+        backoffMillis = Math.min(BACKOFF_MAX_MILLIS, backoffMillis * 2);
+      }
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    closed = true;
+    pool.shutdownNow();
+    pool.awaitTermination(30, TimeUnit.SECONDS);
+  }
+}

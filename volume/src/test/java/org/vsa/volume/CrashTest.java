@@ -1,0 +1,195 @@
+package org.vsa.volume;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Kills a writing appliance process with SIGKILL at random instants and checks, after each kill,
+ * that recovery kept every write acknowledged as durable (FUA, or followed by a flush that
+ * returned), and that every 4 KiB cluster holds exactly the state after some prefix of the writes
+ * to it (never a torn or mixed cluster). The next round continues on what was recovered.
+ * {@code -Dsim.seed=N} replays a seed's workload; {@code -Dcrash.rounds=N} sets the kill count.
+ */
+class CrashTest {
+  @TempDir Path dir;
+
+  private static final int CLUSTER = Layout.CLUSTER_BYTES;
+
+  @Test
+  void recoveryAfterKillNineKeepsEveryDurableWriteAndNeverTearsACluster() throws Exception {
+    String fixed = System.getProperty("sim.seed");
+    long seed = fixed != null && !fixed.isBlank() && !fixed.startsWith("$") ? Long.parseLong(fixed) : new Random().nextLong();
+    int rounds = Integer.getInteger("crash.rounds", 24);
+    Random timing = new Random(seed);
+    byte[] disk = new byte[(int) CrashWorkload.SIZE_BYTES];
+    int killsWithAcks = 0;
+    for (int round = 0; round < rounds; round++) {
+      String where = "seed " + seed + " round " + round + " (replay with -Dsim.seed=" + seed + ")";
+      Child child = Child.start(dir, seed, round);
+      if (timing.nextInt(4) == 0) {
+        // anywhere, start-up and recovery included
+        child.awaitMillis(timing.nextInt(1500));
+      } else {
+        assertTrue(child.ready.await(60, TimeUnit.SECONDS), "child never became ready: " + where + "\n" + child.lines);
+        child.awaitMillis(20 + timing.nextInt(400));
+      }
+      child.kill();
+      for (String line : child.lines) {
+        if (line.startsWith("ERROR")) {
+          fail("the child failed before it was killed: " + line + " at " + where);
+        }
+      }
+      long[] acked = new long[CrashWorkload.THREADS];
+      long[] durable = new long[CrashWorkload.THREADS];
+      Arrays.fill(acked, -1);
+      Arrays.fill(durable, -1);
+      for (String line : child.lines) {
+        String[] f = line.split(" ");
+        if (f.length != 3) {
+          continue;
+        }
+        int t = Integer.parseInt(f[1]);
+        long i = Long.parseLong(f[2]);
+        acked[t] = Math.max(acked[t], i);
+        if (f[0].equals("D") || f[0].equals("F")) {
+          durable[t] = Math.max(durable[t], i);
+        }
+      }
+      if (acked[0] >= 0) {
+        killsWithAcks++;
+      }
+      try (Engine e = TestEngines.start(dir)) {
+        Optional<Volume> v = e.volume("crash");
+        if (v.isEmpty()) {
+          assertTrue(Arrays.stream(acked).allMatch(a -> a < 0), "vDisk lost after acknowledged writes at " + where);
+          continue;
+        }
+        byte[] got = new byte[disk.length];
+        v.get().read(0, ByteBuffer.wrap(got));
+        for (int t = 0; t < CrashWorkload.THREADS; t++) {
+          check(seed, round, t, acked[t], durable[t], disk, got, where);
+        }
+        disk = got;
+      }
+    }
+    assertTrue(killsWithAcks >= rounds / 2, "too few kills landed while writes were flowing: " + killsWithAcks);
+  }
+
+  /** Checks thread t's region: every cluster equals one allowed prefix state. */
+  private static void check(long seed, int round, int t, long acked, long durable, byte[] before, byte[] got, String where) {
+    long regionStart = t * CrashWorkload.REGION_BYTES;
+    int clusters = (int) (CrashWorkload.REGION_BYTES / CLUSTER);
+    Map<Integer, List<Long>> touching = new HashMap<>();
+    Map<Long, CrashWorkload.Op> ops = new HashMap<>();
+    Map<Long, byte[]> data = new HashMap<>();
+    // the in-flight op (acked + 1) may or may not have happened
+    for (long i = 0; i <= acked + 1; i++) {
+      CrashWorkload.Op op = CrashWorkload.op(seed, round, t, i);
+      ops.put(i, op);
+      int c0 = (int) ((op.offset() - regionStart) / CLUSTER);
+      int c1 = (int) ((op.offset() + op.length() - 1 - regionStart) / CLUSTER);
+      for (int c = c0; c <= c1; c++) {
+        touching.computeIfAbsent(c, k -> new ArrayList<>()).add(i);
+      }
+    }
+    for (int c = 0; c < clusters; c++) {
+      int at = (int) (regionStart + (long) c * CLUSTER);
+      List<Long> history = touching.getOrDefault(c, List.of());
+      byte[] state = Arrays.copyOfRange(before, at, at + CLUSTER);
+      int mustReach = 0; // position in the history of the newest durable write to this cluster
+      List<byte[]> states = new ArrayList<>();
+      states.add(state.clone());
+      for (int h = 0; h < history.size(); h++) {
+        long i = history.get(h);
+        CrashWorkload.Op op = ops.get(i);
+        byte[] d = data.computeIfAbsent(i, k -> op.data());
+        long from = Math.max(op.offset(), at);
+        long to = Math.min(op.offset() + op.length(), at + CLUSTER);
+        System.arraycopy(d, (int) (from - op.offset()), state, (int) (from - at), (int) (to - from));
+        states.add(state.clone());
+        if (i <= durable) {
+          mustReach = h + 1;
+        }
+      }
+      byte[] actual = Arrays.copyOfRange(got, at, at + CLUSTER);
+      int match = -1;
+      for (int s = states.size() - 1; s >= 0; s--) {
+        if (Arrays.equals(states.get(s), actual)) {
+          match = s;
+          break;
+        }
+      }
+      if (match < 0) {
+        fail(String.format("thread %d cluster %d (byte %d) holds a torn or unknown state; %d writes touched it; %s",
+            t, c, at, history.size(), where));
+      }
+      if (match < mustReach) {
+        fail(String.format("thread %d cluster %d (byte %d) lost a durable write: holds the state after %d of its writes, "
+            + "but write #%d (durable through %d) was acknowledged durable; %s",
+            t, c, at, match, history.get(mustReach - 1), durable, where));
+      }
+    }
+  }
+
+  /** A child JVM running {@link CrashChild}, its stdout collected line by line. */
+  private static final class Child {
+    final Process process;
+    final List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+    final CountDownLatch ready = new CountDownLatch(1);
+    final Thread reader;
+
+    private Child(Process p) {
+      this.process = p;
+      this.reader = new Thread(() -> {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+          for (String line; (line = r.readLine()) != null; ) {
+            if (line.equals("READY")) {
+              ready.countDown();
+            } else {
+              lines.add(line);
+            }
+          }
+        } catch (java.io.IOException ignored) {
+          // the pipe closes when the child dies
+        }
+      });
+      reader.start();
+    }
+
+    static Child start(Path dir, long seed, int round) throws java.io.IOException {
+      String java = ProcessHandle.current().info().command().orElse("java");
+      ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+          CrashChild.class.getName(), dir.toString(), Long.toString(seed), Integer.toString(round));
+      pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+      return new Child(pb.start());
+    }
+
+    /** Lets the child run for a while before the kill; the kill instant is what is random here. */
+    void awaitMillis(long ms) throws InterruptedException {
+      process.waitFor(ms, TimeUnit.MILLISECONDS);
+    }
+
+    void kill() throws InterruptedException {
+      process.destroyForcibly(); // SIGKILL
+      assertTrue(process.waitFor(30, TimeUnit.SECONDS), "child did not die");
+      reader.join(TimeUnit.SECONDS.toMillis(30));
+    }
+  }
+}
