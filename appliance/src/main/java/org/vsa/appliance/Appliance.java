@@ -1,0 +1,315 @@
+package org.vsa.appliance;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.vsa.appliance.config.ApplianceConfig;
+import org.vsa.appliance.config.ApplianceConfig.Vdisk;
+import org.vsa.appliance.config.Sizes;
+import org.vsa.backends.LocalDirectoryObjectStore;
+import org.vsa.backends.ObjectStore;
+import org.vsa.volume.Engine;
+import org.vsa.volume.Volume;
+import org.vsa.volume.VolumeSpec;
+
+/**
+ * One running node: the data directory (locked against a second appliance), the backend, the
+ * engine and the vDisks the configuration asks for.
+ *
+ * <p>{@link #start} brings it all up or, on any failure, closes what it had opened and throws a
+ * {@link StartupException} with one line for the operator. {@link #stop} flushes every vDisk and
+ * closes everything, once; later calls return the first call's outcome.
+ */
+public final class Appliance implements AutoCloseable {
+
+  /** In the data directory; held locked (and holding the pid) while an appliance runs on it. */
+  public static final String LOCK_FILE = "vsa.lock";
+
+  private static final Logger log = LoggerFactory.getLogger(Appliance.class);
+
+  private final ApplianceConfig config;
+  private final FileChannel lock;
+  private final ObjectStore backend;
+  private final Engine engine;
+  private final List<String> createdVdisks;
+  private Boolean stopOutcome;
+
+  private Appliance(
+      ApplianceConfig config, FileChannel lock, ObjectStore backend, Engine engine, List<String> createdVdisks) {
+    this.config = config;
+    this.lock = lock;
+    this.backend = backend;
+    this.engine = engine;
+    this.createdVdisks = List.copyOf(createdVdisks);
+  }
+
+  /** Starts the node described by {@code config}; logs what was created and what runs. */
+  public static Appliance start(ApplianceConfig config) throws StartupException {
+    Deque<AutoCloseable> opened = new ArrayDeque<>();
+    try {
+      Path dataDir = config.node().dataDir();
+      createDirectory("node.dataDir", dataDir);
+      FileChannel lock = lockDataDir(dataDir);
+      opened.push(lock);
+      createDirectory("writeBuffer.dir", config.writeBuffer().dir());
+      createDirectory("metadata.dir", config.metadata().dir());
+      createDirectory("backend.dir", config.backend().dir());
+      if (config.readCache().enabled()) {
+        Path file = config.readCache().file();
+        createDirectory("readCache.file's directory", file.getParent());
+        if (Files.isDirectory(file)) {
+          throw new StartupException("readCache.file " + file + " is a directory");
+        }
+      }
+      ObjectStore backend = openBackend(config);
+      opened.push(backend);
+      Engine engine = startEngine(config, backend);
+      opened.push(engine);
+      List<String> created = ensureVdisks(config, engine);
+      Appliance appliance = new Appliance(config, lock, backend, engine, created);
+      log.info("vsa running: node {}, data dir {}, bind address {}, vDisks: {}",
+          config.node().name(), dataDir, config.node().bindAddress().getHostAddress(), appliance.describeVdisks());
+      return appliance;
+    } catch (StartupException | RuntimeException | Error e) {
+      closeAll(opened, e);
+      throw e;
+    }
+  }
+
+  public ApplianceConfig config() {
+    return config;
+  }
+
+  public Engine engine() {
+    return engine;
+  }
+
+  /** The names of the vDisks this start created because they did not exist yet. */
+  public List<String> createdVdisks() {
+    return createdVdisks;
+  }
+
+  /**
+   * Flushes every vDisk, closes the engine and the backend, releases the data directory and logs
+   * "stopped". Only the first call does this; every call returns true when all of it succeeded.
+   */
+  public synchronized boolean stop() {
+    if (stopOutcome != null) {
+      return stopOutcome;
+    }
+    log.info("stopping: flushing every vDisk");
+    boolean clean = true;
+    try {
+      engine.flushAll();
+    } catch (IOException | RuntimeException e) {
+      log.error("flush at stop failed; writes acknowledged as BUFFERED since the last flush may be lost", e);
+      clean = false;
+    }
+    clean &= closeLogged("engine", engine);
+    clean &= closeLogged("backend", backend);
+    clean &= closeLogged("data directory lock", lock);
+    stopOutcome = clean;
+    if (clean) {
+      log.info("stopped");
+    } else {
+      log.error("stopped, with errors (see above)");
+    }
+    return clean;
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  private String describeVdisks() {
+    List<Volume> volumes = engine.volumes();
+    if (volumes.isEmpty()) {
+      return "none";
+    }
+    return volumes.stream()
+        .map(v -> v.name() + " (" + Sizes.format(v.sizeBytes()) + ", vPool " + v.spec().vpool() + ")")
+        .collect(Collectors.joining(", "));
+  }
+
+  private static List<String> ensureVdisks(ApplianceConfig config, Engine engine) throws StartupException {
+    List<String> created = new ArrayList<>();
+    for (Vdisk vdisk : config.vdisks()) {
+      VolumeSpec wanted = config.volumeSpec(vdisk);
+      Optional<Volume> existing = engine.volume(vdisk.name());
+      if (existing.isPresent()) {
+        warnIfDifferent(existing.get().spec(), wanted);
+        continue;
+      }
+      try {
+        engine.create(wanted);
+      } catch (IOException e) {
+        throw new StartupException("cannot create vDisk " + vdisk.name() + ": " + e.getMessage(), e);
+      }
+      created.add(vdisk.name());
+      log.info("created vDisk {}: {}, block size {}, vPool {} (SCO {}, read cache {})",
+          wanted.name(), Sizes.format(wanted.sizeBytes()), wanted.blockSize(), wanted.vpool(),
+          Sizes.format(wanted.scoSizeBytes()), wanted.cachePolicy().configName());
+    }
+    return created;
+  }
+
+  /** The config creates missing vDisks; it never changes existing ones. Say so when they differ. */
+  private static void warnIfDifferent(VolumeSpec actual, VolumeSpec wanted) {
+    if (actual.sizeBytes() != wanted.sizeBytes()
+        || actual.blockSize() != wanted.blockSize()
+        || !actual.vpool().equals(wanted.vpool())) {
+      log.warn("vDisk {} exists as {}, block size {}, vPool {}; the config says {}, block size {}, vPool {}:"
+              + " the existing vDisk is left as it is",
+          actual.name(), Sizes.format(actual.sizeBytes()), actual.blockSize(), actual.vpool(),
+          Sizes.format(wanted.sizeBytes()), wanted.blockSize(), wanted.vpool());
+    }
+  }
+
+  private static ObjectStore openBackend(ApplianceConfig config) throws StartupException {
+    Path dir = config.backend().dir();
+    try {
+      switch (config.backend().type()) {
+        case LOCAL:
+          return new LocalDirectoryObjectStore(dir);
+        default:
+          throw new IllegalStateException("backend type " + config.backend().type());
+      }
+    } catch (IOException e) {
+      throw new StartupException("cannot open the backend in " + dir + ": " + reason(e, dir), e);
+    }
+  }
+
+  private static Engine startEngine(ApplianceConfig config, ObjectStore backend) throws StartupException {
+    try {
+      return Engine.start(config.engineConfig(backend));
+    } catch (IOException e) {
+      log.debug("the engine failed to start", e);
+      throw new StartupException("the engine failed to start: " + reason(e, null), e);
+    } catch (RuntimeException e) {
+      log.error("the engine failed to start", e);
+      throw new StartupException("the engine failed to start: " + e, e);
+    }
+  }
+
+  private static void createDirectory(String what, Path dir) throws StartupException {
+    try {
+      Files.createDirectories(dir);
+    } catch (FileAlreadyExistsException e) {
+      throw new StartupException("cannot create " + what + " " + dir + ": "
+          + (dir.toString().equals(e.getFile()) ? "it exists and is not a directory" : e.getFile() + " is not a directory"));
+    } catch (IOException e) {
+      throw new StartupException("cannot create " + what + " " + dir + ": " + reason(e, dir));
+    }
+    if (!Files.isWritable(dir)) {
+      throw new StartupException(what + " " + dir + " is not writable");
+    }
+  }
+
+  /** Locks {@code dataDir/vsa.lock} for as long as the channel is open, and writes the pid into it. */
+  private static FileChannel lockDataDir(Path dataDir) throws StartupException {
+    Path file = dataDir.resolve(LOCK_FILE);
+    FileChannel channel = null;
+    try {
+      channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      FileLock held;
+      try {
+        held = channel.tryLock();
+      } catch (OverlappingFileLockException e) {
+        held = null;
+      }
+      if (held == null) {
+        String holder = readPid(channel);
+        channel.close();
+        throw new StartupException("data directory " + dataDir + " is in use by another vsa process"
+            + (holder.isEmpty() ? "" : " (pid " + holder + ")") + "; it holds " + file);
+      }
+      channel.truncate(0);
+      channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
+      return channel;
+    } catch (IOException e) {
+      if (channel != null) {
+        try {
+          channel.close();
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      throw new StartupException("cannot lock the data directory with " + file + ": " + reason(e, file), e);
+    }
+  }
+
+  private static String readPid(FileChannel channel) {
+    try {
+      ByteBuffer buf = ByteBuffer.allocate(32);
+      channel.read(buf, 0);
+      return new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII).strip();
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  /**
+   * What went wrong, for one line: NIO's messages are often just the file name. The file is
+   * named when it is not {@code subject}, which the caller's message names already.
+   */
+  static String reason(IOException e, Path subject) {
+    if (!(e instanceof FileSystemException)) {
+      return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+    FileSystemException fse = (FileSystemException) e;
+    String why;
+    if (e instanceof AccessDeniedException) {
+      why = "permission denied";
+    } else if (e instanceof NoSuchFileException) {
+      why = "no such file or directory";
+    } else if (e instanceof NotDirectoryException) {
+      why = "not a directory";
+    } else if (e instanceof FileAlreadyExistsException) {
+      why = "already exists";
+    } else {
+      why = fse.getReason() != null ? fse.getReason() : e.getClass().getSimpleName();
+    }
+    boolean namesSubject = fse.getFile() == null || (subject != null && subject.toString().equals(fse.getFile()));
+    return namesSubject ? why : why + " (" + fse.getFile() + ")";
+  }
+
+  private static void closeAll(Deque<AutoCloseable> opened, Throwable failure) {
+    while (!opened.isEmpty()) {
+      try {
+        opened.pop().close();
+      } catch (Exception | Error e) {
+        failure.addSuppressed(e);
+      }
+    }
+  }
+
+  private static boolean closeLogged(String what, AutoCloseable c) {
+    try {
+      c.close();
+      return true;
+    } catch (Exception | Error e) {
+      log.error("closing the {} failed", what, e);
+      return false;
+    }
+  }
+}

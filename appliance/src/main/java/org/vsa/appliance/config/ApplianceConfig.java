@@ -1,0 +1,121 @@
+package org.vsa.appliance.config;
+
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
+import org.vsa.backends.ObjectStore;
+import org.vsa.volume.CachePolicy;
+import org.vsa.volume.EngineConfig;
+import org.vsa.volume.VolumeSpec;
+
+/**
+ * The appliance's configuration, as read and checked by {@link ConfigLoader}: one record per
+ * section of the YAML file, one component per key (sizes in bytes, every path absolute).
+ *
+ * <p>The records do not check their values themselves: {@link ConfigLoader} does, so that an
+ * error can name the key path and the value as the user wrote it.
+ *
+ * <p>To add a setting (e.g. a port): add a component to the record of its section, read it in
+ * {@link ConfigLoader} (the compiler asks for it), document it in {@code vsa.example.yaml};
+ * for a command-line flag add one {@code @Option} to the command that calls
+ * {@link ConfigOverrides#set} with the key path.
+ */
+public record ApplianceConfig(
+    Node node,
+    WriteBuffer writeBuffer,
+    ReadCache readCache,
+    Metadata metadata,
+    Backend backend,
+    GroupCommit groupCommit,
+    Upload upload,
+    List<Vpool> vpools,
+    List<Vdisk> vdisks) {
+
+  public ApplianceConfig {
+    Objects.requireNonNull(node);
+    Objects.requireNonNull(writeBuffer);
+    Objects.requireNonNull(readCache);
+    Objects.requireNonNull(metadata);
+    Objects.requireNonNull(backend);
+    Objects.requireNonNull(groupCommit);
+    Objects.requireNonNull(upload);
+    vpools = List.copyOf(vpools);
+    vdisks = List.copyOf(vdisks);
+  }
+
+  /**
+   * {@code node:} this node.
+   *
+   * @param name node name, unique in the cluster (default: the host name)
+   * @param dataDir where everything of this node lives unless placed elsewhere
+   * @param bindAddress the IP address every listener binds to
+   */
+  public record Node(String name, Path dataDir, InetAddress bindAddress) {}
+
+  /** {@code writeBuffer:} open and not-yet-uploaded SCOs and TLogs, on local flash. */
+  public record WriteBuffer(Path dir, long capacityBytes) {}
+
+  /** {@code readCache:} the fixed-size read cache file; capacity 0 disables it. */
+  public record ReadCache(Path file, long capacityBytes) {
+    public boolean enabled() {
+      return capacityBytes > 0;
+    }
+  }
+
+  /** {@code metadata:} metadata pages and checkpoints, and the RAM to cache pages in. */
+  public record Metadata(Path dir, long cacheSizeBytes) {}
+
+  /** {@code backend:} where sealed SCOs and TLogs go. */
+  public record Backend(BackendType type, Path dir) {}
+
+  /** The kinds of backend; only a local directory for now. */
+  public enum BackendType {
+    LOCAL;
+
+    public String configName() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /** {@code groupCommit:} when the write buffer is fsynced for waiting DURABLE writes. */
+  public record GroupCommit(long maxWaitMicros, long maxBytes) {}
+
+  /** {@code upload:} sealed SCOs to the backend. */
+  public record Upload(int threads) {}
+
+  /** One entry of {@code vpools:}: what its vDisks have in common. */
+  public record Vpool(String name, long scoSizeBytes, CachePolicy cachePolicy) {}
+
+  /** One entry of {@code vdisks:}: a vDisk created at start when it does not exist. */
+  public record Vdisk(String name, String vpool, long sizeBytes, int blockSize) {}
+
+  public Optional<Vpool> vpool(String name) {
+    return vpools.stream().filter(p -> p.name().equals(name)).findFirst();
+  }
+
+  /** What the engine creates the vDisk with: its own keys plus its vPool's. */
+  public VolumeSpec volumeSpec(Vdisk vdisk) {
+    Vpool pool = vpool(vdisk.vpool()).orElseThrow(
+        () -> new IllegalArgumentException("vDisk " + vdisk.name() + " names undeclared vPool " + vdisk.vpool()));
+    return new VolumeSpec(
+        vdisk.name(), pool.name(), vdisk.sizeBytes(), vdisk.blockSize(), pool.scoSizeBytes(), pool.cachePolicy());
+  }
+
+  /** The engine's configuration, with {@code backendStore} opened from {@link #backend()}. */
+  public EngineConfig engineConfig(ObjectStore backendStore) {
+    return new EngineConfig(
+        writeBuffer.dir(),
+        writeBuffer.capacityBytes(),
+        metadata.dir(),
+        metadata.cacheSizeBytes(),
+        readCache.file(),
+        readCache.capacityBytes(),
+        backendStore,
+        groupCommit.maxWaitMicros(),
+        groupCommit.maxBytes(),
+        upload.threads());
+  }
+}

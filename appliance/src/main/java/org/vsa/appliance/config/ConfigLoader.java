@@ -1,0 +1,367 @@
+package org.vsa.appliance.config;
+
+import static org.vsa.appliance.config.Sizes.GiB;
+import static org.vsa.appliance.config.Sizes.KiB;
+import static org.vsa.appliance.config.Sizes.MiB;
+import static org.vsa.appliance.config.Sizes.TiB;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.vsa.appliance.config.ApplianceConfig.Backend;
+import org.vsa.appliance.config.ApplianceConfig.BackendType;
+import org.vsa.appliance.config.ApplianceConfig.GroupCommit;
+import org.vsa.appliance.config.ApplianceConfig.Metadata;
+import org.vsa.appliance.config.ApplianceConfig.Node;
+import org.vsa.appliance.config.ApplianceConfig.ReadCache;
+import org.vsa.appliance.config.ApplianceConfig.Upload;
+import org.vsa.appliance.config.ApplianceConfig.Vdisk;
+import org.vsa.appliance.config.ApplianceConfig.Vpool;
+import org.vsa.appliance.config.ApplianceConfig.WriteBuffer;
+import org.vsa.appliance.config.Section.Range;
+import org.vsa.volume.CachePolicy;
+import org.vsa.volume.VolumeSpec;
+
+/**
+ * Reads the YAML configuration (a file, or the embedded default of {@code vsa serve} without
+ * {@code --config}), applies the command line's {@link ConfigOverrides} and checks every value.
+ *
+ * <p>Relative paths in the file and on the command line are resolved against the working
+ * directory given to the constructor (the process's, in {@code vsa serve}), not against the
+ * file's directory. Directories default to places under {@code node.dataDir}.
+ */
+public final class ConfigLoader {
+
+  /** The embedded default: one vDisk {@code demo}; every other key at its default. */
+  static final String DEFAULT_CONFIG_RESOURCE = "default-config.yaml";
+  static final long MAX_FILE_BYTES = 1L << 20;
+
+  private static final Pattern NAME = Pattern.compile(VolumeSpec.NAME_PATTERN);
+  private static final String NAME_RULE = "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit";
+
+  static final Range WRITE_BUFFER_CAPACITY = Range.sizes(64 * MiB, 64 * TiB);
+  static final Range READ_CACHE_CAPACITY = Range.sizes(16 * MiB, 16 * TiB).orZeroToDisable();
+  static final Range METADATA_CACHE_SIZE = Range.sizes(MiB, 64 * GiB);
+  static final Range GROUP_COMMIT_MAX_WAIT_MICROS = Range.integers(0, 100_000);
+  static final Range GROUP_COMMIT_MAX_BYTES = Range.sizes(4 * KiB, GiB);
+  static final Range UPLOAD_THREADS = Range.integers(1, 64);
+  static final Range SCO_SIZE = Range.sizes(VolumeSpec.SCO_SIZE_MIN, VolumeSpec.SCO_SIZE_MAX).multipleOf(4 * KiB);
+  static final Range VDISK_SIZE = Range.sizes(MiB, 64 * TiB).multipleOf(4 * KiB);
+
+  private static final YAMLMapper YAML = YAMLMapper.builder()
+      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+      .build();
+
+  private final Path workingDir;
+
+  /** @param workingDir what relative paths are resolved against */
+  public ConfigLoader(Path workingDir) {
+    this.workingDir = workingDir.toAbsolutePath().normalize();
+  }
+
+  /** Resolves relative paths against the process's working directory. */
+  public static ConfigLoader inWorkingDirectory() {
+    return new ConfigLoader(Path.of("").toAbsolutePath());
+  }
+
+  /** The embedded default of {@code vsa serve} without {@code --config}. */
+  public ApplianceConfig loadDefault(ConfigOverrides overrides) throws ConfigException {
+    try (InputStream in = ConfigLoader.class.getResourceAsStream(DEFAULT_CONFIG_RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException("resource " + DEFAULT_CONFIG_RESOURCE + " missing from the build");
+      }
+      return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), "the embedded default config", overrides);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Reads a config file. */
+  public ApplianceConfig load(Path file, ConfigOverrides overrides) throws ConfigException {
+    Path abs = workingDir.resolve(file).normalize();
+    if (!Files.exists(abs)) {
+      throw ConfigException.ofFile("config file " + abs + " does not exist");
+    }
+    if (!Files.isRegularFile(abs)) {
+      throw ConfigException.ofFile("config file " + abs + " is not a regular file");
+    }
+    byte[] bytes;
+    try {
+      if (Files.size(abs) > MAX_FILE_BYTES) {
+        throw ConfigException.ofFile("config file " + abs + " is larger than " + Sizes.format(MAX_FILE_BYTES));
+      }
+      bytes = Files.readAllBytes(abs);
+    } catch (NoSuchFileException e) {
+      throw ConfigException.ofFile("config file " + abs + " does not exist");
+    } catch (IOException e) {
+      throw ConfigException.ofFile("cannot read config file " + abs + ": " + e);
+    }
+    String text;
+    try {
+      text = StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(bytes))
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw ConfigException.ofFile("config file " + abs + " is not UTF-8 text");
+    }
+    return parse(text, abs.toString(), overrides);
+  }
+
+  /**
+   * Reads YAML text.
+   *
+   * @param source names the text in error messages (a file name)
+   */
+  public ApplianceConfig parse(String yaml, String source, ConfigOverrides overrides) throws ConfigException {
+    JsonNode tree;
+    try {
+      tree = YAML.readTree(yaml);
+    } catch (JsonProcessingException e) {
+      throw ConfigException.ofFile(source + ": " + describeSyntaxError(e));
+    } catch (RuntimeException e) {
+      // The YAML parser's own exceptions should all arrive as JsonProcessingException; this
+      // keeps the error one line should one not.
+      throw ConfigException.ofFile(source + ": YAML error: " + e.getMessage());
+    }
+    ObjectNode root;
+    if (tree == null || tree.isMissingNode() || tree.isNull()) {
+      root = JsonNodeFactory.instance.objectNode();
+    } else if (tree.isObject()) {
+      root = (ObjectNode) tree;
+    } else {
+      throw ConfigException.ofFile(source + ": the top level must be a map of sections (node:, writeBuffer:, ...), not "
+          + (tree.isArray() ? "a list" : "the value " + Section.render(tree)));
+    }
+    overrides.applyTo(root);
+    return read(Section.root(root, overrides));
+  }
+
+  private ApplianceConfig read(Section root) throws ConfigException {
+    Section n = root.section("node");
+    Path dataDir = n.path("dataDir", Path.of("vsa-data"), workingDir);
+    Node node = new Node(
+        n.name("name", defaultNodeName(), NAME, NAME_RULE),
+        dataDir,
+        n.ipLiteral("bindAddress", "127.0.0.1"));
+    n.done();
+
+    Section w = root.section("writeBuffer");
+    WriteBuffer writeBuffer = new WriteBuffer(
+        w.path("dir", dataDir.resolve("writebuffer"), workingDir),
+        w.size("capacity", 8 * GiB, WRITE_BUFFER_CAPACITY));
+    w.done();
+
+    Section r = root.section("readCache");
+    ReadCache readCache = new ReadCache(
+        r.path("file", dataDir.resolve("readcache").resolve("readcache.bin"), workingDir),
+        r.size("capacity", GiB, READ_CACHE_CAPACITY));
+    r.done();
+
+    Section m = root.section("metadata");
+    Metadata metadata = new Metadata(
+        m.path("dir", dataDir.resolve("metadata"), workingDir),
+        m.size("cacheSize", 64 * MiB, METADATA_CACHE_SIZE));
+    m.done();
+
+    Section b = root.section("backend");
+    Backend backend = new Backend(
+        BackendType.valueOf(b.choice("type", "local", backendTypes()).toUpperCase(Locale.ROOT)),
+        b.path("dir", dataDir.resolve("backend"), workingDir));
+    b.done();
+
+    Section g = root.section("groupCommit");
+    GroupCommit groupCommit = new GroupCommit(
+        g.integer("maxWaitMicros", 200, GROUP_COMMIT_MAX_WAIT_MICROS),
+        g.size("maxBytes", 4 * MiB, GROUP_COMMIT_MAX_BYTES));
+    g.done();
+
+    Section u = root.section("upload");
+    Upload upload = new Upload((int) u.integer("threads", 2, UPLOAD_THREADS));
+    u.done();
+
+    Map<String, Vpool> vpools = readVpools(root);
+    List<Vdisk> vdisks = readVdisks(root, vpools);
+    root.done();
+
+    ApplianceConfig config = new ApplianceConfig(
+        node, writeBuffer, readCache, metadata, backend, groupCommit, upload, new ArrayList<>(vpools.values()), vdisks);
+    checkWriteBufferHoldsScos(config);
+    checkPlaces(config);
+    return config;
+  }
+
+  private static Map<String, Vpool> readVpools(Section root) throws ConfigException {
+    Map<String, Vpool> pools = new LinkedHashMap<>();
+    Map<String, String> where = new LinkedHashMap<>();
+    List<Section> items = root.list("vpools", "{name: default, scoSize: 64MiB, cachePolicy: on-read}");
+    if (items == null) {
+      pools.put("default", new Vpool("default", VolumeSpec.SCO_SIZE_DEFAULT, CachePolicy.ON_READ));
+      return pools;
+    }
+    if (items.isEmpty()) {
+      throw new ConfigException("vpools",
+          "vpools = [] declares no vPool; declare at least one, or remove the key for the vPool 'default'");
+    }
+    for (Section p : items) {
+      String name = p.name("name", "default", NAME, NAME_RULE);
+      Vpool pool = new Vpool(
+          name,
+          p.size("scoSize", VolumeSpec.SCO_SIZE_DEFAULT, SCO_SIZE),
+          CachePolicy.parse(p.choice("cachePolicy", CachePolicy.ON_READ.configName(), cachePolicies())));
+      p.done();
+      if (pools.containsKey(name)) {
+        throw new ConfigException(p.keyPath("name"),
+            p.keyPath("name") + " = " + name + " is a duplicate: " + where.get(name) + " has the same name");
+      }
+      pools.put(name, pool);
+      where.put(name, p.keyPath("name"));
+    }
+    return pools;
+  }
+
+  private static List<Vdisk> readVdisks(Section root, Map<String, Vpool> vpools) throws ConfigException {
+    List<Vdisk> disks = new ArrayList<>();
+    Map<String, String> where = new LinkedHashMap<>();
+    List<Section> items = root.list("vdisks", "{name: demo, vpool: default, size: 1GiB, blockSize: 512}");
+    if (items == null) {
+      return disks;
+    }
+    for (Section d : items) {
+      String name = d.name("name", "demo", NAME, NAME_RULE);
+      String vpool = d.name("vpool", "default", NAME, NAME_RULE);
+      Vdisk disk = new Vdisk(name, vpool, d.size("size", GiB, VDISK_SIZE), d.integerOneOf("blockSize", 512, 512, 4096));
+      d.done();
+      if (!vpools.containsKey(vpool)) {
+        throw new ConfigException(d.keyPath("vpool"), d.keyPath("vpool") + " = " + vpool
+            + " is not a declared vPool; declared vPools: " + String.join(", ", vpools.keySet()));
+      }
+      if (where.containsKey(name)) {
+        throw new ConfigException(d.keyPath("name"),
+            d.keyPath("name") + " = " + name + " is a duplicate: " + where.get(name) + " has the same name");
+      }
+      where.put(name, d.keyPath("name"));
+      disks.add(disk);
+    }
+    return disks;
+  }
+
+  /** The write buffer must hold at least two SCOs of every vPool: one being filled, one being uploaded. */
+  private static void checkWriteBufferHoldsScos(ApplianceConfig config) throws ConfigException {
+    Vpool largest = config.vpools().stream()
+        .max((a, c) -> Long.compare(a.scoSizeBytes(), c.scoSizeBytes()))
+        .orElseThrow();
+    long needed = 2 * largest.scoSizeBytes();
+    long capacity = config.writeBuffer().capacityBytes();
+    if (capacity < needed) {
+      throw new ConfigException("writeBuffer.capacity", "writeBuffer.capacity = " + Sizes.format(capacity)
+          + " is too small: it must be at least 2 x the largest scoSize of any vPool (vPool " + largest.name()
+          + ": " + Sizes.format(largest.scoSizeBytes()) + "), i.e. >= " + Sizes.format(needed));
+    }
+  }
+
+  /** Directories and the read-cache file must not coincide or nest in one another. */
+  private static void checkPlaces(ApplianceConfig c) throws ConfigException {
+    Map<String, Path> dirs = new LinkedHashMap<>();
+    dirs.put("writeBuffer.dir", c.writeBuffer().dir());
+    dirs.put("metadata.dir", c.metadata().dir());
+    dirs.put("backend.dir", c.backend().dir());
+    Map<String, Path> all = new LinkedHashMap<>(dirs);
+    all.put("readCache.file", c.readCache().file());
+    List<String> keys = new ArrayList<>(all.keySet());
+    for (String key : keys) {
+      if (all.get(key).equals(c.node().dataDir())) {
+        throw new ConfigException(key, key + " = " + all.get(key) + " must not be node.dataDir itself");
+      }
+    }
+    for (int i = 0; i < keys.size(); i++) {
+      for (int j = 0; j < keys.size(); j++) {
+        String a = keys.get(i);
+        String b = keys.get(j);
+        if (i < j && all.get(a).equals(all.get(b))) {
+          throw new ConfigException(b, b + " = " + all.get(b) + " is the same place as " + a);
+        }
+        if (i != j && dirs.containsKey(b) && !all.get(a).equals(all.get(b)) && all.get(a).startsWith(all.get(b))) {
+          throw new ConfigException(a, a + " = " + all.get(a) + " is inside " + b + " = " + all.get(b)
+              + "; they must not nest");
+        }
+      }
+    }
+  }
+
+  private static List<String> backendTypes() {
+    return Arrays.stream(BackendType.values()).map(BackendType::configName).toList();
+  }
+
+  private static List<String> cachePolicies() {
+    return Arrays.stream(CachePolicy.values()).map(CachePolicy::configName).toList();
+  }
+
+  /** "line 3, column 7: mapping values are not allowed here", on one line. */
+  private static String describeSyntaxError(JsonProcessingException e) {
+    String what = e.getOriginalMessage() == null ? e.getClass().getSimpleName() : e.getOriginalMessage();
+    // SnakeYAML's message has unindented lines that say what is wrong, and indented ones that
+    // quote the source with a caret under the spot: keep the former.
+    what = what.lines()
+        .filter(l -> !l.isBlank() && !Character.isWhitespace(l.charAt(0)))
+        .map(String::strip)
+        .reduce((a, b) -> a + "; " + b)
+        .orElse(what.strip())
+        .replace("Duplicate field", "duplicate key");
+    JsonLocation at = e.getLocation();
+    String where = at != null && at.getLineNr() > 0
+        ? "YAML error at line " + at.getLineNr() + ", column " + at.getColumnNr() + ": "
+        : "YAML error: ";
+    return where + what;
+  }
+
+  /** The host name up to its first dot, made into a valid node name; "vsa" if there is none. */
+  static String defaultNodeName() {
+    String host = null;
+    try {
+      Path proc = Path.of("/proc/sys/kernel/hostname");
+      if (Files.isReadable(proc)) {
+        host = Files.readString(proc).strip();
+      }
+    } catch (IOException | RuntimeException e) {
+      host = null;
+    }
+    if (host == null || host.isEmpty()) {
+      try {
+        host = InetAddress.getLocalHost().getHostName();
+      } catch (IOException e) {
+        host = "";
+      }
+    }
+    int dot = host.indexOf('.');
+    String name = (dot >= 0 ? host.substring(0, dot) : host).replaceAll("[^A-Za-z0-9._-]", "-");
+    name = name.replaceFirst("^[._-]+", "");
+    if (name.length() > 64) {
+      name = name.substring(0, 64);
+    }
+    return name.isEmpty() ? "vsa" : name;
+  }
+}

@@ -1,0 +1,201 @@
+package org.vsa.appliance.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.vsa.appliance.config.ConfigException;
+import org.vsa.appliance.config.ConfigLoader;
+import org.vsa.appliance.config.ConfigOverrides;
+
+/**
+ * Every bad config gives exit status 2 and one line on stderr naming the key path, the value and
+ * what is allowed, through the real command line ({@code vsa serve --config FILE}), before
+ * anything is created on disk.
+ */
+class BadConfigTest {
+
+  @TempDir
+  Path work;
+
+  /** A bad config: its YAML, the key path it must name (empty: about the file), fragments the message must contain. */
+  record Bad(String name, String yaml, String keyPath, List<String> fragments) {
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  private static Bad bad(String name, String yaml, String keyPath, String... fragments) {
+    return new Bad(name, yaml, keyPath, List.of(fragments));
+  }
+
+  static Stream<Bad> badConfigs() {
+    return Stream.of(
+        // Sizes out of range, with the range in the message.
+        bad("write buffer too small", "writeBuffer:\n  capacity: 10MiB\n", "writeBuffer.capacity",
+            "writeBuffer.capacity = 10MiB is out of range [64MiB, 64TiB]"),
+        bad("write buffer too large", "writeBuffer: {capacity: 65TiB}", "writeBuffer.capacity",
+            "writeBuffer.capacity = 65TiB is out of range [64MiB, 64TiB]"),
+        bad("write buffer negative", "writeBuffer: {capacity: -1}", "writeBuffer.capacity",
+            "writeBuffer.capacity = -1 is out of range [64MiB, 64TiB]"),
+        bad("write buffer huge integer", "writeBuffer: {capacity: 99999999999999999999999}", "writeBuffer.capacity",
+            "writeBuffer.capacity = 99999999999999999999999 is out of range [64MiB, 64TiB]"),
+        bad("write buffer below 2 SCOs", "writeBuffer: {capacity: 64MiB}\nvpools: [{name: a, scoSize: 4MiB}, {name: b, scoSize: 64MiB}]",
+            "writeBuffer.capacity",
+            "writeBuffer.capacity = 64MiB is too small", "2 x the largest scoSize", "vPool b: 64MiB", ">= 128MiB"),
+        bad("read cache too small", "readCache: {capacity: 1MiB}", "readCache.capacity",
+            "readCache.capacity = 1MiB is out of range: allowed are 0 (disabled) or [16MiB, 16TiB]"),
+        bad("read cache too large", "readCache: {capacity: 17TiB}", "readCache.capacity",
+            "readCache.capacity = 17TiB is out of range", "[16MiB, 16TiB]"),
+        bad("metadata cache too small", "metadata: {cacheSize: 512KiB}", "metadata.cacheSize",
+            "metadata.cacheSize = 512KiB is out of range [1MiB, 64GiB]"),
+        bad("group commit wait too long", "groupCommit: {maxWaitMicros: 100001}", "groupCommit.maxWaitMicros",
+            "groupCommit.maxWaitMicros = 100001 is out of range [0, 100000]"),
+        bad("group commit wait negative", "groupCommit: {maxWaitMicros: -5}", "groupCommit.maxWaitMicros",
+            "groupCommit.maxWaitMicros = -5 is out of range [0, 100000]"),
+        bad("group commit bytes too small", "groupCommit: {maxBytes: 2KiB}", "groupCommit.maxBytes",
+            "groupCommit.maxBytes = 2KiB is out of range [4KiB, 1GiB]"),
+        bad("no upload threads", "upload: {threads: 0}", "upload.threads",
+            "upload.threads = 0 is out of range [1, 64]"),
+        bad("too many upload threads", "upload: {threads: 65}", "upload.threads",
+            "upload.threads = 65 is out of range [1, 64]"),
+        bad("SCO too small", "vpools: [{name: p, scoSize: 3MiB}]", "vpools[0].scoSize",
+            "vpools[0].scoSize = 3MiB is out of range: it must be a multiple of 4KiB in [4MiB, 128MiB]"),
+        bad("SCO too large", "vpools: [{name: p, scoSize: 256MiB}]", "vpools[0].scoSize",
+            "vpools[0].scoSize = 256MiB is out of range", "a multiple of 4KiB in [4MiB, 128MiB]"),
+        bad("SCO not a multiple of 4KiB", "vpools: [{name: p, scoSize: 4194816}]", "vpools[0].scoSize",
+            "vpools[0].scoSize = 4194816 is not a multiple of 4KiB in [4MiB, 128MiB]"),
+        bad("vDisk too small", "vdisks: [{name: d, size: 512KiB}]", "vdisks[0].size",
+            "vdisks[0].size = 512KiB is out of range", "a multiple of 4KiB in [1MiB, 64TiB]"),
+        bad("vDisk too large", "vdisks: [{name: d, size: 65TiB}]", "vdisks[0].size",
+            "vdisks[0].size = 65TiB is out of range", "[1MiB, 64TiB]"),
+        bad("vDisk size not a multiple of 4KiB", "vdisks: [{name: d, size: 1000000000}]", "vdisks[0].size",
+            "vdisks[0].size = 1000000000 is not a multiple of 4KiB in [1MiB, 64TiB]"),
+        bad("vDisk block size", "vdisks: [{name: d, blockSize: 1024}]", "vdisks[0].blockSize",
+            "vdisks[0].blockSize = 1024 is not allowed; allowed values: 512, 4096"),
+        bad("vDisk block size as text", "vdisks: [{name: d, blockSize: 4k}]", "vdisks[0].blockSize",
+            "vdisks[0].blockSize = 4k is not allowed; allowed values: 512, 4096"),
+
+        // Values that are not what the key takes.
+        bad("size with an unknown unit", "writeBuffer: {capacity: 8 gigs}", "writeBuffer.capacity",
+            "writeBuffer.capacity = \"8 gigs\" has an unknown unit 'gigs'", "KiB, MiB, GiB, TiB"),
+        bad("size that is words", "metadata: {cacheSize: lots}", "metadata.cacheSize",
+            "metadata.cacheSize = lots is not a size", "KiB, MiB, GiB, TiB"),
+        bad("fractional bytes", "groupCommit: {maxBytes: 4096.5}", "groupCommit.maxBytes",
+            "groupCommit.maxBytes = 4096.5 is not a whole number of bytes", "[4KiB, 1GiB]"),
+        bad("size that is a list", "writeBuffer: {capacity: [1, 2]}", "writeBuffer.capacity",
+            "writeBuffer.capacity must be a size like 8GiB, not a list"),
+        bad("size with no value", "writeBuffer:\n  capacity:\n", "writeBuffer.capacity",
+            "writeBuffer.capacity has no value", "remove the key for the default"),
+        bad("integer as text", "upload: {threads: \"2\"}", "upload.threads",
+            "upload.threads = \"2\" is not an integer; allowed: [1, 64]"),
+        bad("integer as fraction", "upload: {threads: 2.5}", "upload.threads",
+            "upload.threads = 2.5 is not an integer; allowed: [1, 64]"),
+        bad("integer as words", "groupCommit: {maxWaitMicros: soon}", "groupCommit.maxWaitMicros",
+            "groupCommit.maxWaitMicros = soon is not an integer; allowed: [0, 100000]"),
+        bad("section that is a list", "writeBuffer: [8GiB]", "writeBuffer",
+            "writeBuffer must be a map of keys, not a list"),
+        bad("section that is text", "node: storage-1", "node",
+            "node must be a map of keys, not text storage-1"),
+        bad("list that is a map", "vpools: {name: default}", "vpools",
+            "vpools must be a list of maps like {name: default, scoSize: 64MiB, cachePolicy: on-read}, not a map"),
+        bad("list entry that is text", "vpools: [default]", "vpools[0]",
+            "vpools[0] = default must be a map like {name: default"),
+        bad("path that is a map", "metadata: {dir: {a: b}}", "metadata.dir",
+            "metadata.dir must be a path, not a map"),
+        bad("empty path", "node: {dataDir: ''}", "node.dataDir",
+            "node.dataDir = \"\" must not be empty"),
+        bad("name that is a list", "node: {name: [a]}", "node.name", "node.name must be a single value like ", "not a list"),
+        bad("cache policy", "vpools: [{name: p, cachePolicy: always}]", "vpools[0].cachePolicy",
+            "vpools[0].cachePolicy = always is not allowed; allowed values: on-read, on-write, none"),
+        bad("backend type", "backend: {type: s3}", "backend.type",
+            "backend.type = s3 is not allowed; allowed values: local"),
+        bad("bind address host name", "node: {bindAddress: localhost}", "node.bindAddress",
+            "node.bindAddress = localhost is not an IP address literal"),
+        bad("bind address bad octet", "node: {bindAddress: 256.1.1.1}", "node.bindAddress",
+            "node.bindAddress = 256.1.1.1 is not an IP address literal"),
+        bad("bind address short form", "node: {bindAddress: 127.1}", "node.bindAddress",
+            "node.bindAddress = 127.1 is not an IP address literal"),
+        bad("bind address bad IPv6", "node: {bindAddress: '1:2:3:4:5:6:7:8:9'}", "node.bindAddress",
+            "node.bindAddress = 1:2:3:4:5:6:7:8:9 is not an IP address literal"),
+        bad("node name", "node: {name: -storage}", "node.name",
+            "node.name = -storage is not a valid name"),
+        bad("vDisk name with a space", "vdisks: [{name: my disk}]", "vdisks[0].name",
+            "vdisks[0].name = \"my disk\" is not a valid name"),
+
+        // Names that clash or point nowhere.
+        bad("no vPool", "vpools: []", "vpools", "vpools = [] declares no vPool"),
+        bad("duplicate vPool", "vpools: [{name: a}, {name: b}, {name: a}]", "vpools[2].name",
+            "vpools[2].name = a is a duplicate: vpools[0].name has the same name"),
+        bad("duplicate vDisk", "vdisks: [{name: d}, {name: d, size: 2GiB}]", "vdisks[1].name",
+            "vdisks[1].name = d is a duplicate: vdisks[0].name has the same name"),
+        bad("undeclared vPool", "vpools: [{name: fast}]\nvdisks: [{name: d, vpool: slow}]", "vdisks[0].vpool",
+            "vdisks[0].vpool = slow is not a declared vPool; declared vPools: fast"),
+        bad("vDisk in the default vPool when it is not declared", "vpools: [{name: fast}]\nvdisks: [{name: d}]",
+            "vdisks[0].vpool", "vdisks[0].vpool = default is not a declared vPool; declared vPools: fast"),
+        bad("same directory twice", "writeBuffer: {dir: /x/a}\nmetadata: {dir: /x/a}", "metadata.dir",
+            "metadata.dir = /x/a is the same place as writeBuffer.dir"),
+        bad("nested directories", "writeBuffer: {dir: /x/wb}\nbackend: {dir: /x/wb/backend}", "backend.dir",
+            "backend.dir = /x/wb/backend is inside writeBuffer.dir = /x/wb"),
+        bad("directory is the data dir", "node: {dataDir: /x}\nbackend: {dir: /x}", "backend.dir",
+            "backend.dir = /x must not be node.dataDir itself"),
+
+        // Unknown keys, with the known ones.
+        bad("typo in a key", "writeBuffer:\n  capcity: 8GiB\n", "writeBuffer.capcity",
+            "writeBuffer.capcity is not a known key (did you mean capacity?); known keys in writeBuffer: dir, capacity"),
+        bad("wrong case in a section", "writebuffer: {capacity: 8GiB}", "writebuffer",
+            "writebuffer is not a known key (did you mean writeBuffer?); known top-level keys: node, writeBuffer,"
+                + " readCache, metadata, backend, groupCommit, upload, vpools, vdisks"),
+        bad("snake case", "readCache: {capacity: 1GiB}\nmetadata: {cache_size: 1GiB}", "metadata.cache_size",
+            "metadata.cache_size is not a known key", "known keys in metadata: dir, cacheSize"),
+        bad("unknown section", "iscsi: {port: 3260}", "iscsi",
+            "iscsi is not a known key; known top-level keys: node,"),
+        bad("unknown key in a list entry", "vpools: [{name: p, scosize: 8MiB}]", "vpools[0].scosize",
+            "vpools[0].scosize is not a known key (did you mean scoSize?); known keys in vpools[0]: name, scoSize, cachePolicy"),
+        bad("unknown key in a vDisk", "vdisks: [{name: d, sise: 2GiB}]", "vdisks[0].sise",
+            "vdisks[0].sise is not a known key (did you mean size?); known keys in vdisks[0]: name, vpool, size, blockSize"),
+
+        // The file as a whole.
+        bad("YAML syntax", "node:\n  name: a\n bad indentation: [\n", "",
+            "YAML error at line 3", "vsa.yaml"),
+        bad("duplicate YAML key", "upload:\n  threads: 2\n  threads: 3\n", "",
+            "YAML error at line 3", "threads"),
+        bad("top level is a list", "- node\n- writeBuffer\n", "",
+            "the top level must be a map of sections (node:, writeBuffer:, ...), not a list"),
+        bad("top level is text", "hello", "", "the top level must be a map of sections", "not the value hello"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badConfigs")
+  void isRefusedWithExitTwoAndOneLineNamingKeyAndAllowedValues(Bad bad) throws Exception {
+    Path file = work.resolve("vsa.yaml");
+    Files.writeString(file, bad.yaml());
+
+    CliRun run = CliRun.run(work, "serve", "--config", "vsa.yaml");
+
+    assertEquals(2, run.exitCode(), run.err());
+    String line = run.oneErrLine();
+    assertTrue(line.startsWith("config error: " + bad.keyPath()), line);
+    for (String fragment : bad.fragments()) {
+      assertTrue(line.contains(fragment), "missing '" + fragment + "' in: " + line);
+    }
+    assertEquals("", run.out());
+    assertFalse(Files.exists(work.resolve("vsa-data")), "nothing is created for a bad config");
+
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> new ConfigLoader(work).load(file, ConfigOverrides.none()));
+    assertEquals(bad.keyPath().isEmpty() ? Optional.empty() : Optional.of(bad.keyPath()), e.keyPath());
+    assertEquals(line, "config error: " + e.getMessage());
+  }
+}
