@@ -163,6 +163,8 @@ final class LocalVolume extends Volume {
     long replayFrom = metadata.replayFromTlog();
     TreeSet<Long> tlogNumbers = numbersIn("tlog_");
     TreeSet<Long> scoNumbers = numbersIn("sco_");
+    log.info("vDisk {}: recovering from the checkpoint at sequence {} (replay from TLog {}); TLogs in the write buffer: {}",
+        name(), appliedSeq, replayFrom, tlogNumbers);
     lastSeq = appliedSeq;
     long prevSeq = -1;
     long lastNumber = replayFrom - 1;
@@ -1065,6 +1067,14 @@ final class LocalVolume extends Volume {
         Files.deleteIfExists(p);
       }
     }
+  }
+
+  /** The mapping entry of one cluster: {location, crc} (diagnostics and tests). */
+  long[] mappingOf(long cluster) throws IOException {
+    long[] locs = new long[1];
+    int[] crcs = new int[1];
+    metadata.lookup(cluster, 1, locs, crcs);
+    return new long[] {locs[0], crcs[0]};
   }
 
   /** Counters for tests and the management surface. */

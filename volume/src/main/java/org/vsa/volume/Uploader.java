@@ -56,6 +56,9 @@ final class Uploader implements AutoCloseable {
         uploaded.increment();
         return;
       } catch (Exception e) {
+        if (closed || volume.isClosed()) {
+          return; // stopping: the SCO stays in the write buffer and is queued again at the next start
+        }
         failures.increment();
         log.warn("vDisk {}: upload of SCO {} failed (attempt {}), retrying in {} ms: {}",
             volume.name(), scoNumber, attempt, backoffMillis, e.toString());

@@ -39,6 +39,8 @@ class CrashTest {
     int rounds = Integer.getInteger("crash.rounds", 24);
     Random timing = new Random(seed);
     byte[] disk = new byte[(int) CrashWorkload.SIZE_BYTES];
+    List<byte[]> earlier = new ArrayList<>();
+    List<long[]> ackedByRound = new ArrayList<>();
     int killsWithAcks = 0;
     for (int round = 0; round < rounds; round++) {
       String where = "seed " + seed + " round " + round + " (replay with -Dsim.seed=" + seed + ")";
@@ -51,6 +53,11 @@ class CrashTest {
         child.awaitMillis(20 + timing.nextInt(400));
       }
       child.kill();
+      for (String line : child.lines) {
+        if (line.split(" ").length != 3 && !line.startsWith("ERROR")) {
+          System.out.println("round " + round + " child: " + line);
+        }
+      }
       for (String line : child.lines) {
         if (line.startsWith("ERROR")) {
           fail("the child failed before it was killed: " + line + " at " + where);
@@ -75,6 +82,9 @@ class CrashTest {
       if (acked[0] >= 0) {
         killsWithAcks++;
       }
+      ackedByRound.add(acked);
+      System.out.println("round " + round + ": " + child.lines.size() + " lines, acked " + Arrays.toString(acked)
+          + ", durable " + Arrays.toString(durable) + ", ready " + (child.ready.getCount() == 0));
       try (Engine e = TestEngines.start(dir)) {
         Optional<Volume> v = e.volume("crash");
         if (v.isEmpty()) {
@@ -84,12 +94,103 @@ class CrashTest {
         byte[] got = new byte[disk.length];
         v.get().read(0, ByteBuffer.wrap(got));
         for (int t = 0; t < CrashWorkload.THREADS; t++) {
-          check(seed, round, t, acked[t], durable[t], disk, got, where);
+          try {
+            check(seed, round, t, acked[t], durable[t], disk, got, where);
+          } catch (AssertionError err) {
+            StringBuilder src = new StringBuilder();
+            for (int r = Math.max(0, round - 8); r <= round; r++) {
+              src.append("round ").append(r).append(": ").append(findSource(err.getMessage(), got, seed, r, ackedByRound.get(r))).append("; ");
+            }
+            int at0 = Integer.parseInt(err.getMessage().replaceAll(".*\\(byte (\\d+)\\).*", "$1"));
+            long cl = at0 / CLUSTER;
+            long[] entry = ((LocalVolume) v.get()).mappingOf(cl);
+            src.append(String.format(" mapping of cluster %d: SCO %d slot %d crc %08x; ", cl, Layout.scoOf(entry[0]),
+                Layout.slotOf(entry[0]), entry[1]));
+            src.append(tlogHistory(dir, v.get().id(), cl));
+            throw new AssertionError(err.getMessage() + "; " + explain(err.getMessage(), got, earlier)
+                + "; " + src + " first bytes " + java.util.HexFormat.of().formatHex(got, at0, at0 + 16), err);
+          }
+        }
+        earlier.add(0, disk);
+        if (earlier.size() > 4) {
+          earlier.remove(4);
         }
         disk = got;
       }
     }
     assertTrue(killsWithAcks >= rounds / 2, "too few kills landed while writes were flowing: " + killsWithAcks);
+  }
+
+  /** For a failure report: every TLog record, local or in the backend, that names the cluster. */
+  private static String tlogHistory(Path dir, java.util.UUID id, long cluster) {
+    StringBuilder sb = new StringBuilder("history:");
+    for (Path d : new Path[] {dir.resolve("writebuffer").resolve("vdisk-" + id), dir.resolve("backend").resolve("vdisk-" + id)}) {
+      try (var s = java.nio.file.Files.list(d)) {
+        for (Path p : s.sorted().toList()) {
+          long n = Layout.numberOf(p.getFileName().toString(), "tlog_");
+          if (n <= 0) {
+            continue;
+          }
+          TLog.Scan scan = TLog.scan(p, id, n);
+          for (TLog.Record r : scan.records()) {
+            if ((r.type() == TLog.WRITE && r.cluster() == cluster)
+                || (r.type() == TLog.UNMAP && r.cluster() <= cluster && cluster < r.cluster() + r.a())) {
+              sb.append(String.format(" [%s tlog %d seq %d type %d slot %d crc %08x]", d.getFileName(), n, r.seq(), r.type(), r.a(), r.dataCrc()));
+            }
+          }
+          sb.append(String.format(" (%s tlog %d: %d records seq %d..%d sealed %b stop %s)", d.getParent().getFileName(), n,
+              scan.records().size(), scan.records().isEmpty() ? -1 : scan.records().get(0).seq(),
+              scan.records().isEmpty() ? -1 : scan.records().get(scan.records().size() - 1).seq(), scan.sealed(), scan.stopReason()));
+        }
+      } catch (java.io.IOException ex) {
+        sb.append(" (").append(ex).append(")");
+      }
+    }
+    return sb.toString();
+  }
+
+  /** For a failure report: which op of this round wrote the bad cluster's bytes, and where. */
+  private static String findSource(String msg, byte[] got, long seed, int round, long[] acked) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\(byte (\\d+)\\)").matcher(msg);
+    if (!m.find()) {
+      return "";
+    }
+    int at = Integer.parseInt(m.group(1));
+    byte[] actual = Arrays.copyOfRange(got, at, at + CLUSTER);
+    StringBuilder sb = new StringBuilder("bytes found in: ");
+    for (int t = 0; t < CrashWorkload.THREADS; t++) {
+      for (long i = 0; i <= acked[t] + 1; i++) {
+        CrashWorkload.Op op = CrashWorkload.op(seed, round, t, i);
+        byte[] d = op.data();
+        for (int k = 0; k + 512 <= d.length; k += 512) {
+          if (d[k] == actual[0] && d[k + 1] == actual[1] && d[k + 2] == actual[2] && d[k + 3] == actual[3]
+              && d[k + 4] == actual[4] && op.kind() != CrashWorkload.Kind.UNMAP) {
+            sb.append(String.format("[thread %d op %d (%s off %d len %d) at data offset %d => volume byte %d] ",
+                t, i, op.kind(), op.offset(), op.length(), k, op.offset() + k));
+          }
+        }
+      }
+    }
+    return sb.toString();
+  }
+
+  /** For a failure report: which earlier round's state the bad cluster holds, if any. */
+  private static String explain(String msg, byte[] got, List<byte[]> earlier) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\(byte (\\d+)\\)").matcher(msg);
+    if (!m.find()) {
+      return "";
+    }
+    int at = Integer.parseInt(m.group(1));
+    byte[] actual = Arrays.copyOfRange(got, at, at + CLUSTER);
+    if (Arrays.equals(actual, new byte[CLUSTER])) {
+      return "it reads as zeros";
+    }
+    for (int k = 0; k < earlier.size(); k++) {
+      if (Arrays.equals(actual, Arrays.copyOfRange(earlier.get(k), at, at + CLUSTER))) {
+        return "it holds the state verified " + (k + 2) + " rounds ago";
+      }
+    }
+    return "it matches no state of the last rounds";
   }
 
   /** Checks thread t's region: every cluster equals one allowed prefix state. */
@@ -175,7 +276,9 @@ class CrashTest {
 
     static Child start(Path dir, long seed, int round) throws java.io.IOException {
       String java = ProcessHandle.current().info().command().orElse("java");
-      ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+      ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m",
+          "-Dvsa.test.log.level=" + System.getProperty("vsa.test.log.level", "WARN"),
+          "-cp", System.getProperty("java.class.path"),
           CrashChild.class.getName(), dir.toString(), Long.toString(seed), Integer.toString(round));
       pb.redirectError(ProcessBuilder.Redirect.INHERIT);
       return new Child(pb.start());
@@ -187,7 +290,9 @@ class CrashTest {
     }
 
     void kill() throws InterruptedException {
-      process.destroyForcibly(); // SIGKILL
+      // SIGKILL through the handle: Process.destroyForcibly() would also close our end of the
+      // child's stdout and lose reports still in the pipe
+      process.toHandle().destroyForcibly();
       assertTrue(process.waitFor(30, TimeUnit.SECONDS), "child did not die");
       reader.join(TimeUnit.SECONDS.toMillis(30));
     }
