@@ -31,7 +31,7 @@ class InProcessCrashTest {
     long seed = fixed != null && !fixed.isBlank() && !fixed.startsWith("$") ? Long.parseLong(fixed) : new Random().nextLong();
     Random rnd = new Random(seed);
     byte[] disk = new byte[(int) SIZE];
-    for (int round = 0; round < 60; round++) {
+    for (int round = 0; round < 30; round++) {
       String where = "seed " + seed + " round " + round + " (replay with -Dsim.seed=" + seed + ")";
       Engine e = Engine.start(TestEngines.config(dir, TestEngines.localBackend(dir)).withMetadataCache(64 * 1024));
       Volume v = e.volume("x").isPresent() ? e.volume("x").get() : e.create(TestEngines.spec("x", SIZE));
