@@ -116,23 +116,54 @@ public final class Engine implements AutoCloseable {
     VolumeRecord rec = new VolumeRecord(id, spec);
     String ns = LocalVolume.namespaceOf(id);
     ctx.backend().createNamespace(ns);
-    ctx.backend().put(ns, "volume", rec.encode());
     Path dir = ctx.config().metadataDir().resolve(spec.name());
     Files.createDirectories(dir);
-    Path tmp = dir.resolve(RECORD_FILE + ".tmp");
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-        StandardOpenOption.WRITE)) {
-      TLog.writeFully(ch, java.nio.ByteBuffer.wrap(rec.encode()), 0);
-      ch.force(true);
-    }
-    Files.move(tmp, dir.resolve(RECORD_FILE), StandardCopyOption.ATOMIC_MOVE);
-    Fs.fsyncDirectory(dir);
+    storeRecord(rec);
     Fs.fsyncDirectory(ctx.config().metadataDir());
     LocalVolume v = LocalVolume.open(spec, id, dir, ctx);
     volumes.put(spec.name(), v);
     log.info("vDisk {} created: {} bytes, block size {}, SCO size {}, read cache {}, id {}", spec.name(),
         spec.sizeBytes(), spec.blockSize(), spec.scoSizeBytes(), spec.cachePolicy().configName(), id);
     return v;
+  }
+
+  /**
+   * Resizes a vDisk: growing is instant and thin; shrinking discards what lies beyond the new
+   * size. The new size is stored before it takes effect.
+   */
+  public synchronized void resize(String name, long sizeBytes) throws IOException {
+    checkOpen();
+    LocalVolume v = volumes.get(name);
+    if (v == null) {
+      throw new IllegalStateException("no vDisk " + name);
+    }
+    VolumeSpec s = v.spec();
+    VolumeSpec next = new VolumeSpec(s.name(), s.vpool(), sizeBytes, s.blockSize(), s.scoSizeBytes(), s.cachePolicy());
+    if (sizeBytes == s.sizeBytes()) {
+      return;
+    }
+    if (sizeBytes < s.sizeBytes()) {
+      v.resize(next); // discard first, so that a crash in between leaves the old size with zeros past the new end
+      storeRecord(new VolumeRecord(v.id(), next));
+    } else {
+      storeRecord(new VolumeRecord(v.id(), next));
+      v.resize(next);
+    }
+    log.info("vDisk {} resized from {} to {} bytes", name, s.sizeBytes(), sizeBytes);
+  }
+
+  /** Writes the vDisk's record atomically beside its metadata and into its backend namespace. */
+  private void storeRecord(VolumeRecord rec) throws IOException {
+    Path dir = ctx.config().metadataDir().resolve(rec.spec().name());
+    Path tmp = dir.resolve(RECORD_FILE + ".tmp");
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE)) {
+      TLog.writeFully(ch, java.nio.ByteBuffer.wrap(rec.encode()), 0);
+      ch.force(true);
+    }
+    Files.move(tmp, dir.resolve(RECORD_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    Fs.fsyncDirectory(dir);
+    ctx.backend().put(LocalVolume.namespaceOf(rec.id()), "volume", rec.encode());
   }
 
   /** Deletes the vDisk, locally and in the backend. */

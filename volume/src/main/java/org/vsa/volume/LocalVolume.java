@@ -48,7 +48,8 @@ final class LocalVolume extends Volume {
   /** Checkpoint after this many sealed TLogs, bounding what a restart replays. */
   private static final int TLOGS_PER_CHECKPOINT = 4;
 
-  private final VolumeSpec spec;
+  /** Replaced (never mutated) by a resize. */
+  private volatile VolumeSpec spec;
   private final UUID id;
   private final String namespace;
   private final long volumeKey;
@@ -1067,6 +1068,21 @@ final class LocalVolume extends Volume {
         Files.deleteIfExists(p);
       }
     }
+  }
+
+  /**
+   * Changes the nominal size. Growing is instant (thin); shrinking first unmaps what lies
+   * beyond the new end, so that growing again later reads zeros there. The caller persists the
+   * new spec before calling this.
+   */
+  void resize(VolumeSpec newSpec) throws IOException {
+    Verify.that(newSpec.name().equals(spec.name()), "resize keeps the name");
+    long old = spec.sizeBytes();
+    if (newSpec.sizeBytes() < old) {
+      unmap(newSpec.sizeBytes(), old - newSpec.sizeBytes());
+      flush();
+    }
+    spec = newSpec;
   }
 
   /** The mapping entry of one cluster: {location, crc} (diagnostics and tests). */

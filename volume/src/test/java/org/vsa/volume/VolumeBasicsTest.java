@@ -119,4 +119,25 @@ class VolumeBasicsTest {
       assertEquals(1, e.volumes().size());
     }
   }
+
+  @Test
+  void resizeGrowsThinAndShrinkDiscardsTheTail() throws Exception {
+    try (Engine e = TestEngines.start(dir)) {
+      Volume v = e.create(TestEngines.spec("r", 8 * MIB));
+      byte[] data = pattern(8, 8 * (int) MIB);
+      write(v, 0, data, Durability.BUFFERED);
+      e.resize("r", 1024 * MIB);
+      assertEquals(1024 * MIB, v.sizeBytes());
+      assertArrayEquals(data, read(v, 0, data.length));
+      assertArrayEquals(new byte[4096], read(v, 1024 * MIB - 4096, 4096));
+      e.resize("r", 4 * MIB);
+      assertThrows(IllegalArgumentException.class, () -> read(v, 4 * MIB, 4096));
+      e.resize("r", 8 * MIB);
+      assertArrayEquals(new byte[4 * (int) MIB], read(v, 4 * MIB, 4 * (int) MIB), "the discarded tail reads as zeros");
+      assertArrayEquals(java.util.Arrays.copyOf(data, 4 * (int) MIB), read(v, 0, 4 * (int) MIB));
+    }
+    try (Engine e = TestEngines.start(dir)) {
+      assertEquals(8 * MIB, e.volume("r").orElseThrow().sizeBytes(), "the new size survives a restart");
+    }
+  }
 }
