@@ -60,7 +60,8 @@ public final class LocalDirectoryObjectStore implements ObjectStore {
 
   public static final int OPEN_CHANNELS_MAX_DEFAULT = 256;
   static final String TEMP_PREFIX = ".tmp-";
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
+  /** The name rule, as documentation; {@link #isValidName} implements it without a regex. */
+  static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
 
   private final Path root;
   private final Cache<Path, FileChannel> readChannels;
@@ -316,9 +317,19 @@ public final class LocalDirectoryObjectStore implements ObjectStore {
 
   // ---- names and paths
 
+  /** Same rule as {@link #NAME}, without a regex: this runs on every ranged read. */
   private static boolean isValidName(String s) {
-    return s != null && NAME.matcher(s).matches() && !s.equals(".") && !s.equals("..")
-        && !s.startsWith(TEMP_PREFIX);
+    if (s == null || s.isEmpty() || s.length() > 200 || s.equals(".") || s.equals("..") || s.startsWith(TEMP_PREFIX)) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static String checkName(String what, String s) {

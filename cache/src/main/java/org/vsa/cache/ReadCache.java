@@ -16,7 +16,7 @@ import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -71,6 +71,7 @@ public final class ReadCache implements AutoCloseable {
   /** Index value of a key whose insert has not yet got a slot. */
   static final Integer RESERVED = -1;
   private static final long ERROR_LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
+  static final int PENDING_MAX = 4096;
 
   private record Key(long volumeKey, long location) {}
 
@@ -78,7 +79,11 @@ public final class ReadCache implements AutoCloseable {
   private final int slotCount;
   /** Null when the cache is disabled (capacity below one block). */
   private final Cache<Key, Integer> index;
-  private final ConcurrentLinkedQueue<Integer> freeSlots = new ConcurrentLinkedQueue<>();
+  /** Free slots as a primitive stack: 4 bytes a slot, not a boxed queue node. */
+  private final FreeSlots freeSlots;
+  /** Blocks waiting to be written by the filler thread ({@link #offer}); bounded, drops when full. */
+  private final ArrayBlockingQueue<Pending> pending;
+  private final Thread filler;
   private final AtomicLongArray versions;
   private final AtomicLongArray ownerVolumeKeys;
   private final AtomicLongArray ownerLocations;
@@ -131,13 +136,16 @@ public final class ReadCache implements AutoCloseable {
     this.versions = new AtomicLongArray(slotCount);
     this.ownerVolumeKeys = new AtomicLongArray(slotCount);
     this.ownerLocations = new AtomicLongArray(slotCount);
+    this.freeSlots = new FreeSlots(slotCount);
     if (slotCount == 0) {
       this.index = null;
+      this.pending = null;
+      this.filler = null;
       return;
     }
-    for (int slot = 0; slot < slotCount; slot++) {
-      freeSlots.add(slot);
-    }
+    this.pending = new ArrayBlockingQueue<>(PENDING_MAX);
+    this.filler = new Thread(this::fill, "read-cache-filler");
+    this.filler.setDaemon(true);
     this.index = Caffeine.newBuilder()
         .maximumSize(slotCount)
         .executor(Runnable::run)
@@ -147,6 +155,46 @@ public final class ReadCache implements AutoCloseable {
           }
         })
         .build();
+    this.filler.start();
+  }
+
+  /** A block handed to {@link #offer}, copied so that the caller's buffer can be reused at once. */
+  private record Pending(long volumeKey, long location, byte[] block) {}
+
+  /**
+   * Caches {@code block} later, on the filler thread, so that a read served from the backend
+   * returns without waiting for the cache file; dropped (and counted) when the filler is behind
+   * by {@value #PENDING_MAX} blocks.
+   */
+  public void offer(long volumeKey, long location, ByteBuffer block) {
+    checkBlock("block", block);
+    if (index == null || closed) {
+      return;
+    }
+    byte[] copy = new byte[BLOCK_BYTES];
+    block.duplicate().get(copy);
+    if (!pending.offer(new Pending(volumeKey, location, copy))) {
+      insertsDropped.increment();
+    }
+  }
+
+  private void fill() {
+    while (!closed) {
+      Pending p;
+      try {
+        p = pending.poll(100, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        return;
+      }
+      if (p != null) {
+        insert(p.volumeKey(), p.location(), ByteBuffer.wrap(p.block()));
+      }
+    }
+  }
+
+  /** Blocks offered and not yet written (tests wait for it to reach 0). */
+  public int pendingInserts() {
+    return pending == null ? 0 : pending.size();
   }
 
   /**
@@ -250,6 +298,14 @@ public final class ReadCache implements AutoCloseable {
       return;
     }
     closed = true;
+    if (filler != null) {
+      filler.interrupt();
+      try {
+        filler.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     if (index != null) {
       index.invalidateAll();
     }
@@ -282,7 +338,7 @@ public final class ReadCache implements AutoCloseable {
       check(ownerVolumeKeys.get(slot) == e.getKey().volumeKey() && ownerLocations.get(slot) == e.getKey().location(),
           "slot " + slot + " tagged for another key than " + e.getKey());
     }
-    for (Integer slot : freeSlots) {
+    for (int slot : freeSlots.snapshot()) {
       check(!seen.get(slot), "slot " + slot + " both free and owned (or free twice)");
       seen.set(slot);
     }
@@ -406,6 +462,34 @@ public final class ReadCache implements AutoCloseable {
   private static void check(boolean condition, String message) {
     if (!condition) {
       throw new IllegalStateException("read cache invariant broken: " + message);
+    }
+  }
+
+  /** A stack of free slot numbers in one int array. */
+  private static final class FreeSlots {
+    private final int[] stack;
+    private int top;
+
+    FreeSlots(int slots) {
+      stack = new int[slots];
+      // slot 0 on top, so that a fresh cache fills the file from its start
+      for (int i = 0; i < slots; i++) {
+        stack[i] = slots - 1 - i;
+      }
+      top = slots;
+    }
+
+    synchronized Integer poll() {
+      return top == 0 ? null : stack[--top];
+    }
+
+    synchronized void offer(int slot) {
+      check(top < stack.length, "free slot stack overflow at slot " + slot);
+      stack[top++] = slot;
+    }
+
+    synchronized int[] snapshot() {
+      return java.util.Arrays.copyOf(stack, top);
     }
   }
 }

@@ -119,7 +119,23 @@ final class GroupCommitter implements Runnable {
     }
   }
 
-  /** Something else (a SCO seal) made everything up to {@code seq} durable. */
+  /** Asks for a commit through {@code seq} soon, without waiting for it (a sealed SCO to force). */
+  void request(long seq) {
+    lock.lock();
+    try {
+      if (seq > requestedSeq) {
+        if (waiters == 0 && requestedSeq <= durableSeq) {
+          oldestWaitStartNanos = System.nanoTime();
+        }
+        requestedSeq = seq;
+        work.signal();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Something else made everything up to {@code seq} durable. */
   void markDurable(long seq) {
     lock.lock();
     try {

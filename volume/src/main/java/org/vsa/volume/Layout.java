@@ -43,11 +43,22 @@ public final class Layout {
   }
 
   public static String scoName(long scoNumber) {
-    return String.format("sco_%08x", scoNumber);
+    return "sco_" + hex8(scoNumber);
   }
 
   public static String tlogName(long tlogNumber) {
-    return String.format("tlog_%08x", tlogNumber);
+    return "tlog_" + hex8(tlogNumber);
+  }
+
+  /** Eight lower-case hex digits (String.format is too slow for the read path). */
+  private static String hex8(long n) {
+    Verify.that(n >= 0 && n <= SCO_NUMBER_MAX, "number %d does not fit 8 hex digits", n);
+    char[] c = new char[8];
+    for (int i = 7; i >= 0; i--) {
+      c[i] = Character.forDigit((int) (n & 0xF), 16);
+      n >>>= 4;
+    }
+    return new String(c);
   }
 
   /** Parses the number out of a {@code sco_}/{@code tlog_} name, or -1. */

@@ -2,7 +2,6 @@ package org.vsa.volume;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,6 +77,10 @@ final class LocalVolume extends Volume {
   private int nextSlot;
   private long lastSeq;
   private int tlogsSinceCheckpoint;
+  /** Sealed SCOs (with their TLogs) not yet forced: the next commit forces them, then queues their upload. */
+  private final List<Sealed> sealedUnsynced = new ArrayList<>();
+  /** The next SCO/TLog pair, being created in the background since the last roll. */
+  private java.util.concurrent.Future<Prepared> preparing;
   private volatile long lastAppendNanos = System.nanoTime();
 
   final LongAdder readsLocal = new LongAdder();
@@ -281,6 +284,8 @@ final class LocalVolume extends Volume {
       }
     }
     openNext(lastNumber + 1);
+    long following = lastNumber + 2;
+    preparing = ctx.checkpointer().submit(() -> prepare(following));
     // a checkpoint now, so that the next start does not replay this history again
     MetadataStore.Cut cut = metadata.cut(lastSeq, lastNumber + 1);
     metadata.write(cut);
@@ -401,6 +406,47 @@ final class LocalVolume extends Volume {
 
   /** Creates SCO n and TLog n and makes them current; caller holds the append lock (or is opening). */
   private void openNext(long n) throws IOException {
+    Prepared p = null;
+    if (preparing != null) {
+      try {
+        p = preparing.get(); // started at the previous roll: normally done long ago
+      } catch (java.util.concurrent.ExecutionException e) {
+        log.warn("vDisk {}: preparing SCO {} failed, creating it now: {}", name(), n, e.getCause().toString());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted while preparing SCO " + n);
+      } finally {
+        preparing = null;
+      }
+    }
+    if (p == null || p.number() != n) {
+      if (p != null) {
+        p.discard();
+      }
+      p = prepare(n);
+    }
+    current = new ScoHandle(n, p.scoPath(), p.sco(), this::scoLeftBuffer);
+    scos.put(n, current);
+    localTlogs.put(n, (long) TLog.HEADER_BYTES);
+    tlog = p.tlog();
+    tlogPos = TLog.HEADER_BYTES;
+    tlogRecords = 0;
+    nextSlot = 0;
+    tlogBuffer.clear();
+  }
+
+  /** An empty SCO and TLog, created and made durable ahead of the roll that will use them. */
+  private record Prepared(long number, Path scoPath, FileChannel sco, Path tlogPath, FileChannel tlog) {
+    void discard() throws IOException {
+      sco.close();
+      tlog.close();
+      Files.deleteIfExists(scoPath);
+      Files.deleteIfExists(tlogPath);
+    }
+  }
+
+  /** Creates SCO n and TLog n with their headers, fsynced together with the directory. */
+  private Prepared prepare(long n) throws IOException {
     Verify.that(n <= Layout.SCO_NUMBER_MAX, "vDisk %s ran out of SCO numbers", name());
     Path scoPath = wbDir.resolve(Layout.scoName(n));
     Path tlogPath = wbDir.resolve(Layout.tlogName(n));
@@ -414,14 +460,7 @@ final class LocalVolume extends Volume {
     tlogCh.force(true);
     Fs.fsyncDirectory(wbDir);
     ctx.writeBuffer().account(Layout.SCO_HEADER_BYTES + TLog.HEADER_BYTES);
-    current = new ScoHandle(n, scoPath, scoCh, this::scoLeftBuffer);
-    scos.put(n, current);
-    localTlogs.put(n, (long) TLog.HEADER_BYTES);
-    tlog = tlogCh;
-    tlogPos = TLog.HEADER_BYTES;
-    tlogRecords = 0;
-    nextSlot = 0;
-    tlogBuffer.clear();
+    return new Prepared(n, scoPath, scoCh, tlogPath, tlogCh);
   }
 
   // ---------------------------------------------------------------- writes
@@ -474,7 +513,7 @@ final class LocalVolume extends Volume {
     }
     if (spec.cachePolicy() == CachePolicy.ON_WRITE) {
       for (int i = 0; i < n; i++) {
-        ctx.readCache().insert(volumeKey, locations[i],
+        ctx.readCache().offer(volumeKey, locations[i],
             data.duplicate().position(i * Layout.CLUSTER_BYTES).limit((i + 1) * Layout.CLUSTER_BYTES));
       }
     }
@@ -586,24 +625,34 @@ final class LocalVolume extends Volume {
     ScoHandle sco;
     FileChannel tl;
     long target;
+    List<Sealed> sealed;
     appendLock.lock();
     try {
       writeTlogBuffer();
       target = lastSeq;
       sco = current;
       tl = tlog;
+      sealed = new ArrayList<>(sealedUnsynced);
+      sealedUnsynced.clear();
     } finally {
       appendLock.unlock();
     }
-    try {
-      sco.channel.force(false);
-      tl.force(false);
-    } catch (ClosedChannelException e) {
-      // sealed meanwhile: the seal forced both and marked everything up to target durable
-      Verify.that(committer.durableSeq() >= target, "closed TLog %d was not forced through %d", sco.number, target);
+    // older SCOs first: the history on stable storage stays a prefix of the history written
+    for (Sealed s : sealed) {
+      s.sco().channel.force(false);
+      s.tlog().force(false);
+      s.tlog().close();
+    }
+    sco.channel.force(false);
+    tl.force(false);
+    for (Sealed s : sealed) {
+      ctx.uploader().submit(this, s.sco().number);
     }
     return target;
   }
+
+  /** A SCO sealed by a roll, with its TLog channel, waiting for the commit that forces both. */
+  private record Sealed(ScoHandle sco, FileChannel tlog) {}
 
   /** Seals the current SCO and opens the next; caller holds the append lock. */
   private void roll() throws IOException {
@@ -611,18 +660,14 @@ final class LocalVolume extends Volume {
     appendRecord(TLog.Record.seal(++lastSeq, nextSlot, tlogRecords));
     ctx.writeBuffer().account(TLog.RECORD_BYTES);
     writeTlogBuffer();
-    try {
-      current.channel.force(false);
-      tlog.force(false);
-    } catch (IOException e) {
-      throw writeBufferFailed("sealing SCO " + n, e);
-    }
-    // before the close: a commit that finds the TLog closed relies on this
-    committer.markDurable(lastSeq);
-    tlog.close();
-    ctx.uploader().submit(this, n);
+    // No fsync here, under the append lock every writer waits on: the next commit forces the
+    // sealed pair (before the new one) and then queues its upload.
+    sealedUnsynced.add(new Sealed(current, tlog));
+    committer.request(lastSeq);
     tlogsSinceCheckpoint++;
     openNext(n + 1);
+    long following = n + 2;
+    preparing = ctx.checkpointer().submit(() -> prepare(following));
     if (tlogsSinceCheckpoint >= TLOGS_PER_CHECKPOINT) {
       startCheckpoint(n + 1);
     }
@@ -824,7 +869,7 @@ final class LocalVolume extends Volume {
       verify(firstCluster, locs, crcs, k, m, out, base, "backend");
       if (spec.cachePolicy() == CachePolicy.ON_READ) {
         for (int c = k; c < m; c++) {
-          ctx.readCache().insert(volumeKey, locs[c],
+          ctx.readCache().offer(volumeKey, locs[c],
               out.duplicate().position(base + c * Layout.CLUSTER_BYTES).limit(base + (c + 1) * Layout.CLUSTER_BYTES));
         }
       }
@@ -1003,18 +1048,45 @@ final class LocalVolume extends Volume {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    closeFiles(true);
+    if (error != null) {
+      throw error;
+    }
+  }
+
+  /** Closes every file of the vDisk; {@code clean}: also removes the unused prepared pair. */
+  private void closeFiles(boolean clean) throws IOException {
     try {
       tlog.close();
     } catch (IOException ignored) {
-      // closing a read-write channel after force cannot lose data
+      // closing a channel after force cannot lose data
+    }
+    for (Sealed s : sealedUnsynced) {
+      s.tlog().close();
+    }
+    sealedUnsynced.clear();
+    Prepared p = null;
+    if (preparing != null) {
+      try {
+        p = preparing.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (Exception e) {
+        log.warn("vDisk {}: the prepared SCO was not ready at close: {}", name(), e.toString());
+      }
+      preparing = null;
+    }
+    if (p != null) {
+      if (clean) {
+        p.discard();
+        ctx.writeBuffer().release(Layout.SCO_HEADER_BYTES + TLog.HEADER_BYTES);
+      } else {
+        p.sco().close();
+        p.tlog().close();
+      }
     }
     for (ScoHandle h : scos.values()) {
       h.closeKeep();
     }
     metadata.close();
-    if (error != null) {
-      throw error;
-    }
   }
 
   /** Drops everything without flushing: what a crash leaves behind (tests only). */
@@ -1026,11 +1098,7 @@ final class LocalVolume extends Volume {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    tlog.close();
-    for (ScoHandle h : scos.values()) {
-      h.closeKeep();
-    }
-    metadata.close();
+    closeFiles(false);
   }
 
   private void waitForCheckpoint() {

@@ -33,14 +33,21 @@ final class Uploader implements AutoCloseable {
   }
 
   void submit(LocalVolume volume, long scoNumber) {
+    if (closed) {
+      return; // stopping: the SCO stays in the write buffer and is queued again at the next start
+    }
     pending.incrementAndGet();
-    pool.execute(() -> {
-      try {
-        upload(volume, scoNumber);
-      } finally {
-        pending.decrementAndGet();
-      }
-    });
+    try {
+      pool.execute(() -> {
+        try {
+          upload(volume, scoNumber);
+        } finally {
+          pending.decrementAndGet();
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      pending.decrementAndGet(); // closed meanwhile: as above
+    }
   }
 
   /** SCOs queued or being uploaded. */
