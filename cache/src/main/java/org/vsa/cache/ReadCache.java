@@ -84,6 +84,7 @@ public final class ReadCache implements AutoCloseable {
   /** Blocks waiting to be written by the filler thread ({@link #offer}); bounded, drops when full. */
   private final ArrayBlockingQueue<Pending> pending;
   private final Thread filler;
+  private final java.util.concurrent.atomic.AtomicInteger unwritten = new java.util.concurrent.atomic.AtomicInteger();
   private final AtomicLongArray versions;
   private final AtomicLongArray ownerVolumeKeys;
   private final AtomicLongArray ownerLocations;
@@ -171,9 +172,15 @@ public final class ReadCache implements AutoCloseable {
     if (index == null || closed) {
       return;
     }
+    if (pending.remainingCapacity() == 0) {
+      insertsDropped.increment(); // behind: do not even copy
+      return;
+    }
     byte[] copy = new byte[BLOCK_BYTES];
     block.duplicate().get(copy);
+    unwritten.incrementAndGet();
     if (!pending.offer(new Pending(volumeKey, location, copy))) {
+      unwritten.decrementAndGet();
       insertsDropped.increment();
     }
   }
@@ -187,14 +194,18 @@ public final class ReadCache implements AutoCloseable {
         return;
       }
       if (p != null) {
-        insert(p.volumeKey(), p.location(), ByteBuffer.wrap(p.block()));
+        try {
+          insert(p.volumeKey(), p.location(), ByteBuffer.wrap(p.block()));
+        } finally {
+          unwritten.decrementAndGet();
+        }
       }
     }
   }
 
-  /** Blocks offered and not yet written (tests wait for it to reach 0). */
+  /** Blocks offered and not yet written, queued or being written (tests wait for it to reach 0). */
   public int pendingInserts() {
-    return pending == null ? 0 : pending.size();
+    return unwritten.get();
   }
 
   /**

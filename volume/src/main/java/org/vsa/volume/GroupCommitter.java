@@ -41,7 +41,8 @@ final class GroupCommitter implements Runnable {
   private int waiters;
   private int inFlight;
   private long bytesSinceCommit;
-  private IOException failure;
+  /** Written under the lock, read without it on every read and write of the vDisk. */
+  private volatile IOException failure;
   private boolean stopped;
   private Thread thread;
 
@@ -170,12 +171,7 @@ final class GroupCommitter implements Runnable {
   }
 
   IOException failure() {
-    lock.lock();
-    try {
-      return failure;
-    } finally {
-      lock.unlock();
-    }
+    return failure;
   }
 
   @Override

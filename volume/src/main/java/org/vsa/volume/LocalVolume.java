@@ -44,6 +44,8 @@ final class LocalVolume extends Volume {
   private static final int STRIPES = 1024;
   private static final int STRIPE_SHIFT = 4; // 16 clusters (64 KiB) per stripe
   private static final int TLOG_BUFFER_BYTES = TLog.RECORD_BYTES * 2048;
+  /** A backend read longer than this (64 KiB) is a sequential scan and bypasses the read cache. */
+  private static final int SEQUENTIAL_RUN_CLUSTERS = 16;
   /** Checkpoint after this many sealed TLogs, bounding what a restart replays. */
   private static final int TLOGS_PER_CHECKPOINT = 4;
 
@@ -867,7 +869,8 @@ final class LocalVolume extends Volume {
       }
       readsBackend.add(m - k);
       verify(firstCluster, locs, crcs, k, m, out, base, "backend");
-      if (spec.cachePolicy() == CachePolicy.ON_READ) {
+      if (spec.cachePolicy() == CachePolicy.ON_READ && m - k <= SEQUENTIAL_RUN_CLUSTERS) {
+        // long runs are sequential scans: caching them would only push out the hot blocks
         for (int c = k; c < m; c++) {
           ctx.readCache().offer(volumeKey, locs[c],
               out.duplicate().position(base + c * Layout.CLUSTER_BYTES).limit(base + (c + 1) * Layout.CLUSTER_BYTES));
