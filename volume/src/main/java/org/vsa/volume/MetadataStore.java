@@ -154,18 +154,23 @@ final class MetadataStore implements AutoCloseable {
   }
 
   private void startPageLog(long generation) throws IOException {
-    Path pl = pageLogPath(generation);
-    FileChannel ch = FileChannel.open(pl, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-        StandardOpenOption.READ, StandardOpenOption.WRITE);
+    FileChannel ch = createPageLog(generation);
+    ch.force(true);
+    view = new View(ch, new ConcurrentHashMap<>());
+    pageLogLength = PAGELOG_HEADER_BYTES;
+  }
+
+  /** Creates (or empties) page log {@code generation} and writes its header. */
+  private FileChannel createPageLog(long generation) throws IOException {
+    FileChannel ch = FileChannel.open(pageLogPath(generation), StandardOpenOption.CREATE,
+        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.READ, StandardOpenOption.WRITE);
     ByteBuffer h = ByteBuffer.allocate(PAGELOG_HEADER_BYTES);
     h.putInt(PAGELOG_MAGIC).putShort(VERSION).putShort((short) 0);
     h.putLong(volumeId.getMostSignificantBits()).putLong(volumeId.getLeastSignificantBits()).putLong(generation);
     h.putInt(60, Layout.crc32c(h.array(), 0, 60));
     h.clear();
     TLog.writeFully(ch, h, 0);
-    ch.force(true);
-    view = new View(ch, new ConcurrentHashMap<>());
-    pageLogLength = PAGELOG_HEADER_BYTES;
+    return ch;
   }
 
   private void checkPageLogHeader(ByteBuffer h, Path file, long generation) throws IOException {
@@ -348,15 +353,7 @@ final class MetadataStore implements AutoCloseable {
     Map<Long, Long> newDirectory = new java.util.HashMap<>(directory);
     if (compact) {
       generation = pageLogGeneration + 1;
-      Path pl = pageLogPath(generation);
-      target = FileChannel.open(pl, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.READ, StandardOpenOption.WRITE);
-      ByteBuffer h = ByteBuffer.allocate(PAGELOG_HEADER_BYTES);
-      h.putInt(PAGELOG_MAGIC).putShort(VERSION).putShort((short) 0);
-      h.putLong(volumeId.getMostSignificantBits()).putLong(volumeId.getLeastSignificantBits()).putLong(generation);
-      h.putInt(60, Layout.crc32c(h.array(), 0, 60));
-      h.clear();
-      TLog.writeFully(target, h, 0);
+      target = createPageLog(generation);
       pos = PAGELOG_HEADER_BYTES;
       java.util.Set<Long> inCut = new java.util.HashSet<>();
       for (Page.Snapshot s : cut.pages()) {

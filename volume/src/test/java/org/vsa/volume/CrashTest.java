@@ -213,30 +213,17 @@ class CrashTest {
     for (int c = 0; c < clusters; c++) {
       int at = (int) (regionStart + (long) c * CLUSTER);
       List<Long> history = touching.getOrDefault(c, List.of());
-      byte[] state = Arrays.copyOfRange(before, at, at + CLUSTER);
+      ClusterHistory states = new ClusterHistory(before, at);
       int mustReach = 0; // position in the history of the newest durable write to this cluster
-      List<byte[]> states = new ArrayList<>();
-      states.add(state.clone());
       for (int h = 0; h < history.size(); h++) {
         long i = history.get(h);
         CrashWorkload.Op op = ops.get(i);
-        byte[] d = data.computeIfAbsent(i, k -> op.data());
-        long from = Math.max(op.offset(), at);
-        long to = Math.min(op.offset() + op.length(), at + CLUSTER);
-        System.arraycopy(d, (int) (from - op.offset()), state, (int) (from - at), (int) (to - from));
-        states.add(state.clone());
+        states.apply(op.offset(), data.computeIfAbsent(i, k -> op.data()));
         if (i <= durable) {
           mustReach = h + 1;
         }
       }
-      byte[] actual = Arrays.copyOfRange(got, at, at + CLUSTER);
-      int match = -1;
-      for (int s = states.size() - 1; s >= 0; s--) {
-        if (Arrays.equals(states.get(s), actual)) {
-          match = s;
-          break;
-        }
-      }
+      int match = states.newestMatch(got);
       if (match < 0) {
         fail(String.format("thread %d cluster %d (byte %d) holds a torn or unknown state; %d writes touched it; %s",
             t, c, at, history.size(), where));

@@ -88,31 +88,17 @@ class InProcessCrashTest {
     }
     for (int c = 0; c < SIZE / CLUSTER; c++) {
       int at = c * CLUSTER;
-      byte[] state = Arrays.copyOfRange(before, at, at + CLUSTER);
-      List<byte[]> states = new ArrayList<>();
-      states.add(state.clone());
+      ClusterHistory states = new ClusterHistory(before, at);
       int mustReach = 0;
       List<Integer> history = touching.getOrDefault(c, List.of());
       for (int h = 0; h < history.size(); h++) {
         int i = history.get(h);
-        long off = ranges.get(i)[0];
-        long len = ranges.get(i)[1];
-        long from = Math.max(off, at);
-        long to = Math.min(off + len, at + CLUSTER);
-        System.arraycopy(datas.get(i), (int) (from - off), state, (int) (from - at), (int) (to - from));
-        states.add(state.clone());
+        states.apply(ranges.get(i)[0], datas.get(i));
         if (i < durableOps) {
           mustReach = h + 1;
         }
       }
-      byte[] actual = Arrays.copyOfRange(got, at, at + CLUSTER);
-      int match = -1;
-      for (int s = states.size() - 1; s >= 0; s--) {
-        if (Arrays.equals(states.get(s), actual)) {
-          match = s;
-          break;
-        }
-      }
+      int match = states.newestMatch(got);
       if (match < 0) {
         fail("cluster " + c + " holds a torn or unknown state (" + history.size() + " writes touched it); " + where);
       }
