@@ -1,0 +1,225 @@
+package org.vsa.iscsi;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.vsa.iscsi.pdu.Framing;
+import org.vsa.iscsi.pdu.PduDecoder;
+import org.vsa.iscsi.pdu.PduEncoder;
+import org.vsa.iscsi.scsi.LogicalUnit;
+import org.vsa.volume.BlockVolume;
+import org.vsa.volume.Verify;
+
+/**
+ * The iSCSI target: a TCP listener whose connections each run one session (MaxConnections=1,
+ * ErrorRecoveryLevel=0) against the configured targets' LUNs.
+ *
+ * <pre>
+ *   IscsiTarget t = IscsiTarget.start(IscsiConfig.embeddedDefault(), engine::volume);
+ *   ...
+ *   t.close();
+ * </pre>
+ */
+public final class IscsiTarget implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(IscsiTarget.class);
+  /** Largest write (Expected Data Transfer Length) buffered for one command. */
+  static final int MAX_DATA_OUT_BYTES = 8 << 20 | 4096;
+
+  private final IscsiConfig config;
+  private final VolumeLookup volumes;
+  private final EventLoopGroup boss;
+  private final EventLoopGroup loops;
+  private final ThreadPoolExecutor workers;
+  private final Channel server;
+  private final AtomicInteger tsih = new AtomicInteger();
+  /**
+   * Write buffers and not-yet-sent read data of every connection together stay below this;
+   * beyond it commands get TASK SET FULL.
+   */
+  static final long DATA_OUT_BUDGET_BYTES = 256L << 20;
+  private final java.util.concurrent.atomic.AtomicLong dataOutBytes = new java.util.concurrent.atomic.AtomicLong();
+  /** Logical units by target and LUN, created once so that SCSI state (reservations, WCE) is shared by sessions. */
+  private final Map<String, LogicalUnit> units = new ConcurrentHashMap<>();
+  /** Normal sessions by initiator name, ISID and target, for session reinstatement. */
+  private final Map<String, Connection> sessions = new ConcurrentHashMap<>();
+
+  private IscsiTarget(IscsiConfig config, VolumeLookup volumes) throws IOException {
+    this.config = config;
+    this.volumes = volumes;
+    AtomicInteger n = new AtomicInteger();
+    this.workers = new ThreadPoolExecutor(config.workerThreads(), config.workerThreads(), 30, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(config.workerThreads() * 256), r -> {
+          Thread t = new Thread(r, "iscsi-worker-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
+    this.boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("iscsi-accept", true),
+        NioIoHandler.newFactory());
+    this.loops = new MultiThreadIoEventLoopGroup(Math.max(2, Runtime.getRuntime().availableProcessors()),
+        new DefaultThreadFactory("iscsi-io", true), NioIoHandler.newFactory());
+    ServerBootstrap b = new ServerBootstrap()
+        .group(boss, loops)
+        .channel(NioServerSocketChannel.class)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.SO_KEEPALIVE, true)
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            Framing framing = new Framing(Params.OUR_MAX_RECV_DATA_SEGMENT);
+            ch.pipeline().addLast("decoder", new PduDecoder(framing));
+            ch.pipeline().addLast("encoder", new PduEncoder(framing));
+            ch.pipeline().addLast("session", new Connection(IscsiTarget.this, framing));
+          }
+        });
+    ChannelFuture bound = b.bind(config.bindAddress(), config.port()).awaitUninterruptibly();
+    if (!bound.isSuccess()) {
+      shutdownLoops();
+      throw new IOException("iSCSI: cannot listen on " + config.bindAddress() + ":" + config.port() + ": "
+          + bound.cause(), bound.cause());
+    }
+    this.server = bound.channel();
+  }
+
+  /** Binds the listener; the LUNs' vDisks are looked up at each login, so they may come and go. */
+  public static IscsiTarget start(IscsiConfig config, VolumeLookup volumes) throws IOException {
+    IscsiTarget t = new IscsiTarget(config, volumes);
+    log.info("iSCSI target listening on {} with {} target(s): {}", t.localAddress(), config.targets().size(),
+        config.targets().stream().map(IscsiConfig.Target::iqn).toList());
+    return t;
+  }
+
+  public InetSocketAddress localAddress() {
+    return (InetSocketAddress) server.localAddress();
+  }
+
+  public IscsiConfig config() {
+    return config;
+  }
+
+  ThreadPoolExecutor workers() {
+    return workers;
+  }
+
+  boolean reserveDataOut(int bytes) {
+    long now = dataOutBytes.addAndGet(bytes);
+    if (now > DATA_OUT_BUDGET_BYTES) {
+      dataOutBytes.addAndGet(-bytes);
+      return false;
+    }
+    return true;
+  }
+
+  void releaseDataOut(int bytes) {
+    long now = dataOutBytes.addAndGet(-bytes);
+    Verify.that(now >= 0, "data-out budget went negative: %d", now);
+  }
+
+  /** For tests: data-out bytes held by commands in flight. */
+  long dataOutBytesHeld() {
+    return dataOutBytes.get();
+  }
+
+  int newTsih() {
+    int v;
+    do {
+      v = tsih.incrementAndGet() & 0xffff;
+    } while (v == 0);
+    return v;
+  }
+
+  /** Resolves the target's LUNs to volumes for a new session; a vDisk that does not exist leaves its LUN out. */
+  void bindLuns(Connection c) {
+    Map<Integer, LogicalUnit> m = new LinkedHashMap<>();
+    for (Map.Entry<Integer, String> e : new java.util.TreeMap<>(c.targetConfig.luns()).entrySet()) {
+      Optional<? extends BlockVolume> v = volumes.volume(e.getValue());
+      if (v.isEmpty()) {
+        log.warn("iSCSI target {} LUN {}: no vDisk {}; the LUN is left out", c.targetConfig.iqn(), e.getKey(),
+            e.getValue());
+        continue;
+      }
+      String key = c.targetConfig.iqn() + "/" + e.getKey();
+      LogicalUnit lu = units.compute(key, (k, old) -> old != null && old.volume() == v.get() ? old
+          : new LogicalUnit(c.targetConfig.iqn(), e.getKey(), v.get(), reservationsFile(c.targetConfig.iqn(),
+              e.getKey(), v.get())));
+      m.put(e.getKey(), lu);
+    }
+    c.luns = Map.copyOf(m);
+    c.lunList = List.copyOf(m.keySet());
+  }
+
+  private java.nio.file.Path reservationsFile(String iqn, int lun, BlockVolume v) {
+    if (config.reservationsDir().isEmpty()) {
+      return null;
+    }
+    java.nio.file.Path dir = config.reservationsDir().get();
+    try {
+      java.nio.file.Files.createDirectories(dir);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot create " + dir, e);
+    }
+    return dir.resolve("pr-" + v.id() + "-" + iqn.replaceAll("[^A-Za-z0-9.:-]", "_") + "-" + lun);
+  }
+
+  /** Session reinstatement: a new session with the same initiator, ISID and target replaces the old one. */
+  void sessionStarted(Connection c) {
+    Connection old = sessions.put(sessionKey(c), c);
+    if (old != null && old != c) {
+      old.close("reinstated by a new login with the same ISID");
+    }
+  }
+
+  void connectionClosed(Connection c) {
+    if (!c.discovery && c.initiatorName != null && c.targetConfig != null) {
+      sessions.remove(sessionKey(c), c);
+      String nexus = c.nexus();
+      c.luns.values().forEach(lu -> lu.reservations().nexusLost(nexus));
+    }
+  }
+
+  private static String sessionKey(Connection c) {
+    return c.initiatorName + "|" + c.isid + "|" + c.targetConfig.iqn();
+  }
+
+  /** Stops listening, drops every connection, and waits for running commands to finish. */
+  @Override
+  public void close() {
+    server.close().awaitUninterruptibly();
+    shutdownLoops();
+    log.info("iSCSI target stopped");
+  }
+
+  private void shutdownLoops() {
+    boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+    loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+    workers.shutdown();
+    try {
+      workers.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,44 @@
+package org.vsa.iscsi.scsi;
+
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.vsa.volume.BlockVolume;
+
+/**
+ * A LUN of a target: its volume and the SCSI state kept per logical unit.
+ *
+ * <p>{@link #writeLock} makes COMPARE AND WRITE atomic against every other write: ordinary
+ * writes hold its read side (they still run concurrently with each other), COMPARE AND WRITE
+ * holds the write side.
+ */
+public final class LogicalUnit {
+  private final int lun;
+  private final BlockVolume volume;
+  private final String targetIqn;
+  final ReentrantReadWriteLock writeLock = new ReentrantReadWriteLock();
+  final Reservations reservations;
+  volatile boolean writeCacheEnabled = true;
+
+  /** @param reservationsFile where persistent reservations are kept; null: in memory only */
+  public LogicalUnit(String targetIqn, int lun, BlockVolume volume, java.nio.file.Path reservationsFile) {
+    this.reservations = new Reservations(reservationsFile);
+    this.targetIqn = targetIqn;
+    this.lun = lun;
+    this.volume = volume;
+  }
+
+  public int lun() {
+    return lun;
+  }
+
+  public BlockVolume volume() {
+    return volume;
+  }
+
+  public String targetIqn() {
+    return targetIqn;
+  }
+
+  public Reservations reservations() {
+    return reservations;
+  }
+}

@@ -1,0 +1,113 @@
+package org.vsa.nfs;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.Locale;
+
+/**
+ * Which clients an export admits and how: {@code host} is an IP literal, a CIDR
+ * ({@code 10.0.0.0/8}, {@code fd00::/8}), a host name (matched against the reverse lookup of the
+ * client and the forward lookup of the name) or {@code *}.
+ */
+public record ClientRule(String host, boolean readOnly, Squash squash, int anonUid, int anonGid) {
+
+  public static final int NOBODY = 65534;
+
+  public ClientRule {
+    if (host == null || host.isBlank()) {
+      throw new IllegalArgumentException("client rule host must be an IP, a CIDR, a host name or *");
+    }
+    if (squash == null) {
+      throw new IllegalArgumentException("client rule squash must be set");
+    }
+    if (host.contains("/")) {
+      String[] p = host.split("/", 2);
+      int bits;
+      try {
+        bits = Integer.parseInt(p[1]);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("bad CIDR prefix in " + host);
+      }
+      if (!isIpLiteral(p[0]) || bits < 0 || bits > (p[0].contains(":") ? 128 : 32)) {
+        throw new IllegalArgumentException("bad CIDR " + host);
+      }
+    }
+  }
+
+  /** Everyone, read-write, no root squash: the embedded default (bound to 127.0.0.1). */
+  public static ClientRule anyoneReadWrite() {
+    return new ClientRule("*", false, Squash.NO_ROOT_SQUASH, NOBODY, NOBODY);
+  }
+
+  public boolean matches(InetAddress client) {
+    if (host.equals("*")) {
+      return true;
+    }
+    try {
+      if (host.contains("/")) {
+        String[] p = host.split("/", 2);
+        return inPrefix(client.getAddress(), InetAddress.getByName(p[0]).getAddress(), Integer.parseInt(p[1]));
+      }
+      if (isIpLiteral(host)) {
+        return InetAddress.getByName(host).equals(client);
+      }
+      return Names.matches(host.toLowerCase(Locale.ROOT), client);
+    } catch (UnknownHostException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Host-name rules cost DNS lookups, and rules are checked on every call: results are kept for
+   * {@link #TTL_NANOS}, at most {@link #ENTRIES_MAX} of them.
+   */
+  static final class Names {
+    static final long TTL_NANOS = 60_000_000_000L;
+    static final int ENTRIES_MAX = 4096;
+    private record Cached(boolean matches, long expiresNanos) {}
+
+    private static final java.util.concurrent.ConcurrentHashMap<String, Cached> CACHE =
+        new java.util.concurrent.ConcurrentHashMap<>();
+
+    static boolean matches(String host, InetAddress client) throws UnknownHostException {
+      String key = host + " " + client.getHostAddress();
+      Cached c = CACHE.get(key);
+      long now = System.nanoTime();
+      if (c != null && c.expiresNanos() - now > 0) {
+        return c.matches();
+      }
+      boolean m = client.getCanonicalHostName().toLowerCase(Locale.ROOT).equals(host);
+      if (!m) {
+        try {
+          for (InetAddress a : InetAddress.getAllByName(host)) {
+            m |= a.equals(client);
+          }
+        } catch (UnknownHostException e) {
+          m = false;
+        }
+      }
+      if (CACHE.size() >= ENTRIES_MAX) {
+        CACHE.clear();
+      }
+      CACHE.put(key, new Cached(m, now + TTL_NANOS));
+      return m;
+    }
+  }
+
+  private static boolean inPrefix(byte[] addr, byte[] net, int bits) {
+    if (addr.length != net.length) {
+      return false;
+    }
+    for (int i = 0; i < bits; i++) {
+      int mask = 0x80 >>> (i % 8);
+      if ((addr[i / 8] & mask) != (net[i / 8] & mask)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static boolean isIpLiteral(String s) {
+    return s.matches("[0-9.]+") || (s.contains(":") && s.matches("[0-9A-Fa-f:.]+"));
+  }
+}

@@ -1,0 +1,4 @@
+package org.vsa.nfs;
+
+/** An export and the namespace it serves. */
+record Exported(Export export, Namespace namespace) {}

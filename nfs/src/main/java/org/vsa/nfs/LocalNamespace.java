@@ -1,0 +1,1288 @@
+package org.vsa.nfs;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileStore;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.PathMatcher;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.vsa.volume.BlockVolume;
+import org.vsa.volume.Durability;
+import org.vsa.volume.Verify;
+
+/**
+ * A vPool's namespace on local flash: inodes in RAM, every change logged to a {@link Journal}
+ * (fsynced before a metadata operation returns), small files' bytes in {@code files/<id>}, large
+ * files (names matching the vDisk patterns) in a vDisk.
+ *
+ * <p>Small files: their data file is the truth for their size (a stable write or COMMIT fsyncs
+ * it), so data writes need no journal record. vDisk files: the logical size is journaled; the vDisk
+ * grows thinly ahead of it in {@link #GROW_STEP_BYTES} steps, or exactly on SETATTR size.
+ * Unaligned vDisk I/O is merged here: a partial block is read, patched and written under the
+ * file's exclusive lock, while aligned I/O shares it.
+ *
+ * <p>vDisks of the vPool that no file names (created through the configuration or the API)
+ * are adopted at the root as {@code <name>.raw}; a file whose vDisk was deleted elsewhere
+ * disappears.
+ */
+public final class LocalNamespace implements Namespace {
+  private static final Logger log = LoggerFactory.getLogger(LocalNamespace.class);
+  static final long ROOT_ID = 1;
+  static final long GROW_STEP_BYTES = 64L << 20;
+  /** NFS max file size we advertise and enforce (FSINFO maxfilesize). */
+  public static final long MAX_FILE_BYTES = 64L << 40;
+  static final int NAME_BYTES_MAX = 255;
+  static final int PATH_BYTES_MAX = 4096;
+  static final long COMPACT_MIN_BYTES = 8L << 20;
+
+  private final String vpool;
+  private final Path dir;
+  private final Path filesDir;
+  private final VolumeCatalog catalog;
+  private final List<PathMatcher> vdiskPatterns;
+  private final long vdiskThresholdBytes;
+  private final Journal journal;
+  private final Lock lock = new ReentrantLock();
+  private final Map<Long, Inode> inodes = new HashMap<>();
+  /** Journal offset this thread must fsync to before its operation returns; -1: none. */
+  private final ThreadLocal<long[]> pendingSync = ThreadLocal.withInitial(() -> new long[] {-1});
+  private final Map<String, Long> byVolume = new HashMap<>();
+  /** vDisks this namespace is creating for a file right now: not to be adopted meanwhile. */
+  private final Set<String> creating = new HashSet<>();
+  /** Entry changes made under the lock since the last record; the next record carries them. */
+  private final List<Journal.EntryOp> entryOps = new ArrayList<>();
+  private long nextId;
+  private long seq;
+  private long lastSnapshotBytes;
+  private long compactMinBytes = COMPACT_MIN_BYTES;
+
+  private LocalNamespace(String vpool, Path dir, VolumeCatalog catalog, List<String> patterns, long thresholdBytes,
+      Journal journal) {
+    this.vpool = vpool;
+    this.vdiskThresholdBytes = thresholdBytes;
+    this.dir = dir;
+    this.filesDir = dir.resolve("files");
+    this.catalog = catalog;
+    this.journal = journal;
+    List<PathMatcher> m = new ArrayList<>();
+    for (String p : patterns) {
+      m.add(FileSystems.getDefault().getPathMatcher("glob:" + p));
+    }
+    this.vdiskPatterns = m;
+  }
+
+  /** {@link #open(String, Path, VolumeCatalog, List, long)} without a size threshold. */
+  public static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns)
+      throws IOException {
+    return open(vpool, dir, catalog, vdiskPatterns, 0);
+  }
+
+  /**
+   * Opens (or creates) the namespace of {@code vpool} under {@code dir} and adopts the vPool's
+   * vDisks. A small file growing past {@code vdiskThresholdBytes} (0: never) becomes a vDisk.
+   */
+  public static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
+      long vdiskThresholdBytes) throws IOException {
+    return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, COMPACT_MIN_BYTES);
+  }
+
+  /** As above, compacting the journal once it passes max(compactMinBytes, 4 x the last snapshot). */
+  static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
+      long vdiskThresholdBytes, long compactMinBytes) throws IOException {
+    Files.createDirectories(dir.resolve("files"));
+    Path jf = dir.resolve("journal");
+    List<Journal.Change> changes = new ArrayList<>();
+    Journal j;
+    boolean fresh = !Files.exists(jf);
+    if (fresh) {
+      j = Journal.create(jf, new SecureRandom().nextLong() & Long.MAX_VALUE);
+    } else {
+      j = Journal.open(jf, changes);
+    }
+    LocalNamespace ns = new LocalNamespace(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, j);
+    ns.compactMinBytes = compactMinBytes;
+    try {
+      ns.recover(changes, fresh);
+      ns.adopt();
+    } catch (IOException | RuntimeException e) {
+      j.close();
+      throw e;
+    }
+    return ns;
+  }
+
+  private void recover(List<Journal.Change> changes, boolean fresh) throws IOException {
+    nextId = ROOT_ID + 1;
+    for (Journal.Change c : changes) {
+      for (Journal.Put p : c.puts()) {
+        Inode existing = inodes.get(p.inode().id);
+        if (p.full() || existing == null) {
+          inodes.put(p.inode().id, p.inode());
+        } else {
+          existing.copyAttrs(p.inode());
+        }
+      }
+      for (Journal.EntryOp o : c.entries()) {
+        Inode d = inodes.get(o.dir());
+        Verify.that(d != null && d.isDir(), "namespace %s: journal record %d changes entries of %d, not a directory",
+            vpool, c.seq(), o.dir());
+        if (o.link()) {
+          d.putEntry(o.name(), o.child(), o.cookie());
+        } else if (d.entries.containsKey(o.name())) {
+          d.removeEntry(o.name());
+        }
+      }
+      for (long d : c.deletes()) {
+        inodes.remove(d);
+      }
+      nextId = Math.max(nextId, c.nextId());
+      seq = c.seq();
+    }
+    if (!inodes.containsKey(ROOT_ID)) {
+      Verify.that(fresh || changes.isEmpty(), "namespace %s: the journal has changes but no root", vpool);
+      Inode root = new Inode(ROOT_ID, Attr.DIR);
+      root.mode = 0755;
+      root.parent = ROOT_ID;
+      long now = now();
+      root.atimeNanos = root.mtimeNanos = root.ctimeNanos = now;
+      lock.lock();
+      try {
+        inodes.put(ROOT_ID, root);
+        logSyncIo(List.of(root), new long[0]);
+      } finally {
+        lock.unlock();
+      }
+    }
+    for (Inode n : inodes.values()) {
+      if (n.volume != null) {
+        byVolume.put(n.volume, n.id);
+        // A crash between a vDisk resize and its journal record: the vDisk's size bounds the file's.
+        Optional<BlockVolume> v = catalog.get(n.volume);
+        if (v.isPresent() && n.size > v.get().sizeBytes()) {
+          log.warn("namespace {}: file {} is {} bytes but its vDisk {} only {}; using the latter", vpool, n.id,
+              n.size, n.volume, v.get().sizeBytes());
+          n.size = v.get().sizeBytes();
+        }
+      }
+      if (n.type == Attr.REG && n.volume == null) {
+        Path f = dataFile(n.id);
+        n.size = Files.exists(f) ? Files.size(f) : 0;
+      }
+    }
+    // Small files' data of removed inodes (a crash between the journal record and the delete).
+    try (var s = Files.newDirectoryStream(filesDir)) {
+      for (Path f : s) {
+        Long id = parseId(f.getFileName().toString());
+        if (id == null || !inodes.containsKey(id)) {
+          Files.deleteIfExists(f);
+        }
+      }
+    }
+    lastSnapshotBytes = journal.sizeBytes();
+    log.info("namespace {}: {} files, journal {} bytes", vpool, inodes.size(), journal.sizeBytes());
+  }
+
+  private static Long parseId(String s) {
+    try {
+      return Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  /** Adopts unnamed vDisks of this vPool at the root as name.raw; forgets files whose vDisk is gone. */
+  void adopt() throws IOException {
+    List<VolumeCatalog.Entry> all = catalog.list();
+    Set<String> present = new HashSet<>();
+    for (VolumeCatalog.Entry e : all) {
+      present.add(e.name());
+    }
+    lock.lock();
+    try {
+      List<Inode> puts = new ArrayList<>();
+      List<Long> deletes = new ArrayList<>();
+      Inode root = inodes.get(ROOT_ID);
+      for (VolumeCatalog.Entry e : all) {
+        if (!e.vpool().equals(vpool) || byVolume.containsKey(e.name()) || creating.contains(e.name())) {
+          continue;
+        }
+        Optional<BlockVolume> v = catalog.get(e.name());
+        String name = e.name() + ".raw";
+        if (v.isEmpty() || root.entries.containsKey(name)) {
+          log.warn("namespace {}: vDisk {} cannot appear as /{}: the name is taken", vpool, e.name(), name);
+          continue;
+        }
+        Inode n = newInode(Attr.REG, 0644, 0, 0);
+        n.volume = e.name();
+        n.size = v.get().sizeBytes();
+        link(root, name, n.id);
+        byVolume.put(e.name(), n.id);
+        puts.add(n);
+      }
+      for (Inode n : List.copyOf(inodes.values())) {
+        if (n.volume != null && !present.contains(n.volume) && catalog.get(n.volume).isEmpty()) {
+          Inode parent = findParent(n.id);
+          if (parent != null) {
+            for (String name : List.copyOf(parent.entries.keySet())) {
+              if (parent.entries.get(name)[0] == n.id) {
+                unlink(parent, name);
+              }
+            }
+            puts.add(parent);
+          }
+          inodes.remove(n.id);
+          byVolume.remove(n.volume);
+          deletes.add(n.id);
+          log.info("namespace {}: vDisk {} is gone; its file is removed", vpool, n.volume);
+        }
+      }
+      if (!puts.isEmpty() || !deletes.isEmpty()) {
+        if (!puts.contains(root)) {
+          puts.add(root);
+        }
+        logSyncIo(puts, deletes.stream().mapToLong(Long::longValue).toArray());
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private Inode findParent(long id) {
+    for (Inode d : inodes.values()) {
+      if (d.isDir()) {
+        for (long[] e : d.entries.values()) {
+          if (e[0] == id) {
+            return d;
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  @Override
+  public long namespaceId() {
+    return journal.namespaceId();
+  }
+
+  @Override
+  public long rootId() {
+    return ROOT_ID;
+  }
+
+  @Override
+  public Attr getattr(long fileId) throws NfsException {
+    lock.lock();
+    try {
+      return attr(inode(fileId));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private Attr attr(Inode n) {
+    int nlink = n.isDir() ? 2 + (int) n.entries.values().stream().filter(e -> isDirId(e[0])).count() : 1;
+    long size = n.isDir() ? 4096L * (1 + n.entries.size() / 64) : n.size;
+    long used = n.volume != null ? n.size : (size + 4095) & ~4095L;
+    return new Attr(n.type, n.mode & 07777, nlink, n.uid, n.gid, size, used, n.id, n.atimeNanos, n.mtimeNanos,
+        n.ctimeNanos, n.volume != null);
+  }
+
+  private boolean isDirId(long id) {
+    Inode c = inodes.get(id);
+    return c != null && c.isDir();
+  }
+
+  @Override
+  public long lookup(long dirId, String name) throws NfsException {
+    for (int attempt = 0; ; attempt++) {
+      lock.lock();
+      try {
+        Inode d = dir(dirId);
+        if (name.equals(".")) {
+          return d.id;
+        }
+        if (name.equals("..")) {
+          return d.parent;
+        }
+        long[] e = d.entries.get(name);
+        if (e != null) {
+          return e[0];
+        }
+        if (dirId != ROOT_ID || attempt > 0 || !name.endsWith(".raw")) {
+          throw Status.of(Status.NOENT, name);
+        }
+      } finally {
+        lock.unlock();
+      }
+      adoptQuietly();
+    }
+  }
+
+  private void adoptQuietly() throws NfsException {
+    try {
+      adopt();
+    } catch (IOException e) {
+      throw ioError(e);
+    }
+  }
+
+  @Override
+  public Attr setattr(long fileId, SetAttr s) throws NfsException {
+    Inode n;
+    lock.lock();
+    try {
+      n = inode(fileId);
+    } finally {
+      lock.unlock();
+    }
+    if (s.sizeBytes() != null) {
+      resize(n, s.sizeBytes());
+    }
+    lock.lock();
+    try {
+      inode(fileId);
+      applyAttrs(n, s, s.sizeBytes() != null);
+      logDeferred(List.of(n), new long[0]);
+      return attr(n);
+    } finally {
+      unlockAndSync();
+    }
+  }
+
+  private void applyAttrs(Inode n, SetAttr s, boolean touched) {
+    long now = now();
+    if (s.mode() != null) {
+      n.mode = s.mode() & 07777;
+    }
+    if (s.uid() != null) {
+      n.uid = s.uid();
+    }
+    if (s.gid() != null) {
+      n.gid = s.gid();
+    }
+    if (s.atimeNanos() != SetAttr.DONT_CHANGE) {
+      n.atimeNanos = s.atimeNanos() == SetAttr.SERVER_TIME ? now : s.atimeNanos();
+    }
+    if (s.mtimeNanos() != SetAttr.DONT_CHANGE) {
+      n.mtimeNanos = s.mtimeNanos() == SetAttr.SERVER_TIME ? now : s.mtimeNanos();
+    } else if (touched) {
+      n.mtimeNanos = now;
+    }
+    n.ctimeNanos = now;
+  }
+
+  private void resize(Inode n, long size) throws NfsException {
+    if (n.isDir()) {
+      throw Status.of(Status.ISDIR, "size of a directory");
+    }
+    if (n.type != Attr.REG) {
+      throw Status.of(Status.INVAL, "size of a non-regular file");
+    }
+    if (size < 0 || size > MAX_FILE_BYTES) {
+      throw Status.of(Status.FBIG, "size " + size);
+    }
+    if (n.volume == null && vdiskThresholdBytes > 0 && size > vdiskThresholdBytes) {
+      try {
+        toVdisk(n);
+      } catch (IOException e) {
+        throw ioError(e);
+      }
+    }
+    n.io.writeLock().lock();
+    try {
+      if (n.volume == null) {
+        try (FileChannel ch = FileChannel.open(dataFile(n.id), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+          if (size < ch.size()) {
+            ch.truncate(size);
+          } else if (size > ch.size()) {
+            ch.write(ByteBuffer.allocate(1), size - 1);
+          }
+          ch.force(true);
+        }
+        lock.lock();
+        try {
+          n.size = size;
+        } finally {
+          lock.unlock();
+        }
+        return;
+      }
+      BlockVolume v = volume(n);
+      long alloc = Math.max(roundUp(size, 4096), 4096);
+      if (size < n.size) {
+        // Zero the tail of the last block so that growing again reads zeros there.
+        // (up to the end of what the vDisk keeps: sizes are multiples of 4 KiB, and at least 4 KiB).
+        zeroTail(v, size, Math.min(v.sizeBytes(), alloc));
+      }
+      if (alloc != v.sizeBytes()) {
+        catalog.resize(n.volume, alloc);
+      }
+      lock.lock();
+      try {
+        n.size = size;
+      } finally {
+        lock.unlock();
+      }
+    } catch (IOException e) {
+      throw ioError(e);
+    } finally {
+      n.io.writeLock().unlock();
+    }
+  }
+
+  private static void zeroTail(BlockVolume v, long from, long to) throws IOException {
+    if (to <= from) {
+      return;
+    }
+    int bs = v.blockSize();
+    long start = from - from % bs;
+    ByteBuffer b = ByteBuffer.allocate((int) (roundUp(to, bs) - start));
+    v.read(start, b);
+    for (int i = (int) (from - start); i < b.capacity(); i++) {
+      b.put(i, (byte) 0);
+    }
+    v.write(start, b.flip(), Durability.DURABLE);
+  }
+
+  @Override
+  public long create(long dirId, String name, int uid, int gid, SetAttr attrs, boolean exclusive)
+      throws NfsException {
+    checkName(name);
+    boolean exists;
+    lock.lock();
+    try {
+      long[] e = dir(dirId).entries.get(name);
+      exists = e != null;
+      if (exists && exclusive) {
+        throw Status.of(Status.EXIST, name);
+      }
+      if (exists && inode(e[0]).isDir()) {
+        throw Status.of(Status.ISDIR, name);
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (exists || !isVdiskName(name)) {
+      // An existing file (UNCHECKED: its attributes are applied, size 0 truncates) or a small one.
+      return createNode(dirId, name, Attr.REG, uid, gid, attrs, null, null, exclusive);
+    }
+    String volName = reserveVolumeName(dirId, name);
+    boolean created = false;
+    boolean used = false;
+    try {
+      try {
+        catalog.create(volName, vpool, 4096);
+        created = true;
+      } catch (IOException | RuntimeException ex) {
+        throw ioError(ex);
+      }
+      long id = createNode(dirId, name, Attr.REG, uid, gid, attrs, volName, null, exclusive);
+      lock.lock();
+      try {
+        used = byVolume.containsKey(volName);
+      } finally {
+        lock.unlock();
+      }
+      return id;
+    } finally {
+      if (created && !used) {
+        deleteVolumeQuietly(volName); // failed, or lost a race with another CREATE of the name
+      }
+      markCreating(volName, false);
+    }
+  }
+
+  private void markCreating(String volName, boolean on) {
+    lock.lock();
+    try {
+      if (on) {
+        creating.add(volName);
+      } else {
+        creating.remove(volName);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+
+  @Override
+  public long createExclusive(long dirId, String name, int uid, int gid, long verifier) throws NfsException {
+    // Kept in atime, as knfsd does; the client sets the real times with a SETATTR afterwards.
+    long v = verifier & Long.MAX_VALUE;
+    try {
+      return create(dirId, name, uid, gid, new SetAttr(null, null, null, null, v, SetAttr.DONT_CHANGE), true);
+    } catch (NfsException e) {
+      if (e.status() != Status.EXIST) {
+        throw e;
+      }
+      lock.lock();
+      try {
+        long[] x = dir(dirId).entries.get(name);
+        Inode existing = x == null ? null : inodes.get(x[0]);
+        if (existing != null && existing.type == Attr.REG && existing.atimeNanos == v) {
+          return existing.id;
+        }
+      } finally {
+        lock.unlock();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Picks the name of a new file's vDisk and marks it as being created: {@code NAME} for
+   * {@code /NAME.ext} at the root if free, else {@code <vpool>-nfs-<n>}.
+   */
+  private String reserveVolumeName(long dirId, String name) {
+    lock.lock();
+    try {
+      String stem = name.substring(0, name.lastIndexOf('.') < 1 ? name.length() : name.lastIndexOf('.'));
+      String v;
+      do {
+        v = vpool.substring(0, Math.min(vpool.length(), 32)) + "-nfs-" + (nextId++); // never an inode id
+      } while (catalog.get(v).isPresent() || creating.contains(v));
+      if (dirId == ROOT_ID && stem.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}") && !byVolume.containsKey(stem)
+          && !creating.contains(stem) && catalog.get(stem).isEmpty()) {
+        v = stem;
+      }
+      creating.add(v);
+      return v;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void deleteVolumeQuietly(String volName) {
+    try {
+      catalog.delete(volName);
+    } catch (IOException | RuntimeException e) {
+      log.warn("namespace {}: deleting vDisk {} failed: {}", vpool, volName, e.toString());
+    }
+  }
+
+  @Override
+  public long mkdir(long dirId, String name, int uid, int gid, SetAttr attrs) throws NfsException {
+    checkName(name);
+    return createNode(dirId, name, Attr.DIR, uid, gid, attrs, null, null, true);
+  }
+
+  @Override
+  public long symlink(long dirId, String name, String target, int uid, int gid, SetAttr attrs) throws NfsException {
+    checkName(name);
+    if (target.isEmpty() || target.length() > PATH_BYTES_MAX) {
+      throw Status.of(Status.NAMETOOLONG, "symlink target");
+    }
+    return createNode(dirId, name, Attr.LNK, uid, gid, attrs, null, target, true);
+  }
+
+  private long createNode(long dirId, String name, int type, int uid, int gid, SetAttr attrs, String volume,
+      String target, boolean exclusive) throws NfsException {
+    lock.lock();
+    try {
+      Inode d = dir(dirId);
+      long[] e = d.entries.get(name);
+      if (e != null) {
+        if (exclusive || type != Attr.REG) {
+          throw Status.of(Status.EXIST, name);
+        }
+        // UNCHECKED create of an existing file: apply the attributes (size 0 truncates).
+        Inode existing = inode(e[0]);
+        if (attrs.sizeBytes() != null) {
+          lock.unlock();
+          try {
+            resize(existing, attrs.sizeBytes());
+          } finally {
+            lock.lock();
+          }
+        }
+        applyAttrs(existing, attrs, false);
+        logDeferred(List.of(existing), new long[0]);
+        return existing.id;
+      }
+      Inode n = newInode(type, type == Attr.DIR ? 0755 : 0644, uid, gid);
+      if (type == Attr.DIR) {
+        n.parent = d.id;
+      }
+      n.volume = volume;
+      n.target = target;
+      if (target != null) {
+        n.size = target.length();
+      }
+      if (volume != null) {
+        byVolume.put(volume, n.id);
+      }
+      SetAttr a = new SetAttr(attrs.mode(), null, null, null, attrs.atimeNanos(), attrs.mtimeNanos());
+      applyAttrs(n, a, false);
+      link(d, name, n.id);
+      d.mtimeNanos = d.ctimeNanos = n.ctimeNanos;
+      logDeferred(List.of(n, d), new long[0]);
+      return n.id;
+    } finally {
+      unlockAndSync();
+    }
+  }
+
+  private Inode newInode(int type, int mode, int uid, int gid) {
+    Inode n = new Inode(nextId++, type);
+    n.mode = mode;
+    n.uid = uid;
+    n.gid = gid;
+    long now = now();
+    n.atimeNanos = n.mtimeNanos = n.ctimeNanos = now;
+    inodes.put(n.id, n);
+    return n;
+  }
+
+  @Override
+  public String readlink(long fileId) throws NfsException {
+    lock.lock();
+    try {
+      Inode n = inode(fileId);
+      if (n.type != Attr.LNK) {
+        throw Status.of(Status.INVAL, "not a symlink");
+      }
+      return n.target;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void remove(long dirId, String name) throws NfsException {
+    String volume;
+    long id;
+    lock.lock();
+    try {
+      Inode d = dir(dirId);
+      long[] e = d.entries.get(name);
+      if (e == null) {
+        throw Status.of(Status.NOENT, name);
+      }
+      Inode n = inode(e[0]);
+      if (n.isDir()) {
+        throw Status.of(Status.ISDIR, name);
+      }
+      unlink(d, name);
+      d.mtimeNanos = d.ctimeNanos = now();
+      inodes.remove(n.id);
+      id = n.id;
+      volume = n.volume;
+      if (volume != null) {
+        byVolume.remove(volume);
+      }
+      logDeferred(List.of(d), new long[] {n.id});
+    } finally {
+      unlockAndSync();
+    }
+    // After the journal says it is gone: a crash in between leaves an orphan, never a dangling name.
+    if (volume != null) {
+      deleteVolumeQuietly(volume);
+    } else {
+      try {
+        Files.deleteIfExists(dataFile(id));
+      } catch (IOException e) {
+        log.warn("namespace {}: deleting data of file {} failed: {}", vpool, id, e.toString());
+      }
+    }
+  }
+
+  @Override
+  public void rmdir(long dirId, String name) throws NfsException {
+    lock.lock();
+    try {
+      Inode d = dir(dirId);
+      if (name.equals(".") || name.equals("..")) {
+        throw Status.of(Status.INVAL, name);
+      }
+      long[] e = d.entries.get(name);
+      if (e == null) {
+        throw Status.of(Status.NOENT, name);
+      }
+      Inode n = inode(e[0]);
+      if (!n.isDir()) {
+        throw Status.of(Status.NOTDIR, name);
+      }
+      if (!n.entries.isEmpty()) {
+        throw Status.of(Status.NOTEMPTY, name);
+      }
+      unlink(d, name);
+      d.mtimeNanos = d.ctimeNanos = now();
+      inodes.remove(n.id);
+      logDeferred(List.of(d), new long[] {n.id});
+    } finally {
+      unlockAndSync();
+    }
+  }
+
+  @Override
+  public void rename(long fromDirId, String fromName, long toDirId, String toName) throws NfsException {
+    checkName(toName);
+    String dropVolume = null;
+    long dropData = 0;
+    lock.lock();
+    try {
+      Inode from = dir(fromDirId);
+      Inode to = dir(toDirId);
+      long[] e = from.entries.get(fromName);
+      if (e == null) {
+        throw Status.of(Status.NOENT, fromName);
+      }
+      Inode n = inode(e[0]);
+      if (n.isDir()) {
+        for (long p = to.id; ; p = inodes.get(p).parent) {
+          if (p == n.id) {
+            throw Status.of(Status.INVAL, "cannot move a directory into itself");
+          }
+          if (p == ROOT_ID) {
+            break;
+          }
+        }
+      }
+      List<Inode> puts = new ArrayList<>();
+      long[] dels = new long[0];
+      long[] t = to.entries.get(toName);
+      if (t != null) {
+        if (t[0] == n.id) {
+          return;
+        }
+        Inode victim = inode(t[0]);
+        if (victim.isDir() != n.isDir()) {
+          throw Status.of(victim.isDir() ? Status.ISDIR : Status.NOTDIR, toName);
+        }
+        if (victim.isDir() && !victim.entries.isEmpty()) {
+          throw Status.of(Status.EXIST, toName);
+        }
+        unlink(to, toName);
+        inodes.remove(victim.id);
+        dels = new long[] {victim.id};
+        if (victim.volume != null) {
+          byVolume.remove(victim.volume);
+          dropVolume = victim.volume;
+        } else if (victim.type == Attr.REG) {
+          dropData = victim.id;
+        }
+      }
+      unlink(from, fromName);
+      link(to, toName, n.id);
+      long now = now();
+      from.mtimeNanos = from.ctimeNanos = to.mtimeNanos = to.ctimeNanos = n.ctimeNanos = now;
+      if (n.isDir()) {
+        n.parent = to.id;
+      }
+      puts.add(from);
+      if (to != from) {
+        puts.add(to);
+      }
+      puts.add(n);
+      logDeferred(puts, dels);
+    } finally {
+      unlockAndSync();
+    }
+    if (dropVolume != null) {
+      deleteVolumeQuietly(dropVolume);
+    }
+    if (dropData != 0) {
+      try {
+        Files.deleteIfExists(dataFile(dropData));
+      } catch (IOException ex) {
+        log.warn("namespace {}: deleting data of file {} failed: {}", vpool, dropData, ex.toString());
+      }
+    }
+  }
+
+  @Override
+  public List<Entry> readdir(long dirId, long cookie, int max) throws NfsException {
+    if (dirId == ROOT_ID && cookie == 0) {
+      adoptQuietly();
+    }
+    lock.lock();
+    try {
+      Inode d = dir(dirId);
+      List<Entry> out = new ArrayList<>();
+      if (cookie == 0 && out.size() < max) {
+        out.add(new Entry(".", d.id, 1));
+      }
+      if (cookie <= 1 && out.size() < max) {
+        out.add(new Entry("..", d.parent, 2));
+      }
+      if (cookie > 2 && !d.byCookie.containsKey(cookie) && cookie >= d.nextCookie) {
+        throw Status.of(Status.BAD_COOKIE, "cookie " + cookie);
+      }
+      for (Map.Entry<Long, String> e : d.byCookie.tailMap(cookie, false).entrySet()) {
+        if (out.size() >= max) {
+          break;
+        }
+        out.add(new Entry(e.getValue(), d.entries.get(e.getValue())[0], e.getKey()));
+      }
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public boolean hasMoreAfter(long dirId, long cookie) throws NfsException {
+    lock.lock();
+    try {
+      Inode d = dir(dirId);
+      return cookie < 2 || d.byCookie.higherKey(cookie) != null;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public int read(long fileId, long offset, ByteBuffer dst) throws NfsException {
+    Inode n = regular(fileId);
+    if (offset < 0) {
+      throw Status.of(Status.INVAL, "offset");
+    }
+    n.io.readLock().lock();
+    try {
+      long size = sizeOf(n);
+      if (offset >= size) {
+        return 0;
+      }
+      int len = (int) Math.min(dst.remaining(), size - offset);
+      if (n.volume == null) {
+        return readSmall(n, offset, dst, len);
+      }
+      BlockVolume v = volume(n);
+      int bs = v.blockSize();
+      long start = offset - offset % bs;
+      long end = roundUp(offset + len, bs);
+      if (start == offset && end == offset + len) {
+        ByteBuffer d = dst.slice(dst.position(), len);
+        v.read(offset, d);
+      } else {
+        ByteBuffer tmp = ByteBuffer.allocate((int) (end - start));
+        v.read(start, tmp);
+        tmp.position((int) (offset - start)).limit((int) (offset - start) + len);
+        dst.duplicate().put(tmp);
+      }
+      dst.position(dst.position() + len);
+      return len;
+    } catch (IOException e) {
+      throw ioError(e);
+    } finally {
+      n.io.readLock().unlock();
+    }
+  }
+
+  private int readSmall(Inode n, long offset, ByteBuffer dst, int len) throws IOException {
+    try (FileChannel ch = FileChannel.open(dataFile(n.id), StandardOpenOption.READ)) {
+      ByteBuffer d = dst.slice(dst.position(), len);
+      long pos = offset;
+      while (d.hasRemaining()) {
+        int r = ch.read(d, pos);
+        if (r < 0) {
+          break;
+        }
+        pos += r;
+      }
+      // A hole past the data file's end (a crash lost an unstable extension) reads as zeros.
+      while (d.hasRemaining()) {
+        d.put((byte) 0);
+      }
+      dst.position(dst.position() + len);
+      return len;
+    } catch (NoSuchFileException e) {
+      for (int i = 0; i < len; i++) {
+        dst.put((byte) 0);
+      }
+      return len;
+    }
+  }
+
+  @Override
+  public Written write(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    Inode n = regular(fileId);
+    int len = data.remaining();
+    if (offset < 0 || offset + len > MAX_FILE_BYTES || offset + len < 0) {
+      throw Status.of(Status.FBIG, "write past the maximum file size");
+    }
+    try {
+      if (n.volume == null && vdiskThresholdBytes > 0 && offset + len > vdiskThresholdBytes) {
+        toVdisk(n);
+      }
+      if (n.volume != null || !writeSmall(n, offset, data, durability)) {
+        writeVdisk(n, offset, data, durability);
+      }
+      return new Written(len, durability == Durability.DURABLE);
+    } catch (IOException e) {
+      throw ioError(e);
+    }
+  }
+
+  /** Writes a small file; false if it became a vDisk meanwhile (nothing written then). */
+  private boolean writeSmall(Inode n, long offset, ByteBuffer data, Durability durability) throws IOException {
+    n.io.readLock().lock();
+    if (n.volume != null) {
+      n.io.readLock().unlock();
+      return false;
+    }
+    try (FileChannel ch = FileChannel.open(dataFile(n.id), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+      long pos = offset;
+      while (data.hasRemaining()) {
+        pos += ch.write(data, pos);
+      }
+      if (durability == Durability.DURABLE) {
+        ch.force(true);
+      }
+      lock.lock();
+      try {
+        n.size = Math.max(n.size, pos);
+        n.mtimeNanos = n.ctimeNanos = now();
+      } finally {
+        lock.unlock();
+      }
+      return true;
+    } finally {
+      n.io.readLock().unlock();
+    }
+  }
+
+  private void writeVdisk(Inode n, long offset, ByteBuffer data, Durability durability)
+      throws IOException, NfsException {
+    int len = data.remaining();
+    long end = offset + len;
+    BlockVolume v = volume(n);
+    int bs = v.blockSize();
+    boolean aligned = offset % bs == 0 && len % bs == 0;
+    boolean grows = end > v.sizeBytes();
+    var l = aligned && !grows ? n.io.readLock() : n.io.writeLock();
+    l.lock();
+    try {
+      if (end > v.sizeBytes()) {
+        v = catalog.resize(n.volume, Math.min(roundUp(end, GROW_STEP_BYTES), roundUp(MAX_FILE_BYTES, 4096)));
+      }
+      if (aligned) {
+        v.write(offset, data, durability);
+      } else {
+        long start = offset - offset % bs;
+        long stop = roundUp(end, bs);
+        ByteBuffer merged = ByteBuffer.allocate((int) (stop - start));
+        if (start != offset) {
+          v.read(start, merged.slice(0, bs));
+        }
+        if (stop != end && (stop - bs != start || start == offset)) {
+          v.read(stop - bs, merged.slice((int) (stop - bs - start), bs));
+        }
+        merged.position((int) (offset - start));
+        merged.put(data);
+        merged.clear();
+        v.write(start, merged, durability);
+      }
+      long size;
+      boolean extended;
+      lock.lock();
+      try {
+        extended = end > n.size;
+        n.size = Math.max(n.size, end);
+        n.mtimeNanos = n.ctimeNanos = now();
+        size = n.size;
+      } finally {
+        lock.unlock();
+      }
+      if (extended) {
+        // The new size must be as durable as the data: journal it, fsynced for stable writes.
+        lock.lock();
+        long at;
+        try {
+          at = log(List.of(n), new long[0]);
+        } finally {
+          lock.unlock();
+        }
+        if (durability == Durability.DURABLE) {
+          journal.syncTo(at);
+        }
+      }
+      Verify.that(size <= v.sizeBytes(), "file %d: size %d beyond its vDisk's %d", n.id, size, v.sizeBytes());
+    } finally {
+      l.unlock();
+    }
+  }
+
+  /**
+   * Moves a small file that grew past the threshold into a new vDisk: copy, flush, then switch the
+   * inode (journaled, fsynced), then drop the data file. A crash before the switch leaves the
+   * small file as it was and an orphan vDisk, which appears at the root as {@code <name>.raw}.
+   */
+  private void toVdisk(Inode n) throws IOException, NfsException {
+    n.io.writeLock().lock();
+    try {
+      if (n.volume != null) {
+        return;
+      }
+      String volName = vpool.substring(0, Math.min(vpool.length(), 32)) + "-nfs-" + n.id;
+      long size = sizeOf(n);
+      markCreating(volName, true);
+      try {
+        BlockVolume v = catalog.create(volName, vpool, Math.max(roundUp(size, GROW_STEP_BYTES), GROW_STEP_BYTES));
+        Path f = dataFile(n.id);
+        if (Files.exists(f)) {
+          try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(1 << 20);
+            for (long pos = 0; pos < size; pos += b.capacity()) {
+              b.clear();
+              while (b.hasRemaining() && ch.read(b, pos + b.position()) > 0) {
+                // read until the chunk is full or the file ends
+              }
+              while (b.hasRemaining()) {
+                b.put((byte) 0); // a hole at the end (an unstable extension lost in a crash)
+              }
+              int len = (int) Math.min(b.capacity(), roundUp(size - pos, v.blockSize()));
+              b.position(0).limit(len);
+              v.write(pos, b, Durability.BUFFERED);
+            }
+          }
+        }
+        v.flush();
+        lock.lock();
+        try {
+          n.volume = volName;
+          byVolume.put(volName, n.id);
+          logSync(List.of(n), new long[0]);
+        } finally {
+          lock.unlock();
+        }
+      } catch (IOException | NfsException | RuntimeException e) {
+        if (n.volume == null) {
+          deleteVolumeQuietly(volName);
+        }
+        throw e;
+      } finally {
+        markCreating(volName, false);
+      }
+      Files.deleteIfExists(dataFile(n.id));
+      log.info("namespace {}: file {} grew past {} bytes and is now vDisk {}", vpool, n.id, vdiskThresholdBytes,
+          volName);
+    } finally {
+      n.io.writeLock().unlock();
+    }
+  }
+
+  @Override
+  public void commit(long fileId) throws NfsException {
+    Inode n = regular(fileId);
+    n.io.readLock().lock();
+    try {
+      if (n.volume != null) {
+        volume(n).flush();
+      } else if (Files.exists(dataFile(n.id))) {
+        try (FileChannel ch = FileChannel.open(dataFile(n.id), StandardOpenOption.WRITE)) {
+          ch.force(true);
+        }
+      }
+      journal.syncTo(Long.MAX_VALUE);
+    } catch (IOException e) {
+      throw ioError(e);
+    } finally {
+      n.io.readLock().unlock();
+    }
+  }
+
+  @Override
+  public long[] capacity() {
+    try {
+      FileStore fs = Files.getFileStore(dir);
+      return new long[] {fs.getTotalSpace(), fs.getUsableSpace()};
+    } catch (IOException e) {
+      return new long[] {0, 0};
+    }
+  }
+
+  // --- helpers
+
+  private long sizeOf(Inode n) {
+    lock.lock();
+    try {
+      return n.size;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private Inode inode(long id) throws NfsException {
+    Inode n = inodes.get(id);
+    if (n == null) {
+      throw Status.of(Status.STALE, "no file " + id);
+    }
+    return n;
+  }
+
+  private Inode dir(long id) throws NfsException {
+    Inode n = inode(id);
+    if (!n.isDir()) {
+      throw Status.of(Status.NOTDIR, "file " + id);
+    }
+    return n;
+  }
+
+  private Inode regular(long id) throws NfsException {
+    lock.lock();
+    try {
+      Inode n = inode(id);
+      if (n.isDir()) {
+        throw Status.of(Status.ISDIR, "file " + id);
+      }
+      if (n.type != Attr.REG) {
+        throw Status.of(Status.INVAL, "file " + id + " is not a regular file");
+      }
+      return n;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private BlockVolume volume(Inode n) throws NfsException {
+    return catalog.get(n.volume).orElseThrow(() -> Status.of(Status.STALE, "vDisk " + n.volume + " is gone"));
+  }
+
+  private boolean isVdiskName(String name) {
+    Path p = Path.of(name);
+    for (PathMatcher m : vdiskPatterns) {
+      if (m.matches(p)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void checkName(String name) throws NfsException {
+    if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0 || name.indexOf('\0') >= 0) {
+      throw Status.of(Status.INVAL, "bad name");
+    }
+    if (name.length() > NAME_BYTES_MAX) {
+      throw Status.of(Status.NAMETOOLONG, "name");
+    }
+  }
+
+  private Path dataFile(long id) {
+    return filesDir.resolve(Long.toString(id));
+  }
+
+  /** Adds a directory entry, to be journaled with the operation's record (caller holds the lock). */
+  private void link(Inode d, String name, long child) {
+    long cookie = d.addEntry(name, child);
+    entryOps.add(Journal.EntryOp.link(d.id, name, child, cookie));
+  }
+
+  /** Removes a directory entry, to be journaled with the operation's record (caller holds the lock). */
+  private long unlink(Inode d, String name) {
+    long child = d.removeEntry(name);
+    entryOps.add(Journal.EntryOp.unlink(d.id, name));
+    return child;
+  }
+
+  /** Appends a change (caller holds the lock); returns the offset to sync to. */
+  private long log(List<Inode> puts, long[] deletes) throws NfsException {
+    try {
+      List<Journal.EntryOp> ops = List.copyOf(entryOps);
+      entryOps.clear();
+      long at = journal.append(Journal.encode(++seq, nextId, puts, false, ops, deletes));
+      if (journal.sizeBytes() > Math.max(compactMinBytes, 4 * lastSnapshotBytes)) {
+        journal.compact(Journal.encode(++seq, nextId, List.copyOf(inodes.values()), true, List.of(), new long[0]));
+        lastSnapshotBytes = journal.sizeBytes();
+        at = 0;
+      }
+      return at;
+    } catch (IOException e) {
+      throw ioError(e);
+    }
+  }
+
+  private void logSyncIo(List<Inode> puts, long[] deletes) throws IOException {
+    try {
+      logSync(puts, deletes);
+    } catch (NfsException e) {
+      throw new IOException("namespace " + vpool + ": journal write failed: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Appends a change (caller holds the lock) whose fsync {@link #unlockAndSync} does after the
+   * lock is released: the change is durable before the operation returns, and other operations
+   * (GETATTR, READ, ...) need not wait for the fsync, which concurrent changes share.
+   */
+  private void logDeferred(List<Inode> puts, long[] deletes) throws NfsException {
+    long at = log(puts, deletes);
+    long[] p = pendingSync.get();
+    p[0] = Math.max(p[0], at);
+  }
+
+  private void unlockAndSync() throws NfsException {
+    lock.unlock();
+    long[] p = pendingSync.get();
+    if (p[0] < 0) {
+      return;
+    }
+    long at = p[0];
+    p[0] = -1;
+    try {
+      journal.syncTo(at);
+    } catch (IOException e) {
+      throw ioError(e);
+    }
+  }
+
+  /** Appends and fsyncs a change (caller holds the lock). */
+  private void logSync(List<Inode> puts, long[] deletes) throws NfsException {
+    long at = log(puts, deletes);
+    try {
+      journal.syncTo(at);
+    } catch (IOException e) {
+      throw ioError(e);
+    }
+  }
+
+  static NfsException ioError(Exception e) {
+    String m = String.valueOf(e.getMessage());
+    if (m.contains("No space left") || m.contains("ENOSPC")) {
+      return Status.of(Status.NOSPC, m);
+    }
+    if (e instanceof IllegalStateException || e instanceof IllegalArgumentException) {
+      return Status.of(Status.INVAL, m);
+    }
+    log.warn("I/O error: {}", e.toString());
+    return Status.of(Status.IO, m);
+  }
+
+  private static long roundUp(long v, long unit) {
+    return (v + unit - 1) / unit * unit;
+  }
+
+  private static long now() {
+    java.time.Instant i = java.time.Instant.now();
+    return i.getEpochSecond() * 1_000_000_000L + i.getNano();
+  }
+
+  @Override
+  public void close() throws IOException {
+    lock.lock();
+    try {
+      journal.syncTo(Long.MAX_VALUE);
+      journal.close();
+    } finally {
+      lock.unlock();
+    }
+  }
+}

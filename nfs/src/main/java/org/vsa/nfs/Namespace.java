@@ -1,0 +1,73 @@
+package org.vsa.nfs;
+
+import java.io.Closeable;
+import java.nio.ByteBuffer;
+import java.util.List;
+import org.vsa.volume.Durability;
+
+/**
+ * The one seam between the NFS protocol and a vPool's files (nfs4j's VirtualFileSystem idea):
+ * directories, small files, symlinks, and files whose bytes live in a vDisk. Files are named by
+ * their file id, stable across restarts and never reused. Every method that changes metadata is
+ * durable when it returns (NFSv3 makes them synchronous); a write is durable on return when asked
+ * {@link Durability#DURABLE}, otherwise at the next {@link #commit}. Failures are
+ * {@link NfsException}s carrying an nfsstat3. Permission checks and export rules are not here:
+ * they wrap this seam in the protocol layer.
+ */
+public interface Namespace extends Closeable {
+
+  /** A directory entry; {@code cookie} is stable while the entry exists and never reused in its directory. */
+  record Entry(String name, long fileId, long cookie) {}
+
+  /** What a write did: bytes written, and whether they are already durable. */
+  record Written(int count, boolean durable) {}
+
+  /** Random per namespace, fixed at its creation: the fsid, and part of every file handle. */
+  long namespaceId();
+
+  long rootId();
+
+  Attr getattr(long fileId) throws NfsException;
+
+  long lookup(long dirId, String name) throws NfsException;
+
+  Attr setattr(long fileId, SetAttr change) throws NfsException;
+
+  /** Creates a regular file (a vDisk-backed one if its name matches the patterns). EXIST if the name is taken and {@code exclusive}. */
+  long create(long dirId, String name, int uid, int gid, SetAttr attrs, boolean exclusive) throws NfsException;
+
+  /**
+   * CREATE EXCLUSIVE: creates the file remembering {@code verifier}; if the name exists and was
+   * created with the same verifier (a retransmission), returns it; otherwise EXIST.
+   */
+  long createExclusive(long dirId, String name, int uid, int gid, long verifier) throws NfsException;
+
+  long mkdir(long dirId, String name, int uid, int gid, SetAttr attrs) throws NfsException;
+
+  long symlink(long dirId, String name, String target, int uid, int gid, SetAttr attrs) throws NfsException;
+
+  String readlink(long fileId) throws NfsException;
+
+  void remove(long dirId, String name) throws NfsException;
+
+  void rmdir(long dirId, String name) throws NfsException;
+
+  void rename(long fromDirId, String fromName, long toDirId, String toName) throws NfsException;
+
+  /** Entries after {@code cookie} (0: from the start), at most {@code max}; "." and ".." included. */
+  List<Entry> readdir(long dirId, long cookie, int max) throws NfsException;
+
+  /** Whether the directory has entries after {@code cookie}. */
+  boolean hasMoreAfter(long dirId, long cookie) throws NfsException;
+
+  /** Reads into {@code dst} at {@code offset}; returns bytes read (less at end of file). */
+  int read(long fileId, long offset, ByteBuffer dst) throws NfsException;
+
+  Written write(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException;
+
+  /** Makes every write to the file that returned before this call durable. */
+  void commit(long fileId) throws NfsException;
+
+  /** Bytes total and free where this namespace keeps its data (FSSTAT). */
+  long[] capacity();
+}

@@ -1,0 +1,194 @@
+package org.vsa.nfs;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.dcache.oncrpc4j.portmap.OncRpcbindServer;
+import org.dcache.oncrpc4j.rpc.OncRpcProgram;
+import org.dcache.oncrpc4j.rpc.OncRpcSvc;
+import org.dcache.oncrpc4j.rpc.OncRpcSvcBuilder;
+import org.dcache.oncrpc4j.rpc.net.IpProtocolType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The NFS gateway: NFSv3 and MOUNT v1/v3 over TCP, one journaled {@link Namespace} per exported
+ * vPool. {@link #start} opens the namespaces, listens and (per {@link NfsConfig#portmap()})
+ * registers with the portmapper on 111, embedding one when none answers.
+ */
+public final class NfsServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(NfsServer.class);
+
+  private final List<LocalNamespace> namespaces;
+  private final OncRpcSvc nfs;
+  private final OncRpcSvc mount;
+  private final OncRpcSvc portmap;
+
+  private NfsServer(List<LocalNamespace> namespaces, OncRpcSvc nfs, OncRpcSvc mount, OncRpcSvc portmap) {
+    this.namespaces = namespaces;
+    this.nfs = nfs;
+    this.mount = mount;
+    this.portmap = portmap;
+  }
+
+  public static NfsServer start(NfsConfig config, VolumeCatalog volumes) throws IOException {
+    List<LocalNamespace> opened = new ArrayList<>();
+    OncRpcSvc nfs = null;
+    OncRpcSvc mount = null;
+    OncRpcSvc portmap = null;
+    try {
+      List<Exported> exported = new ArrayList<>();
+      Map<Long, Exported> byNamespace = new HashMap<>();
+      for (Export e : config.exports()) {
+        LocalNamespace ns = LocalNamespace.open(e.vpool(), config.namespaceDir().resolve(e.vpool()), volumes,
+            config.vdiskPatterns(), config.vdiskThresholdBytes());
+        opened.add(ns);
+        Exported x = new Exported(e, ns);
+        exported.add(x);
+        byNamespace.put(ns.namespaceId(), x);
+      }
+      // A new WRITE verifier on every start: clients resend UNSTABLE writes not yet COMMITted.
+      byte[] verifier = new byte[8];
+      new SecureRandom().nextBytes(verifier);
+      boolean publish = false;
+      if (config.portmap() == NfsConfig.Portmap.REGISTER_OR_EMBED) {
+        if (portmapperRunning()) {
+          publish = true;
+        } else {
+          portmap = startPortmapper(config);
+          publish = portmap != null;
+        }
+      }
+      Nfs3Program nfs3 = new Nfs3Program(Map.copyOf(byNamespace), verifier);
+      nfs = service(config, config.nfsPort(), "vsa-nfs", publish)
+          .withWorkerThreadPoolSize(config.workerThreads())
+          .withRpcService(new OncRpcProgram(Nfs3Program.PROGRAM, Nfs3Program.VERSION), nfs3)
+          .build();
+      MountProgram mnt = new MountProgram(exported);
+      mount = service(config, config.mountPort(), "vsa-mountd", publish)
+          .withWorkerThreadPoolSize(2)
+          .withRpcService(new OncRpcProgram(MountProgram.PROGRAM, 1), mnt)
+          .withRpcService(new OncRpcProgram(MountProgram.PROGRAM, 3), mnt)
+          .build();
+      nfs.start();
+      RpcGuard.install(nfs);
+      mount.start();
+      RpcGuard.install(mount);
+      NfsServer s = new NfsServer(opened, nfs, mount, portmap);
+      log.info("NFS serving {} on {} (mount {}), portmapper: {}", config.exports().stream().map(Export::path).toList(),
+          s.localAddress(), s.mountAddress(), publish ? (portmap != null ? "embedded" : "registration asked of the running one") : "none");
+      return s;
+    } catch (IOException | RuntimeException e) {
+      stopQuietly(mount);
+      stopQuietly(nfs);
+      for (LocalNamespace ns : opened) {
+        try {
+          ns.close();
+        } catch (IOException x) {
+          e.addSuppressed(x);
+        }
+      }
+      stopQuietly(portmap);
+      throw e;
+    }
+  }
+
+  /** Whether a portmapper accepts connections on 111 (a quick TCP probe; oncrpc4j's waits seconds on UDP). */
+  private static boolean portmapperRunning() {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 111), 500);
+      return true;
+    } catch (IOException e) {
+      log.info("no portmapper answers on 111 ({}); starting one", e.getMessage());
+      return false;
+    }
+  }
+
+  /**
+   * Starts a portmapper on 111, listening on the bind address if that is a loopback one, otherwise
+   * on every address, so that both the local registration and remote clients reach it. Null if it
+   * cannot (port 111 needs root or CAP_NET_BIND_SERVICE): NFS then runs without one, and clients
+   * must be given the ports.
+   */
+  private static OncRpcSvc startPortmapper(NfsConfig config) throws IOException {
+    OncRpcbindServer rpcbind = new OncRpcbindServer();
+    OncRpcSvcBuilder b = new OncRpcSvcBuilder()
+        .withPort(111)
+        .withTCP()
+        .withUDP()
+        .withoutAutoPublish()
+        .withSameThreadIoStrategy()
+        .withSelectorThreadPoolSize(1)
+        .withServiceName("vsa-portmap")
+        .withRpcService(new OncRpcProgram(100000, 2), rpcbind);
+    if (InetAddress.getByName(config.bindAddress()).isLoopbackAddress()) {
+      b.withBindAddress(config.bindAddress());
+    }
+    OncRpcSvc svc = b.build();
+    try {
+      svc.start();
+      return svc;
+    } catch (IOException e) {
+      log.warn("cannot start a portmapper on 111 ({}); NFS runs without one: clients must be given the NFS and "
+          + "MOUNT ports", e.toString());
+      stopQuietly(svc);
+      return null;
+    }
+  }
+
+  private static OncRpcSvcBuilder service(NfsConfig config, int port, String name, boolean publish) {
+    OncRpcSvcBuilder b = new OncRpcSvcBuilder()
+        .withTCP()
+        .withBindAddress(config.bindAddress())
+        .withPort(port)
+        .withServiceName(name)
+        .withWorkerThreadIoStrategy()
+        .withSelectorThreadPoolSize(1);
+    return publish ? b.withAutoPublish() : b.withoutAutoPublish();
+  }
+
+  private static void stopQuietly(OncRpcSvc svc) {
+    if (svc != null) {
+      try {
+        svc.stop();
+      } catch (IOException | RuntimeException e) {
+        log.warn("stopping {} failed: {}", svc, e.toString());
+      }
+    }
+  }
+
+  /** Where the NFS program listens. */
+  public InetSocketAddress localAddress() {
+    return nfs.getInetSocketAddress(IpProtocolType.TCP);
+  }
+
+  /** Where the MOUNT program listens. */
+  public InetSocketAddress mountAddress() {
+    return mount.getInetSocketAddress(IpProtocolType.TCP);
+  }
+
+  /** Stops listening, then makes the namespaces' journals durable and closes them. */
+  @Override
+  public void close() throws IOException {
+    stopQuietly(mount);
+    stopQuietly(nfs);
+    IOException first = null;
+    for (LocalNamespace ns : namespaces) {
+      try {
+        ns.close();
+      } catch (IOException e) {
+        first = first == null ? e : first;
+      }
+    }
+    stopQuietly(portmap);
+    if (first != null) {
+      throw first;
+    }
+  }
+}
