@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests use. A test never skips because a tool is missing: it fails.
-packages=()
+packages=(libiscsi-bin libnfs-utils)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -27,6 +27,10 @@ import org.vsa.appliance.config.ApplianceConfig.Vdisk;
 import org.vsa.appliance.config.Sizes;
 import org.vsa.backends.LocalDirectoryObjectStore;
 import org.vsa.backends.ObjectStore;
+import org.vsa.iscsi.IscsiConfig;
+import org.vsa.iscsi.IscsiTarget;
+import org.vsa.nfs.NfsConfig;
+import org.vsa.nfs.NfsServer;
 import org.vsa.volume.Engine;
 import org.vsa.volume.Volume;
 import org.vsa.volume.VolumeSpec;
@@ -50,15 +54,20 @@ public final class Appliance implements AutoCloseable {
   private final FileChannel lock;
   private final ObjectStore backend;
   private final Engine engine;
+  private final IscsiTarget iscsi;
+  private final NfsServer nfs;
   private final List<String> createdVdisks;
   private Boolean stopOutcome;
 
   private Appliance(
-      ApplianceConfig config, FileChannel lock, ObjectStore backend, Engine engine, List<String> createdVdisks) {
+      ApplianceConfig config, FileChannel lock, ObjectStore backend, Engine engine, IscsiTarget iscsi,
+      NfsServer nfs, List<String> createdVdisks) {
     this.config = config;
     this.lock = lock;
     this.backend = backend;
     this.engine = engine;
+    this.iscsi = iscsi;
+    this.nfs = nfs;
     this.createdVdisks = List.copyOf(createdVdisks);
   }
 
@@ -85,7 +94,15 @@ public final class Appliance implements AutoCloseable {
       Engine engine = startEngine(config, backend);
       opened.push(engine);
       List<String> created = ensureVdisks(config, engine);
-      Appliance appliance = new Appliance(config, lock, backend, engine, created);
+      IscsiTarget iscsi = startIscsi(config, engine);
+      if (iscsi != null) {
+        opened.push(iscsi);
+      }
+      NfsServer nfs = startNfs(config, engine);
+      if (nfs != null) {
+        opened.push(nfs);
+      }
+      Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, created);
       log.info("vsa running: node {}, data dir {}, bind address {}, vDisks: {}",
           config.node().name(), dataDir, config.node().bindAddress().getHostAddress(), appliance.describeVdisks());
       return appliance;
@@ -103,6 +120,55 @@ public final class Appliance implements AutoCloseable {
     return engine;
   }
 
+  /** The iSCSI target, or empty when {@code iscsi.enabled} is false. */
+  public Optional<IscsiTarget> iscsi() {
+    return Optional.ofNullable(iscsi);
+  }
+
+  /** The NFS server, or empty when {@code nfs.enabled} is false. */
+  public Optional<NfsServer> nfs() {
+    return Optional.ofNullable(nfs);
+  }
+
+  private static NfsServer startNfs(ApplianceConfig config, Engine engine) throws StartupException {
+    if (!config.nfs().enabled()) {
+      log.info("NFS disabled (nfs.enabled = false)");
+      return null;
+    }
+    NfsConfig c = config.nfs().server();
+    try {
+      NfsServer server = NfsServer.start(c, new EngineVolumeCatalog(engine, config));
+      log.info("NFS listening on {} (MOUNT on {}), exports: {}", server.localAddress(), server.mountAddress(),
+          c.exports().stream().map(e -> e.path() + " (vPool " + e.vpool() + ")").collect(Collectors.joining(", ")));
+      return server;
+    } catch (IOException | RuntimeException e) {
+      throw new StartupException("cannot start NFS on " + c.bindAddress() + ":" + c.nfsPort() + " (MOUNT "
+          + c.mountPort() + "): " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
+    }
+  }
+
+  private static IscsiTarget startIscsi(ApplianceConfig config, Engine engine) throws StartupException {
+    if (!config.iscsi().enabled()) {
+      log.info("iSCSI disabled (iscsi.enabled = false)");
+      return null;
+    }
+    IscsiConfig c = config.iscsi().target();
+    for (IscsiConfig.Target t : c.targets()) {
+      t.luns().forEach((lun, vdisk) -> {
+        if (engine.volume(vdisk).isEmpty()) {
+          log.warn("iSCSI target {} LUN {} names vDisk {}, which does not exist (yet): the LUN reports not ready",
+              t.iqn(), lun, vdisk);
+        }
+      });
+    }
+    try {
+      return IscsiTarget.start(c, engine::volume);
+    } catch (IOException | RuntimeException e) {
+      throw new StartupException("cannot listen for iSCSI on " + c.bindAddress() + ":" + c.port() + ": "
+          + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
+    }
+  }
+
   /** The names of the vDisks this start created because they did not exist yet. */
   public List<String> createdVdisks() {
     return createdVdisks;
@@ -118,6 +184,12 @@ public final class Appliance implements AutoCloseable {
     }
     log.info("stopping: flushing every vDisk");
     boolean clean = true;
+    if (nfs != null) {
+      clean &= closeLogged("NFS server", nfs);
+    }
+    if (iscsi != null) {
+      clean &= closeLogged("iSCSI target", iscsi);
+    }
     try {
       engine.flushAll();
     } catch (IOException | RuntimeException e) {

@@ -52,6 +52,27 @@ public final class ServeCommand implements Callable<Integer> {
     overrides.set("node.dataDir", "--data-dir", dir);
   }
 
+  @Option(names = "--iscsi-port", paramLabel = "N", description = "iSCSI port (iscsi.port); default: 3260")
+  void iscsiPort(int port) {
+    overrides.set("iscsi.port", "--iscsi-port", port);
+  }
+
+  @Option(names = "--nfs-port", paramLabel = "N", description = "NFS port (nfs.port); default: 2049")
+  void nfsPort(int port) {
+    overrides.set("nfs.port", "--nfs-port", port);
+  }
+
+  @Option(names = "--portmap", paramLabel = "MODE",
+      description = "register-or-embed (default: register with the portmapper on 111, or run one there) or none (nfs.portmap)")
+  void portmap(String mode) {
+    overrides.set("nfs.portmap", "--portmap", mode);
+  }
+
+  @Option(names = "--mount-port", paramLabel = "N", description = "NFS MOUNT port (nfs.mountPort); default: 20048")
+  void mountPort(int port) {
+    overrides.set("nfs.mountPort", "--mount-port", port);
+  }
+
   /** The configuration this invocation runs with. */
   ApplianceConfig config() throws Exception {
     ConfigLoader loader = new ConfigLoader(env.workingDir());

@@ -32,7 +32,9 @@ public record ApplianceConfig(
     GroupCommit groupCommit,
     Upload upload,
     List<Vpool> vpools,
-    List<Vdisk> vdisks) {
+    List<Vdisk> vdisks,
+    Iscsi iscsi,
+    Nfs nfs) {
 
   public ApplianceConfig {
     Objects.requireNonNull(node);
@@ -44,7 +46,25 @@ public record ApplianceConfig(
     Objects.requireNonNull(upload);
     vpools = List.copyOf(vpools);
     vdisks = List.copyOf(vdisks);
+    Objects.requireNonNull(iscsi);
+    Objects.requireNonNull(nfs);
   }
+
+  /**
+   * {@code nfs:} the NFSv3 gateway.
+   *
+   * @param enabled whether the appliance serves NFS
+   * @param server what it serves (bind address from {@code node.bindAddress})
+   */
+  public record Nfs(boolean enabled, org.vsa.nfs.NfsConfig server) {}
+
+  /**
+   * {@code iscsi:} the iSCSI target.
+   *
+   * @param enabled whether the appliance serves iSCSI
+   * @param target what it serves (bind address from {@code node.bindAddress})
+   */
+  public record Iscsi(boolean enabled, org.vsa.iscsi.IscsiConfig target) {}
 
   /**
    * {@code node:} this node.

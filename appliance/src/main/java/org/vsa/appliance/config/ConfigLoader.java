@@ -29,10 +29,18 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Pattern;
+import org.vsa.iscsi.IscsiConfig;
+import org.vsa.nfs.ClientRule;
+import org.vsa.nfs.Export;
+import org.vsa.nfs.NfsConfig;
+import org.vsa.nfs.Squash;
 import org.vsa.appliance.config.ApplianceConfig.Backend;
 import org.vsa.appliance.config.ApplianceConfig.BackendType;
 import org.vsa.appliance.config.ApplianceConfig.GroupCommit;
+import org.vsa.appliance.config.ApplianceConfig.Iscsi;
+import org.vsa.appliance.config.ApplianceConfig.Nfs;
 import org.vsa.appliance.config.ApplianceConfig.Metadata;
 import org.vsa.appliance.config.ApplianceConfig.Node;
 import org.vsa.appliance.config.ApplianceConfig.ReadCache;
@@ -205,10 +213,13 @@ public final class ConfigLoader {
 
     Map<String, Vpool> vpools = readVpools(root);
     List<Vdisk> vdisks = readVdisks(root, vpools);
+    Iscsi iscsi = readIscsi(root, node, dataDir, vdisks);
+    Nfs nfs = readNfs(root, node, dataDir, vpools);
     root.done();
 
     ApplianceConfig config = new ApplianceConfig(
-        node, writeBuffer, readCache, metadata, backend, groupCommit, upload, new ArrayList<>(vpools.values()), vdisks);
+        node, writeBuffer, readCache, metadata, backend, groupCommit, upload, new ArrayList<>(vpools.values()), vdisks,
+        iscsi, nfs);
     checkWriteBufferHoldsScos(config);
     checkPlaces(config);
     return config;
@@ -267,6 +278,160 @@ public final class ConfigLoader {
       disks.add(disk);
     }
     return disks;
+  }
+
+  static final Range PORT = Range.integers(0, 65535);
+  static final Range ISCSI_LOGIN_TIMEOUT_SECONDS = Range.integers(1, 600);
+  static final Range ISCSI_WORKER_THREADS = Range.integers(1, 256);
+  static final Range ISCSI_QUEUE_DEPTH = Range.integers(1, 1024);
+  static final Range LUN = Range.integers(0, 16383);
+  private static final Pattern IQN = Pattern.compile(
+      "iqn\\.\\d{4}-\\d{2}\\.[a-z0-9.:-]+|eui\\.[0-9A-Fa-f]{16}|naa\\.[0-9A-Fa-f]{16,32}");
+  private static final String IQN_RULE = "iqn.YYYY-MM.reversed.domain[:name] in lower case, eui.<16 hex> or naa.<16-32 hex>";
+  private static final Pattern CHAP_USER = Pattern.compile("[\\x21-\\x7e]{1,255}");
+  private static final Pattern CHAP_SECRET = Pattern.compile("[\\x20-\\x7e]{12,255}");
+
+  /**
+   * {@code iscsi:}. Without {@code targets}, one target {@value IscsiConfig#DEFAULT_IQN} exports
+   * every vDisk of {@code vdisks:} as LUN 0, 1, ... in their order (the embedded default: demo as
+   * LUN 0).
+   */
+  private static Iscsi readIscsi(Section root, Node node, Path dataDir, List<Vdisk> vdisks) throws ConfigException {
+    Section s = root.section("iscsi");
+    boolean enabled = s.bool("enabled", true);
+    int port = (int) s.integer("port", IscsiConfig.DEFAULT_PORT, PORT);
+    int loginTimeout = (int) s.integer("loginTimeoutSeconds", 15, ISCSI_LOGIN_TIMEOUT_SECONDS);
+    int workers = (int) s.integer("workerThreads", 8, ISCSI_WORKER_THREADS);
+    int queueDepth = (int) s.integer("queueDepth", 64, ISCSI_QUEUE_DEPTH);
+    List<IscsiConfig.Target> targets = new ArrayList<>();
+    List<Section> items = s.list("targets", "{iqn: " + IscsiConfig.DEFAULT_IQN + ", luns: [{lun: 0, vdisk: demo}]}");
+    if (items == null) {
+      Map<Integer, String> luns = new LinkedHashMap<>();
+      for (int i = 0; i < vdisks.size(); i++) {
+        luns.put(i, vdisks.get(i).name());
+      }
+      targets.add(IscsiConfig.Target.of(IscsiConfig.DEFAULT_IQN, luns));
+    } else {
+      Map<String, String> where = new LinkedHashMap<>();
+      for (Section t : items) {
+        String iqn = t.name("iqn", IscsiConfig.DEFAULT_IQN, IQN, IQN_RULE);
+        if (where.containsKey(iqn)) {
+          throw new ConfigException(t.keyPath("iqn"),
+              t.keyPath("iqn") + " = " + iqn + " is a duplicate: " + where.get(iqn) + " has the same name");
+        }
+        where.put(iqn, t.keyPath("iqn"));
+        Map<Integer, String> luns = new LinkedHashMap<>();
+        List<Section> lunItems = t.list("luns", "{lun: 0, vdisk: demo}");
+        if (lunItems != null) {
+          for (Section l : lunItems) {
+            int lun = (int) l.integer("lun", luns.size(), LUN);
+            String vdisk = l.name("vdisk", "demo", NAME, NAME_RULE);
+            l.done();
+            if (luns.containsKey(lun)) {
+              throw new ConfigException(l.keyPath("lun"), l.keyPath("lun") + " = " + lun + " is used twice in " + t.path());
+            }
+            luns.put(lun, vdisk);
+          }
+        }
+        Optional<IscsiConfig.Chap> chap = readChap(t, "chap");
+        Optional<IscsiConfig.Chap> mutual = readChap(t, "mutualChap");
+        t.done();
+        if (mutual.isPresent() && chap.isEmpty()) {
+          throw new ConfigException(t.keyPath("mutualChap"), t.keyPath("mutualChap")
+              + " needs " + t.keyPath("chap") + ": the initiator authenticates first");
+        }
+        targets.add(new IscsiConfig.Target(iqn, luns, chap, mutual));
+      }
+    }
+    s.done();
+    IscsiConfig config = IscsiConfig.of(node.bindAddress().getHostAddress(), port, targets)
+        .withLoginTimeout(java.time.Duration.ofSeconds(loginTimeout))
+        .withReservationsDir(dataDir.resolve("iscsi"));
+    config = new IscsiConfig(config.bindAddress(), config.port(), config.targets(), config.loginTimeout(), workers,
+        queueDepth, config.reservationsDir());
+    return new Iscsi(enabled, config);
+  }
+
+  static final Range NFS_WORKER_THREADS = Range.integers(1, 256);
+  static final Range ANON_ID = Range.integers(0, Integer.MAX_VALUE);
+  static final Range VDISK_THRESHOLD = Range.sizes(MiB, 64 * TiB).orZeroToDisable();
+  private static final Pattern EXPORT_PATH = Pattern.compile("/[A-Za-z0-9._/-]{1,200}");
+  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9.:*/_-]{1,255}");
+
+  /**
+   * {@code nfs:}. Without {@code exports}, each vPool is exported at {@code /<vpool>} to
+   * 127.0.0.1 only (rw, no_root_squash): widen the clients explicitly.
+   */
+  private static Nfs readNfs(Section root, Node node, Path dataDir, Map<String, Vpool> vpools) throws ConfigException {
+    Section s = root.section("nfs");
+    boolean enabled = s.bool("enabled", true);
+    int port = (int) s.integer("port", NfsConfig.DEFAULT_NFS_PORT, PORT);
+    int mountPort = (int) s.integer("mountPort", NfsConfig.DEFAULT_MOUNT_PORT, PORT);
+    String portmap = s.choice("portmap", "register-or-embed", List.of("register-or-embed", "none"));
+    int workers = (int) s.integer("workerThreads", 8, NFS_WORKER_THREADS);
+    List<String> patterns = s.strings("vdiskPatterns");
+    long threshold = s.size("vdiskThreshold", NfsConfig.DEFAULT_VDISK_THRESHOLD_BYTES, VDISK_THRESHOLD);
+    List<Export> exports = new ArrayList<>();
+    List<Section> items = s.list("exports", "{vpool: default, path: /default, clients: [{host: 127.0.0.1}]}");
+    if (items == null) {
+      for (String vpool : vpools.keySet()) {
+        exports.add(new Export(vpool, "/" + vpool, List.of(
+            new ClientRule("127.0.0.1", false, Squash.NO_ROOT_SQUASH, ClientRule.NOBODY, ClientRule.NOBODY))));
+      }
+    } else {
+      Map<String, String> where = new LinkedHashMap<>();
+      for (Section e : items) {
+        String vpool = e.name("vpool", "default", NAME, NAME_RULE);
+        if (!vpools.containsKey(vpool)) {
+          throw new ConfigException(e.keyPath("vpool"), e.keyPath("vpool") + " = " + vpool
+              + " is not a declared vPool; declared vPools: " + String.join(", ", vpools.keySet()));
+        }
+        String path = e.name("path", "/" + vpool, EXPORT_PATH, "an absolute path like /" + vpool);
+        if (where.containsKey(path)) {
+          throw new ConfigException(e.keyPath("path"),
+              e.keyPath("path") + " = " + path + " is a duplicate: " + where.get(path) + " has the same path");
+        }
+        where.put(path, e.keyPath("path"));
+        List<ClientRule> rules = new ArrayList<>();
+        List<Section> clients = e.list("clients", "{host: 127.0.0.1, access: rw, squash: no_root_squash}");
+        if (clients == null || clients.isEmpty()) {
+          throw new ConfigException(e.keyPath("clients"), e.keyPath("clients")
+              + " must list at least one client rule, e.g. {host: 127.0.0.1, access: rw, squash: no_root_squash}");
+        }
+        for (Section c : clients) {
+          String host = c.name("host", "127.0.0.1", HOST, "an IP, a CIDR like 10.0.0.0/24, a host name, or *");
+          boolean ro = c.choice("access", "rw", List.of("rw", "ro")).equals("ro");
+          Squash squash = Squash.valueOf(c.choice("squash", "no_root_squash",
+              List.of("root_squash", "no_root_squash", "all_squash")).toUpperCase(Locale.ROOT));
+          int anonUid = (int) c.integer("anonuid", ClientRule.NOBODY, ANON_ID);
+          int anonGid = (int) c.integer("anongid", ClientRule.NOBODY, ANON_ID);
+          c.done();
+          try {
+            rules.add(new ClientRule(host, ro, squash, anonUid, anonGid));
+          } catch (IllegalArgumentException ex) {
+            throw new ConfigException(c.keyPath("host"), c.keyPath("host") + " = " + host + " " + ex.getMessage());
+          }
+        }
+        e.done();
+        exports.add(new Export(vpool, path, rules));
+      }
+    }
+    s.done();
+    NfsConfig config = new NfsConfig(node.bindAddress().getHostAddress(), port, mountPort,
+        portmap.equals("none") ? NfsConfig.Portmap.NONE : NfsConfig.Portmap.REGISTER_OR_EMBED, exports,
+        dataDir.resolve("namespace"), patterns == null ? NfsConfig.DEFAULT_VDISK_PATTERNS : patterns, threshold, workers);
+    return new Nfs(enabled, config);
+  }
+
+  private static Optional<IscsiConfig.Chap> readChap(Section target, String key) throws ConfigException {
+    if (!target.has(key)) {
+      return Optional.empty();
+    }
+    Section c = target.section(key);
+    String user = c.name("user", "", CHAP_USER, "1 to 255 printable characters without spaces");
+    String secret = c.name("secret", "", CHAP_SECRET, "12 to 255 printable characters (RFC 7143 asks for at least 12)");
+    c.done();
+    return Optional.of(new IscsiConfig.Chap(user, secret));
   }
 
   /** The write buffer must hold at least two SCOs of every vPool: one being filled, one being uploaded. */

@@ -223,6 +223,46 @@ final class Section {
     return s;
   }
 
+  /** true or false. */
+  boolean bool(String key, boolean dflt) throws ConfigException {
+    JsonNode v = get(key);
+    if (v == null) {
+      return dflt;
+    }
+    requireValue(key, v, "true or false");
+    if (!v.isBoolean()) {
+      throw valueError(key, v, "is not allowed; allowed values: true, false");
+    }
+    return v.booleanValue();
+  }
+
+  /** A list of strings, or null when the key is absent. */
+  List<String> strings(String key) throws ConfigException {
+    JsonNode v = get(key);
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    String kp = keyPath(key);
+    if (!v.isArray()) {
+      throw new ConfigException(kp, kp + " must be a list of strings, not " + kind(v));
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < v.size(); i++) {
+      JsonNode item = v.get(i);
+      if (!item.isTextual() || item.textValue().isBlank()) {
+        throw new ConfigException(kp + "[" + i + "]", kp + "[" + i + "] = " + render(item) + " must be non-empty text");
+      }
+      out.add(item.textValue());
+    }
+    return out;
+  }
+
+  /** Whether the key is present (marks it known). */
+  boolean has(String key) {
+    JsonNode v = get(key);
+    return v != null && !v.isNull();
+  }
+
   /** A path; a relative one is resolved against {@code base}. The result is absolute and normalized. */
   Path path(String key, Path dflt, Path base) throws ConfigException {
     JsonNode v = get(key);
