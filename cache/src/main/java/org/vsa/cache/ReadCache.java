@@ -304,24 +304,29 @@ public final class ReadCache implements AutoCloseable {
   }
 
   @Override
-  public synchronized void close() throws IOException {
-    if (closed) {
-      return;
+  public void close() throws IOException {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
     }
-    closed = true;
+    // Not interrupted: an interrupt would close the file channel under the filler's write (and
+    // its reopen would wait for this monitor). It sees `closed` within one poll (100 ms).
     if (filler != null) {
-      filler.interrupt();
       try {
         filler.join(10_000);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
     }
-    if (index != null) {
-      index.invalidateAll();
-    }
-    if (channel != null) {
-      channel.close();
+    synchronized (this) {
+      if (index != null) {
+        index.invalidateAll();
+      }
+      if (channel != null) {
+        channel.close();
+      }
     }
   }
 
