@@ -456,7 +456,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     t.submitted = true;
     LogicalUnit lu = luns.get(t.lun);
     byte[] data = t.dataOut.length == t.received ? t.dataOut : java.util.Arrays.copyOf(t.dataOut, t.received);
-    ScsiRequest req = new ScsiRequest(t.cdb, lu, lunList, data, t.expectedLength, nexus());
+    ScsiRequest req = new ScsiRequest(t.cdb, lu, lunList, data, t.expectedLength, nexus(), luns);
     t.dataOutNeeded = Commands.dataOutBytes(req);
     try {
       target.workers().execute(() -> {

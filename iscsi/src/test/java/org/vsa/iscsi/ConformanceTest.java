@@ -39,7 +39,9 @@ class ConformanceTest {
       "SCSI.PrinReadKeys", "SCSI.PrinReportCapabilities", "SCSI.PrinServiceactionRange", "SCSI.ProutRegister",
       "SCSI.ProutReserve", "SCSI.ProutClear", "SCSI.ProutPreempt", "SCSI.Reserve6",
       // beyond the list
-      "SCSI.Prefetch10", "SCSI.Prefetch16", "SCSI.GetLBAStatus", "SCSI.StartStopUnit", "SCSI.NoMedia");
+      "SCSI.Prefetch10", "SCSI.Prefetch16", "SCSI.GetLBAStatus", "SCSI.StartStopUnit", "SCSI.NoMedia",
+      // VAAI full copy (LID1)
+      "SCSI.ExtendedCopy", "SCSI.ReceiveCopyResults");
 
   /** Tests that pass by skipping themselves, and why that is right for this target. */
   static final Map<String, String> EXPECTED_SKIPS = Map.of(

@@ -47,6 +47,8 @@ public final class Commands {
     t.put(0x5a, new ModeSense(true));
     t.put(0x5e, new PersistentReserveIn());
     t.put(0x5f, new PersistentReserveOut());
+    t.put(0x83, new ExtendedCopy());
+    t.put(0x84, new ReceiveCopyResults());
     t.put(0x88, new Read(Cdb.SIXTEEN));
     t.put(0x89, new CompareAndWrite());
     t.put(0x8a, new Write(Cdb.SIXTEEN, false));
@@ -122,7 +124,7 @@ public final class Commands {
 
   private static boolean isWrite(int opcode) {
     return switch (opcode) {
-      case 0x0a, 0x2a, 0x2e, 0x41, 0x42, 0x89, 0x8a, 0x8e, 0x93, 0xaa, 0xae -> true;
+      case 0x0a, 0x2a, 0x2e, 0x41, 0x42, 0x83, 0x89, 0x8a, 0x8e, 0x93, 0xaa, 0xae -> true;
       default -> false;
     };
   }

@@ -6,7 +6,8 @@ import java.util.UUID;
 /**
  * INQUIRY (0x12): standard data and the VPD pages 0x00, 0x80 (unit serial = the vDisk id),
  * 0x83 (NAA-6 from the vDisk id, stable across restarts; target port and target name),
- * 0xb0 (block limits), 0xb1 (non-rotating), 0xb2 (thin provisioning, UNMAP and WRITE SAME).
+ * 0xb0 (block limits), 0xb1 (non-rotating), 0xb2 (thin provisioning, UNMAP and WRITE SAME). The
+ * standard data sets 3PC: EXTENDED COPY (LID1) with RECEIVE COPY RESULTS, what ESXi's XCOPY checks.
  */
 final class Inquiry implements ScsiCommand {
   static final String VENDOR = "VSA";
@@ -58,6 +59,7 @@ final class Inquiry implements ScsiCommand {
     d[2] = 0x06; // SPC-4
     d[3] = 0x12; // HiSup, response data format 2
     d[4] = (byte) (d.length - 5);
+    d[5] = 0x08; // 3PC: EXTENDED COPY (LID1) and RECEIVE COPY RESULTS
     d[7] = 0x02; // CmdQue
     Bytes.ascii(d, 8, 8, VENDOR);
     Bytes.ascii(d, 16, 16, PRODUCT);

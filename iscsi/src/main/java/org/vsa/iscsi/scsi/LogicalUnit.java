@@ -16,6 +16,8 @@ public final class LogicalUnit {
   private final String targetIqn;
   final ReentrantReadWriteLock writeLock = new ReentrantReadWriteLock();
   final Reservations reservations;
+  /** Results of the EXTENDED COPY commands sent to this LU, for RECEIVE COPY RESULTS. */
+  final CopyResults copyResults = new CopyResults();
   volatile boolean writeCacheEnabled = true;
 
   /** @param reservationsFile where persistent reservations are kept; null: in memory only */

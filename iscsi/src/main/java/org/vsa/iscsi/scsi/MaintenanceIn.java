@@ -33,6 +33,8 @@ final class MaintenanceIn implements ScsiCommand {
 
   /** Service actions of the opcodes that have them, for the "all commands" list. */
   private static final Map<Integer, int[]> SERVICE_ACTIONS = Map.of(
+      0x83, new int[] {0x00},
+      0x84, new int[] {0x00, 0x03, 0x04},
       0x9e, new int[] {0x10, 0x12},
       0xa3, new int[] {0x0a, 0x0c});
 

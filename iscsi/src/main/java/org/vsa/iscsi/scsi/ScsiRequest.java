@@ -1,6 +1,7 @@
 package org.vsa.iscsi.scsi;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * One SCSI command as a handler sees it.
@@ -11,9 +12,17 @@ import java.util.List;
  * @param dataOut the data-out bytes the initiator sent (up to its expected transfer length)
  * @param expectedTransferLength the iSCSI Expected Data Transfer Length
  * @param nexus identifies the I_T nexus (initiator name + ISID) for reservations
+ * @param units every logical unit of the target by LUN (EXTENDED COPY copies between them)
  */
 public record ScsiRequest(
-    byte[] cdb, LogicalUnit lu, List<Integer> luns, byte[] dataOut, int expectedTransferLength, String nexus) {
+    byte[] cdb, LogicalUnit lu, List<Integer> luns, byte[] dataOut, int expectedTransferLength, String nexus,
+    Map<Integer, LogicalUnit> units) {
+
+  /** A request whose target has only the addressed LU (or none). */
+  public ScsiRequest(byte[] cdb, LogicalUnit lu, List<Integer> luns, byte[] dataOut, int expectedTransferLength,
+      String nexus) {
+    this(cdb, lu, luns, dataOut, expectedTransferLength, nexus, lu == null ? Map.of() : Map.of(lu.lun(), lu));
+  }
 
   public int u8(int off) {
     return cdb[off] & 0xff;

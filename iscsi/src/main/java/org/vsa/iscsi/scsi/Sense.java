@@ -11,6 +11,7 @@ public final class Sense {
   public static final int ILLEGAL_REQUEST = 0x5;
   public static final int UNIT_ATTENTION = 0x6;
   public static final int ABORTED_COMMAND = 0xb;
+  public static final int COPY_ABORTED = 0xa;
   public static final int MISCOMPARE = 0xe;
 
   /** ASC << 8 | ASCQ. */
@@ -28,6 +29,12 @@ public final class Sense {
   public static final int SAVING_PARAMETERS_NOT_SUPPORTED = 0x3900;
   public static final int NO_ADDITIONAL_SENSE = 0x0000;
   public static final int DATA_PHASE_ERROR = 0x4b00;
+  public static final int UNREACHABLE_COPY_TARGET = 0x0804;
+  public static final int OPERATION_IN_PROGRESS = 0x0016;
+  public static final int TOO_MANY_TARGET_DESCRIPTORS = 0x2606;
+  public static final int UNSUPPORTED_TARGET_DESCRIPTOR_TYPE_CODE = 0x2607;
+  public static final int TOO_MANY_SEGMENT_DESCRIPTORS = 0x2608;
+  public static final int UNSUPPORTED_SEGMENT_DESCRIPTOR_TYPE_CODE = 0x2609;
 
   public static final int BYTES = 18;
 
@@ -59,6 +66,15 @@ public final class Sense {
   public static byte[] invalidCdbField(int byteOffset) {
     byte[] s = fixed(ILLEGAL_REQUEST, INVALID_FIELD_IN_CDB);
     s[15] = (byte) 0xc0;
+    s[16] = (byte) (byteOffset >>> 8);
+    s[17] = (byte) byteOffset;
+    return s;
+  }
+
+  /** ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST, pointing at a byte of the parameter list (SKSV, C/D = 0). */
+  public static byte[] invalidParameterField(int byteOffset) {
+    byte[] s = fixed(ILLEGAL_REQUEST, INVALID_FIELD_IN_PARAMETER_LIST);
+    s[15] = (byte) 0x80;
     s[16] = (byte) (byteOffset >>> 8);
     s[17] = (byte) byteOffset;
     return s;
