@@ -47,7 +47,10 @@ class ConformanceTest {
   static final Map<String, String> EXPECTED_SKIPS = Map.of(
       "SCSI.WriteSame10.ZeroBlocks", "the Block Limits page sets WSNZ: a WRITE SAME of 0 blocks is refused",
       "SCSI.WriteSame16.ZeroBlocks", "the Block Limits page sets WSNZ: a WRITE SAME of 0 blocks is refused",
-      "SCSI.StartStopUnit.Simple", "a vDisk is not removable (RMB = 0): the test needs a removable medium");
+      "SCSI.StartStopUnit.Simple", "a vDisk is not removable (RMB = 0): the test needs a removable medium",
+      "SCSI.StartStopUnit.PwrCnd", "a vDisk is not removable (RMB = 0): the test needs a removable medium",
+      "SCSI.StartStopUnit.NoLoej", "a vDisk is not removable (RMB = 0): the test needs a removable medium",
+      "SCSI.NoMedia.NoMediaSBC", "a vDisk is not removable (RMB = 0): the test needs a removable medium");
 
   /** Tests not run, and why. */
   static final Map<String, String> EXCLUDED = Map.of(
@@ -55,7 +58,8 @@ class ConformanceTest {
       "libiscsi 1.19 bug: asserts a static flag that only its callback sets before the callback can run,"
           + " so it fails against every target",
       "SCSI.GetLBAStatus.UnmapSingle",
-      "BlockVolume does not tell which blocks are allocated, so GET LBA STATUS reports every block mapped");
+      "libiscsi 1.19 test bug on 512-byte logical / 4 KiB physical blocks: it asks about block i+1 and expects"
+          + " the answer to start at block i+8; it passes on a 4096-byte LUN (iscsi/README.md, whole suite)");
 
   static final int TIMEOUT_SECONDS = 90;
 
@@ -95,7 +99,7 @@ class ConformanceTest {
   }
 
   private void runOne(String test) throws Exception {
-    Tools.Result r = Tools.run(TIMEOUT_SECONDS, "iscsi-test-cu", "--test=" + test, "-d", fixture.lunUrl(0));
+    Tools.Result r = Tools.run(TIMEOUT_SECONDS, "iscsi-test-cu", "--test=" + test, "-d", "-V", fixture.lunUrl(0));
     if (r.exit() == 124) {
       fail(test + " timed out after " + TIMEOUT_SECONDS + " s:\n" + r.out());
     }
@@ -106,6 +110,7 @@ class ConformanceTest {
     assertEquals("1", cols[3], test + " did not pass:\n" + r.out());
     assertEquals("0", cols[4], test + " failed:\n" + r.out());
     assertEquals(0, r.exit(), test + " exited " + r.exit() + ":\n" + r.out());
+    // -V makes libiscsi print why a test skipped itself ("[SKIPPED] LUN is not removable", ...)
     boolean skipped = r.out().lines()
         .dropWhile(l -> !l.contains("Test: "))
         .anyMatch(l -> l.contains("[SKIPPED]"));
