@@ -164,8 +164,8 @@ public final class Appliance implements AutoCloseable {
     try {
       return IscsiTarget.start(c, engine::volume);
     } catch (IOException | RuntimeException e) {
-      throw new StartupException("cannot listen for iSCSI on " + c.bindAddress() + ":" + c.port() + ": "
-          + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
+      // the target's own message names the address: "iSCSI: cannot listen on HOST:PORT: ..."
+      throw new StartupException(e.getMessage() == null ? "iSCSI: " + e : e.getMessage(), e);
     }
   }
 
