@@ -107,7 +107,11 @@ public record ClientRule(String host, boolean readOnly, Squash squash, int anonU
     return true;
   }
 
+  private static final java.util.regex.Pattern IPV4 = java.util.regex.Pattern.compile("[0-9.]+");
+  private static final java.util.regex.Pattern IPV6 = java.util.regex.Pattern.compile("[0-9A-Fa-f:.]+");
+
+  /** Runs for every request (client rules are checked per call): precompiled patterns. */
   static boolean isIpLiteral(String s) {
-    return s.matches("[0-9.]+") || (s.contains(":") && s.matches("[0-9A-Fa-f:.]+"));
+    return IPV4.matcher(s).matches() || (s.contains(":") && IPV6.matcher(s).matches());
   }
 }
