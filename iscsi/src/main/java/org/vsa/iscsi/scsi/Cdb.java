@@ -26,6 +26,14 @@ enum Cdb {
     return this == SIX ? 0 : r.u8(1) >>> 5;
   }
 
+  /**
+   * Byte of the transfer length field, for the field pointer of INVALID FIELD IN CDB (as the
+   * handlers have always reported it, 7 also for six-byte CDBs).
+   */
+  int lengthField() {
+    return this == SIXTEEN ? 10 : this == TWELVE ? 6 : 7;
+  }
+
   boolean fua(ScsiRequest r) {
     return this != SIX && (r.u8(1) & 0x08) != 0;
   }

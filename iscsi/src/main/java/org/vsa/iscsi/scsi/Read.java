@@ -30,7 +30,7 @@ final class Read implements ScsiCommand {
       return ScsiResult.lbaOutOfRange();
     }
     if (blocks * r.blockSize() > MAX_TRANSFER_BYTES) {
-      return ScsiResult.invalidField(cdb == Cdb.SIXTEEN ? 10 : cdb == Cdb.TWELVE ? 6 : 7);
+      return ScsiResult.invalidField(cdb.lengthField());
     }
     int bytes = (int) blocks * r.blockSize();
     // Only what the initiator will take (whole blocks) is read; the rest is residual overflow.

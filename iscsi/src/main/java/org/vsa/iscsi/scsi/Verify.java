@@ -42,11 +42,11 @@ final class Verify implements ScsiCommand {
       return ScsiResult.good();
     }
     if (blocks * r.blockSize() > Read.MAX_TRANSFER_BYTES) {
-      return ScsiResult.invalidField(cdb == Cdb.SIXTEEN ? 10 : cdb == Cdb.TWELVE ? 6 : 7);
+      return ScsiResult.invalidField(cdb.lengthField());
     }
     int bytes = (int) blocks * r.blockSize();
     if (r.dataOut().length < bytes) {
-      return ScsiResult.invalidField(cdb == Cdb.SIXTEEN ? 10 : cdb == Cdb.TWELVE ? 6 : 7);
+      return ScsiResult.invalidField(cdb.lengthField());
     }
     byte[] medium = new byte[bytes];
     r.lu().volume().read(lba * r.blockSize(), ByteBuffer.wrap(medium));

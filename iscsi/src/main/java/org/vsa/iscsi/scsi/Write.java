@@ -29,7 +29,7 @@ final class Write implements ScsiCommand {
       return ScsiResult.lbaOutOfRange();
     }
     if (blocks * r.blockSize() > Read.MAX_TRANSFER_BYTES) {
-      return ScsiResult.invalidField(cdb == Cdb.SIXTEEN ? 10 : cdb == Cdb.TWELVE ? 6 : 7);
+      return ScsiResult.invalidField(cdb.lengthField());
     }
     int bytes = (int) blocks * r.blockSize();
     if (bytes == 0) {
