@@ -44,8 +44,10 @@ final class LocalVolume extends Volume {
   private static final int STRIPES = 1024;
   private static final int STRIPE_SHIFT = 4; // 16 clusters (64 KiB) per stripe
   private static final int TLOG_BUFFER_BYTES = TLog.RECORD_BYTES * 2048;
-  /** A backend read longer than this (64 KiB) is a sequential scan and bypasses the read cache. */
+  /** A backend run longer than this (64 KiB) is a sequential scan and bypasses the read cache. */
   private static final int SEQUENTIAL_RUN_CLUSTERS = 16;
+  /** Reads that continue a stream are a scan and bypass the read cache too. */
+  private final StreamDetector streams = new StreamDetector();
   /** Checkpoint after this many sealed TLogs, bounding what a restart replays. */
   private static final int TLOGS_PER_CHECKPOINT = 4;
 
@@ -546,11 +548,11 @@ final class LocalVolume extends Volume {
     }
     ByteBuffer data = ByteBuffer.allocate(n * Layout.CLUSTER_BYTES);
     if (head != 0) {
-      readClusters(first, 1, data.duplicate().limit(Layout.CLUSTER_BYTES));
+      readClusters(first, 1, data.duplicate().limit(Layout.CLUSTER_BYTES), false);
     }
     int tailEnd = head + len;
     if ((tailEnd & (Layout.CLUSTER_BYTES - 1)) != 0 && (n > 1 || head == 0)) {
-      readClusters(first + n - 1, 1, data.duplicate().position((n - 1) * Layout.CLUSTER_BYTES));
+      readClusters(first + n - 1, 1, data.duplicate().position((n - 1) * Layout.CLUSTER_BYTES), false);
     }
     data.position(head);
     data.put(src.duplicate());
@@ -784,11 +786,12 @@ final class LocalVolume extends Volume {
     long last = (offset + len - 1) >>> Layout.CLUSTER_SHIFT;
     int n = (int) (last - first + 1);
     int head = (int) (offset & (Layout.CLUSTER_BYTES - 1));
+    boolean cacheable = spec.cachePolicy() == CachePolicy.ON_READ && !streams.sequential(offset, len);
     if (head == 0 && len == n * Layout.CLUSTER_BYTES) {
-      readClusters(first, n, dst.duplicate());
+      readClusters(first, n, dst.duplicate(), cacheable);
     } else {
       ByteBuffer tmp = ByteBuffer.allocate(n * Layout.CLUSTER_BYTES);
-      readClusters(first, n, tmp.duplicate());
+      readClusters(first, n, tmp.duplicate(), cacheable);
       tmp.position(head).limit(head + len);
       dst.duplicate().put(tmp);
     }
@@ -796,7 +799,7 @@ final class LocalVolume extends Volume {
   }
 
   /** Fills {@code out} (n whole clusters from its position) with clusters [first, first+n). */
-  private void readClusters(long first, int n, ByteBuffer out) throws IOException {
+  private void readClusters(long first, int n, ByteBuffer out, boolean cacheable) throws IOException {
     long[] locs = new long[n];
     int[] crcs = new int[n];
     metadata.lookup(first, n, locs, crcs);
@@ -816,7 +819,7 @@ final class LocalVolume extends Volume {
       while (j < n && locs[j] == locs[j - 1] + 1 && Layout.slotOf(locs[j - 1]) < 0xFFFF) {
         j++;
       }
-      readRun(first + i, locs, crcs, i, j, out, base);
+      readRun(first + i, locs, crcs, i, j, out, base, cacheable);
       i = j;
     }
   }
@@ -828,8 +831,8 @@ final class LocalVolume extends Volume {
   }
 
   /** Reads clusters i..j-1, which lie in consecutive slots of one SCO. */
-  private void readRun(long firstCluster, long[] locs, int[] crcs, int i, int j, ByteBuffer out, int base)
-      throws IOException {
+  private void readRun(long firstCluster, long[] locs, int[] crcs, int i, int j, ByteBuffer out, int base,
+      boolean cacheable) throws IOException {
     long sco = Layout.scoOf(locs[i]);
     ScoHandle h = scos.get(sco);
     if (h != null && h.tryAcquire()) {
@@ -869,8 +872,8 @@ final class LocalVolume extends Volume {
       }
       readsBackend.add(m - k);
       verify(firstCluster, locs, crcs, k, m, out, base, "backend");
-      if (spec.cachePolicy() == CachePolicy.ON_READ && m - k <= SEQUENTIAL_RUN_CLUSTERS) {
-        // long runs are sequential scans: caching them would only push out the hot blocks
+      if (cacheable && m - k <= SEQUENTIAL_RUN_CLUSTERS) {
+        // scans (long runs, or reads that continue a stream) would only push out the hot blocks
         for (int c = k; c < m; c++) {
           ctx.readCache().offer(volumeKey, locs[c],
               out.duplicate().position(base + c * Layout.CLUSTER_BYTES).limit(base + (c + 1) * Layout.CLUSTER_BYTES));
