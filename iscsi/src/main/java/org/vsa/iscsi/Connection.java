@@ -84,6 +84,10 @@ final class Connection extends ChannelInboundHandlerAdapter {
     return ctx;
   }
 
+  IscsiTarget target() {
+    return target;
+  }
+
   String nexus() {
     return initiatorName + ",i,0x" + String.format("%012x", isid);
   }

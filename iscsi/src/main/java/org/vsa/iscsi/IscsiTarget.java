@@ -196,8 +196,17 @@ public final class IscsiTarget implements AutoCloseable {
     if (!c.discovery && c.initiatorName != null && c.targetConfig != null) {
       sessions.remove(sessionKey(c), c);
       String nexus = c.nexus();
-      c.luns.values().forEach(lu -> lu.reservations().nexusLost(nexus));
+      c.luns.values().forEach(lu -> lu.nexusLost(nexus));
     }
+  }
+
+  /** The I_T nexuses of the target's sessions that are logged in now. */
+  java.util.List<String> nexusesOf(String targetIqn) {
+    return sessions.values().stream()
+        .filter(c -> c.targetConfig.iqn().equals(targetIqn))
+        .map(Connection::nexus)
+        .distinct()
+        .toList();
   }
 
   private static String sessionKey(Connection c) {

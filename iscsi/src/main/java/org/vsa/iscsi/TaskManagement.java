@@ -5,6 +5,7 @@ import java.util.List;
 import org.vsa.iscsi.pdu.Opcode;
 import org.vsa.iscsi.pdu.Pdu;
 import org.vsa.iscsi.scsi.LogicalUnit;
+import org.vsa.iscsi.scsi.Sense;
 
 /**
  * Task management functions (RFC 7143 section 11.5) at error recovery level 0. The response
@@ -53,11 +54,20 @@ final class TaskManagement {
         }
         aborted.addAll(c.abortAll(lun));
         lu.reservations().clear();
+        // every nexus of the LU, this one included, learns of the reset (SAM-5 6.6)
+        for (String nexus : c.target().nexusesOf(lu.targetIqn())) {
+          lu.unitAttention(nexus, Sense.BUS_DEVICE_RESET_FUNCTION_OCCURRED);
+        }
         yield COMPLETE;
       }
       case TARGET_WARM_RESET, TARGET_COLD_RESET -> {
         aborted.addAll(c.abortAll(-1));
-        c.luns.values().forEach(lu -> lu.reservations().clear());
+        for (LogicalUnit lu : c.luns.values()) {
+          lu.reservations().clear();
+          for (String nexus : c.target().nexusesOf(lu.targetIqn())) {
+            lu.unitAttention(nexus, Sense.POWER_ON_RESET_OR_BUS_DEVICE_RESET_OCCURRED);
+          }
+        }
         yield COMPLETE;
       }
       case TASK_REASSIGN -> REASSIGN_NOT_SUPPORTED;

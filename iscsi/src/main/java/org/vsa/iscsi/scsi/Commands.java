@@ -97,6 +97,14 @@ public final class Commands {
       }
       return ScsiResult.illegal(Sense.LOGICAL_UNIT_NOT_SUPPORTED);
     }
+    if (opcode != INQUIRY && opcode != REPORT_LUNS) {
+      // SAM-5 5.14: the first other command of the nexus reports its unit attention and clears it;
+      // REQUEST SENSE returns it as its sense data
+      int ua = r.lu().takeUnitAttention(r.nexus());
+      if (ua >= 0) {
+        return opcode == REQUEST_SENSE ? RequestSense.unitAttention(r, ua) : ScsiResult.check(Sense.UNIT_ATTENTION, ua);
+      }
+    }
     if (c == null) {
       return ScsiResult.illegal(Sense.INVALID_COMMAND_OPERATION_CODE);
     }

@@ -19,6 +19,9 @@ public final class LogicalUnit {
   /** Results of the EXTENDED COPY commands sent to this LU, for RECEIVE COPY RESULTS. */
   final CopyResults copyResults = new CopyResults();
   volatile boolean writeCacheEnabled = true;
+  /** Unit attention conditions by I_T nexus: one pending condition each, the newest wins. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Integer> unitAttentions =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   /** @param reservationsFile where persistent reservations are kept; null: in memory only */
   public LogicalUnit(String targetIqn, int lun, BlockVolume volume, java.nio.file.Path reservationsFile) {
@@ -42,5 +45,22 @@ public final class LogicalUnit {
 
   public Reservations reservations() {
     return reservations;
+  }
+
+  /** Establishes a unit attention condition (ASC/ASCQ as in {@link Sense}) for the nexus. */
+  public void unitAttention(String nexus, int ascq) {
+    unitAttentions.put(nexus, ascq);
+  }
+
+  /** Takes the nexus's pending unit attention condition, or -1 if it has none. */
+  int takeUnitAttention(String nexus) {
+    Integer ua = unitAttentions.remove(nexus);
+    return ua == null ? -1 : ua;
+  }
+
+  /** The nexus is gone (logout, dropped connection): a new one starts without its conditions. */
+  public void nexusLost(String nexus) {
+    unitAttentions.remove(nexus);
+    reservations.nexusLost(nexus);
   }
 }

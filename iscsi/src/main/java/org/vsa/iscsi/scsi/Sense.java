@@ -36,6 +36,11 @@ public final class Sense {
   public static final int TOO_MANY_SEGMENT_DESCRIPTORS = 0x2608;
   public static final int UNSUPPORTED_SEGMENT_DESCRIPTOR_TYPE_CODE = 0x2609;
 
+  /** Unit attention after a LUN RESET (SAM-5 table 36). */
+  public static final int BUS_DEVICE_RESET_FUNCTION_OCCURRED = 0x2903;
+  /** Unit attention after a TARGET WARM/COLD RESET. */
+  public static final int POWER_ON_RESET_OR_BUS_DEVICE_RESET_OCCURRED = 0x2900;
+
   public static final int BYTES = 18;
 
   public static byte[] fixed(int key, int ascq) {
