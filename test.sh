@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages the tests use. A test never skips because a tool is missing: it fails.
-packages=(libiscsi-bin libnfs-utils)
+# Debian packages the tests use (libiscsi-dev and gcc build a small libiscsi client for the iSCSI
+# kill test). A test never skips because a tool is missing: it fails.
+packages=(libiscsi-bin libnfs-utils libiscsi-dev gcc)
 
 missing=()
 for p in "${packages[@]}"; do

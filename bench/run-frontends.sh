@@ -25,6 +25,8 @@
 #   RUNTIME [20] REPEAT [3] IODEPTH [32] PEERS ["tgt ganesha"] BACKINGS [disk]
 #   NFS_VERSIONS [3]          vsa serves NFSv3 only
 #   WORKLOADS ["randread4k randwrite4k read64k write64k"]
+#   PROTOCOLS ["iscsi nfs"]   which of vsa's front ends to measure (with PEERS to match)
+#   ISCSI_PORT [13260] NFS_PORT [12049] MOUNT_PORT [12048]
 #   SKIP_BUILD [0]            1: use $VSA_JAR as it is
 #   VSA_JAR [$WORK/vsa.jar]   DATA_DIR [/work/bench-vsa] (deleted at start and end)
 #   VSA_HEAP [4g]             KEEP_DATA [0]
@@ -52,7 +54,8 @@ VSA_HEAP=${VSA_HEAP:-4g}
 KEEP_DATA=${KEEP_DATA:-0}
 JSTACK_EVERY=${JSTACK_EVERY:-10}
 PEERS_SH=${PEERS_SH:-/work/shared/tools/run-peers.sh}
-ISCSI_PORT=13260 NFS_PORT=12049 MOUNT_PORT=12048
+ISCSI_PORT=${ISCSI_PORT:-13260} NFS_PORT=${NFS_PORT:-12049} MOUNT_PORT=${MOUNT_PORT:-12048}
+PROTOCOLS=${PROTOCOLS:-"iscsi nfs"}
 IQN=iqn.2026-11.org.vsa:default
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -122,8 +125,10 @@ if [ "$JSTACK_EVERY" -gt 0 ]; then
 fi
 
 # 4. the run
-ISCSI_URL="vsa=$LUN_URL" \
-	NFS_URL="vsa3=nfs://127.0.0.1/default?version=3&nfsport=$NFS_PORT&mountport=$MOUNT_PORT" \
+V_ISCSI="" V_NFS=""
+case " $PROTOCOLS " in *" iscsi "*) V_ISCSI="vsa=$LUN_URL" ;; esac
+case " $PROTOCOLS " in *" nfs "*) V_NFS="vsa3=nfs://127.0.0.1/default?version=3&nfsport=$NFS_PORT&mountport=$MOUNT_PORT" ;; esac
+ISCSI_URL="$V_ISCSI" NFS_URL="$V_NFS" \
 	EXT_PIDS=$VSA_PID bash "$PEERS_SH" 2>&1 | tee "$OUT/run-peers.out"
 rc=${PIPESTATUS[0]}
 log "vsa.log: $(grep -c "ERROR\|WARN" "$OUT/vsa.log") ERROR/WARN lines"

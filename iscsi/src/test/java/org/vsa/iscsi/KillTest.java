@@ -66,6 +66,43 @@ class KillTest {
     }
   }
 
+  /**
+   * The same promise with libiscsi as the initiator (a small C client over libiscsi's API, built
+   * here with gcc): WRITE(16) with FUA, and WRITE(16) + SYNCHRONIZE CACHE(16), each through its own
+   * session; SIGKILL; the bytes read back with libiscsi's READ(16) after the restart.
+   */
+  @Test
+  void libiscsiWritesWithFuaOrSynchronizeCacheSurviveKillNine() throws Exception {
+    String io = LibiscsiIo.build();
+    Random rnd = new Random(12);
+    byte[] fua = new byte[256 * 512];
+    byte[] synced = new byte[2048 * 512]; // 1 MiB: several Data-Out bursts
+    rnd.nextBytes(fua);
+    rnd.nextBytes(synced);
+    java.nio.file.Files.write(dir.resolve("fua.bin"), fua);
+    java.nio.file.Files.write(dir.resolve("synced.bin"), synced);
+
+    Process p = start();
+    String url = "iscsi://127.0.0.1:" + port(p) + "/" + TargetFixture.IQN + "/0";
+    Tools.ok(60, io, "write", url, "20000", dir.resolve("synced.bin").toString(), "sync");
+    Tools.ok(60, io, "write", url, "3000", dir.resolve("fua.bin").toString(), "fua");
+    p.toHandle().destroyForcibly(); // SIGKILL
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+
+    Process again = start();
+    try {
+      String url2 = "iscsi://127.0.0.1:" + port(again) + "/" + TargetFixture.IQN + "/0";
+      Tools.ok(60, io, "read", url2, "3000", "256", dir.resolve("fua.out").toString());
+      Tools.ok(60, io, "read", url2, "20000", "2048", dir.resolve("synced.out").toString());
+      assertArrayEquals(fua, java.nio.file.Files.readAllBytes(dir.resolve("fua.out")), "the FUA write survived");
+      assertArrayEquals(synced, java.nio.file.Files.readAllBytes(dir.resolve("synced.out")),
+          "the synchronized write survived");
+    } finally {
+      again.toHandle().destroyForcibly();
+      again.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
   private final java.util.Map<Process, CompletableFuture<Integer>> ports = new java.util.HashMap<>();
 
   private Process start() throws Exception {

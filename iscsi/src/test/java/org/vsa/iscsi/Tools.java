@@ -18,6 +18,12 @@ final class Tools {
   record Result(int exit, String out) {}
 
   static void require(String tool) {
+    if (tool.contains("/")) {
+      if (!Files.isExecutable(Path.of(tool))) {
+        fail(tool + " is not an executable");
+      }
+      return;
+    }
     for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
       if (Files.isExecutable(Path.of(dir, tool))) {
         return;

@@ -43,7 +43,9 @@ final class StreamDetector {
           ends.set(i, end);
           e = end;
         }
-        used.set(i, now);
+        if (now - used.get(i) > STREAMS) {
+          used.set(i, now); // recency to within a few reads: spares a shared write per read
+        }
         return e - starts.get(i) >= SCAN_BYTES;
       }
       if (used.get(i) < used.get(oldest)) {
