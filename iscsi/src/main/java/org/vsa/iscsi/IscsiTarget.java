@@ -162,9 +162,16 @@ public final class IscsiTarget implements AutoCloseable {
         continue;
       }
       String key = c.targetConfig.iqn() + "/" + e.getKey();
-      LogicalUnit lu = units.compute(key, (k, old) -> old != null && old.volume() == v.get() ? old
-          : new LogicalUnit(c.targetConfig.iqn(), e.getKey(), v.get(), reservationsFile(c.targetConfig.iqn(),
-              e.getKey(), v.get())));
+      LogicalUnit lu = units.compute(key, (k, old) -> {
+        if (old != null && old.volume() == v.get()) {
+          return old;
+        }
+        LogicalUnit fresh = new LogicalUnit(c.targetConfig.iqn(), e.getKey(), v.get(),
+            reservationsFile(c.targetConfig.iqn(), e.getKey(), v.get()));
+        String iqn = c.targetConfig.iqn();
+        fresh.aborter((nexuses, lun) -> awaitAborts(abortTasks(iqn, nexuses, lun, null)));
+        return fresh;
+      });
       m.put(e.getKey(), lu);
     }
     c.luns = Map.copyOf(m);
@@ -199,6 +206,59 @@ public final class IscsiTarget implements AutoCloseable {
       c.luns.values().forEach(lu -> lu.nexusLost(nexus));
     }
   }
+
+  /**
+   * Aborts the tasks on {@code lun} (-1: every LUN) of the target's sessions whose nexus is in
+   * {@code nexuses} (null: every session), except {@code except}'s. Completes once the aborted
+   * tasks that were already running have finished (their results are dropped).
+   */
+  java.util.concurrent.CompletableFuture<Void> abortTasks(String targetIqn, java.util.Collection<String> nexuses,
+      int lun, Connection except) {
+    List<java.util.concurrent.CompletableFuture<Void>> all = new java.util.ArrayList<>();
+    for (Connection c : sessions.values()) {
+      if (c == except || !c.targetConfig.iqn().equals(targetIqn) || (nexuses != null && !nexuses.contains(c.nexus()))) {
+        continue;
+      }
+      java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+      all.add(done);
+      try {
+        c.ctx().executor().execute(() -> {
+          List<Task> running = c.abortAll(lun).stream().filter(t -> t.submitted && !t.done).toList();
+          if (running.isEmpty()) {
+            done.complete(null);
+            return;
+          }
+          int[] left = {running.size()};
+          for (Task t : running) {
+            t.waiters.add(() -> {
+              if (--left[0] == 0) {
+                done.complete(null);
+              }
+            });
+          }
+        });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        done.complete(null); // its event loop is gone, and with it the session's tasks
+      }
+    }
+    return java.util.concurrent.CompletableFuture.allOf(all.toArray(java.util.concurrent.CompletableFuture[]::new));
+  }
+
+  private static boolean awaitAborts(java.util.concurrent.CompletableFuture<Void> f) {
+    try {
+      f.get(ABORT_WAIT_SECONDS, TimeUnit.SECONDS);
+      return true;
+    } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+      log.warn("aborted tasks of other sessions did not finish in {} s", ABORT_WAIT_SECONDS);
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** How long PREEMPT AND ABORT waits for the preempted sessions' running commands. */
+  static final int ABORT_WAIT_SECONDS = 30;
 
   /** The I_T nexuses of the target's sessions that are logged in now. */
   java.util.List<String> nexusesOf(String targetIqn) {

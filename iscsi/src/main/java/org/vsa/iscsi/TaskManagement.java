@@ -34,6 +34,8 @@ final class TaskManagement {
     int function = req.flags() & 0x7f;
     int lun = req.lun();
     List<Task> aborted = new ArrayList<>();
+    // resets abort the other sessions' tasks too (SAM-5 7.6, 7.7); answered once those have ended
+    java.util.concurrent.CompletableFuture<Void> others = java.util.concurrent.CompletableFuture.completedFuture(null);
     int response = switch (function) {
       case ABORT_TASK -> {
         Task t = c.abort(req.i32(20));
@@ -53,6 +55,7 @@ final class TaskManagement {
           yield NO_LUN;
         }
         aborted.addAll(c.abortAll(lun));
+        others = c.target().abortTasks(lu.targetIqn(), null, lun, c);
         lu.reservations().clear();
         // every nexus of the LU, this one included, learns of the reset (SAM-5 6.6)
         for (String nexus : c.target().nexusesOf(lu.targetIqn())) {
@@ -62,6 +65,7 @@ final class TaskManagement {
       }
       case TARGET_WARM_RESET, TARGET_COLD_RESET -> {
         aborted.addAll(c.abortAll(-1));
+        others = c.target().abortTasks(c.targetConfig.iqn(), null, -1, c);
         for (LogicalUnit lu : c.luns.values()) {
           lu.reservations().clear();
           for (String nexus : c.target().nexusesOf(lu.targetIqn())) {
@@ -80,16 +84,18 @@ final class TaskManagement {
         c.close("TARGET COLD RESET");
       }
     };
+    java.util.concurrent.CompletableFuture<Void> othersDone = others;
+    Runnable afterOwn = () -> othersDone.whenComplete((v, e) -> c.ctx().executor().execute(respond));
     List<Task> running = aborted.stream().filter(t -> t.submitted && !t.done).toList();
     if (running.isEmpty()) {
-      respond.run();
+      afterOwn.run();
       return;
     }
     int[] left = {running.size()};
     for (Task t : running) {
       t.waiters.add(() -> {
         if (--left[0] == 0) {
-          respond.run();
+          afterOwn.run();
         }
       });
     }

@@ -121,6 +121,70 @@ class IscsiInitiatorTest {
     }
   }
 
+  /**
+   * PREEMPT AND ABORT fences the victim out across sessions: its write that was still waiting for
+   * Data-Out is aborted, the data it sends afterwards is dropped, no response comes for it, and the
+   * blocks stay as they were.
+   */
+  @Test
+  void preemptAndAbortAbortsTheVictimSessionsWrite() throws Exception {
+    try (TargetFixture f = new TargetFixture(dir);
+        RawInitiator a = new RawInitiator(f.port());
+        RawInitiator b = new RawInitiator(f.port())) {
+      b.initiatorName = "iqn.2026-11.org.vsa:victim";
+      b.isid = 0x023d00000002L;
+      assertEquals(0, a.login(TargetFixture.IQN, ops(false)).u8(36));
+      assertEquals(0, b.login(TargetFixture.IQN, ops(false)).u8(36));
+      long keyA = 0xAAAAL;
+      long keyB = 0xBBBBL;
+      byte[] register = {0x5f, 0x00, 0, 0, 0, 0, 0, 0, 24, 0};
+      assertEquals(0, a.scsi(0, register, prout(0, keyA), 0).status());
+      assertEquals(0, b.scsi(0, register, prout(0, keyB), 0).status());
+      byte[] reserveWeRo = {0x5f, 0x01, 0x05, 0, 0, 0, 0, 0, 24, 0}; // WRITE EXCLUSIVE - REGISTRANTS ONLY
+      assertEquals(0, b.scsi(0, reserveWeRo, prout(keyB, 0), 0).status());
+
+      // B starts a 64 KiB write: command + 8 KiB immediate data; the target solicits the rest
+      byte[] data = new byte[128 * 512];
+      java.util.Arrays.fill(data, (byte) 0x5a);
+      int tag = b.itt++;
+      b.send(RawInitiator.scsiCommand(0, RawInitiator.write10(4096, 128, false), data, 0, tag, b.cmdSn++),
+          java.util.Arrays.copyOf(data, 8192));
+      RawInitiator.Frame r2t = b.receive();
+      assertEquals(org.vsa.iscsi.pdu.Opcode.R2T, r2t.opcode(), "the target asks for the rest");
+
+      byte[] preemptAndAbort = {0x5f, 0x05, 0x05, 0, 0, 0, 0, 0, 24, 0};
+      assertEquals(0, a.scsi(0, preemptAndAbort, prout(keyA, keyB), 0).status(), "PREEMPT AND ABORT");
+
+      // B sends the solicited data anyway: the task is gone, so it is dropped
+      int off = r2t.i32(40);
+      int len = r2t.i32(44);
+      int sn = 0;
+      for (int o = off; o < off + len; o += 8192) {
+        int n = Math.min(8192, off + len - o);
+        byte[] d = RawInitiator.bhs(org.vsa.iscsi.pdu.Opcode.DATA_OUT, o + n == off + len ? 0x80 : 0);
+        RawInitiator.put32(d, 16, tag);
+        RawInitiator.put32(d, 20, r2t.i32(20));
+        RawInitiator.put32(d, 28, b.expStatSn);
+        RawInitiator.put32(d, 36, sn++);
+        RawInitiator.put32(d, 40, o);
+        b.send(d, java.util.Arrays.copyOfRange(data, o, o + n));
+      }
+      // the next answer B gets is its READ's, not one for the aborted write
+      RawInitiator.Result read = b.scsi(0, RawInitiator.read10(4096, 128), null, data.length);
+      assertEquals(0, read.status());
+      assertArrayEquals(new byte[data.length], read.data(), "the aborted write left the blocks unwritten");
+      // B is fenced out: no longer registered, so its writes conflict with A's reservation
+      assertEquals(0x18, b.scsi(0, RawInitiator.write10(4096, 1, false), new byte[512], 0).status());
+      assertArrayEquals(new byte[data.length], a.scsi(0, RawInitiator.read10(4096, 128), null, data.length).data());
+    }
+  }
+
+  private static byte[] prout(long key, long serviceActionKey) {
+    byte[] p = new byte[24];
+    java.nio.ByteBuffer.wrap(p).putLong(0, key).putLong(8, serviceActionKey);
+    return p;
+  }
+
   @Test
   void manyTargetsWithManyLuns() throws Exception {
     List<IscsiConfig.Target> targets = new java.util.ArrayList<>();
@@ -179,6 +243,13 @@ class IscsiInitiatorTest {
       assertEquals(0, tmf(r, 5, -1), "LUN RESET");
       assertEquals(0, tmf(r, 6, -1), "TARGET WARM RESET");
       assertEquals(4, tmf(r, 8, -1), "TASK REASSIGN: not supported at ERL 0");
+      // the resets left one unit attention (the newest) for this nexus: reported once, then gone
+      byte[] inquiry = {0x12, 0, 0, 0, (byte) 96, 0};
+      assertEquals(0, r.scsi(0, inquiry, null, 96).status(), "INQUIRY does not report it");
+      RawInitiator.Result ua = r.scsi(0, new byte[6], null, 0);
+      assertEquals(0x02, ua.status(), "TEST UNIT READY: CHECK CONDITION");
+      assertEquals(0x06, ua.sense()[2] & 0x0f, "UNIT ATTENTION");
+      assertEquals(0x29, ua.sense()[12] & 0xff, "POWER ON, RESET, OR BUS DEVICE RESET OCCURRED");
       assertEquals(0, r.scsi(0, new byte[6], null, 0).status());
       assertEquals(0, f.target.dataOutBytesHeld(), "the aborted write's buffer went back");
     }

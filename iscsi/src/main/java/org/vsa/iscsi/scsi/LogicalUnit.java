@@ -19,6 +19,25 @@ public final class LogicalUnit {
   /** Results of the EXTENDED COPY commands sent to this LU, for RECEIVE COPY RESULTS. */
   final CopyResults copyResults = new CopyResults();
   volatile boolean writeCacheEnabled = true;
+  /** Aborts other sessions' tasks (PREEMPT AND ABORT); set by the target that owns the LU. */
+  public interface TaskAborter {
+    /**
+     * Aborts every task of the nexuses on the LUN and waits, bounded, until those that were
+     * running have finished. False if they did not finish in time.
+     */
+    boolean abortTasksOf(java.util.Collection<String> nexuses, int lun);
+  }
+
+  private volatile TaskAborter aborter = (nexuses, lun) -> true;
+
+  public void aborter(TaskAborter a) {
+    this.aborter = a;
+  }
+
+  boolean abortTasksOf(java.util.Collection<String> nexuses) {
+    return aborter.abortTasksOf(nexuses, lun);
+  }
+
   /** Unit attention conditions by I_T nexus: one pending condition each, the newest wins. */
   private final java.util.concurrent.ConcurrentHashMap<String, Integer> unitAttentions =
       new java.util.concurrent.ConcurrentHashMap<>();

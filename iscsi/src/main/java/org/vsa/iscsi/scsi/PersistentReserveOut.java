@@ -44,14 +44,23 @@ final class PersistentReserveOut implements ScsiCommand {
       return ScsiResult.invalidField(2);
     }
     Reservations res = r.lu().reservations();
+    java.util.List<String> preempted = new java.util.ArrayList<>();
     ScsiResult out = switch (action) {
       case REGISTER -> res.register(r.nexus(), key, saKey, false);
       case REGISTER_AND_IGNORE -> res.register(r.nexus(), key, saKey, true);
       case RESERVE -> res.reserve(r.nexus(), key, type);
       case RELEASE -> res.release(r.nexus(), key, type);
       case CLEAR -> res.clearAll(r.nexus(), key);
-      default -> res.preempt(r.nexus(), key, saKey, type);
+      default -> res.preempt(r.nexus(), key, saKey, type, preempted);
     };
+    if (out == null && action == PREEMPT_AND_ABORT && !preempted.isEmpty()) {
+      // SPC-4 5.13.11.2.5: the preempted nexuses' tasks on this LU are aborted; the command
+      // completes only once those already running have finished, so no write of a fenced-out
+      // initiator lands after the preempting one was told it is fenced out
+      if (!r.lu().abortTasksOf(preempted)) {
+        return ScsiResult.check(Sense.ABORTED_COMMAND, Sense.NO_ADDITIONAL_SENSE);
+      }
+    }
     return out == null ? ScsiResult.good() : out;
   }
 

@@ -258,8 +258,12 @@ public final class Reservations {
     return null;
   }
 
-  /** PREEMPT and PREEMPT AND ABORT (the abort of the preempted nexuses' tasks is not done). */
-  synchronized ScsiResult preempt(String nexus, long key, long victimKey, int newType) throws IOException {
+  /**
+   * PREEMPT and PREEMPT AND ABORT. The nexuses whose registrations were removed are added to
+   * {@code preempted} (the caller aborts their tasks for PREEMPT AND ABORT).
+   */
+  synchronized ScsiResult preempt(String nexus, long key, long victimKey, int newType, List<String> preempted)
+      throws IOException {
     ScsiResult bad = checkKey(nexus, key);
     if (bad != null) {
       return bad;
@@ -269,7 +273,7 @@ public final class Reservations {
       if (victimKey == 0 && !victimHolds) {
         return ScsiResult.illegal(Sense.INVALID_FIELD_IN_PARAMETER_LIST);
       }
-      boolean removed = removeKey(victimKey, nexus);
+      boolean removed = removeKey(victimKey, nexus, preempted);
       if (victimHolds) {
         holder = nexus;
         type = newType;
@@ -277,10 +281,11 @@ public final class Reservations {
         return ScsiResult.status(ScsiResult.RESERVATION_CONFLICT);
       }
     } else if (victimKey == 0) {
+      registrations.keySet().stream().filter(n -> !n.equals(nexus)).forEach(preempted::add);
       registrations.keySet().removeIf(n -> !n.equals(nexus));
       holder = nexus;
       type = newType;
-    } else if (!removeKey(victimKey, nexus)) {
+    } else if (!removeKey(victimKey, nexus, preempted)) {
       return ScsiResult.status(ScsiResult.RESERVATION_CONFLICT);
     }
     generation++;
@@ -288,7 +293,7 @@ public final class Reservations {
     return null;
   }
 
-  private boolean removeKey(long victimKey, String except) {
+  private boolean removeKey(long victimKey, String except, List<String> removed) {
     List<String> gone = new ArrayList<>();
     registrations.forEach((n, k) -> {
       if (k == victimKey && !n.equals(except)) {
@@ -296,6 +301,7 @@ public final class Reservations {
       }
     });
     gone.forEach(registrations::remove);
+    removed.addAll(gone);
     if (holder != null && !allRegistrants() && gone.contains(holder)) {
       holder = null;
       type = 0;
