@@ -465,7 +465,11 @@ final class Connection extends ChannelInboundHandlerAdapter {
     try {
       target.workers().execute(() -> {
         ScsiResult r = Commands.execute(req);
-        ctx.executor().execute(() -> complete(t, r));
+        try {
+          ctx.executor().execute(() -> complete(t, r));
+        } catch (RejectedExecutionException e) {
+          r.release(); // the connection's event loop is gone
+        }
       });
     } catch (RejectedExecutionException e) {
       complete(t, ScsiResult.status(ScsiResult.TASK_SET_FULL));
@@ -484,6 +488,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     t.waiters.forEach(Runnable::run);
     t.waiters.clear();
     if (!answer) {
+      r.release();
       return;
     }
     tasks.remove(t.itt);
@@ -504,8 +509,10 @@ final class Connection extends ChannelInboundHandlerAdapter {
       residualFlags = under ? 0x02 : 0x04;
       residual = (int) Math.min(Integer.MAX_VALUE, Math.abs(t.expectedLength - t.dataOutNeeded));
     }
-    Verify.that(toSend >= 0 && toSend <= r.dataIn().length, "Data-In of %d bytes from a %d-byte buffer", toSend,
-        r.dataIn().length);
+    if (toSend < 0 || toSend > r.dataAvailable()) {
+      r.release();
+      Verify.that(false, "Data-In of %d bytes from a %d-byte buffer", toSend, r.dataAvailable());
+    }
     boolean collapse = r.status() == ScsiResult.GOOD && toSend > 0;
     int dataSn = 0;
     int burst = 0;
@@ -518,7 +525,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
         burst = 0;
       }
       Pdu d = Pdu.out(Opcode.DATA_IN).itt(t.itt).i32(20, Pdu.RESERVED_TAG).i32(36, dataSn++).i32(40, off);
-      d.data(Unpooled.wrappedBuffer(r.dataIn(), off, n));
+      d.data(r.dataBuf() != null ? r.dataBuf().retainedSlice(off, n) : Unpooled.wrappedBuffer(r.dataIn(), off, n));
       int flags = endOfBurst ? 0x80 : 0;
       if (last && collapse) {
         flags |= 0x01 | residualFlags;
@@ -531,6 +538,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
       ctx.write(d);
       off += n;
     }
+    r.release(); // each Data-In PDU holds its own slice
     if (!collapse) {
       Pdu resp = Pdu.out(Opcode.SCSI_RESPONSE).flags(0x80 | residualFlags).itt(t.itt);
       resp.u8(2, 0).u8(3, r.status()).i32(36, dataSn).i32(44, residual);

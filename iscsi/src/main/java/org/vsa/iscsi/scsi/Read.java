@@ -1,5 +1,7 @@
 package org.vsa.iscsi.scsi;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -36,10 +38,19 @@ final class Read implements ScsiCommand {
     // Only what the initiator will take (whole blocks) is read; the rest is residual overflow.
     int wanted = Math.max(0, r.expectedTransferLength());
     int readBytes = (int) Math.min(bytes, ((long) wanted + r.blockSize() - 1) / r.blockSize() * r.blockSize());
-    byte[] data = new byte[readBytes];
-    if (readBytes > 0) {
-      r.lu().volume().read(lba * r.blockSize(), ByteBuffer.wrap(data));
+    if (readBytes == 0) {
+      return new ScsiResult(ScsiResult.GOOD, new byte[0], new byte[0], bytes);
     }
-    return new ScsiResult(ScsiResult.GOOD, new byte[0], data, bytes);
+    // a pooled direct buffer: the volume's pread lands in it and the socket sends it, no copies
+    ByteBuf data = ByteBufAllocator.DEFAULT.directBuffer(readBytes, readBytes);
+    try {
+      ByteBuffer nio = data.nioBuffer(0, readBytes);
+      r.lu().volume().read(lba * r.blockSize(), nio);
+      data.writerIndex(readBytes);
+    } catch (IOException | RuntimeException e) {
+      data.release();
+      throw e;
+    }
+    return new ScsiResult(ScsiResult.GOOD, new byte[0], new byte[0], bytes, data);
   }
 }

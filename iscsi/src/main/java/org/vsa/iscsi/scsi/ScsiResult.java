@@ -2,10 +2,30 @@ package org.vsa.iscsi.scsi;
 
 /**
  * What a command produced: SCSI status, sense data (CHECK CONDITION only), and data-in: the
- * command produced {@code dataInLength} bytes, of which {@code dataIn} holds at least the first
- * min(dataInLength, Expected Data Transfer Length) (the rest is never sent).
+ * command produced {@code dataInLength} bytes, of which {@code dataIn} (or {@code dataBuf}, when
+ * not null) holds at least the first min(dataInLength, Expected Data Transfer Length) (the rest is
+ * never sent).
+ *
+ * <p>{@code dataBuf} is a pooled buffer that READ fills straight from the volume and the Data-In
+ * PDUs send without a copy; whoever ends up with the result releases it ({@link #release()}).
  */
-public record ScsiResult(int status, byte[] sense, byte[] dataIn, int dataInLength) {
+public record ScsiResult(int status, byte[] sense, byte[] dataIn, int dataInLength, io.netty.buffer.ByteBuf dataBuf) {
+  public ScsiResult(int status, byte[] sense, byte[] dataIn, int dataInLength) {
+    this(status, sense, dataIn, dataInLength, null);
+  }
+
+  /** Bytes of data-in held. */
+  public int dataAvailable() {
+    return dataBuf != null ? dataBuf.readableBytes() : dataIn.length;
+  }
+
+  /** Releases {@code dataBuf}, if any. */
+  public void release() {
+    if (dataBuf != null) {
+      dataBuf.release();
+    }
+  }
+
   public static final int GOOD = 0x00;
   public static final int CHECK_CONDITION = 0x02;
   public static final int CONDITION_MET = 0x04;
