@@ -541,6 +541,16 @@ public final class Engine implements AutoCloseable {
     }
   }
 
+  /** For tests and diagnostics: the SCO numbers of the vDisk's own that its head or a snapshot references. */
+  java.util.Set<Long> referencedScos(String vdisk) throws IOException {
+    return Liveness.compute(existing(vdisk), tables.get(vdisk), this::readTlog).referencedScos();
+  }
+
+  /** For tests and diagnostics: the vDisk's snapshot table. */
+  SnapshotTable table(String vdisk) {
+    return tables.get(vdisk);
+  }
+
   /** For tests: the clock snapshots are stamped with. */
   void setClock(java.time.Clock c) {
     this.clock = c;

@@ -72,6 +72,13 @@ final class Liveness {
     return count[0] * Layout.CLUSTER_BYTES;
   }
 
+  /** Every own SCO something references. */
+  java.util.Set<Long> referencedScos() {
+    java.util.Set<Long> out = new java.util.TreeSet<>(head.keySet());
+    out.addAll(snapshotRefs.keySet());
+    return out;
+  }
+
   int slotsPerSco() {
     return slotsPerSco;
   }
