@@ -45,6 +45,7 @@ public final class Engine implements AutoCloseable {
   private final Map<String, Long> generations = new java.util.concurrent.ConcurrentHashMap<>();
   private final java.util.Set<String> scrubbing = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile java.time.Clock clock = java.time.Clock.systemUTC();
+  private ScheduledExecutorService scheduler;
 
   private Engine(EngineContext ctx) {
     this.ctx = ctx;
@@ -556,6 +557,82 @@ public final class Engine implements AutoCloseable {
     this.clock = c;
   }
 
+  // ---------------------------------------------------------------- schedules
+
+  /**
+   * Starts taking scheduled snapshots (see {@link SnapshotSchedule}); each schedule runs on the
+   * engine's schedule thread. A failure is logged and the next run goes on.
+   */
+  public void startSnapshotSchedule(SnapshotSchedule schedule) {
+    long ms = schedule.interval().toMillis();
+    schedules().scheduleAtFixedRate(() -> runSnapshotSchedule(schedule), ms, ms, TimeUnit.MILLISECONDS);
+    log.info("scheduled snapshots every {} of {}{}", schedule.interval(),
+        schedule.vpool() == null ? "every vPool" : "vPool " + schedule.vpool(),
+        schedule.vdisks().isEmpty() ? "" : " vDisks " + schedule.vdisks());
+  }
+
+  /** Starts scrubbing every vDisk every {@code interval} (the default schedule is daily). */
+  public void startScrubSchedule(java.time.Duration interval, ScrubOptions options) {
+    long ms = interval.toMillis();
+    schedules().scheduleWithFixedDelay(() -> {
+      for (ScrubReport r : scrubAll(options)) {
+        if (r.deferred() != null) {
+          log.info("vDisk {}: scheduled scrub deferred deletions: {}", r.vdisk(), r.deferred());
+        }
+      }
+    }, ms, ms, TimeUnit.MILLISECONDS);
+    log.info("scrubbing every vDisk every {} (fill ratio {}, at most {} bytes/s)", interval, options.fillRatioMax(),
+        options.bytesPerSecondMax());
+  }
+
+  private synchronized ScheduledExecutorService schedules() {
+    checkOpen();
+    if (scheduler == null) {
+      scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "engine-schedules");
+        t.setDaemon(true);
+        return t;
+      });
+    }
+    return scheduler;
+  }
+
+  /** One run of a snapshot schedule at the engine clock's now. */
+  void runSnapshotSchedule(SnapshotSchedule schedule) {
+    java.time.Instant now = clock.instant();
+    String name = "auto-" + java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+        .withZone(java.time.ZoneOffset.UTC).format(now);
+    for (LocalVolume v : volumes.values()) {
+      if (!schedule.covers(v) || v.isTemplate() || closed) {
+        continue;
+      }
+      try {
+        if (tables.get(v.name()).find(name).isEmpty()) {
+          createSnapshot(v.name(), name, true);
+        }
+        applyRetention(v.name(), schedule.retention(), now);
+      } catch (IOException | RuntimeException e) {
+        log.warn("vDisk {}: scheduled snapshot {} failed: {}", v.name(), name, e.toString());
+      }
+    }
+  }
+
+  private void applyRetention(String vdisk, SnapshotRetention.Policy policy, java.time.Instant now) throws IOException {
+    List<SnapshotRetention.Taken> taken = new ArrayList<>();
+    for (SnapshotTable.Entry s : tables.get(vdisk).snapshots()) {
+      if (s.scheduled()) {
+        taken.add(new SnapshotRetention.Taken(s.name(), java.time.Instant.ofEpochMilli(s.createdMillis())));
+      }
+    }
+    for (String s : SnapshotRetention.expired(taken, now, policy)) {
+      try {
+        deleteSnapshot(vdisk, s);
+      } catch (IllegalStateException e) {
+        log.info("vDisk {}: retention keeps snapshot {}: {}", vdisk, s, e.getMessage());
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- scrubbing
 
   /** Scrubs every vDisk in turn; a failure of one is logged and reported, the others go on. */
@@ -672,6 +749,9 @@ public final class Engine implements AutoCloseable {
     }
     closed = true;
     maintenance.shutdownNow();
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
     try {
       ctx.uploader().close();
     } catch (InterruptedException e) {
@@ -704,6 +784,9 @@ public final class Engine implements AutoCloseable {
   void crash() throws IOException {
     closed = true;
     maintenance.shutdownNow();
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
     try {
       ctx.uploader().close();
     } catch (InterruptedException e) {
