@@ -95,20 +95,35 @@ public final class Engine implements AutoCloseable {
         log.warn("{} holds no {}; it is not a vDisk, skipping", dir, RECORD_FILE);
         continue;
       }
-      VolumeRecord r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
-      long t0 = System.nanoTime();
-      SnapshotTable table = SnapshotTable.load(dir);
-      if (table.rollbackTo() != null) {
-        log.warn("vDisk {}: a rollback to snapshot {} was interrupted; finishing it", r.spec().name(), table.rollbackTo());
-        table = finishRollback(dir, r, table);
-        r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
-      }
-      LocalVolume v = LocalVolume.open(r.spec(), r.id(), dir, ctx);
-      v.configure(r);
-      tables.put(r.spec().name(), table);
-      volumes.put(r.spec().name(), v);
-      log.info("vDisk {} ({} bytes, id {}) opened in {} ms", r.spec().name(), r.spec().sizeBytes(), r.id(),
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+      openOne(dir);
+    }
+  }
+
+  /** Opens the vDisk in {@code dir}, first finishing a rollback that was interrupted. */
+  private LocalVolume openOne(Path dir) throws IOException {
+    Path rec = dir.resolve(RECORD_FILE);
+    VolumeRecord r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
+    long t0 = System.nanoTime();
+    SnapshotTable table = SnapshotTable.load(dir);
+    if (table.rollbackTo() != null) {
+      log.warn("vDisk {}: a rollback to snapshot {} was interrupted; finishing it", r.spec().name(), table.rollbackTo());
+      table = finishRollback(dir, r, table);
+      r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
+    }
+    LocalVolume v = LocalVolume.open(r.spec(), r.id(), dir, ctx);
+    v.configure(r);
+    tables.put(r.spec().name(), table);
+    volumes.put(r.spec().name(), v);
+    log.info("vDisk {} ({} bytes, id {}) opened in {} ms", r.spec().name(), r.spec().sizeBytes(), r.id(),
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    return v;
+  }
+
+  /** A directory left by a creation or clone that crashed before its record was stored. */
+  private void removeUnfinished(Path dir) throws IOException {
+    if (Files.exists(dir) && !Files.exists(dir.resolve(RECORD_FILE))) {
+      log.warn("{} holds no {}: left by an interrupted creation; removing it", dir, RECORD_FILE);
+      LocalVolume.deleteTree(dir);
     }
   }
 
@@ -138,6 +153,7 @@ public final class Engine implements AutoCloseable {
     String ns = LocalVolume.namespaceOf(id);
     ctx.backend().createNamespace(ns);
     Path dir = ctx.config().metadataDir().resolve(spec.name());
+    removeUnfinished(dir);
     Files.createDirectories(dir);
     storeRecord(rec);
     Fs.fsyncDirectory(ctx.config().metadataDir());
@@ -347,17 +363,32 @@ public final class Engine implements AutoCloseable {
     v.close();
     volumes.remove(vdisk);
     generations.merge(vdisk, 1L, Long::sum);
-    long first = lastTlogNumber(v.namespace()) + 1;
-    SnapshotTable pending = t.rollingBackTo(e, first);
-    storeTable(r, pending);
-    SnapshotTable done = finishRollback(dir, r, pending);
-    VolumeRecord nr = VolumeRecord.decode(Files.readAllBytes(dir.resolve(RECORD_FILE)), dir.resolve(RECORD_FILE));
-    LocalVolume nv = LocalVolume.open(nr.spec(), nr.id(), dir, ctx);
-    nv.configure(nr);
-    tables.put(vdisk, done);
-    volumes.put(vdisk, nv);
+    try {
+      long first = lastTlogNumber(v.namespace()) + 1;
+      storeTable(r, t.rollingBackTo(e, first));
+    } catch (IOException | RuntimeException ex) {
+      log.error("vDisk {}: rollback to {} could not start; reopening it as it was", vdisk, snapshot, ex);
+      reopenAfterFailure(dir, vdisk);
+      throw ex;
+    }
+    // from here on the rollback is decided: opening the vDisk finishes it, now or at the next start
+    try {
+      openOne(dir);
+    } catch (IOException | RuntimeException ex) {
+      log.error("vDisk {}: rollback to {} is stored but could not be finished now; it is retried at the next start",
+          vdisk, snapshot, ex);
+      throw ex;
+    }
     log.info("vDisk {} rolled back to snapshot {}{}", vdisk, snapshot,
         later.isEmpty() ? "" : "; later snapshots deleted: " + String.join(", ", later));
+  }
+
+  private void reopenAfterFailure(Path dir, String vdisk) {
+    try {
+      openOne(dir);
+    } catch (IOException | RuntimeException e) {
+      log.error("vDisk {}: reopening failed; it is unavailable until the next start", vdisk, e);
+    }
   }
 
   /** Installs the mapping of the snapshot a pending rollback names; idempotent. Volume closed. */
@@ -436,6 +467,7 @@ public final class Engine implements AutoCloseable {
     VolumeRecord rec = new VolumeRecord(id, spec, p.settings(), false, lineage);
     ctx.backend().createNamespace(LocalVolume.namespaceOf(id));
     Path dir = ctx.config().metadataDir().resolve(name);
+    removeUnfinished(dir);
     Files.createDirectories(dir);
     long t0 = System.nanoTime();
     Mapping m = Mapping.materialize(this::readTlog, id, lineage, new TlogRanges(List.of()));
