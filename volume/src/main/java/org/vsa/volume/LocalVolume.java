@@ -1261,6 +1261,11 @@ final class LocalVolume extends Volume {
     return Set.copyOf(scos.keySet());
   }
 
+  /** TLog numbers whose file is still in the write buffer. */
+  Set<Long> tlogsInWriteBuffer() {
+    return Set.copyOf(localTlogs.keySet());
+  }
+
   /** The number of the open SCO/TLog. */
   long openNumber() {
     appendLock.lock();

@@ -172,7 +172,8 @@ final class Scrubber {
       backend.delete(ns, name);
       deleted[0]++;
     }
-    Set<Long> local = v.scosInWriteBuffer();
+    Set<Long> local = new java.util.HashSet<>(v.scosInWriteBuffer());
+    local.addAll(v.tlogsInWriteBuffer()); // deleted once trimmed from the write buffer, by a later scrub
     for (String name : backend.list(ns, "tlog_")) {
       long n = Layout.numberOf(name, "tlog_");
       if (n <= 0 || n >= open || local.contains(n) || inSomeHistory(n)) {
