@@ -1287,31 +1287,56 @@ final class LocalVolume extends Volume {
    * {@code expected}; a client write that got there first wins. Returns whether it moved.
    */
   boolean relocate(long cluster, long expected, ByteBuffer data, int crc) throws IOException {
-    admit(1);
+    return relocate(cluster, new long[] {expected}, data, new int[] {crc}) == 1;
+  }
+
+  /**
+   * Scrubbing, for a run of clusters [first, first + n): each cluster i whose mapping is still
+   * {@code expected[i]} is written anew with its bytes from {@code data} (n clusters) and checksum
+   * {@code crcs[i]}; {@code expected[i] == 0} skips it. Returns how many moved.
+   */
+  int relocate(long first, long[] expected, ByteBuffer data, int[] crcs) throws IOException {
+    int n = expected.length;
+    admit(n);
     try {
       committer.enter();
     } catch (IOException e) {
-      ctx.writeBuffer().release(admitted(1));
+      ctx.writeBuffer().release(admitted(n));
       throw e;
     }
     long appended = 0;
+    int moved = 0;
     try {
-      lockStripes(cluster, cluster);
+      lockStripes(first, first + n - 1);
       try {
         checkOpen();
-        if (mappingOf(cluster)[0] != expected) {
-          return false;
+        long[] locs = new long[n];
+        int[] current = new int[n];
+        metadata.lookup(first, n, locs, current);
+        int i = 0;
+        while (i < n) {
+          if (expected[i] == 0 || locs[i] != expected[i]) {
+            i++;
+            continue;
+          }
+          int j = i + 1;
+          while (j < n && expected[j] != 0 && locs[j] == expected[j]) {
+            j++;
+          }
+          ByteBuffer chunk = data.duplicate().position(i * Layout.CLUSTER_BYTES).limit(j * Layout.CLUSTER_BYTES).slice();
+          append(first + i, j - i, chunk, java.util.Arrays.copyOfRange(crcs, i, j), new long[j - i]);
+          appended += (long) (j - i) * Layout.CLUSTER_BYTES;
+          moved += j - i;
+          i = j;
         }
-        append(cluster, 1, data.duplicate(), new int[] {crc}, new long[1]);
-        appended = Layout.CLUSTER_BYTES;
-        return true;
+        return moved;
       } finally {
-        unlockStripes(cluster, cluster);
+        unlockStripes(first, first + n - 1);
       }
     } finally {
       committer.exit(appended);
-      if (appended == 0) {
-        ctx.writeBuffer().release(admitted(1));
+      if (moved < n) {
+        ctx.writeBuffer().release(admitted(n - moved));
       }
     }
   }

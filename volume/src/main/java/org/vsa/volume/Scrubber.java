@@ -42,6 +42,7 @@ import org.vsa.backends.ObjectStore;
  */
 final class Scrubber {
   private static final Logger log = LoggerFactory.getLogger(Scrubber.class);
+  private static final int RUN_CLUSTERS_MAX = 256;
 
   /** Runs the deletion step under the engine's lock; returns why it did not (or null). */
   interface DeletionGate {
@@ -143,15 +144,33 @@ final class Scrubber {
           throw new IOException("vDisk " + v.name() + ": SCO " + n + " in the backend is shorter than slot "
               + Layout.slotOf(e[1]) + " that cluster " + e[0] + " maps to; scrub stopped, nothing deleted");
         }
-        ByteBuffer data = ByteBuffer.wrap(sco, (int) off, Layout.CLUSTER_BYTES).slice();
-        if (Layout.crc32c(data) != (int) e[2]) {
+        if (Layout.crc32c(sco, (int) off, Layout.CLUSTER_BYTES) != (int) e[2]) {
           throw new IOException("vDisk " + v.name() + ": cluster " + e[0] + " in SCO " + n + " slot " + Layout.slotOf(e[1])
               + " fails its checksum in the backend; scrub stopped, nothing deleted");
         }
-        if (v.relocate(e[0], e[1], data, (int) e[2])) {
-          moved++;
-          meter(Layout.CLUSTER_BYTES);
+      }
+      // runs of consecutive clusters (up to 1 MiB) move together: one lock and one append each
+      int i = 0;
+      while (i < entries.size()) {
+        int j = i + 1;
+        while (j < entries.size() && j - i < RUN_CLUSTERS_MAX && entries.get(j)[0] == entries.get(j - 1)[0] + 1) {
+          j++;
         }
+        int k = j - i;
+        long[] expected = new long[k];
+        int[] crcs = new int[k];
+        ByteBuffer data = ByteBuffer.allocate(k * Layout.CLUSTER_BYTES);
+        for (int c = 0; c < k; c++) {
+          long[] e = entries.get(i + c);
+          expected[c] = e[1];
+          crcs[c] = (int) e[2];
+          data.put(sco, (int) Layout.slotOffset(Layout.slotOf(e[1])), Layout.CLUSTER_BYTES);
+        }
+        data.clear();
+        int m = v.relocate(entries.get(i)[0], expected, data, crcs);
+        moved += m;
+        meter((long) m * Layout.CLUSTER_BYTES);
+        i = j;
       }
     }
     return moved;
