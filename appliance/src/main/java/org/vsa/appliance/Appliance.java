@@ -94,6 +94,7 @@ public final class Appliance implements AutoCloseable {
       Engine engine = startEngine(config, backend);
       opened.push(engine);
       List<String> created = ensureVdisks(config, engine);
+      startSchedules(config, engine);
       IscsiTarget iscsi = startIscsi(config, engine);
       if (iscsi != null) {
         opened.push(iscsi);
@@ -223,6 +224,16 @@ public final class Appliance implements AutoCloseable {
         .collect(Collectors.joining(", "));
   }
 
+  /** Scheduled snapshots and scrubbing, as {@code snapshots:} and {@code scrub:} say. */
+  private static void startSchedules(ApplianceConfig config, Engine engine) {
+    if (config.snapshots().enabled()) {
+      engine.startSnapshotSchedule(config.snapshots().schedule());
+    }
+    if (config.scrub().enabled()) {
+      engine.startScrubSchedule(config.scrub().interval(), config.scrub().options());
+    }
+  }
+
   private static List<String> ensureVdisks(ApplianceConfig config, Engine engine) throws StartupException {
     List<String> created = new ArrayList<>();
     for (Vdisk vdisk : config.vdisks()) {
@@ -233,7 +244,7 @@ public final class Appliance implements AutoCloseable {
         continue;
       }
       try {
-        engine.create(wanted);
+        engine.create(wanted, config.volumeSettings(vdisk));
       } catch (IOException e) {
         throw new StartupException("cannot create vDisk " + vdisk.name() + ": " + e.getMessage(), e);
       }

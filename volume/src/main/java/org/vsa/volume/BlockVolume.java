@@ -43,4 +43,9 @@ public interface BlockVolume {
 
   /** Deallocates the range; it reads as zeros afterwards. */
   void unmap(long offset, long length) throws IOException;
+
+  /** True if writes and unmaps are refused (a template vDisk); front ends report write protection. */
+  default boolean readOnly() {
+    return false;
+  }
 }

@@ -39,6 +39,13 @@ public final class Engine implements AutoCloseable {
   private final Map<String, LocalVolume> volumes = new ConcurrentSkipListMap<>();
   private final ScheduledExecutorService maintenance;
   private volatile boolean closed;
+  /** Snapshot table of every vDisk, by name; replaced (never mutated) under the engine's monitor. */
+  private final Map<String, SnapshotTable> tables = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Bumped whenever a vDisk's snapshots gain a member or its head is replaced: a scrub then defers deletions. */
+  private final Map<String, Long> generations = new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.Set<String> scrubbing = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private volatile java.time.Clock clock = java.time.Clock.systemUTC();
+  private ScheduledExecutorService scheduler;
 
   private Engine(EngineContext ctx) {
     this.ctx = ctx;
@@ -88,12 +95,35 @@ public final class Engine implements AutoCloseable {
         log.warn("{} holds no {}; it is not a vDisk, skipping", dir, RECORD_FILE);
         continue;
       }
-      VolumeRecord r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
-      long t0 = System.nanoTime();
-      LocalVolume v = LocalVolume.open(r.spec(), r.id(), dir, ctx);
-      volumes.put(r.spec().name(), v);
-      log.info("vDisk {} ({} bytes, id {}) opened in {} ms", r.spec().name(), r.spec().sizeBytes(), r.id(),
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+      openOne(dir);
+    }
+  }
+
+  /** Opens the vDisk in {@code dir}, first finishing a rollback that was interrupted. */
+  private LocalVolume openOne(Path dir) throws IOException {
+    Path rec = dir.resolve(RECORD_FILE);
+    VolumeRecord r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
+    long t0 = System.nanoTime();
+    SnapshotTable table = SnapshotTable.load(dir);
+    if (table.rollbackTo() != null) {
+      log.warn("vDisk {}: a rollback to snapshot {} was interrupted; finishing it", r.spec().name(), table.rollbackTo());
+      table = finishRollback(dir, r, table);
+      r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
+    }
+    LocalVolume v = LocalVolume.open(r.spec(), r.id(), dir, ctx);
+    v.configure(r);
+    tables.put(r.spec().name(), table);
+    volumes.put(r.spec().name(), v);
+    log.info("vDisk {} ({} bytes, id {}) opened in {} ms", r.spec().name(), r.spec().sizeBytes(), r.id(),
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    return v;
+  }
+
+  /** A directory left by a creation or clone that crashed before its record was stored. */
+  private void removeUnfinished(Path dir) throws IOException {
+    if (Files.exists(dir) && !Files.exists(dir.resolve(RECORD_FILE))) {
+      log.warn("{} holds no {}: left by an interrupted creation; removing it", dir, RECORD_FILE);
+      LocalVolume.deleteTree(dir);
     }
   }
 
@@ -108,19 +138,28 @@ public final class Engine implements AutoCloseable {
 
   /** Creates a thin vDisk; IllegalStateException if the name is taken. */
   public synchronized Volume create(VolumeSpec spec) throws IOException {
+    return create(spec, VolumeSettings.defaults(spec));
+  }
+
+  /** Creates a thin vDisk with the given settings (their cache policy wins over the spec's). */
+  public synchronized Volume create(VolumeSpec spec, VolumeSettings settings) throws IOException {
     checkOpen();
     if (volumes.containsKey(spec.name())) {
       throw new IllegalStateException("vDisk " + spec.name() + " already exists");
     }
     UUID id = UUID.randomUUID();
-    VolumeRecord rec = new VolumeRecord(id, spec);
+    VolumeRecord rec = new VolumeRecord(id, spec).withSettings(settings);
+    spec = rec.spec();
     String ns = LocalVolume.namespaceOf(id);
     ctx.backend().createNamespace(ns);
     Path dir = ctx.config().metadataDir().resolve(spec.name());
+    removeUnfinished(dir);
     Files.createDirectories(dir);
     storeRecord(rec);
     Fs.fsyncDirectory(ctx.config().metadataDir());
     LocalVolume v = LocalVolume.open(spec, id, dir, ctx);
+    v.configure(rec);
+    tables.put(spec.name(), SnapshotTable.empty());
     volumes.put(spec.name(), v);
     log.info("vDisk {} created: {} bytes, block size {}, SCO size {}, read cache {}, id {}", spec.name(),
         spec.sizeBytes(), spec.blockSize(), spec.scoSizeBytes(), spec.cachePolicy().configName(), id);
@@ -142,13 +181,18 @@ public final class Engine implements AutoCloseable {
     if (sizeBytes == s.sizeBytes()) {
       return;
     }
+    if (v.isTemplate()) {
+      throw new IllegalStateException("vDisk " + name + " is a template: it cannot be resized");
+    }
+    VolumeRecord nextRecord = v.record().withSpec(next);
     if (sizeBytes < s.sizeBytes()) {
       v.resize(next); // discard first, so that a crash in between leaves the old size with zeros past the new end
-      storeRecord(new VolumeRecord(v.id(), next));
+      storeRecord(nextRecord);
     } else {
-      storeRecord(new VolumeRecord(v.id(), next));
+      storeRecord(nextRecord);
       v.resize(next);
     }
+    v.configure(nextRecord);
     log.info("vDisk {} resized from {} to {} bytes", name, s.sizeBytes(), sizeBytes);
   }
 
@@ -169,15 +213,505 @@ public final class Engine implements AutoCloseable {
   /** Deletes the vDisk, locally and in the backend. */
   public synchronized void delete(String name) throws IOException {
     checkOpen();
-    LocalVolume v = volumes.remove(name);
+    LocalVolume v = volumes.get(name);
     if (v == null) {
       throw new IllegalStateException("no vDisk " + name);
     }
+    List<String> clones = clonesOf(v.id(), null);
+    if (!clones.isEmpty()) {
+      throw new IllegalStateException("vDisk " + name + " cannot be deleted: clones " + String.join(", ", clones)
+          + " were made from its snapshots; delete them first");
+    }
+    if (!v.exportHolders().isEmpty()) {
+      throw new IllegalStateException("vDisk " + name + " is in use (exported by " + String.join(", ", v.exportHolders())
+          + "); remove its exports first");
+    }
+    volumes.remove(name);
+    tables.remove(name);
     v.close();
     v.deleteLocalFiles();
     LocalVolume.deleteTree(ctx.config().metadataDir().resolve(name));
     ctx.backend().deleteNamespace(v.namespace());
     log.info("vDisk {} deleted", name);
+  }
+
+  // ---------------------------------------------------------------- snapshots, rollback, clones, templates
+
+  /**
+   * Takes a snapshot: a point in the vDisk's TLog history, after everything written before this
+   * call (the open SCO is sealed and everything so far made durable). Zero-copy and constant
+   * time whatever the vDisk's size.
+   */
+  public SnapshotInfo createSnapshot(String vdisk, String snapshot) throws IOException {
+    return createSnapshot(vdisk, snapshot, false);
+  }
+
+  synchronized SnapshotInfo createSnapshot(String vdisk, String snapshot, boolean scheduled) throws IOException {
+    checkOpen();
+    LocalVolume v = existing(vdisk);
+    checkSnapshotName(snapshot);
+    if (v.isTemplate()) {
+      throw new IllegalStateException("vDisk " + vdisk + " is a template: its snapshot is fixed; clone it instead");
+    }
+    SnapshotTable t = tables.get(vdisk);
+    if (t.find(snapshot).isPresent()) {
+      throw new IllegalStateException("vDisk " + vdisk + " already has a snapshot " + snapshot);
+    }
+    long[] point = v.sealForSnapshot();
+    SnapshotTable.Entry e = new SnapshotTable.Entry(snapshot, UUID.randomUUID(), clock.millis(), point[1],
+        v.sizeBytes(), t.head().upTo(point[0]), scheduled);
+    SnapshotTable next = t.with(e);
+    storeTable(v.record(), next);
+    tables.put(vdisk, next);
+    generations.merge(vdisk, 1L, Long::sum);
+    log.info("vDisk {}: snapshot {} taken{} (up to TLog {}, sequence {})", vdisk, snapshot,
+        scheduled ? " by the schedule" : "", point[0], point[1]);
+    return new SnapshotInfo(snapshot, java.time.Instant.ofEpochMilli(e.createdMillis()), e.sizeBytes(), scheduled, 0,
+        List.of());
+  }
+
+  /**
+   * The vDisk's snapshots, oldest first, each with the backend bytes only it keeps (computed by
+   * rebuilding every snapshot's mapping: this reads the TLog history).
+   */
+  public List<SnapshotInfo> snapshots(String vdisk) throws IOException {
+    LocalVolume v;
+    SnapshotTable t;
+    synchronized (this) {
+      checkOpen();
+      v = existing(vdisk);
+      t = tables.get(vdisk);
+    }
+    Liveness live = Liveness.compute(v, t, this::readTlog);
+    List<SnapshotInfo> out = new ArrayList<>();
+    for (int i = 0; i < t.snapshots().size(); i++) {
+      SnapshotTable.Entry e = t.snapshots().get(i);
+      out.add(new SnapshotInfo(e.name(), java.time.Instant.ofEpochMilli(e.createdMillis()), e.sizeBytes(), e.scheduled(),
+          live.pinnedBytes(i), clonesOf(v.id(), e.name())));
+    }
+    return out;
+  }
+
+  /** Names of the snapshots, oldest first (cheap: no history is read). */
+  public List<String> snapshotNames(String vdisk) {
+    SnapshotTable t = tables.get(vdisk);
+    if (t == null) {
+      throw new IllegalStateException("no vDisk " + vdisk);
+    }
+    return t.snapshots().stream().map(SnapshotTable.Entry::name).toList();
+  }
+
+  /**
+   * Deletes a snapshot. What only it referenced is freed by the next scrub. Refused while clones
+   * made from it exist (the message names them).
+   */
+  public synchronized void deleteSnapshot(String vdisk, String snapshot) throws IOException {
+    checkOpen();
+    LocalVolume v = existing(vdisk);
+    SnapshotTable t = tables.get(vdisk);
+    if (t.find(snapshot).isEmpty()) {
+      throw new IllegalStateException("vDisk " + vdisk + " has no snapshot " + snapshot);
+    }
+    List<String> clones = clonesOf(v.id(), snapshot);
+    if (!clones.isEmpty()) {
+      throw new IllegalStateException("snapshot " + snapshot + " of vDisk " + vdisk + " cannot be deleted: clones "
+          + String.join(", ", clones) + " were made from it; delete them first");
+    }
+    if (v.isTemplate() && t.snapshots().size() == 1) {
+      throw new IllegalStateException("snapshot " + snapshot + " is what template " + vdisk + " is cloned from");
+    }
+    SnapshotTable next = t.without(snapshot);
+    storeTable(v.record(), next);
+    tables.put(vdisk, next);
+    log.info("vDisk {}: snapshot {} deleted (its data is freed by the next scrub)", vdisk, snapshot);
+  }
+
+  /**
+   * Rolls the vDisk back to a snapshot: its content becomes the snapshot's, and the snapshots
+   * taken after it are deleted. Refused while the vDisk is exported (in use), while a later
+   * snapshot has clones, and for templates. Crash-safe: the intent is stored first and an
+   * interrupted rollback is finished at the next start.
+   */
+  public synchronized void rollback(String vdisk, String snapshot) throws IOException {
+    checkOpen();
+    LocalVolume v = existing(vdisk);
+    if (v.isTemplate()) {
+      throw new IllegalStateException("vDisk " + vdisk + " is a template: it cannot be rolled back");
+    }
+    if (!v.exportHolders().isEmpty()) {
+      throw new IllegalStateException("vDisk " + vdisk + " is in use (exported by " + String.join(", ", v.exportHolders())
+          + "); remove its exports before rolling it back");
+    }
+    SnapshotTable t = tables.get(vdisk);
+    SnapshotTable.Entry e = t.find(snapshot).orElseThrow(
+        () -> new IllegalStateException("vDisk " + vdisk + " has no snapshot " + snapshot));
+    boolean after = false;
+    List<String> later = new ArrayList<>();
+    for (SnapshotTable.Entry s : t.snapshots()) {
+      if (after) {
+        List<String> clones = clonesOf(v.id(), s.name());
+        if (!clones.isEmpty()) {
+          throw new IllegalStateException("vDisk " + vdisk + " cannot be rolled back to " + snapshot + ": the later snapshot "
+              + s.name() + " has clones " + String.join(", ", clones) + "; delete them first");
+        }
+        later.add(s.name());
+      }
+      after |= s.name().equals(snapshot);
+    }
+    VolumeRecord r = v.record();
+    Path dir = ctx.config().metadataDir().resolve(vdisk);
+    v.close();
+    volumes.remove(vdisk);
+    generations.merge(vdisk, 1L, Long::sum);
+    try {
+      long first = lastTlogNumber(v.namespace()) + 1;
+      storeTable(r, t.rollingBackTo(e, first));
+    } catch (IOException | RuntimeException ex) {
+      log.error("vDisk {}: rollback to {} could not start; reopening it as it was", vdisk, snapshot, ex);
+      reopenAfterFailure(dir, vdisk);
+      throw ex;
+    }
+    // from here on the rollback is decided: opening the vDisk finishes it, now or at the next start
+    try {
+      openOne(dir);
+    } catch (IOException | RuntimeException ex) {
+      log.error("vDisk {}: rollback to {} is stored but could not be finished now; it is retried at the next start",
+          vdisk, snapshot, ex);
+      throw ex;
+    }
+    log.info("vDisk {} rolled back to snapshot {}{}", vdisk, snapshot,
+        later.isEmpty() ? "" : "; later snapshots deleted: " + String.join(", ", later));
+  }
+
+  private void reopenAfterFailure(Path dir, String vdisk) {
+    try {
+      openOne(dir);
+    } catch (IOException | RuntimeException e) {
+      log.error("vDisk {}: reopening failed; it is unavailable until the next start", vdisk, e);
+    }
+  }
+
+  /** Installs the mapping of the snapshot a pending rollback names; idempotent. Volume closed. */
+  private SnapshotTable finishRollback(Path dir, VolumeRecord r, SnapshotTable t) throws IOException {
+    SnapshotTable.Entry e = t.find(t.rollbackTo()).orElseThrow(
+        () -> new IOException("vDisk " + r.spec().name() + ": rollback target " + t.rollbackTo() + " is not in its table"));
+    Mapping m = Mapping.materialize(this::readTlog, r.id(), r.lineage(), e.ranges());
+    MetadataStore.install(dir, r.id(), m, t.rollbackFirstTlog());
+    if (r.spec().sizeBytes() != e.sizeBytes()) {
+      VolumeSpec s = r.spec();
+      storeRecord(r.withSpec(new VolumeSpec(s.name(), s.vpool(), e.sizeBytes(), s.blockSize(), s.scoSizeBytes(),
+          s.cachePolicy())));
+    }
+    SnapshotTable done = t.rollbackDone();
+    storeTable(r, done);
+    return done;
+  }
+
+  /** The highest TLog number of the namespace, locally or in the backend (0 if none). */
+  private long lastTlogNumber(String ns) throws IOException {
+    long max = 0;
+    Path local = ctx.config().writeBufferDir().resolve(ns);
+    if (Files.isDirectory(local)) {
+      try (var s = Files.newDirectoryStream(local, "tlog_*")) {
+        for (Path p : s) {
+          max = Math.max(max, Layout.numberOf(p.getFileName().toString(), "tlog_"));
+        }
+      }
+    }
+    for (String n : ctx.backend().list(ns, "tlog_")) {
+      max = Math.max(max, Layout.numberOf(n, "tlog_"));
+    }
+    return max;
+  }
+
+  /**
+   * Creates vDisk {@code name} from a snapshot of {@code parent}: instant in the sense that no
+   * data is copied (its mapping is rebuilt from the parent's TLog history, which costs time in
+   * proportion to what was written, not to the size). It shares the parent's SCOs until it
+   * overwrites them. {@code snapshot} may be null for a template (its snapshot).
+   */
+  public synchronized Volume cloneVolume(String parent, String snapshot, String name) throws IOException {
+    checkOpen();
+    LocalVolume p = existing(parent);
+    if (volumes.containsKey(name)) {
+      throw new IllegalStateException("vDisk " + name + " already exists");
+    }
+    SnapshotTable t = tables.get(parent);
+    SnapshotTable.Entry e;
+    if (snapshot == null) {
+      if (!p.isTemplate() || t.snapshots().isEmpty()) {
+        throw new IllegalStateException("name the snapshot of " + parent + " to clone from");
+      }
+      e = t.snapshots().get(t.snapshots().size() - 1);
+    } else {
+      e = t.find(snapshot).orElseThrow(() -> new IllegalStateException("vDisk " + parent + " has no snapshot " + snapshot));
+    }
+    VolumeSpec ps = p.spec();
+    VolumeSpec spec = new VolumeSpec(name, ps.vpool(), e.sizeBytes(), ps.blockSize(), ps.scoSizeBytes(), ps.cachePolicy());
+    if (p.record().lineage().size() >= Layout.LINEAGE_MAX) {
+      throw new IllegalStateException("vDisk " + parent + " is a clone " + Layout.LINEAGE_MAX + " levels deep; flatten it first");
+    }
+    // the clone reads the parent's clusters from the backend: they must all be there
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!p.uploadedThrough(e.ranges().last())) {
+      if (System.nanoTime() > deadline) {
+        throw new IOException("snapshot " + e.name() + " of vDisk " + parent
+            + " is not in the backend yet (its SCOs are still uploading); retry later");
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+    }
+    List<VolumeRecord.Ancestor> lineage = new ArrayList<>();
+    lineage.add(new VolumeRecord.Ancestor(p.id(), parent, e.name(), e.ranges()));
+    lineage.addAll(p.record().lineage());
+    UUID id = UUID.randomUUID();
+    VolumeRecord rec = new VolumeRecord(id, spec, p.settings(), false, lineage);
+    ctx.backend().createNamespace(LocalVolume.namespaceOf(id));
+    Path dir = ctx.config().metadataDir().resolve(name);
+    removeUnfinished(dir);
+    Files.createDirectories(dir);
+    long t0 = System.nanoTime();
+    Mapping m = Mapping.materialize(this::readTlog, id, lineage, new TlogRanges(List.of()));
+    MetadataStore.install(dir, id, m, 1);
+    storeRecord(rec); // last: the clone exists from here on
+    Fs.fsyncDirectory(ctx.config().metadataDir());
+    LocalVolume v = LocalVolume.open(spec, id, dir, ctx);
+    v.configure(rec);
+    tables.put(name, SnapshotTable.empty());
+    volumes.put(name, v);
+    log.info("vDisk {} cloned from snapshot {} of {} ({} mapping pages rebuilt in {} ms)", name, e.name(), parent,
+        m.pages.size(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    return v;
+  }
+
+  /**
+   * Makes the vDisk a template: a snapshot of its current content is taken, and from then on
+   * it can only be cloned (no writes, no writable export, no rollback). Refused while in use.
+   */
+  public synchronized void setTemplate(String vdisk) throws IOException {
+    checkOpen();
+    LocalVolume v = existing(vdisk);
+    if (v.isTemplate()) {
+      return;
+    }
+    if (!v.exportHolders().isEmpty()) {
+      throw new IllegalStateException("vDisk " + vdisk + " is in use (exported by " + String.join(", ", v.exportHolders())
+          + "); remove its exports before making it a template");
+    }
+    String snap = "template";
+    for (int i = 2; tables.get(vdisk).find(snap).isPresent(); i++) {
+      snap = "template-" + i;
+    }
+    createSnapshot(vdisk, snap, false);
+    VolumeRecord r = v.record().asTemplate();
+    storeRecord(r);
+    v.configure(r);
+    log.info("vDisk {} is now a template (clone source: snapshot {})", vdisk, snap);
+  }
+
+  /** Changes settings, validated and stored before they take effect. */
+  public synchronized VolumeSettings updateSettings(String vdisk, VolumeSettings settings) throws IOException {
+    checkOpen();
+    LocalVolume v = existing(vdisk);
+    VolumeRecord r = v.record().withSettings(settings);
+    storeRecord(r);
+    v.configure(r);
+    log.info("vDisk {}: settings now DTL {}, read cache {} (quota {} bytes), dedupe {}", vdisk,
+        settings.dtlMode().configName(), settings.cachePolicy().configName(), settings.readCacheQuotaBytes(),
+        settings.dedupe());
+    return settings;
+  }
+
+  /** Changes settings given as {@code key=value} pairs (see {@link VolumeSettings#with}). */
+  public synchronized VolumeSettings updateSettings(String vdisk, Map<String, String> changes) throws IOException {
+    VolumeSettings s = existing(vdisk).settings();
+    for (Map.Entry<String, String> c : changes.entrySet()) {
+      s = s.with(c.getKey(), c.getValue());
+    }
+    return updateSettings(vdisk, s);
+  }
+
+  /** vDisks cloned (directly or further down) from {@code id}'s snapshot {@code snapshot} (any if null). */
+  private List<String> clonesOf(UUID id, String snapshot) {
+    List<String> out = new ArrayList<>();
+    for (LocalVolume v : volumes.values()) {
+      for (VolumeRecord.Ancestor a : v.record().lineage()) {
+        if (a.id().equals(id) && (snapshot == null || a.snapshot().equals(snapshot))) {
+          out.add(v.name());
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  private LocalVolume existing(String vdisk) {
+    LocalVolume v = volumes.get(vdisk);
+    if (v == null) {
+      throw new IllegalStateException("no vDisk " + vdisk);
+    }
+    return v;
+  }
+
+  private static void checkSnapshotName(String s) {
+    if (s == null || !s.matches(VolumeSpec.NAME_PATTERN)) {
+      throw new IllegalArgumentException("snapshot name must match " + VolumeSpec.NAME_PATTERN + "; got '" + s + "'");
+    }
+  }
+
+  /** Stores the snapshot table beside the vDisk's metadata and into its backend namespace. */
+  private void storeTable(VolumeRecord r, SnapshotTable t) throws IOException {
+    t.store(ctx.config().metadataDir().resolve(r.spec().name()));
+    ctx.backend().put(LocalVolume.namespaceOf(r.id()), SnapshotTable.FILE, t.encode());
+  }
+
+  /** A TLog's bytes: from the write buffer while it is there, else from the backend. */
+  private byte[] readTlog(String ns, long n) throws IOException {
+    Path p = ctx.config().writeBufferDir().resolve(ns).resolve(Layout.tlogName(n));
+    try {
+      return Files.readAllBytes(p);
+    } catch (java.nio.file.NoSuchFileException e) {
+      return ctx.backend().get(ns, Layout.tlogName(n));
+    }
+  }
+
+  /** For tests and diagnostics: the SCO numbers of the vDisk's own that its head or a snapshot references. */
+  java.util.Set<Long> referencedScos(String vdisk) throws IOException {
+    return Liveness.compute(existing(vdisk), tables.get(vdisk), this::readTlog).referencedScos();
+  }
+
+  /** For tests and diagnostics: the vDisk's snapshot table. */
+  SnapshotTable table(String vdisk) {
+    return tables.get(vdisk);
+  }
+
+  /** For tests: the clock snapshots are stamped with. */
+  void setClock(java.time.Clock c) {
+    this.clock = c;
+  }
+
+  // ---------------------------------------------------------------- schedules
+
+  /**
+   * Starts taking scheduled snapshots (see {@link SnapshotSchedule}); each schedule runs on the
+   * engine's schedule thread. A failure is logged and the next run goes on.
+   */
+  public void startSnapshotSchedule(SnapshotSchedule schedule) {
+    long ms = schedule.interval().toMillis();
+    schedules().scheduleAtFixedRate(() -> runSnapshotSchedule(schedule), ms, ms, TimeUnit.MILLISECONDS);
+    log.info("scheduled snapshots every {} of {}{}", schedule.interval(),
+        schedule.vpool() == null ? "every vPool" : "vPool " + schedule.vpool(),
+        schedule.vdisks().isEmpty() ? "" : " vDisks " + schedule.vdisks());
+  }
+
+  /** Starts scrubbing every vDisk every {@code interval} (the default schedule is daily). */
+  public void startScrubSchedule(java.time.Duration interval, ScrubOptions options) {
+    long ms = interval.toMillis();
+    schedules().scheduleWithFixedDelay(() -> {
+      for (ScrubReport r : scrubAll(options)) {
+        if (r.deferred() != null) {
+          log.info("vDisk {}: scheduled scrub deferred deletions: {}", r.vdisk(), r.deferred());
+        }
+      }
+    }, ms, ms, TimeUnit.MILLISECONDS);
+    log.info("scrubbing every vDisk every {} (fill ratio {}, at most {} bytes/s)", interval, options.fillRatioMax(),
+        options.bytesPerSecondMax());
+  }
+
+  private synchronized ScheduledExecutorService schedules() {
+    checkOpen();
+    if (scheduler == null) {
+      scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "engine-schedules");
+        t.setDaemon(true);
+        return t;
+      });
+    }
+    return scheduler;
+  }
+
+  /** One run of a snapshot schedule at the engine clock's now. */
+  void runSnapshotSchedule(SnapshotSchedule schedule) {
+    java.time.Instant now = clock.instant();
+    String name = "auto-" + java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+        .withZone(java.time.ZoneOffset.UTC).format(now);
+    for (LocalVolume v : volumes.values()) {
+      if (!schedule.covers(v) || v.isTemplate() || closed) {
+        continue;
+      }
+      try {
+        if (tables.get(v.name()).find(name).isEmpty()) {
+          createSnapshot(v.name(), name, true);
+        }
+        applyRetention(v.name(), schedule.retention(), now);
+      } catch (IOException | RuntimeException e) {
+        log.warn("vDisk {}: scheduled snapshot {} failed: {}", v.name(), name, e.toString());
+      }
+    }
+  }
+
+  private void applyRetention(String vdisk, SnapshotRetention.Policy policy, java.time.Instant now) throws IOException {
+    List<SnapshotRetention.Taken> taken = new ArrayList<>();
+    for (SnapshotTable.Entry s : tables.get(vdisk).snapshots()) {
+      if (s.scheduled()) {
+        taken.add(new SnapshotRetention.Taken(s.name(), java.time.Instant.ofEpochMilli(s.createdMillis())));
+      }
+    }
+    for (String s : SnapshotRetention.expired(taken, now, policy)) {
+      try {
+        deleteSnapshot(vdisk, s);
+      } catch (IllegalStateException e) {
+        log.info("vDisk {}: retention keeps snapshot {}: {}", vdisk, s, e.getMessage());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- scrubbing
+
+  /** Scrubs every vDisk in turn; a failure of one is logged and reported, the others go on. */
+  public List<ScrubReport> scrubAll(ScrubOptions o) {
+    List<ScrubReport> out = new ArrayList<>();
+    for (String name : List.copyOf(volumes.keySet())) {
+      try {
+        out.add(scrub(name, o));
+      } catch (IOException | RuntimeException e) {
+        log.warn("vDisk {}: scrub failed: {}", name, e.toString());
+        out.add(new ScrubReport(name, 0, 0, 0, 0, 0, 0, 0, "failed: " + e.getMessage()));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Scrubs one vDisk (see {@link Scrubber}): rewrites the live clusters of SCOs at or below the
+   * fill ratio into new SCOs and deletes from the backend the SCOs and TLogs that neither its
+   * live mapping nor any snapshot (and so no clone) references. Runs beside I/O.
+   */
+  public ScrubReport scrub(String vdisk, ScrubOptions o) throws IOException {
+    LocalVolume v;
+    SnapshotTable t;
+    long gen;
+    synchronized (this) {
+      checkOpen();
+      v = existing(vdisk);
+      t = tables.get(vdisk);
+      gen = generations.getOrDefault(vdisk, 0L);
+      if (!scrubbing.add(vdisk)) {
+        throw new IllegalStateException("a scrub of vDisk " + vdisk + " is already running");
+      }
+    }
+    try {
+      return new Scrubber(ctx.backend(), v, t, o, this::readTlog, deleteSet -> {
+        synchronized (this) {
+          if (volumes.get(vdisk) != v || generations.getOrDefault(vdisk, 0L) != gen) {
+            return "the vDisk's snapshots or head changed during the scrub";
+          }
+          deleteSet.run();
+          return null;
+        }
+      }).run();
+    } finally {
+      scrubbing.remove(vdisk);
+    }
   }
 
   /** Flushes every vDisk. */
@@ -247,6 +781,9 @@ public final class Engine implements AutoCloseable {
     }
     closed = true;
     maintenance.shutdownNow();
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
     try {
       ctx.uploader().close();
     } catch (InterruptedException e) {
@@ -279,6 +816,9 @@ public final class Engine implements AutoCloseable {
   void crash() throws IOException {
     closed = true;
     maintenance.shutdownNow();
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
     try {
       ctx.uploader().close();
     } catch (InterruptedException e) {

@@ -20,6 +20,8 @@ public final class Layout {
   public static final int PAGE_ENTRIES = 512;
   public static final int PAGE_SHIFT = 9;
   public static final long SCO_NUMBER_MAX = 0xFFFF_FFFFL;
+  /** Deepest clone lineage: a clone of a clone of ... this many levels. */
+  public static final int LINEAGE_MAX = 255;
   /** An SCO file begins with one cluster-sized header so that data slots stay 4 KiB aligned. */
   public static final int SCO_HEADER_BYTES = 4096;
 
@@ -30,7 +32,21 @@ public final class Layout {
   }
 
   public static long scoOf(long location) {
-    return location >>> 16;
+    return (location >>> 16) & SCO_NUMBER_MAX;
+  }
+
+  /**
+   * Which vDisk of the clone lineage holds the SCO: 0 = this vDisk, 1 = its parent (the vDisk it
+   * was cloned from), 2 = the parent's parent, ... (bits 48..55 of a location).
+   */
+  public static int lineageOf(long location) {
+    return (int) (location >>> 48) & 0xFF;
+  }
+
+  /** The location with its lineage level set to {@code level}. */
+  public static long withLineage(long location, int level) {
+    Verify.that(level >= 0 && level <= LINEAGE_MAX, "lineage level %d out of range", level);
+    return (location & 0x0000_FFFF_FFFF_FFFFL) | ((long) level << 48);
   }
 
   public static int slotOf(long location) {

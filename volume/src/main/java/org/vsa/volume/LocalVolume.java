@@ -71,6 +71,12 @@ final class LocalVolume extends Volume {
   private final Set<Long> uploaded = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean checkpointRunning = new AtomicBoolean();
   private volatile boolean closed;
+  /** Its persisted record (settings, template flag, clone lineage); replaced by the engine. */
+  private volatile VolumeRecord record;
+  /** Namespaces of the clone lineage: [0] the parent's, [1] the parent's parent's, ... */
+  private volatile String[] lineageNamespaces = new String[0];
+  private final Map<Long, String> exports = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicLong exportIds = new java.util.concurrent.atomic.AtomicLong();
 
   // guarded by appendLock
   private ScoHandle current;
@@ -138,6 +144,65 @@ final class LocalVolume extends Volume {
 
   boolean isClosed() {
     return closed;
+  }
+
+  /** Takes the record's settings, template flag and lineage (at open and after every change). */
+  void configure(VolumeRecord r) {
+    Verify.that(r.id().equals(id), "record of another vDisk");
+    String[] ns = new String[r.lineage().size()];
+    for (int i = 0; i < ns.length; i++) {
+      ns[i] = r.lineage().get(i).namespace();
+    }
+    lineageNamespaces = ns;
+    record = r;
+    spec = r.spec();
+  }
+
+  VolumeRecord record() {
+    return record;
+  }
+
+  @Override
+  public VolumeSettings settings() {
+    return record.settings();
+  }
+
+  @Override
+  public boolean isTemplate() {
+    return record.template();
+  }
+
+  @Override
+  public java.util.Optional<CloneSource> cloneSource() {
+    List<VolumeRecord.Ancestor> l = record.lineage();
+    return l.isEmpty() ? java.util.Optional.empty()
+        : java.util.Optional.of(new CloneSource(l.get(0).name(), l.get(0).snapshot()));
+  }
+
+  @Override
+  public Export export(String holder, boolean writable) {
+    if (writable && isTemplate()) {
+      throw new IllegalStateException("vDisk " + name() + " is a template: it can only be cloned, not exported for writing");
+    }
+    long key = exportIds.incrementAndGet();
+    exports.put(key, holder);
+    AtomicBoolean done = new AtomicBoolean();
+    return () -> {
+      if (done.compareAndSet(false, true)) {
+        exports.remove(key);
+      }
+    };
+  }
+
+  @Override
+  public List<String> exportHolders() {
+    return List.copyOf(new TreeMap<>(exports).values());
+  }
+
+  private void checkWritable() throws IOException {
+    if (record != null && record.template()) {
+      throw new IOException("vDisk " + name() + " is a template: it is read-only (clone it to write)");
+    }
   }
 
   String namespace() {
@@ -473,6 +538,7 @@ final class LocalVolume extends Volume {
   public void write(long offset, ByteBuffer src, Durability durability) throws IOException {
     int len = src.remaining();
     checkRange(offset, len);
+    checkWritable();
     if (len == 0) {
       if (durability == Durability.DURABLE) {
         flush();
@@ -834,7 +900,10 @@ final class LocalVolume extends Volume {
   private void readRun(long firstCluster, long[] locs, int[] crcs, int i, int j, ByteBuffer out, int base,
       boolean cacheable) throws IOException {
     long sco = Layout.scoOf(locs[i]);
-    ScoHandle h = scos.get(sco);
+    int level = Layout.lineageOf(locs[i]);
+    // a clone's clusters at level > 0 live in an ancestor's SCOs, which are in the backend
+    String ns = level == 0 ? namespace : lineageNamespaces[level - 1];
+    ScoHandle h = level == 0 ? scos.get(sco) : null;
     if (h != null && h.tryAcquire()) {
       try {
         ByteBuffer dst = out.duplicate().position(base + i * Layout.CLUSTER_BYTES).limit(base + j * Layout.CLUSTER_BYTES);
@@ -865,10 +934,10 @@ final class LocalVolume extends Volume {
       }
       ByteBuffer run = out.duplicate().position(base + k * Layout.CLUSTER_BYTES).limit(base + m * Layout.CLUSTER_BYTES);
       try {
-        ctx.backend().read(namespace, Layout.scoName(sco), Layout.slotOffset(Layout.slotOf(locs[k])), run);
+        ctx.backend().read(ns, Layout.scoName(sco), Layout.slotOffset(Layout.slotOf(locs[k])), run);
       } catch (NoSuchObjectException e) {
-        throw new IOException("vDisk " + name() + ": SCO " + sco + " holding cluster " + (firstCluster + k - i)
-            + " is neither in the write buffer nor in the backend", e);
+        throw new IOException("vDisk " + name() + ": SCO " + sco + (level == 0 ? "" : " of " + ns) + " holding cluster "
+            + (firstCluster + k - i) + " is neither in the write buffer nor in the backend", e);
       }
       readsBackend.add(m - k);
       verify(firstCluster, locs, crcs, k, m, out, base, "backend");
@@ -918,6 +987,7 @@ final class LocalVolume extends Volume {
   @Override
   public void unmap(long offset, long length) throws IOException {
     checkRange(offset, length);
+    checkWritable();
     if (length == 0) {
       return;
     }
@@ -1157,6 +1227,121 @@ final class LocalVolume extends Volume {
       flush();
     }
     spec = newSpec;
+  }
+
+  // ---------------------------------------------------------------- snapshots and scrubbing
+
+  /**
+   * The point a snapshot names: seals the open SCO if it holds anything and waits until
+   * everything written so far is durable. Returns {last TLog of the history so far, its last
+   * sequence number}. Constant time whatever the vDisk's size.
+   */
+  long[] sealForSnapshot() throws IOException {
+    long last;
+    long seq;
+    appendLock.lock();
+    try {
+      checkOpen();
+      if (tlogRecords > 0) {
+        roll();
+      }
+      last = current.number - 1;
+      seq = lastSeq;
+    } finally {
+      appendLock.unlock();
+    }
+    committer.awaitDurable(seq);
+    return new long[] {last, seq};
+  }
+
+  /** True once every SCO and TLog up to {@code lastTlog} is in the backend. */
+  boolean uploadedThrough(long lastTlog) {
+    return scos.keySet().stream().noneMatch(n -> n <= lastTlog);
+  }
+
+  /** SCO numbers whose file is still in the write buffer (the open one included). */
+  Set<Long> scosInWriteBuffer() {
+    return Set.copyOf(scos.keySet());
+  }
+
+  /** TLog numbers whose file is still in the write buffer. */
+  Set<Long> tlogsInWriteBuffer() {
+    return Set.copyOf(localTlogs.keySet());
+  }
+
+  /** The number of the open SCO/TLog. */
+  long openNumber() {
+    appendLock.lock();
+    try {
+      return current.number;
+    } finally {
+      appendLock.unlock();
+    }
+  }
+
+  /** Every mapped cluster of the live mapping (see {@link MetadataStore#forEachEntry}). */
+  void forEachMapped(MetadataStore.EntryConsumer f) throws IOException {
+    metadata.forEachEntry(f);
+  }
+
+  /**
+   * Scrubbing: writes {@code data} (one cluster, checksum {@code crc}) anew for {@code cluster},
+   * as an ordinary write into the open SCO, but only if the cluster still maps to
+   * {@code expected}; a client write that got there first wins. Returns whether it moved.
+   */
+  boolean relocate(long cluster, long expected, ByteBuffer data, int crc) throws IOException {
+    return relocate(cluster, new long[] {expected}, data, new int[] {crc}) == 1;
+  }
+
+  /**
+   * Scrubbing, for a run of clusters [first, first + n): each cluster i whose mapping is still
+   * {@code expected[i]} is written anew with its bytes from {@code data} (n clusters) and checksum
+   * {@code crcs[i]}; {@code expected[i] == 0} skips it. Returns how many moved.
+   */
+  int relocate(long first, long[] expected, ByteBuffer data, int[] crcs) throws IOException {
+    int n = expected.length;
+    admit(n);
+    try {
+      committer.enter();
+    } catch (IOException e) {
+      ctx.writeBuffer().release(admitted(n));
+      throw e;
+    }
+    long appended = 0;
+    int moved = 0;
+    try {
+      lockStripes(first, first + n - 1);
+      try {
+        checkOpen();
+        long[] locs = new long[n];
+        int[] current = new int[n];
+        metadata.lookup(first, n, locs, current);
+        int i = 0;
+        while (i < n) {
+          if (expected[i] == 0 || locs[i] != expected[i]) {
+            i++;
+            continue;
+          }
+          int j = i + 1;
+          while (j < n && expected[j] != 0 && locs[j] == expected[j]) {
+            j++;
+          }
+          ByteBuffer chunk = data.duplicate().position(i * Layout.CLUSTER_BYTES).limit(j * Layout.CLUSTER_BYTES).slice();
+          append(first + i, j - i, chunk, java.util.Arrays.copyOfRange(crcs, i, j), new long[j - i]);
+          appended += (long) (j - i) * Layout.CLUSTER_BYTES;
+          moved += j - i;
+          i = j;
+        }
+        return moved;
+      } finally {
+        unlockStripes(first, first + n - 1);
+      }
+    } finally {
+      committer.exit(appended);
+      if (moved < n) {
+        ctx.writeBuffer().release(admitted(n - moved));
+      }
+    }
   }
 
   /** The mapping entry of one cluster: {location, crc} (diagnostics and tests). */

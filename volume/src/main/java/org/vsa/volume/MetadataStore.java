@@ -447,6 +447,74 @@ final class MetadataStore implements AutoCloseable {
     }
   }
 
+  /** Receives one mapped cluster. */
+  interface EntryConsumer {
+    void accept(long cluster, long location, int crc) throws IOException;
+  }
+
+  /**
+   * Calls {@code f} for every mapped cluster of the live mapping. Pages are read one at a time
+   * without a lock: an entry changed meanwhile may be seen before or after the change.
+   */
+  void forEachEntry(EntryConsumer f) throws IOException {
+    java.util.TreeSet<Long> indexes = new java.util.TreeSet<>(view.directory().keySet());
+    indexes.addAll(resident.keySet());
+    long[] locs = new long[Layout.PAGE_ENTRIES];
+    int[] crcs = new int[Layout.PAGE_ENTRIES];
+    for (long index : indexes) {
+      Page p = pageForRead(index);
+      if (p == null) {
+        continue;
+      }
+      p.copy(0, Layout.PAGE_ENTRIES, locs, crcs, 0);
+      for (int i = 0; i < Layout.PAGE_ENTRIES; i++) {
+        if (locs[i] != 0) {
+          f.accept((index << Layout.PAGE_SHIFT) + i, locs[i], crcs[i]);
+        }
+      }
+    }
+  }
+
+  /**
+   * Replaces the whole mapping of the (closed) vDisk in {@code dir} by {@code m}: the pages go
+   * to a new page log generation, then one atomic checkpoint replacement switches to it, naming
+   * {@code replayFromTlog} as the first TLog to replay. A crash before that replacement leaves
+   * the old mapping (and the stray page log is removed at the next open). The applied sequence
+   * stays the old checkpoint's, so that sequence numbers keep growing.
+   */
+  static void install(Path dir, UUID volumeId, Mapping m, long replayFromTlog) throws IOException {
+    com.github.benmanes.caffeine.cache.Cache<PageKey, Page> none =
+        com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(0).build();
+    MetadataStore s = open(dir, volumeId, none);
+    try {
+      long generation = s.pageLogGeneration + 1;
+      Map<Long, Long> directory = new java.util.HashMap<>();
+      long pos = PAGELOG_HEADER_BYTES;
+      try (FileChannel target = s.createPageLog(generation)) {
+        ByteBuffer rec = ByteBuffer.allocate(PAGE_RECORD_BYTES);
+        for (Page p : m.pages.values()) {
+          Page.Snapshot snap = p.snapshot();
+          rec.clear();
+          rec.putInt(PAGE_MAGIC).putShort(VERSION).putShort((short) Layout.PAGE_ENTRIES).putLong(snap.index());
+          for (int i = 0; i < Layout.PAGE_ENTRIES; i++) {
+            rec.putLong(snap.locations()[i]).putInt(snap.crcs()[i]);
+          }
+          rec.putInt(Layout.crc32c(rec.array(), 0, PAGE_RECORD_BYTES - 4));
+          rec.flip();
+          TLog.writeFully(target, rec, pos);
+          directory.put(snap.index(), pos);
+          pos += PAGE_RECORD_BYTES;
+        }
+        target.force(true);
+      }
+      Fs.fsyncDirectory(dir);
+      s.writeCheckpointFile(new Cut(s.appliedSeq, replayFromTlog, List.of()), generation, pos, directory);
+    } finally {
+      s.close();
+    }
+    open(dir, volumeId, none).close(); // removes the older page log
+  }
+
   @Override
   public void close() throws IOException {
     cleanPages.asMap().keySet().removeIf(k -> k.owner() == this);

@@ -6,8 +6,13 @@ import static org.vsa.volume.TestEngines.MIB;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,6 +37,233 @@ class ModelBasedTest {
     long base = new Random().nextLong();
     for (int i = 0; i < 3; i++) {
       run(base + i, dir.resolve("run" + i));
+    }
+  }
+
+  @Test
+  void snapshotCloneRollbackScrubHistoriesMatchTheModel() throws Exception {
+    String fixed = System.getProperty("sim.seed");
+    if (fixed != null && !fixed.isBlank() && !fixed.startsWith("$")) {
+      new SnapshotModel(Long.parseLong(fixed), dir.resolve("snap-replay")).run();
+      return;
+    }
+    long base = new Random().nextLong();
+    for (int i = 0; i < 2; i++) {
+      new SnapshotModel(base + i, dir.resolve("snap" + i)).run();
+    }
+  }
+
+  /**
+   * vDisks, their snapshots and clones as byte arrays; every engine operation is applied to both
+   * and refusals are predicted by the model (a snapshot with clones cannot be deleted, a
+   * rollback past one is refused). After every structural operation the affected vDisks are
+   * read whole and compared; at the end every snapshot is cloned and compared too.
+   */
+  private static final class SnapshotModel {
+    private static final long VSIZE = 8 * MIB;
+    private static final int SNAP_OPS = 700;
+    private final long seed;
+    private final Path runDir;
+    private final Random rnd;
+    private final Map<String, byte[]> disks = new TreeMap<>();
+    private final Map<String, LinkedHashMap<String, byte[]>> snaps = new TreeMap<>();
+    /** clone name -> {parent, snapshot} */
+    private final Map<String, String[]> parents = new TreeMap<>();
+    private Engine e;
+    private int op;
+
+    SnapshotModel(long seed, Path runDir) {
+      this.seed = seed;
+      this.runDir = runDir;
+      this.rnd = new Random(seed);
+    }
+
+    void run() throws Exception {
+      e = start(runDir);
+      try {
+        e.create(TestEngines.spec("m", VSIZE));
+        disks.put("m", new byte[(int) VSIZE]);
+        snaps.put("m", new LinkedHashMap<>());
+        for (op = 0; op < SNAP_OPS; op++) {
+          step();
+        }
+        e.close();
+        e = start(runDir);
+        for (String d : disks.keySet()) {
+          check(d, "final");
+        }
+        int k = 0;
+        for (Map.Entry<String, LinkedHashMap<String, byte[]>> ds : snaps.entrySet()) {
+          for (Map.Entry<String, byte[]> s : ds.getValue().entrySet()) {
+            String name = "final" + k++;
+            Volume c = e.cloneVolume(ds.getKey(), s.getKey(), name);
+            compare(c, s.getValue(), "clone of snapshot " + ds.getKey() + "@" + s.getKey());
+          }
+        }
+      } catch (Exception | AssertionError ex) {
+        throw new AssertionError("seed " + seed + " failed at op " + op + "; replay with -Dsim.seed=" + seed, ex);
+      } finally {
+        e.close();
+      }
+    }
+
+    private void step() throws Exception {
+      List<String> names = new ArrayList<>(disks.keySet());
+      String d = names.get(rnd.nextInt(names.size()));
+      Volume v = e.volume(d).orElseThrow();
+      byte[] model = disks.get(d);
+      int kind = rnd.nextInt(100);
+      if (kind < 45) {
+        int len = Math.min(length(rnd), 64 * 1024);
+        long off = 512L * rnd.nextInt((int) ((VSIZE - len) / 512) + 1);
+        byte[] data = new byte[len];
+        rnd.nextBytes(data);
+        v.write(off, ByteBuffer.wrap(data), rnd.nextInt(10) == 0 ? Durability.DURABLE : Durability.BUFFERED);
+        System.arraycopy(data, 0, model, (int) off, len);
+      } else if (kind < 65) {
+        int len = Math.min(length(rnd), 64 * 1024);
+        long off = 512L * rnd.nextInt((int) ((VSIZE - len) / 512) + 1);
+        ByteBuffer got = ByteBuffer.allocate(len);
+        v.read(off, got);
+        if (!Arrays.equals(got.array(), 0, len, model, (int) off, (int) off + len)) {
+          fail(String.format("seed %d op %d: read of %s [%d, +%d) differs from the model", seed, op, d, off, len));
+        }
+      } else if (kind < 70) {
+        int len = 4096 * (1 + rnd.nextInt(64));
+        long off = 4096L * rnd.nextInt((int) ((VSIZE - len) / 4096) + 1);
+        v.unmap(off, len);
+        Arrays.fill(model, (int) off, (int) off + len, (byte) 0);
+      } else if (kind < 75) {
+        v.flush();
+      } else if (kind < 83) {
+        String s = "s" + op;
+        e.createSnapshot(d, s);
+        snaps.get(d).put(s, model.clone());
+      } else if (kind < 86) {
+        rollback(d);
+      } else if (kind < 90) {
+        deleteSnapshot(d);
+      } else if (kind < 93) {
+        cloneOne(d);
+      } else if (kind < 94) {
+        deleteDisk(d);
+      } else if (kind < 97) {
+        ScrubReport r = e.scrub(d, ScrubOptions.defaults().withRate(0));
+        if (r.deferred() != null) {
+          fail("scrub deferred its deletions with nothing else running: " + r.deferred());
+        }
+        check(d, "after a scrub");
+      } else if (kind < 99) {
+        e.close();
+        e = start(runDir);
+        check(d, "after a restart");
+      } else {
+        for (String x : disks.keySet()) {
+          e.volume(x).orElseThrow().flush();
+        }
+        e.crash();
+        e = start(runDir);
+        check(d, "after a crash");
+      }
+    }
+
+    private void rollback(String d) throws Exception {
+      List<String> ss = new ArrayList<>(snaps.get(d).keySet());
+      if (ss.isEmpty()) {
+        return;
+      }
+      String s = ss.get(rnd.nextInt(ss.size()));
+      List<String> later = ss.subList(ss.indexOf(s) + 1, ss.size());
+      boolean refused = later.stream().anyMatch(x -> hasClones(d, x));
+      try {
+        e.rollback(d, s);
+        if (refused) {
+          fail("rollback of " + d + " past a snapshot with clones was allowed");
+        }
+      } catch (IllegalStateException ex) {
+        if (!refused) {
+          throw ex;
+        }
+        return;
+      }
+      disks.put(d, snaps.get(d).get(s).clone());
+      for (String x : new ArrayList<>(later)) {
+        snaps.get(d).remove(x);
+      }
+      check(d, "after a rollback to " + s);
+    }
+
+    private void deleteSnapshot(String d) throws Exception {
+      List<String> ss = new ArrayList<>(snaps.get(d).keySet());
+      if (ss.isEmpty()) {
+        return;
+      }
+      String s = ss.get(rnd.nextInt(ss.size()));
+      boolean refused = hasClones(d, s);
+      try {
+        e.deleteSnapshot(d, s);
+        if (refused) {
+          fail("snapshot " + d + "@" + s + " with clones was deleted");
+        }
+        snaps.get(d).remove(s);
+      } catch (IllegalStateException ex) {
+        if (!refused) {
+          throw ex;
+        }
+      }
+    }
+
+    private void cloneOne(String d) throws Exception {
+      List<String> ss = new ArrayList<>(snaps.get(d).keySet());
+      if (ss.isEmpty() || disks.size() >= 5) {
+        return;
+      }
+      String s = ss.get(rnd.nextInt(ss.size()));
+      String name = "c" + op;
+      e.cloneVolume(d, s, name);
+      disks.put(name, snaps.get(d).get(s).clone());
+      snaps.put(name, new LinkedHashMap<>());
+      parents.put(name, new String[] {d, s});
+      check(name, "after cloning");
+    }
+
+    private void deleteDisk(String d) throws Exception {
+      if (d.equals("m")) {
+        return;
+      }
+      boolean refused = parents.values().stream().anyMatch(p -> p[0].equals(d));
+      try {
+        e.delete(d);
+        if (refused) {
+          fail("vDisk " + d + " with clones was deleted");
+        }
+      } catch (IllegalStateException ex) {
+        if (!refused) {
+          throw ex;
+        }
+        return;
+      }
+      disks.remove(d);
+      snaps.remove(d);
+      parents.remove(d);
+    }
+
+    private boolean hasClones(String d, String s) {
+      return parents.values().stream().anyMatch(p -> p[0].equals(d) && p[1].equals(s));
+    }
+
+    private void check(String d, String when) throws Exception {
+      compare(e.volume(d).orElseThrow(), disks.get(d), d + " " + when);
+    }
+
+    private void compare(Volume v, byte[] want, String what) throws Exception {
+      ByteBuffer got = ByteBuffer.allocate(want.length);
+      v.read(0, got);
+      if (!Arrays.equals(got.array(), want)) {
+        int i = Arrays.mismatch(got.array(), want);
+        fail(String.format("seed %d op %d: %s differs from the model at byte %d (replay with -Dsim.seed=%d)",
+            seed, op, what, i, seed));
+      }
     }
   }
 

@@ -8,6 +8,8 @@ import java.util.Objects;
 import java.util.Optional;
 import org.vsa.backends.ObjectStore;
 import org.vsa.volume.CachePolicy;
+import org.vsa.volume.DtlMode;
+import org.vsa.volume.VolumeSettings;
 import org.vsa.volume.EngineConfig;
 import org.vsa.volume.VolumeSpec;
 
@@ -34,7 +36,9 @@ public record ApplianceConfig(
     List<Vpool> vpools,
     List<Vdisk> vdisks,
     Iscsi iscsi,
-    Nfs nfs) {
+    Nfs nfs,
+    Snapshots snapshots,
+    Scrub scrub) {
 
   public ApplianceConfig {
     Objects.requireNonNull(node);
@@ -48,7 +52,26 @@ public record ApplianceConfig(
     vdisks = List.copyOf(vdisks);
     Objects.requireNonNull(iscsi);
     Objects.requireNonNull(nfs);
+    Objects.requireNonNull(snapshots);
+    Objects.requireNonNull(scrub);
   }
+
+  /**
+   * {@code snapshots:} scheduled snapshots and their retention.
+   *
+   * @param enabled whether the schedule runs
+   * @param schedule what it snapshots, how often, and how long it keeps them
+   */
+  public record Snapshots(boolean enabled, org.vsa.volume.SnapshotSchedule schedule) {}
+
+  /**
+   * {@code scrub:} scheduled scrubbing (garbage collection of overwritten data in the backend).
+   *
+   * @param enabled whether the schedule runs
+   * @param interval time between the end of one scrub of every vDisk and the start of the next
+   * @param options fill ratio and rate limit
+   */
+  public record Scrub(boolean enabled, java.time.Duration interval, org.vsa.volume.ScrubOptions options) {}
 
   /**
    * {@code nfs:} the NFSv3 gateway.
@@ -109,8 +132,25 @@ public record ApplianceConfig(
   /** One entry of {@code vpools:}: what its vDisks have in common. */
   public record Vpool(String name, long scoSizeBytes, CachePolicy cachePolicy) {}
 
-  /** One entry of {@code vdisks:}: a vDisk created at start when it does not exist. */
-  public record Vdisk(String name, String vpool, long sizeBytes, int blockSize) {}
+  /**
+   * One entry of {@code vdisks:}: a vDisk created at start when it does not exist.
+   *
+   * @param scoSizeBytes SCO size at creation; 0 = the vPool's
+   * @param settings DTL mode, read-cache quota and dedupe (its cache policy is the vPool's)
+   */
+  public record Vdisk(String name, String vpool, long sizeBytes, int blockSize, long scoSizeBytes, DtlMode dtlMode,
+      long readCacheQuotaBytes, boolean dedupe) {
+    /** With the defaults: the vPool's SCO size, DTL none, no quota, no dedupe. */
+    public Vdisk(String name, String vpool, long sizeBytes, int blockSize) {
+      this(name, vpool, sizeBytes, blockSize, 0, DtlMode.NONE, 0, false);
+    }
+  }
+
+  /** The settings the engine gives the vDisk: its own keys plus its vPool's cache policy. */
+  public VolumeSettings volumeSettings(Vdisk vdisk) {
+    VolumeSpec spec = volumeSpec(vdisk);
+    return new VolumeSettings(vdisk.dtlMode(), spec.cachePolicy(), vdisk.readCacheQuotaBytes(), vdisk.dedupe());
+  }
 
   public Optional<Vpool> vpool(String name) {
     return vpools.stream().filter(p -> p.name().equals(name)).findFirst();
@@ -120,8 +160,8 @@ public record ApplianceConfig(
   public VolumeSpec volumeSpec(Vdisk vdisk) {
     Vpool pool = vpool(vdisk.vpool()).orElseThrow(
         () -> new IllegalArgumentException("vDisk " + vdisk.name() + " names undeclared vPool " + vdisk.vpool()));
-    return new VolumeSpec(
-        vdisk.name(), pool.name(), vdisk.sizeBytes(), vdisk.blockSize(), pool.scoSizeBytes(), pool.cachePolicy());
+    return new VolumeSpec(vdisk.name(), pool.name(), vdisk.sizeBytes(), vdisk.blockSize(),
+        vdisk.scoSizeBytes() == 0 ? pool.scoSizeBytes() : vdisk.scoSizeBytes(), pool.cachePolicy());
   }
 
   /** The engine's configuration, with {@code backendStore} opened from {@link #backend()}. */

@@ -50,6 +50,7 @@ import org.vsa.appliance.config.ApplianceConfig.Vpool;
 import org.vsa.appliance.config.ApplianceConfig.WriteBuffer;
 import org.vsa.appliance.config.Section.Range;
 import org.vsa.volume.CachePolicy;
+import org.vsa.volume.DtlMode;
 import org.vsa.volume.VolumeSpec;
 
 /**
@@ -215,11 +216,13 @@ public final class ConfigLoader {
     List<Vdisk> vdisks = readVdisks(root, vpools);
     Iscsi iscsi = readIscsi(root, node, dataDir, vdisks);
     Nfs nfs = readNfs(root, node, dataDir, vpools);
+    ApplianceConfig.Snapshots snapshots = readSnapshots(root, vpools);
+    ApplianceConfig.Scrub scrub = readScrub(root);
     root.done();
 
     ApplianceConfig config = new ApplianceConfig(
         node, writeBuffer, readCache, metadata, backend, groupCommit, upload, new ArrayList<>(vpools.values()), vdisks,
-        iscsi, nfs);
+        iscsi, nfs, snapshots, scrub);
     checkWriteBufferHoldsScos(config);
     checkPlaces(config);
     return config;
@@ -264,7 +267,11 @@ public final class ConfigLoader {
     for (Section d : items) {
       String name = d.name("name", "demo", NAME, NAME_RULE);
       String vpool = d.name("vpool", "default", NAME, NAME_RULE);
-      Vdisk disk = new Vdisk(name, vpool, d.size("size", GiB, VDISK_SIZE), d.integerOneOf("blockSize", 512, 512, 4096));
+      Vdisk disk = new Vdisk(name, vpool, d.size("size", GiB, VDISK_SIZE), d.integerOneOf("blockSize", 512, 512, 4096),
+          d.has("scoSize") ? d.size("scoSize", VolumeSpec.SCO_SIZE_DEFAULT, SCO_SIZE) : 0,
+          DtlMode.parse(d.choice("dtlMode", "none", List.of("none", "async", "sync"))),
+          d.size("readCacheQuota", 0, READ_CACHE_QUOTA),
+          d.bool("dedupe", false));
       d.done();
       if (!vpools.containsKey(vpool)) {
         throw new ConfigException(d.keyPath("vpool"), d.keyPath("vpool") + " = " + vpool
@@ -278,6 +285,77 @@ public final class ConfigLoader {
       disks.add(disk);
     }
     return disks;
+  }
+
+  static final Range READ_CACHE_QUOTA = Range.sizes(16 * MiB, 16 * TiB).multipleOf(4 * KiB).orZeroToDisable();
+  static final Range SCRUB_FILL_PERCENT = Range.integers(0, 100);
+  static final Range SCRUB_RATE = Range.sizes(MiB, 64 * GiB).orZeroToDisable();
+  private static final Pattern DURATION = Pattern.compile("([1-9][0-9]{0,5})([mhdw])");
+  private static final String DURATION_RULE = "a duration: a whole number and a unit, m (minutes), h, d or w, e.g. 1h, 7d";
+
+  /** {@code snapshots:}: hourly snapshots of every vDisk, kept hourly for a day, daily for a week, weekly for 4 weeks. */
+  private static ApplianceConfig.Snapshots readSnapshots(Section root, Map<String, Vpool> vpools) throws ConfigException {
+    Section s = root.section("snapshots");
+    boolean enabled = s.bool("enabled", true);
+    java.time.Duration every = duration(s, "every", "1h");
+    String vpool = s.has("vpool") ? s.name("vpool", "default", NAME, NAME_RULE) : null;
+    if (vpool != null && !vpools.containsKey(vpool)) {
+      throw new ConfigException(s.keyPath("vpool"), s.keyPath("vpool") + " = " + vpool
+          + " is not a declared vPool; declared vPools: " + String.join(", ", vpools.keySet()));
+    }
+    List<String> vdisks = s.strings("vdisks");
+    List<Section> tiers = s.list("retention", "{every: 1h, for: 1d}");
+    org.vsa.volume.SnapshotRetention.Policy policy = org.vsa.volume.SnapshotRetention.Policy.defaults();
+    if (tiers != null) {
+      if (tiers.isEmpty()) {
+        throw new ConfigException(s.keyPath("retention"), s.keyPath("retention")
+            + " = [] keeps nothing; give at least one tier like {every: 1h, for: 1d}, or remove the key for the default");
+      }
+      List<org.vsa.volume.SnapshotRetention.Tier> list = new ArrayList<>();
+      for (Section t : tiers) {
+        java.time.Duration te = duration(t, "every", "1h");
+        java.time.Duration tf = duration(t, "for", "1d");
+        t.done();
+        if (tf.compareTo(te) < 0) {
+          throw new ConfigException(t.keyPath("for"), t.keyPath("for") + " must be at least " + t.keyPath("every"));
+        }
+        if (!list.isEmpty() && tf.compareTo(list.get(list.size() - 1).until()) <= 0) {
+          throw new ConfigException(t.keyPath("for"), t.keyPath("for") + " must be longer than the previous tier's");
+        }
+        list.add(new org.vsa.volume.SnapshotRetention.Tier(te, tf));
+      }
+      policy = new org.vsa.volume.SnapshotRetention.Policy(list);
+    }
+    s.done();
+    return new ApplianceConfig.Snapshots(enabled,
+        new org.vsa.volume.SnapshotSchedule(vpool, vdisks == null ? List.of() : vdisks, every, policy));
+  }
+
+  /** {@code scrub:}: daily, SCOs at most half live, at most 64MiB/s. */
+  private static ApplianceConfig.Scrub readScrub(Section root) throws ConfigException {
+    Section s = root.section("scrub");
+    boolean enabled = s.bool("enabled", true);
+    java.time.Duration every = duration(s, "every", "1d");
+    long fill = s.integer("fillPercent", 50, SCRUB_FILL_PERCENT);
+    long rate = s.size("rate", org.vsa.volume.ScrubOptions.DEFAULT_RATE, SCRUB_RATE);
+    s.done();
+    return new ApplianceConfig.Scrub(enabled, every,
+        org.vsa.volume.ScrubOptions.defaults().withFillRatio(fill / 100.0).withRate(rate));
+  }
+
+  private static java.time.Duration duration(Section s, String key, String dflt) throws ConfigException {
+    java.util.regex.Matcher m = DURATION.matcher(s.matching(key, dflt, DURATION, DURATION_RULE));
+    if (!m.matches()) {
+      throw new IllegalStateException("duration checked by its pattern: " + m);
+    }
+    long n = Long.parseLong(m.group(1));
+    java.time.Duration d = switch (m.group(2)) {
+      case "m" -> java.time.Duration.ofMinutes(n);
+      case "h" -> java.time.Duration.ofHours(n);
+      case "d" -> java.time.Duration.ofDays(n);
+      default -> java.time.Duration.ofDays(7 * n);
+    };
+    return d;
   }
 
   static final Range PORT = Range.integers(0, 65535);

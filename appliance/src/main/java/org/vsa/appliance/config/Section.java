@@ -223,6 +223,15 @@ final class Section {
     return s;
   }
 
+  /** A text of the given pattern that is not a name, e.g. a duration; the problem states the rule. */
+  String matching(String key, String dflt, Pattern pattern, String rule) throws ConfigException {
+    String s = text(key, dflt);
+    if (!pattern.matcher(s).matches()) {
+      throw valueError(key, get(key), "is not " + rule);
+    }
+    return s;
+  }
+
   /** true or false. */
   boolean bool(String key, boolean dflt) throws ConfigException {
     JsonNode v = get(key);
