@@ -38,7 +38,7 @@ public final class BackendBench {
   private static final double MB = 1_000_000.0;
 
   /** A thread-safe in-memory store: the benchmark measures the fragment layer, not a disk. */
-  static final class MemoryStore implements ObjectStore {
+  public static final class MemoryStore implements ObjectStore {
     final Map<String, Map<String, byte[]>> namespaces = new ConcurrentHashMap<>();
 
     private Map<String, byte[]> ns(String namespace) throws NoSuchObjectException {

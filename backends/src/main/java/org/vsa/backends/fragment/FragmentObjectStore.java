@@ -510,12 +510,15 @@ public final class FragmentObjectStore implements ObjectStore {
 
   /** Fragments of one column: the bytes of the column object and where each fragment is. */
   private static final class ColumnBuilder {
-    final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    final java.io.ByteArrayOutputStream out;
     final long[] offsets;
     final int[] lengths;
     final int[] rawCrcs;
 
-    ColumnBuilder(int stripes) {
+    /** Sized for uncompressed fragments, so that building a column copies nothing twice. */
+    ColumnBuilder(int stripes, int fragmentSize) {
+      out = new java.io.ByteArrayOutputStream((int) Math.min(Integer.MAX_VALUE - 16,
+          (long) stripes * (fragmentSize + FragmentCodec.HEADER_BYTES + 16)));
       offsets = new long[stripes];
       lengths = new int[stripes];
       rawCrcs = new int[stripes];
@@ -531,7 +534,7 @@ public final class FragmentObjectStore implements ObjectStore {
     ReedSolomon rs = coder(k, m);
     ColumnBuilder[] columns = new ColumnBuilder[n];
     for (int c = 0; c < n; c++) {
-      columns[c] = new ColumnBuilder(stripes);
+      columns[c] = new ColumnBuilder(stripes, fragmentSize);
     }
     byte[][] shards = new byte[n][fragmentSize];
     CRC32C crc = new CRC32C();
@@ -1236,7 +1239,7 @@ public final class FragmentObjectStore implements ObjectStore {
     ColumnBuilder[] rebuilt = new ColumnBuilder[n];
     for (int c = 0; c < n; c++) {
       if (bad[c]) {
-        rebuilt[c] = new ColumnBuilder(m.stripes);
+        rebuilt[c] = new ColumnBuilder(m.stripes, m.fragmentSize);
       }
     }
     for (int s = 0; s < m.stripes; s++) {

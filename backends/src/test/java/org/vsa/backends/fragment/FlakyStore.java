@@ -8,18 +8,18 @@ import org.vsa.backends.ForwardingObjectStore;
 import org.vsa.backends.ObjectStore;
 
 /** A store that can be switched off: every call then fails as a dead disk or node would. */
-final class FlakyStore extends ForwardingObjectStore {
+public final class FlakyStore extends ForwardingObjectStore {
   /** The state of one simulated disk, shared by every store opened over it. */
-  static final class Switch {
-    volatile boolean down;
+  public static final class Switch {
+    public volatile boolean down;
     /** Only puts fail (a full disk). */
-    volatile boolean putsFail;
+    public volatile boolean putsFail;
   }
 
   private final ObjectStore delegate;
   private final Switch sw;
 
-  FlakyStore(ObjectStore delegate, Switch sw) {
+  public FlakyStore(ObjectStore delegate, Switch sw) {
     this.delegate = delegate;
     this.sw = sw;
   }
