@@ -433,6 +433,22 @@ public final class FragmentObjectStore implements ObjectStore {
         stores[c] = order.get(to).disk.name();
       }
     }
+    int columnsLanded = 0;
+    for (int c = 0; c < n; c++) {
+      columnsLanded += stored[c] ? 1 : 0;
+    }
+    if (columnsLanded < p.c()) {
+      // Not enough even before the manifests: undo the columns and leave any earlier version alone.
+      failedHere.addAll(failed);
+      why.append(" policy ").append(p).append(": only ").append(columnsLanded).append(" of ").append(n)
+          .append(" fragments stored, ").append(p.c()).append(" needed;");
+      for (int c = 0; c < n; c++) {
+        if (stored[c]) {
+          deleteQuietly(byName.get(stores[c]), namespace, columnName(name, generation, c));
+        }
+      }
+      return null;
+    }
     long[][] offsets = new long[n][];
     int[][] lengths = new int[n][];
     int[][] crcs = new int[n][];

@@ -167,4 +167,33 @@ class S3ObjectStoreTest {
       assertEquals(List.of("ns"), a.listNamespaces());
     }
   }
+
+  @Test
+  void fragmentBackendOverThreeBucketsReadsWithOneBucketGone() throws Exception {
+    server.createBucket("frag-a");
+    server.createBucket("frag-b");
+    server.createBucket("frag-c");
+    java.util.List<org.vsa.backends.fragment.FlakyStore.Switch> sw = new java.util.ArrayList<>();
+    java.util.List<org.vsa.backends.fragment.FragmentObjectStore.Disk> disks = new java.util.ArrayList<>();
+    for (String b : List.of("frag-a", "frag-b", "frag-c")) {
+      org.vsa.backends.fragment.FlakyStore.Switch s = new org.vsa.backends.fragment.FlakyStore.Switch();
+      sw.add(s);
+      disks.add(new org.vsa.backends.fragment.FragmentObjectStore.Disk(b,
+          new org.vsa.backends.fragment.FlakyStore(S3ObjectStore.open(server.settings(b)), s)));
+    }
+    org.vsa.backends.fragment.Preset preset = new org.vsa.backends.fragment.Preset("s3",
+        List.of(new org.vsa.backends.fragment.Policy(2, 1, 3, 1)), 64 * 1024,
+        org.vsa.backends.fragment.Compression.LZ4, false);
+    try (org.vsa.backends.fragment.FragmentObjectStore f =
+        new org.vsa.backends.fragment.FragmentObjectStore(preset, disks, null)) {
+      f.createNamespace("vdisk-s3");
+      byte[] data = random(9, 1_000_000);
+      f.put("vdisk-s3", "sco_1", data);
+      sw.get(1).down = true;
+      assertArrayEquals(data, f.get("vdisk-s3", "sco_1"));
+      ByteBuffer b = ByteBuffer.allocate(4096);
+      f.read("vdisk-s3", "sco_1", 500_000, b);
+      assertArrayEquals(Arrays.copyOfRange(data, 500_000, 504_096), b.array());
+    }
+  }
 }
