@@ -14,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -27,6 +28,8 @@ import org.vsa.appliance.config.ApplianceConfig.Vdisk;
 import org.vsa.appliance.config.Sizes;
 import org.vsa.backends.LocalDirectoryObjectStore;
 import org.vsa.backends.ObjectStore;
+import org.vsa.backends.fragment.FragmentObjectStore;
+import org.vsa.backends.s3.S3ObjectStore;
 import org.vsa.iscsi.IscsiConfig;
 import org.vsa.iscsi.IscsiTarget;
 import org.vsa.nfs.NfsConfig;
@@ -81,7 +84,14 @@ public final class Appliance implements AutoCloseable {
       opened.push(lock);
       createDirectory("writeBuffer.dir", config.writeBuffer().dir());
       createDirectory("metadata.dir", config.metadata().dir());
-      createDirectory("backend.dir", config.backend().dir());
+      if (config.backend().type() == ApplianceConfig.BackendType.LOCAL) {
+        createDirectory("backend.dir", config.backend().dir());
+      }
+      for (ApplianceConfig.Store store : config.backend().stores()) {
+        if (store.dir() != null) {
+          createDirectory("backend store " + store.name() + " dir", store.dir());
+        }
+      }
       if (config.readCache().enabled()) {
         Path file = config.readCache().file();
         createDirectory("readCache.file's directory", file.getParent());
@@ -269,16 +279,55 @@ public final class Appliance implements AutoCloseable {
   }
 
   private static ObjectStore openBackend(ApplianceConfig config) throws StartupException {
-    Path dir = config.backend().dir();
+    ApplianceConfig.Backend b = config.backend();
+    switch (b.type()) {
+      case LOCAL:
+        try {
+          return new LocalDirectoryObjectStore(b.dir());
+        } catch (IOException e) {
+          throw new StartupException("cannot open the backend in " + b.dir() + ": " + reason(e, b.dir()), e);
+        }
+      case S3:
+        try {
+          return S3ObjectStore.open(b.s3());
+        } catch (IOException e) {
+          throw new StartupException("cannot open the backend: " + e.getMessage(), e);
+        }
+      case FRAGMENT:
+        return openFragmentBackend(b);
+      default:
+        throw new IllegalStateException("backend type " + b.type());
+    }
+  }
+
+  /** Every store must open (a wrong bucket or key is a mistake to fix now); later outages are survived. */
+  private static ObjectStore openFragmentBackend(ApplianceConfig.Backend b) throws StartupException {
+    List<FragmentObjectStore.Disk> disks = new ArrayList<>();
     try {
-      switch (config.backend().type()) {
-        case LOCAL:
-          return new LocalDirectoryObjectStore(dir);
-        default:
-          throw new IllegalStateException("backend type " + config.backend().type());
+      for (ApplianceConfig.Store store : b.stores()) {
+        try {
+          ObjectStore s = store.type() == ApplianceConfig.StoreType.LOCAL
+              ? new LocalDirectoryObjectStore(store.dir())
+              : S3ObjectStore.open(store.s3());
+          disks.add(new FragmentObjectStore.Disk(store.name(), s));
+        } catch (IOException e) {
+          throw new StartupException("cannot open backend store " + store.name() + ": "
+              + (store.dir() != null ? reason(e, store.dir()) : e.getMessage()), e);
+        }
       }
-    } catch (IOException e) {
-      throw new StartupException("cannot open the backend in " + dir + ": " + reason(e, dir), e);
+      FragmentObjectStore fragments = new FragmentObjectStore(b.preset(), disks, b.key());
+      fragments.startMaintenance(Duration.ofSeconds(b.repairIntervalSeconds()), Duration.ofHours(b.verifyIntervalHours()));
+      log.info("backend: {}", fragments);
+      return fragments;
+    } catch (StartupException | RuntimeException e) {
+      for (FragmentObjectStore.Disk d : disks) {
+        try {
+          d.store().close();
+        } catch (IOException | RuntimeException ce) {
+          e.addSuppressed(ce);
+        }
+      }
+      throw e;
     }
   }
 

@@ -20,6 +20,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Long seeded random sequences of writes (mixed sizes and alignments), reads, unmaps, flushes,
  * clean restarts and crashes right after a flush, checked against a byte-array model. A failure
  * prints the seed; {@code -Dsim.seed=N} replays it exactly.
+ *
+ * <p>Runs on the local directory backend; subclasses run the same histories on other backends
+ * by overriding {@link #backend}.
  */
 class ModelBasedTest {
   @TempDir Path dir;
@@ -332,8 +335,13 @@ class ModelBasedTest {
   }
 
   /** A metadata page cache of a few pages, so that pages are evicted and reloaded all the time. */
-  private static Engine start(Path runDir) throws java.io.IOException {
-    return Engine.start(TestEngines.config(runDir, TestEngines.localBackend(runDir)).withMetadataCache(64 * 1024));
+  private Engine start(Path runDir) throws java.io.IOException {
+    return Engine.start(TestEngines.config(runDir, backend(runDir)).withMetadataCache(64 * 1024));
+  }
+
+  /** A new backend over the run's data: called at every (re)start, since the engine closes it. */
+  protected org.vsa.backends.ObjectStore backend(Path runDir) throws java.io.IOException {
+    return TestEngines.localBackend(runDir);
   }
 
   /** 512 B .. 256 KiB, biased towards small, always whole 512-byte sectors. */

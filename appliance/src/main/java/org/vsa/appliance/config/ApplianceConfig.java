@@ -111,12 +111,52 @@ public record ApplianceConfig(
   /** {@code metadata:} metadata pages and checkpoints, and the RAM to cache pages in. */
   public record Metadata(Path dir, long cacheSizeBytes) {}
 
-  /** {@code backend:} where sealed SCOs and TLogs go. */
-  public record Backend(BackendType type, Path dir) {}
+  /**
+   * {@code backend:} where sealed SCOs and TLogs go.
+   *
+   * @param type local directory, one S3 bucket, or erasure-coded fragments over several stores
+   * @param dir the directory of type {@code local}
+   * @param s3 the bucket of type {@code s3}; null otherwise
+   * @param stores the stores of type {@code fragment}; empty otherwise
+   * @param preset the preset of type {@code fragment}; null otherwise
+   * @param key the preset's encryption key when it encrypts; never shown
+   * @param repairIntervalSeconds how often the fragment backend's repair pass runs
+   * @param verifyIntervalHours how often it reads and checks every fragment
+   */
+  public record Backend(BackendType type, Path dir, org.vsa.backends.s3.S3Settings s3, List<Store> stores,
+      org.vsa.backends.fragment.Preset preset, org.vsa.backends.fragment.EncryptionKey key,
+      long repairIntervalSeconds, long verifyIntervalHours) {
+    public static final long REPAIR_INTERVAL_SECONDS_DEFAULT = 300;
+    public static final long VERIFY_INTERVAL_HOURS_DEFAULT = 24;
 
-  /** The kinds of backend; only a local directory for now. */
+    public Backend {
+      stores = List.copyOf(stores);
+    }
+
+    /** A local directory backend. */
+    public Backend(BackendType type, Path dir) {
+      this(type, dir, null, List.of(), null, null, REPAIR_INTERVAL_SECONDS_DEFAULT, VERIFY_INTERVAL_HOURS_DEFAULT);
+    }
+  }
+
+  /** One of {@code backend.stores}: a "disk" of the fragment backend. */
+  public record Store(String name, StoreType type, Path dir, org.vsa.backends.s3.S3Settings s3) {}
+
+  /** The kinds of fragment store. */
+  public enum StoreType {
+    LOCAL,
+    S3;
+
+    public String configName() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /** The kinds of backend. */
   public enum BackendType {
-    LOCAL;
+    LOCAL,
+    S3,
+    FRAGMENT;
 
     public String configName() {
       return name().toLowerCase(Locale.ROOT);

@@ -196,11 +196,7 @@ public final class ConfigLoader {
         m.size("cacheSize", 64 * MiB, METADATA_CACHE_SIZE));
     m.done();
 
-    Section b = root.section("backend");
-    Backend backend = new Backend(
-        BackendType.valueOf(b.choice("type", "local", backendTypes()).toUpperCase(Locale.ROOT)),
-        b.path("dir", dataDir.resolve("backend"), workingDir));
-    b.done();
+    Backend backend = BackendConfigReader.read(root, dataDir, workingDir);
 
     Section g = root.section("groupCommit");
     GroupCommit groupCommit = new GroupCommit(
@@ -224,6 +220,8 @@ public final class ConfigLoader {
         node, writeBuffer, readCache, metadata, backend, groupCommit, upload, new ArrayList<>(vpools.values()), vdisks,
         iscsi, nfs, snapshots, scrub);
     checkWriteBufferHoldsScos(config);
+    Vpool smallest = config.vpools().stream().min((a, c) -> Long.compare(a.scoSizeBytes(), c.scoSizeBytes())).orElseThrow();
+    BackendConfigReader.checkFragmentSize(backend, smallest.scoSizeBytes(), smallest.name());
     checkPlaces(config);
     return config;
   }
@@ -531,7 +529,14 @@ public final class ConfigLoader {
     Map<String, Path> dirs = new LinkedHashMap<>();
     dirs.put("writeBuffer.dir", c.writeBuffer().dir());
     dirs.put("metadata.dir", c.metadata().dir());
-    dirs.put("backend.dir", c.backend().dir());
+    if (c.backend().type() == BackendType.LOCAL) {
+      dirs.put("backend.dir", c.backend().dir());
+    }
+    for (int i = 0; i < c.backend().stores().size(); i++) {
+      if (c.backend().stores().get(i).dir() != null) {
+        dirs.put("backend.stores[" + i + "].dir", c.backend().stores().get(i).dir());
+      }
+    }
     Map<String, Path> all = new LinkedHashMap<>(dirs);
     all.put("readCache.file", c.readCache().file());
     List<String> keys = new ArrayList<>(all.keySet());
@@ -553,10 +558,6 @@ public final class ConfigLoader {
         }
       }
     }
-  }
-
-  private static List<String> backendTypes() {
-    return Arrays.stream(BackendType.values()).map(BackendType::configName).toList();
   }
 
   private static List<String> cachePolicies() {

@@ -266,6 +266,19 @@ final class Section {
     return out;
   }
 
+  /** Text, or null when the key is absent; the value is never shown in an error (it may be a secret). */
+  String optionalText(String key, boolean secret) throws ConfigException {
+    JsonNode v = get(key);
+    if (v == null) {
+      return null;
+    }
+    String kp = keyPath(key);
+    if (v.isNull() || v.isContainerNode() || !v.isValueNode() || v.asText().isBlank()) {
+      throw new ConfigException(kp, kp + (secret ? " must be non-empty text" : " = " + render(v) + " must be non-empty text"));
+    }
+    return v.asText();
+  }
+
   /** Whether the key is present (marks it known). */
   boolean has(String key) {
     JsonNode v = get(key);

@@ -1,0 +1,1344 @@
+package org.vsa.backends.fragment;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.vsa.backends.NoSuchObjectException;
+import org.vsa.backends.ObjectStore;
+
+/**
+ * An {@link ObjectStore} that erasure-codes each object over several underlying stores ("disks":
+ * local directories on different devices, S3 buckets), after Open vStorage's ALBA.
+ *
+ * <p><b>Write.</b> An object is cut into stripes of k data fragments of at most the preset's
+ * fragment size; Reed-Solomon adds m parity fragments per stripe; each fragment is compressed,
+ * encrypted and checksummed on its own ({@link FragmentCodec}). Fragment i of every stripe goes
+ * into one "column object" {@code <name>.vf<generation>.<i>} on one store, at most x columns per
+ * store. Then a {@link Manifest} ({@code <name>.vm}) saying where everything is goes to every
+ * store that is up. The write counts as done when at least c fragments columns (and their
+ * stores' manifests) are stored; otherwise it is undone and retried under the next policy of the
+ * preset, and when no policy fits the stores that are up it fails (the engine keeps the SCO in
+ * its write buffer and retries). The first policy that the stores up can hold is used: with
+ * fewer stores up, writes fall back to a later policy, and {@link #repair} later rewrites them
+ * under the best one.
+ *
+ * <p><b>Read.</b> A ranged read fetches, with one ranged read each, only the data fragments that
+ * hold the range (a 4 KiB read costs one fragment, not the object). Every fragment is checked
+ * (CRC32C, object generation, stripe, column, GCM tag, then the CRC32C of its raw bytes kept in
+ * the manifest); a fragment that fails or whose store is down is rebuilt from any k intact
+ * fragments of its stripe. With fewer than k intact the read fails with {@link
+ * DataUnavailableException}: never wrong bytes.
+ *
+ * <p><b>Stores going away and coming back.</b> A store whose call fails is taken as down for
+ * {@code retryDownAfter}, then tried again; {@link #repair} probes every store, rebuilds missing
+ * or corrupt fragments (on their store, or on another when theirs is down), brings outdated
+ * manifests up to date, and reports counts. Puts, deletes and repairs of the same object are
+ * serialised by a lock, so a repair never overwrites a newer version.
+ *
+ * <p>Limits: one writer per namespace (the vDisk's owner), as for every store; a delete while a
+ * store is down is not replayed on it when it returns.
+ */
+public final class FragmentObjectStore implements ObjectStore {
+  private static final Logger log = LoggerFactory.getLogger(FragmentObjectStore.class);
+  static final String MANIFEST_SUFFIX = ".vm";
+  static final String COLUMN_MARK = ".vf";
+  static final int NAME_MAX = 170;
+  public static final Duration RETRY_DOWN_AFTER_DEFAULT = Duration.ofSeconds(30);
+
+  /** An underlying store and the name the manifests know it by. */
+  public record Disk(String name, ObjectStore store) {
+    public Disk {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(store, "store");
+    }
+  }
+
+  private static final class DiskState {
+    final Disk disk;
+    volatile long downUntilNanos;
+    volatile boolean down;
+
+    DiskState(Disk disk) {
+      this.disk = disk;
+    }
+  }
+
+  private final Preset preset;
+  private final EncryptionKey key;
+  private final List<DiskState> disks;
+  private final Map<String, DiskState> byName = new LinkedHashMap<>();
+  private final long retryDownAfterNanos;
+  private final Cache<String, Manifest> manifests = Caffeine.newBuilder().maximumSize(10_000).build();
+  private final Set<String> knownNamespaces = ConcurrentHashMap.newKeySet();
+  /** Objects whose reads found a bad fragment: the next repair pass looks at them first. */
+  private final Set<String> suspects = ConcurrentHashMap.newKeySet();
+  private final ReentrantLock[] objectLocks = new ReentrantLock[64];
+  private final SecureRandom random = new SecureRandom();
+  private final AtomicLong lastVersion = new AtomicLong();
+  private final Map<String, ReedSolomon> coders = new ConcurrentHashMap<>();
+  private final Progress progress = new Progress();
+  private final AtomicLong fragmentsFetched = new AtomicLong();
+  private final AtomicLong bytesFetched = new AtomicLong();
+  private final AtomicLong degradedReads = new AtomicLong();
+  private volatile boolean closed;
+  private java.util.concurrent.ScheduledExecutorService maintenance;
+
+  public FragmentObjectStore(Preset preset, List<Disk> disks, EncryptionKey key) {
+    this(preset, disks, key, RETRY_DOWN_AFTER_DEFAULT);
+  }
+
+  public FragmentObjectStore(Preset preset, List<Disk> disks, EncryptionKey key, Duration retryDownAfter) {
+    this.preset = Objects.requireNonNull(preset, "preset");
+    if (preset.encrypted() && key == null) {
+      throw new IllegalArgumentException(preset + " encrypts fragments, and no encryption key is configured");
+    }
+    this.key = key;
+    if (disks.isEmpty()) {
+      throw new IllegalArgumentException("the fragment backend needs at least one store");
+    }
+    List<DiskState> list = new ArrayList<>();
+    for (Disk d : disks) {
+      if (byName.containsKey(d.name())) {
+        throw new IllegalArgumentException("two stores are named '" + d.name() + "'");
+      }
+      DiskState s = new DiskState(d);
+      byName.put(d.name(), s);
+      list.add(s);
+    }
+    this.disks = List.copyOf(list);
+    this.retryDownAfterNanos = retryDownAfter.toNanos();
+    for (int i = 0; i < objectLocks.length; i++) {
+      objectLocks[i] = new ReentrantLock();
+    }
+    int most = 0;
+    for (Policy p : preset.policies()) {
+      most = Math.max(most, disks.size() * p.x() >= p.fragments() ? 1 : 0);
+    }
+    if (most == 0) {
+      log.warn("{}: none of its policies fits {} stores; every write will fail until stores are added", preset,
+          disks.size());
+    }
+  }
+
+  public Preset preset() {
+    return preset;
+  }
+
+  // ---- stores up and down
+
+  private boolean isUp(DiskState d) {
+    return !d.down || System.nanoTime() - d.downUntilNanos >= 0;
+  }
+
+  private void markDown(DiskState d, Exception cause) {
+    if (!d.down || System.nanoTime() - d.downUntilNanos >= 0) {
+      log.warn("store '{}' is down (retried in {} s): {}", d.disk.name(), retryDownAfterNanos / 1_000_000_000L,
+          cause.toString());
+    }
+    d.downUntilNanos = System.nanoTime() + retryDownAfterNanos;
+    d.down = true;
+  }
+
+  private void markUp(DiskState d) {
+    if (d.down) {
+      d.down = false;
+      log.info("store '{}' answers again; the next repair pass reintegrates it", d.disk.name());
+    }
+  }
+
+  private List<DiskState> upDisks() {
+    List<DiskState> up = new ArrayList<>();
+    for (DiskState d : disks) {
+      if (isUp(d)) {
+        up.add(d);
+      }
+    }
+    return up;
+  }
+
+  /** Names of the stores now taken as down. */
+  public List<String> storesDown() {
+    List<String> down = new ArrayList<>();
+    for (DiskState d : disks) {
+      if (!isUp(d)) {
+        down.add(d.disk.name());
+      }
+    }
+    return down;
+  }
+
+  /** Is this failure the store's (down, unreachable) rather than the object's (missing, short)? */
+  private static boolean storeTrouble(IOException e) {
+    return !(e instanceof NoSuchObjectException || e instanceof EOFException
+        || e instanceof FragmentCodec.CorruptFragmentException || e instanceof InterruptedIOException);
+  }
+
+  // ---- names
+
+  private static String checkName(String what, String s) {
+    boolean ok = s != null && !s.isEmpty() && s.length() <= NAME_MAX && !s.equals(".") && !s.equals("..");
+    for (int i = 0; ok && i < s.length(); i++) {
+      char c = s.charAt(i);
+      ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    }
+    if (!ok) {
+      throw new IllegalArgumentException(what + " must match [A-Za-z0-9._-]{1," + NAME_MAX + "} and not be '.' or '..'; got "
+          + (s == null ? "null" : "'" + (s.length() > 220 ? s.substring(0, 220) + "..." : s) + "'"));
+    }
+    return s;
+  }
+
+  static String manifestName(String name) {
+    return name + MANIFEST_SUFFIX;
+  }
+
+  static String columnName(String name, long generation, int column) {
+    return name + COLUMN_MARK + Long.toHexString(generation) + "." + column;
+  }
+
+  private ReentrantLock lockFor(String namespace, String name) {
+    return objectLocks[Math.floorMod((namespace + "/" + name).hashCode(), objectLocks.length)];
+  }
+
+  private static String key(String namespace, String name) {
+    return namespace + "/" + name;
+  }
+
+  private ReedSolomon coder(int k, int m) {
+    return coders.computeIfAbsent(k + "+" + m, s -> new ReedSolomon(k, m));
+  }
+
+  private long nextVersion() {
+    long now = System.currentTimeMillis() * 1000;
+    return lastVersion.updateAndGet(prev -> Math.max(prev + 1, now));
+  }
+
+  // ---- namespaces
+
+  @Override
+  public void createNamespace(String namespace) throws IOException {
+    checkName("namespace", namespace);
+    int ok = 0;
+    IOException last = null;
+    for (DiskState d : upDisks()) {
+      try {
+        d.disk.store().createNamespace(namespace);
+        ok++;
+      } catch (IOException e) {
+        last = e;
+        markDown(d, e);
+      }
+    }
+    if (ok == 0) {
+      throw new IOException("create namespace '" + namespace + "': no store took it (" + storesDown().size()
+          + " of " + disks.size() + " down)", last);
+    }
+    knownNamespaces.add(namespace);
+  }
+
+  @Override
+  public void deleteNamespace(String namespace) throws IOException {
+    checkName("namespace", namespace);
+    knownNamespaces.remove(namespace);
+    manifests.asMap().keySet().removeIf(k -> k.startsWith(namespace + "/"));
+    IOException last = null;
+    int ok = 0;
+    for (DiskState d : upDisks()) {
+      try {
+        d.disk.store().deleteNamespace(namespace);
+        ok++;
+      } catch (IOException e) {
+        last = e;
+        markDown(d, e);
+      }
+    }
+    if (ok == 0) {
+      throw new IOException("delete namespace '" + namespace + "': no store answered", last);
+    }
+  }
+
+  @Override
+  public boolean namespaceExists(String namespace) throws IOException {
+    checkName("namespace", namespace);
+    if (knownNamespaces.contains(namespace)) {
+      return true;
+    }
+    IOException last = null;
+    for (DiskState d : upDisks()) {
+      try {
+        if (d.disk.store().namespaceExists(namespace)) {
+          knownNamespaces.add(namespace);
+          return true;
+        }
+      } catch (IOException e) {
+        last = e;
+        markDown(d, e);
+      }
+    }
+    if (upDisks().isEmpty()) {
+      throw new IOException("namespace '" + namespace + "': every store is down", last);
+    }
+    return false;
+  }
+
+  @Override
+  public List<String> listNamespaces() throws IOException {
+    Set<String> names = new TreeSet<>();
+    int ok = 0;
+    IOException last = null;
+    for (DiskState d : upDisks()) {
+      try {
+        names.addAll(d.disk.store().listNamespaces());
+        ok++;
+      } catch (IOException e) {
+        last = e;
+        markDown(d, e);
+      }
+    }
+    if (ok == 0) {
+      throw new IOException("list namespaces: every store is down", last);
+    }
+    return new ArrayList<>(names);
+  }
+
+  // ---- put
+
+  @Override
+  public void put(String namespace, String name, Path source) throws IOException {
+    Objects.requireNonNull(source, "source");
+    put(namespace, name, Files.readAllBytes(source));
+  }
+
+  @Override
+  public void put(String namespace, String name, byte[] data) throws IOException {
+    checkName("namespace", namespace);
+    checkName("object name", name);
+    Objects.requireNonNull(data, "data");
+    checkOpen();
+    if (!namespaceExists(namespace)) {
+      throw new NoSuchObjectException(namespace);
+    }
+    ReentrantLock lock = lockFor(namespace, name);
+    lock.lock();
+    try {
+      putLocked(namespace, name, data, 0);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void putLocked(String namespace, String name, byte[] data, int firstPolicy) throws IOException {
+    long generation = random.nextLong() & Long.MAX_VALUE | 1;
+    List<Policy> policies = preset.policies();
+    StringBuilder why = new StringBuilder();
+    Set<DiskState> failedHere = new HashSet<>(); // a store that failed this put is not tried again by it
+    for (int i = firstPolicy; i < policies.size(); i++) {
+      Policy p = policies.get(i);
+      List<DiskState> up = upDisks();
+      up.removeAll(failedHere);
+      if (up.size() * p.x() < p.fragments()) {
+        why.append(" policy ").append(p).append(" needs ").append(p.storesNeeded()).append(" stores;");
+        continue;
+      }
+      if (i > 0) {
+        log.debug("{}/{}: {} stores up, writing under fallback policy {}", namespace, name, up.size(), p);
+      }
+      Manifest written = writeUnder(namespace, name, data, generation, p, i, up, why, failedHere);
+      if (written != null) {
+        manifests.put(key(namespace, name), written);
+        removeOtherGenerations(namespace, name, generation);
+        return;
+      }
+    }
+    throw new IOException("fragment backend: cannot store object '" + name + "' in namespace '" + namespace + "' under "
+        + preset + ": " + (disks.size() - storesDown().size() - failedHere.size()) + " of " + disks.size()
+        + " stores up;" + why);
+  }
+
+  /** Cuts, encodes and stores; returns the manifest, or null (undone) when fewer than c fragments landed. */
+  private Manifest writeUnder(String namespace, String name, byte[] data, long generation, Policy p, int policyIndex,
+      List<DiskState> up, StringBuilder why, Set<DiskState> failedHere) throws IOException {
+    int k = p.k();
+    int n = p.fragments();
+    int fragmentSize = (int) Math.max(1, Math.min(preset.fragmentSizeBytes(), (data.length + (long) k - 1) / k));
+    long stripeBytes = (long) k * fragmentSize;
+    int stripes = (int) ((data.length + stripeBytes - 1) / stripeBytes);
+    ColumnBuilder[] columns = encode(data, generation, k, p.m(), fragmentSize, stripes);
+
+    // Placement: round robin from a random store, so that load spreads and at most ceil(n/up) <= x land on one.
+    List<DiskState> order = new ArrayList<>(up);
+    Collections.rotate(order, random.nextInt(order.size()));
+    String[] stores = new String[n];
+    for (int c = 0; c < n; c++) {
+      stores[c] = order.get(c % order.size()).disk.name();
+    }
+    boolean[] stored = new boolean[n];
+    Set<DiskState> failed = new HashSet<>();
+    int[] perStore = new int[order.size()];
+    for (int c = 0; c < n; c++) {
+      perStore[c % order.size()]++;
+    }
+    for (int c = 0; c < n; c++) {
+      // Its planned store first; when that fails, any other store that is still below x.
+      for (int attempt = 0; attempt <= order.size() && !stored[c]; attempt++) {
+        DiskState d = byName.get(stores[c]);
+        if (!failed.contains(d)) {
+          try {
+            putInto(d, namespace, columnName(name, generation, c), columns[c].bytes());
+            stored[c] = true;
+            break;
+          } catch (IOException e) {
+            if (e instanceof InterruptedIOException) {
+              throw e;
+            }
+            failed.add(d);
+            markDown(d, e);
+          }
+        }
+        int from = order.indexOf(d);
+        int to = -1;
+        for (int i = 0; i < order.size(); i++) {
+          if (!failed.contains(order.get(i)) && perStore[i] < p.x() && (to < 0 || perStore[i] < perStore[to])) {
+            to = i;
+          }
+        }
+        if (to < 0) {
+          break;
+        }
+        perStore[from]--;
+        perStore[to]++;
+        stores[c] = order.get(to).disk.name();
+      }
+    }
+    int columnsLanded = 0;
+    for (int c = 0; c < n; c++) {
+      columnsLanded += stored[c] ? 1 : 0;
+    }
+    if (columnsLanded < p.c()) {
+      // Not enough even before the manifests: undo the columns and leave any earlier version alone.
+      failedHere.addAll(failed);
+      why.append(" policy ").append(p).append(": only ").append(columnsLanded).append(" of ").append(n)
+          .append(" fragments stored, ").append(p.c()).append(" needed;");
+      for (int c = 0; c < n; c++) {
+        if (stored[c]) {
+          deleteQuietly(byName.get(stores[c]), namespace, columnName(name, generation, c));
+        }
+      }
+      return null;
+    }
+    long[][] offsets = new long[n][];
+    int[][] lengths = new int[n][];
+    int[][] crcs = new int[n][];
+    for (int c = 0; c < n; c++) {
+      offsets[c] = columns[c].offsets;
+      lengths[c] = columns[c].lengths;
+      crcs[c] = columns[c].rawCrcs;
+    }
+    Manifest man = new Manifest(generation, nextVersion(), data.length, k, p.m(), policyIndex, preset.compression(),
+        key != null && preset.encrypted(), key != null && preset.encrypted() ? key.fingerprint() : 0, fragmentSize,
+        stripes, preset.name(), stores, offsets, lengths, crcs);
+    byte[] encoded = man.encode();
+    for (DiskState d : up) {
+      if (failed.contains(d)) {
+        continue;
+      }
+      try {
+        putInto(d, namespace, manifestName(name), encoded);
+      } catch (IOException e) {
+        if (e instanceof InterruptedIOException) {
+          throw e;
+        }
+        failed.add(d);
+        markDown(d, e);
+      }
+    }
+    failedHere.addAll(failed);
+    int landed = 0;
+    for (int c = 0; c < n; c++) {
+      if (stored[c] && !failed.contains(byName.get(stores[c]))) {
+        landed++;
+      }
+    }
+    if (landed >= p.c()) {
+      if (landed < n) {
+        suspects.add(key(namespace, name));
+        log.info("{}/{}: {} of {} fragments stored under {} (enough); repair adds the rest", namespace, name, landed, n, p);
+      }
+      return man;
+    }
+    why.append(" policy ").append(p).append(": only ").append(landed).append(" of ").append(n)
+        .append(" fragments stored, ").append(p.c()).append(" needed;");
+    // Undo: no manifest may point at a half-written version.
+    for (DiskState d : up) {
+      if (failed.contains(d)) {
+        continue;
+      }
+      deleteQuietly(d, namespace, manifestName(name));
+      for (int c = 0; c < n; c++) {
+        if (stores[c].equals(d.disk.name())) {
+          deleteQuietly(d, namespace, columnName(name, generation, c));
+        }
+      }
+    }
+    return null;
+  }
+
+  /** A put that creates the namespace on a store that missed its creation (it was down). */
+  private void putInto(DiskState d, String namespace, String name, byte[] bytes) throws IOException {
+    try {
+      d.disk.store().put(namespace, name, bytes);
+    } catch (NoSuchObjectException e) {
+      d.disk.store().createNamespace(namespace);
+      d.disk.store().put(namespace, name, bytes);
+    }
+  }
+
+  private static void deleteQuietly(DiskState d, String namespace, String name) {
+    try {
+      d.disk.store().delete(namespace, name);
+    } catch (IOException e) {
+      log.debug("could not delete {}/{} on store '{}': {}", namespace, name, d.disk.name(), e.toString());
+    }
+  }
+
+  /** Fragments of one column: the bytes of the column object and where each fragment is. */
+  private static final class ColumnBuilder {
+    final java.io.ByteArrayOutputStream out;
+    final long[] offsets;
+    final int[] lengths;
+    final int[] rawCrcs;
+
+    /** Sized for uncompressed fragments, so that building a column copies nothing twice. */
+    ColumnBuilder(int stripes, int fragmentSize) {
+      out = new java.io.ByteArrayOutputStream((int) Math.min(Integer.MAX_VALUE - 16,
+          (long) stripes * (fragmentSize + FragmentCodec.HEADER_BYTES + 16)));
+      offsets = new long[stripes];
+      lengths = new int[stripes];
+      rawCrcs = new int[stripes];
+    }
+
+    byte[] bytes() {
+      return out.toByteArray();
+    }
+  }
+
+  private ColumnBuilder[] encode(byte[] data, long generation, int k, int m, int fragmentSize, int stripes) {
+    int n = k + m;
+    ReedSolomon rs = coder(k, m);
+    ColumnBuilder[] columns = new ColumnBuilder[n];
+    for (int c = 0; c < n; c++) {
+      columns[c] = new ColumnBuilder(stripes, fragmentSize);
+    }
+    byte[][] shards = new byte[n][fragmentSize];
+    CRC32C crc = new CRC32C();
+    EncryptionKey useKey = preset.encrypted() ? key : null;
+    for (int s = 0; s < stripes; s++) {
+      long base = (long) s * k * fragmentSize;
+      for (int c = 0; c < k; c++) {
+        long from = base + (long) c * fragmentSize;
+        int len = (int) Math.max(0, Math.min(fragmentSize, data.length - from));
+        if (len > 0) {
+          System.arraycopy(data, (int) from, shards[c], 0, len);
+        }
+        if (len < fragmentSize) {
+          java.util.Arrays.fill(shards[c], Math.max(0, len), fragmentSize, (byte) 0);
+        }
+      }
+      rs.encode(shards, 0, fragmentSize);
+      for (int c = 0; c < n; c++) {
+        crc.reset();
+        crc.update(shards[c], 0, fragmentSize);
+        byte[] frag = FragmentCodec.encode(shards[c], 0, fragmentSize, generation, s, c, preset.compression(), useKey);
+        columns[c].offsets[s] = columns[c].out.size();
+        columns[c].lengths[s] = frag.length;
+        columns[c].rawCrcs[s] = (int) crc.getValue();
+        columns[c].out.write(frag, 0, frag.length);
+      }
+    }
+    return columns;
+  }
+
+  /** After a replace: columns of earlier versions of the object go. */
+  private void removeOtherGenerations(String namespace, String name, long generation) {
+    String prefix = name + COLUMN_MARK;
+    String keep = prefix + Long.toHexString(generation) + ".";
+    for (DiskState d : upDisks()) {
+      try {
+        for (String n : d.disk.store().list(namespace, prefix)) {
+          if (!n.startsWith(keep) && n.indexOf('.', prefix.length()) > 0) {
+            d.disk.store().delete(namespace, n);
+          }
+        }
+      } catch (NoSuchObjectException e) {
+        // the store has not got the namespace: nothing to remove
+      } catch (IOException e) {
+        log.debug("could not remove old versions of {}/{} on '{}': {}", namespace, name, d.disk.name(), e.toString());
+      }
+    }
+  }
+
+  // ---- manifests
+
+  /** Every store's manifest of the object, newest first; stores that answered "none" are not in it. */
+  private Manifest loadManifest(String namespace, String name, Map<DiskState, Manifest> perStore) throws IOException {
+    Manifest best = null;
+    int answered = 0;
+    IOException last = null;
+    for (DiskState d : upDisks()) {
+      try {
+        byte[] b = d.disk.store().get(namespace, manifestName(name));
+        answered++;
+        Manifest m;
+        try {
+          m = Manifest.decode(b, "object '" + name + "' in namespace '" + namespace + "' on store '" + d.disk.name() + "'");
+        } catch (IOException e) {
+          log.warn("{}", e.getMessage());
+          suspects.add(key(namespace, name));
+          continue;
+        }
+        if (perStore != null) {
+          perStore.put(d, m);
+        }
+        if (best == null || m.manifestVersion > best.manifestVersion) {
+          best = m;
+        }
+      } catch (NoSuchObjectException e) {
+        answered++;
+      } catch (IOException e) {
+        if (e instanceof InterruptedIOException) {
+          throw e;
+        }
+        last = e;
+        markDown(d, e);
+      }
+    }
+    if (best == null) {
+      if (answered == 0) {
+        DataUnavailableException u = new DataUnavailableException("data unavailable: object '" + name
+            + "' in namespace '" + namespace + "': every store is down");
+        u.initCause(last);
+        throw u;
+      }
+      throw new NoSuchObjectException(namespace, name);
+    }
+    return best;
+  }
+
+  private Manifest manifest(String namespace, String name) throws IOException {
+    checkName("namespace", namespace);
+    checkName("object name", name);
+    checkOpen();
+    Manifest m = manifests.getIfPresent(key(namespace, name));
+    if (m == null) {
+      m = loadManifest(namespace, name, null);
+      manifests.put(key(namespace, name), m);
+    }
+    checkKey(namespace, name, m);
+    return m;
+  }
+
+  private void checkKey(String namespace, String name, Manifest m) throws IOException {
+    if (!m.encrypted) {
+      return;
+    }
+    if (key == null) {
+      throw new EncryptionKeyException("object '" + name + "' in namespace '" + namespace
+          + "' is encrypted, and no encryption key is configured");
+    }
+    if (key.fingerprint() != m.keyFingerprint) {
+      throw new EncryptionKeyException("object '" + name + "' in namespace '" + namespace
+          + "' was encrypted with another key (fingerprint " + Long.toHexString(m.keyFingerprint)
+          + "; the configured key's is " + Long.toHexString(key.fingerprint()) + ")");
+    }
+  }
+
+  /** The configured key cannot open the object: none configured, or another one. No data is returned. */
+  public static final class EncryptionKeyException extends IOException {
+    public EncryptionKeyException(String message) {
+      super(message);
+    }
+  }
+
+  // ---- reads
+
+  @Override
+  public void read(String namespace, String name, long offset, ByteBuffer dst) throws IOException {
+    if (offset < 0) {
+      throw new IllegalArgumentException("offset must be >= 0; got " + offset + " for '" + namespace + "/" + name + "'");
+    }
+    Manifest m = manifest(namespace, name);
+    int want = dst.remaining();
+    if (offset + want > m.objectSize) {
+      throw new EOFException("object '" + name + "' in namespace '" + namespace + "' has " + m.objectSize
+          + " bytes, short of the range [" + offset + ", +" + want + ")");
+    }
+    if (want == 0) {
+      return;
+    }
+    long stripeBytes = (long) m.k * m.fragmentSize;
+    Map<Integer, byte[][]> rebuilt = new HashMap<>();
+    long pos = offset;
+    long end = offset + want;
+    while (pos < end) {
+      int stripe = (int) (pos / stripeBytes);
+      int column = (int) ((pos % stripeBytes) / m.fragmentSize);
+      int inFragment = (int) (pos % m.fragmentSize);
+      int n = (int) Math.min(end - pos, m.fragmentSize - inFragment);
+      byte[] raw = dataFragment(namespace, name, m, stripe, column, rebuilt);
+      dst.put(raw, inFragment, n);
+      pos += n;
+    }
+  }
+
+  @Override
+  public byte[] get(String namespace, String name) throws IOException {
+    Manifest m = manifest(namespace, name);
+    if (m.objectSize > Integer.MAX_VALUE - 16) {
+      throw new IOException("object '" + name + "' in namespace '" + namespace + "' is too large to get whole");
+    }
+    ByteBuffer b = ByteBuffer.allocate((int) m.objectSize);
+    read(namespace, name, 0, b);
+    return b.array();
+  }
+
+  private byte[] dataFragment(String namespace, String name, Manifest m, int stripe, int column,
+      Map<Integer, byte[][]> rebuilt) throws IOException {
+    byte[][] shards = rebuilt.get(stripe);
+    if (shards != null) {
+      return shards[column];
+    }
+    try {
+      return fetch(namespace, name, m, stripe, column);
+    } catch (IOException e) {
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      log.warn("{}/{}: fragment {} of stripe {} unreadable ({}); rebuilding it from the others", namespace, name,
+          column, stripe, e.getMessage());
+      suspects.add(key(namespace, name));
+      degradedReads.incrementAndGet();
+      shards = rebuildStripe(namespace, name, m, stripe, column);
+      rebuilt.put(stripe, shards);
+      return shards[column];
+    }
+  }
+
+  /** One fragment, checked: from its column object with one ranged read. */
+  private byte[] fetch(String namespace, String name, Manifest m, int stripe, int column) throws IOException {
+    DiskState d = byName.get(m.stores[column]);
+    if (d == null) {
+      throw new IOException("store '" + m.stores[column] + "' is not configured");
+    }
+    if (!isUp(d)) {
+      throw new IOException("store '" + d.disk.name() + "' is down");
+    }
+    ByteBuffer b = ByteBuffer.allocate(m.lengths[column][stripe]);
+    try {
+      d.disk.store().read(namespace, columnName(name, m.generation, column), m.offsets[column][stripe], b);
+    } catch (IOException e) {
+      if (storeTrouble(e)) {
+        markDown(d, e);
+      }
+      throw e;
+    }
+    fragmentsFetched.incrementAndGet();
+    bytesFetched.addAndGet(b.capacity());
+    byte[] raw = FragmentCodec.decode(b.array(), m.generation, stripe, column, m.fragmentSize,
+        m.encrypted ? key : null);
+    CRC32C crc = new CRC32C();
+    crc.update(raw);
+    if ((int) crc.getValue() != m.rawCrcs[column][stripe]) {
+      throw new FragmentCodec.CorruptFragmentException("fragment " + column + " of stripe " + stripe
+          + ": raw bytes do not match the manifest's CRC32C");
+    }
+    return raw;
+  }
+
+  /** All k+m shards of a stripe from any k intact fragments; {@code skip} is known bad. */
+  private byte[][] rebuildStripe(String namespace, String name, Manifest m, int stripe, int skip) throws IOException {
+    int n = m.columns();
+    byte[][] shards = new byte[n][];
+    boolean[] present = new boolean[n];
+    int have = 0;
+    StringBuilder lost = new StringBuilder();
+    for (int c = 0; c < n && have < m.k; c++) {
+      if (c == skip) {
+        lost.append(" ").append(c).append(" (unreadable)");
+        continue;
+      }
+      try {
+        shards[c] = fetch(namespace, name, m, stripe, c);
+        present[c] = true;
+        have++;
+      } catch (IOException e) {
+        if (e instanceof InterruptedIOException) {
+          throw e;
+        }
+        lost.append(" ").append(c).append(" (").append(e.getMessage()).append(")");
+      }
+    }
+    if (have < m.k) {
+      throw new DataUnavailableException("data unavailable: object '" + name + "' in namespace '" + namespace
+          + "', stripe " + stripe + ": " + have + " intact fragments reachable, " + m.k + " needed (k=" + m.k + ", m="
+          + m.m + "); lost:" + lost);
+    }
+    for (int c = 0; c < n; c++) {
+      if (!present[c]) {
+        shards[c] = new byte[m.fragmentSize];
+      }
+    }
+    coder(m.k, m.m).decode(shards, present, 0, m.fragmentSize);
+    CRC32C crc = new CRC32C();
+    for (int c = 0; c < n; c++) {
+      crc.reset();
+      crc.update(shards[c]);
+      if ((int) crc.getValue() != m.rawCrcs[c][stripe]) {
+        throw new DataUnavailableException("data unavailable: object '" + name + "' in namespace '" + namespace
+            + "', stripe " + stripe + ": rebuilt fragment " + c + " does not match its CRC32C");
+      }
+    }
+    return shards;
+  }
+
+  @Override
+  public long size(String namespace, String name) throws IOException {
+    return manifest(namespace, name).objectSize;
+  }
+
+  @Override
+  public boolean exists(String namespace, String name) throws IOException {
+    checkName("namespace", namespace);
+    checkName("object name", name);
+    if (manifests.getIfPresent(key(namespace, name)) != null) {
+      return true;
+    }
+    try {
+      manifests.put(key(namespace, name), loadManifest(namespace, name, null));
+      return true;
+    } catch (NoSuchObjectException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public void delete(String namespace, String name) throws IOException {
+    checkName("namespace", namespace);
+    checkName("object name", name);
+    ReentrantLock lock = lockFor(namespace, name);
+    lock.lock();
+    try {
+      manifests.invalidate(key(namespace, name));
+      IOException last = null;
+      int ok = 0;
+      // Manifests first, then columns: an object is either whole or gone.
+      List<DiskState> up = upDisks();
+      for (DiskState d : up) {
+        try {
+          d.disk.store().delete(namespace, manifestName(name));
+          ok++;
+        } catch (NoSuchObjectException e) {
+          ok++;
+        } catch (IOException e) {
+          last = e;
+          markDown(d, e);
+        }
+      }
+      if (ok == 0) {
+        throw new IOException("delete object '" + name + "' in namespace '" + namespace + "': no store answered", last);
+      }
+      String prefix = name + COLUMN_MARK;
+      for (DiskState d : up) {
+        try {
+          for (String n : d.disk.store().list(namespace, prefix)) {
+            if (n.indexOf('.', prefix.length()) > 0) {
+              d.disk.store().delete(namespace, n);
+            }
+          }
+        } catch (NoSuchObjectException e) {
+          // nothing there
+        } catch (IOException e) {
+          log.debug("deleting columns of {}/{} on '{}': {}", namespace, name, d.disk.name(), e.toString());
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public List<String> list(String namespace, String prefix) throws IOException {
+    checkName("namespace", namespace);
+    Objects.requireNonNull(prefix, "prefix");
+    Set<String> names = new TreeSet<>();
+    int ok = 0;
+    int missing = 0;
+    IOException last = null;
+    for (DiskState d : upDisks()) {
+      try {
+        for (String n : d.disk.store().list(namespace, prefix)) {
+          if (n.endsWith(MANIFEST_SUFFIX)) {
+            String object = n.substring(0, n.length() - MANIFEST_SUFFIX.length());
+            if (object.startsWith(prefix) && !object.isEmpty()) {
+              names.add(object);
+            }
+          }
+        }
+        ok++;
+      } catch (NoSuchObjectException e) {
+        missing++;
+      } catch (IOException e) {
+        last = e;
+        markDown(d, e);
+      }
+    }
+    if (ok == 0) {
+      if (missing > 0) {
+        throw new NoSuchObjectException(namespace);
+      }
+      throw new IOException("list namespace '" + namespace + "': every store is down", last);
+    }
+    return new ArrayList<>(names);
+  }
+
+  /**
+   * Starts the background maintenance: every {@code repairEvery} a pass over the objects whose
+   * reads found trouble and a repair pass over everything; every {@code verifyEvery} a verify pass
+   * (reads every fragment). One daemon thread; {@link #close} stops it.
+   */
+  public synchronized void startMaintenance(Duration repairEvery, Duration verifyEvery) {
+    if (maintenance != null) {
+      throw new IllegalStateException("maintenance already started");
+    }
+    java.util.concurrent.ScheduledExecutorService ex = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "fragment-repair");
+      t.setDaemon(true);
+      return t;
+    });
+    ex.scheduleWithFixedDelay(() -> runPass(false), repairEvery.toMillis(), repairEvery.toMillis(),
+        java.util.concurrent.TimeUnit.MILLISECONDS);
+    ex.scheduleWithFixedDelay(() -> runPass(true), verifyEvery.toMillis(), verifyEvery.toMillis(),
+        java.util.concurrent.TimeUnit.MILLISECONDS);
+    maintenance = ex;
+  }
+
+  private void runPass(boolean verify) {
+    if (closed) {
+      return;
+    }
+    try {
+      if (!verify) {
+        repairSuspects();
+      }
+      repair(verify);
+    } catch (IOException | RuntimeException e) {
+      log.warn("{} pass stopped: {}", verify ? "verify" : "repair", e.toString());
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    closed = true;
+    java.util.concurrent.ScheduledExecutorService ex;
+    synchronized (this) {
+      ex = maintenance;
+      maintenance = null;
+    }
+    if (ex != null) {
+      ex.shutdownNow();
+      try {
+        if (!ex.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
+          log.warn("the repair thread did not stop within 30 s");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    IOException first = null;
+    for (DiskState d : disks) {
+      try {
+        d.disk.store().close();
+      } catch (IOException e) {
+        first = first == null ? e : first;
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException(this + " is closed");
+    }
+  }
+
+  @Override
+  public String toString() {
+    List<String> names = new ArrayList<>(byName.keySet());
+    return "FragmentObjectStore[" + preset + " over " + names + "]";
+  }
+
+  // ---- statistics, for tests and the benchmark
+
+  /** Fragments fetched from stores by reads (not by repair) since start. */
+  public long fragmentsFetched() {
+    return fragmentsFetched.get();
+  }
+
+  /** Stored bytes fetched by reads since start: the partial-read cost. */
+  public long bytesFetched() {
+    return bytesFetched.get();
+  }
+
+  /** Reads that had to rebuild a fragment from the others. */
+  public long degradedReads() {
+    return degradedReads.get();
+  }
+
+  // ---- repair
+
+  private static final class Progress {
+    final AtomicLong checked = new AtomicLong();
+    final AtomicLong missing = new AtomicLong();
+    final AtomicLong corrupt = new AtomicLong();
+    final AtomicLong repaired = new AtomicLong();
+    final AtomicLong manifests = new AtomicLong();
+    final AtomicLong rewritten = new AtomicLong();
+    final AtomicLong unrecoverable = new AtomicLong();
+    volatile int storesDown;
+
+    void reset() {
+      for (AtomicLong a : List.of(checked, missing, corrupt, repaired, manifests, rewritten, unrecoverable)) {
+        a.set(0);
+      }
+    }
+
+    RepairReport snapshot() {
+      return new RepairReport(checked.get(), missing.get(), corrupt.get(), repaired.get(), manifests.get(),
+          rewritten.get(), unrecoverable.get(), storesDown);
+    }
+  }
+
+  private final ReentrantLock repairLock = new ReentrantLock();
+  /** Stores found down during the running repair pass: not chosen as targets by it. */
+  private final Set<DiskState> downDuringPass = ConcurrentHashMap.newKeySet();
+
+  /** The counts of the repair pass running now (or of the last one). */
+  public RepairReport repairProgress() {
+    return progress.snapshot();
+  }
+
+  /**
+   * One pass over every object of every namespace: probes every store (a store that answers again
+   * is reintegrated), checks each object's fragments (presence and size; with {@code verify}, reads
+   * and checks every fragment), rebuilds what is missing or corrupt, brings manifests up to date
+   * on every store, and rewrites objects stored under a fallback policy when a better one fits
+   * again. Passes do not overlap.
+   */
+  public RepairReport repair(boolean verify) throws IOException {
+    repairLock.lock();
+    try {
+      progress.reset();
+      probeStores();
+      progress.storesDown = storesDown().size();
+      for (String ns : listNamespaces()) {
+        List<String> names;
+        try {
+          names = list(ns, "");
+        } catch (NoSuchObjectException e) {
+          continue;
+        }
+        for (String name : names) {
+          if (closed) {
+            throw new IOException(this + " closed during repair");
+          }
+          repairObject(ns, name, verify);
+        }
+      }
+      RepairReport r = progress.snapshot();
+      log.info("{} pass: {}", verify ? "verify" : "repair", r);
+      return r;
+    } finally {
+      repairLock.unlock();
+    }
+  }
+
+  /** Repairs only the objects whose reads or writes found trouble since the last pass. */
+  public RepairReport repairSuspects() throws IOException {
+    repairLock.lock();
+    try {
+      progress.reset();
+      probeStores();
+      progress.storesDown = storesDown().size();
+      List<String> keys = new ArrayList<>(suspects);
+      for (String k : keys) {
+        int slash = k.indexOf('/');
+        suspects.remove(k);
+        repairObject(k.substring(0, slash), k.substring(slash + 1), true);
+      }
+      return progress.snapshot();
+    } finally {
+      repairLock.unlock();
+    }
+  }
+
+  private void probeStores() {
+    downDuringPass.clear();
+    for (DiskState d : disks) {
+      try {
+        d.disk.store().listNamespaces();
+        markUp(d);
+      } catch (IOException | RuntimeException e) {
+        markDown(d, e);
+        downDuringPass.add(d);
+      }
+    }
+  }
+
+  private void repairObject(String namespace, String name, boolean verify) throws IOException {
+    ReentrantLock lock = lockFor(namespace, name);
+    lock.lock();
+    try {
+      Map<DiskState, Manifest> perStore = new HashMap<>();
+      Manifest m;
+      try {
+        m = loadManifest(namespace, name, perStore);
+      } catch (NoSuchObjectException e) {
+        return; // deleted meanwhile
+      }
+      progress.checked.incrementAndGet();
+      if (m.encrypted && (key == null || key.fingerprint() != m.keyFingerprint)) {
+        log.error("repair: {}/{} is encrypted with a key that is not configured; skipped", namespace, name);
+        progress.unrecoverable.incrementAndGet();
+        return;
+      }
+      int n = m.columns();
+      boolean[] bad = new boolean[n];
+      int badCount = 0;
+      for (int c = 0; c < n; c++) {
+        String why = checkColumn(namespace, name, m, c, verify);
+        if (why != null) {
+          bad[c] = true;
+          badCount++;
+          (why.startsWith("corrupt") ? progress.corrupt : progress.missing).addAndGet(Math.max(1, m.stripes));
+          log.info("repair: {}/{} fragment column {} on '{}': {}", namespace, name, c, m.stores[c], why);
+        }
+      }
+      if (badCount > 0) {
+        if (n - badCount < m.k) {
+          progress.unrecoverable.incrementAndGet();
+          log.error("repair: {}/{} has {} intact fragment columns, {} needed: data unavailable until stores come back",
+              namespace, name, n - badCount, m.k);
+          return;
+        }
+        m = rebuildColumns(namespace, name, m, bad);
+      }
+      // Every store that is up gets the newest manifest.
+      byte[] encoded = null;
+      for (DiskState d : upDisks()) {
+        Manifest have = perStore.get(d);
+        if (have == null || have.manifestVersion < m.manifestVersion) {
+          encoded = encoded == null ? m.encode() : encoded;
+          try {
+            putInto(d, namespace, manifestName(name), encoded);
+            progress.manifests.incrementAndGet();
+          } catch (IOException e) {
+            markDown(d, e);
+          }
+        }
+      }
+      manifests.put(key(namespace, name), m);
+      int best = bestUsablePolicy();
+      if (best >= 0 && m.policyIndex > best) {
+        byte[] data = new byte[(int) m.objectSize];
+        read(namespace, name, 0, ByteBuffer.wrap(data));
+        putLocked(namespace, name, data, 0);
+        progress.rewritten.incrementAndGet();
+        log.info("repair: {}/{} rewritten from fallback policy {} to {}", namespace, name, m.policyIndex, best);
+      }
+    } catch (DataUnavailableException | EncryptionKeyException e) {
+      progress.unrecoverable.incrementAndGet();
+      log.error("repair: {}/{}: {}", namespace, name, e.getMessage());
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private int bestUsablePolicy() {
+    int up = upDisks().size();
+    List<Policy> ps = preset.policies();
+    for (int i = 0; i < ps.size(); i++) {
+      if (up * ps.get(i).x() >= ps.get(i).fragments()) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Null when the column is intact, else why not. */
+  private String checkColumn(String namespace, String name, Manifest m, int c, boolean verify) {
+    DiskState d = byName.get(m.stores[c]);
+    if (d == null) {
+      return "missing: store not configured";
+    }
+    if (!isUp(d) || downDuringPass.contains(d)) {
+      return "missing: store down";
+    }
+    String col = columnName(name, m.generation, c);
+    long expected = 0;
+    for (int s = 0; s < m.stripes; s++) {
+      expected = Math.max(expected, m.offsets[c][s] + m.lengths[c][s]);
+    }
+    try {
+      if (!verify) {
+        long size = d.disk.store().size(namespace, col);
+        return size == expected ? null : "missing: column object has " + size + " bytes, " + expected + " expected";
+      }
+      if (m.stripes == 0) {
+        return d.disk.store().exists(namespace, col) ? null : "missing: no column object";
+      }
+      byte[] all = d.disk.store().get(namespace, col);
+      if (all.length != expected) {
+        return "corrupt: column object has " + all.length + " bytes, " + expected + " expected";
+      }
+      CRC32C crc = new CRC32C();
+      for (int s = 0; s < m.stripes; s++) {
+        byte[] frag = java.util.Arrays.copyOfRange(all, (int) m.offsets[c][s], (int) m.offsets[c][s] + m.lengths[c][s]);
+        byte[] raw = FragmentCodec.decode(frag, m.generation, s, c, m.fragmentSize, m.encrypted ? key : null);
+        crc.reset();
+        crc.update(raw);
+        if ((int) crc.getValue() != m.rawCrcs[c][s]) {
+          return "corrupt: stripe " + s + " does not match the manifest's CRC32C";
+        }
+      }
+      return null;
+    } catch (NoSuchObjectException e) {
+      return m.stripes == 0 ? null : "missing: no column object";
+    } catch (FragmentCodec.CorruptFragmentException e) {
+      return "corrupt: " + e.getMessage();
+    } catch (IOException e) {
+      if (storeTrouble(e)) {
+        markDown(d, e);
+        downDuringPass.add(d);
+      }
+      return "missing: " + e.getMessage();
+    }
+  }
+
+  /** Rebuilds the bad columns stripe by stripe and stores them (moved off stores that are down). */
+  private Manifest rebuildColumns(String namespace, String name, Manifest m, boolean[] bad) throws IOException {
+    int n = m.columns();
+    EncryptionKey useKey = m.encrypted ? key : null;
+    ColumnBuilder[] rebuilt = new ColumnBuilder[n];
+    for (int c = 0; c < n; c++) {
+      if (bad[c]) {
+        rebuilt[c] = new ColumnBuilder(m.stripes, m.fragmentSize);
+      }
+    }
+    for (int s = 0; s < m.stripes; s++) {
+      byte[][] shards = rebuildStripe(namespace, name, m, s, firstBad(bad));
+      for (int c = 0; c < n; c++) {
+        if (bad[c]) {
+          byte[] frag = FragmentCodec.encode(shards[c], 0, m.fragmentSize, m.generation, s, c, m.compression, useKey);
+          rebuilt[c].offsets[s] = rebuilt[c].out.size();
+          rebuilt[c].lengths[s] = frag.length;
+          rebuilt[c].out.write(frag, 0, frag.length);
+        }
+      }
+    }
+    Manifest out = m;
+    for (int c = 0; c < n; c++) {
+      if (!bad[c]) {
+        continue;
+      }
+      Set<DiskState> refused = new HashSet<>();
+      DiskState target = null;
+      // Bounded: each failed store is excluded, and there are finitely many.
+      for (int attempt = 0; attempt <= disks.size(); attempt++) {
+        DiskState candidate = placeColumn(out, c, refused);
+        if (candidate == null) {
+          break;
+        }
+        try {
+          putInto(candidate, namespace, columnName(name, m.generation, c), rebuilt[c].bytes());
+          target = candidate;
+          break;
+        } catch (IOException e) {
+          if (e instanceof InterruptedIOException) {
+            throw e;
+          }
+          markDown(candidate, e);
+          refused.add(candidate);
+        }
+      }
+      if (target == null) {
+        log.warn("repair: {}/{} column {}: no store up can take it without exceeding x; left for a later pass",
+            namespace, name, c);
+        continue;
+      }
+      out = out.withColumn(c, target.disk.name(), rebuilt[c].offsets, rebuilt[c].lengths, nextVersion());
+      progress.repaired.addAndGet(Math.max(1, m.stripes));
+    }
+    return out;
+  }
+
+  private static int firstBad(boolean[] bad) {
+    for (int c = 0; c < bad.length; c++) {
+      if (bad[c]) {
+        return c;
+      }
+    }
+    return -1;
+  }
+
+  /** The column's own store when it is up, else the up store holding the fewest of the object's columns (at most x). */
+  private DiskState placeColumn(Manifest m, int column, Set<DiskState> refused) {
+    DiskState own = byName.get(m.stores[column]);
+    if (own != null && isUp(own) && !refused.contains(own) && !downDuringPass.contains(own)) {
+      return own;
+    }
+    Policy p = m.policyIndex < preset.policies().size() ? preset.policies().get(m.policyIndex) : null;
+    int x = p == null ? Integer.MAX_VALUE : p.x();
+    DiskState best = null;
+    int bestCount = Integer.MAX_VALUE;
+    for (DiskState d : upDisks()) {
+      if (refused.contains(d) || downDuringPass.contains(d)) {
+        continue;
+      }
+      int count = 0;
+      for (int c = 0; c < m.columns(); c++) {
+        if (c != column && m.stores[c].equals(d.disk.name())) {
+          count++;
+        }
+      }
+      if (count < x && count < bestCount) {
+        best = d;
+        bestCount = count;
+      }
+    }
+    return best;
+  }
+}
