@@ -97,6 +97,8 @@ public final class ClientMachine {
   private long sealRequested = -1;
   private long trimmedSco = -1;
   private long sentTrimSco = -1;
+  private long serverTrimmedSco = -1;
+  private long trimSentNanos;
   private long flushSeq;
   private long waitingSinceNanos = -1;
   private long oldestUnsentNanos = -1;
@@ -236,9 +238,7 @@ public final class ClientMachine {
         return; // overtaken by a reset: says nothing about the stream since
       }
       acked(Math.min(a.lastSeq(), sentSeq), now);
-      if (a.trimmedSco() < trimmedSco && sentSeq == heldSeq && !gap) {
-        sentTrimSco = a.trimmedSco(); // a Trim was lost or overtaken: send it again now that all is quiet
-      }
+      serverTrimmedSco = Math.max(serverTrimmedSco, a.trimmedSco());
     } else if (m instanceof Msg.Reject r) {
       switch (r.code()) {
         case STALE -> {
@@ -276,6 +276,7 @@ public final class ClientMachine {
       waitingSinceNanos = -1;
       catchupTarget = lastSeq;
       sentTrimSco = -1;
+      serverTrimmedSco = -1;
       synced = heldSeq >= catchupTarget;
       why = synced ? "the DTL holds every write" : "the DTL is receiving the writes it missed";
     } else {
@@ -336,6 +337,9 @@ public final class ClientMachine {
         }
       }
       case UP -> {
+        if (!gap && serverTrimmedSco < sentTrimSco && now - trimSentNanos > cfg.ackTimeoutNanos()) {
+          sentTrimSco = serverTrimmedSco; // the Trim got lost or overtaken by a reset: send it again
+        }
         if (waitingSinceNanos >= 0 && now - waitingSinceNanos > cfg.ackTimeoutNanos()) {
           down(now, "the DTL did not acknowledge within " + cfg.ackTimeoutNanos() / 1_000_000 + " ms", out, true);
         }
@@ -368,10 +372,12 @@ public final class ClientMachine {
       unsentBytes = queue.bytesAfter(sentSeq);
       waitingSinceNanos = now;
       sentTrimSco = -1;
+      serverTrimmedSco = -1;
     }
     if (trimmedSco > sentTrimSco) {
       // before the appends, so that the DTL frees space first
       sentTrimSco = trimmedSco;
+      trimSentNanos = now;
       out.add(new Send(connId, new Msg.Trim(epoch, trimmedSco)));
     }
     boolean due = mode == DtlMode.SYNC || unsentBytes >= cfg.asyncMaxBytes() || flushSeq > sentSeq

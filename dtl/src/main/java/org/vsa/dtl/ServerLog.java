@@ -208,10 +208,13 @@ public final class ServerLog {
     } else if (m instanceof Msg.Append a) {
       append(a, freeBytes, out);
     } else if (m instanceof Msg.Trim t) {
-      if (t.epoch() == highestEpoch && t.epoch() == streamEpoch && t.sco() > trimmedSco) {
-        write(LogCodec.trim(t.sco()), out);
-        trim(t.sco());
-        maybeCompact(out);
+      if (t.epoch() == highestEpoch && t.epoch() == streamEpoch) {
+        if (t.sco() > trimmedSco) {
+          write(LogCodec.trim(t.sco()), out);
+          trim(t.sco());
+          maybeCompact(out);
+        }
+        out.add(new Reply(new Msg.Ack(resetGen, lastSeq, trimmedSco), true));
       }
     } else if (m instanceof Msg.Fetch f) {
       if (fence(f.epoch(), out)) {

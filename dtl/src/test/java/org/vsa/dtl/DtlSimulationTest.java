@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Runs seeded schedules of {@link DtlSimulation}. {@code -Dsim.seed=N} replays one schedule and
- * prints its trace; {@code -Dsim.schedules=N} sets how many run (default 3000, about a minute on
+ * prints its trace; {@code -Dsim.schedules=N} sets how many run (default 10,000: seconds here, under a minute on
  * two busy cores at most). A long run:
  * {@code mvn -B -o -pl dtl -am verify -Dtest=DtlSimulationTest -Dsurefire.failIfNoSpecifiedTests=false -Dsim.schedules=100000}.
  */
@@ -28,7 +28,7 @@ class DtlSimulationTest {
       return;
     }
     String n = System.getProperty("sim.schedules");
-    int schedules = n != null && !n.isBlank() && !n.startsWith("$") ? Integer.parseInt(n) : 3000;
+    int schedules = n != null && !n.isBlank() && !n.startsWith("$") ? Integer.parseInt(n) : 10_000;
     long base = new Random().nextLong();
     long deadline = System.nanoTime() + 90_000_000_000L;
     int restores = 0;
