@@ -100,7 +100,12 @@ public final class DtlConnector implements AutoCloseable {
       s.setTcpNoDelay(true);
       OutputStream out = s.getOutputStream();
       DataInputStream in = new DataInputStream(s.getInputStream());
-      long epoch = readEpoch(vdisk) + 1;
+      // learn the highest epoch the DTL has seen (a Hello with epoch 0 changes nothing), then claim a higher one
+      out.write(toArray(WireCodec.encode(new Msg.Hello(vdisk, 0))));
+      out.flush();
+      Msg probe = read(in);
+      long highest = probe instanceof Msg.Reject r && r.code() == Msg.Code.STALE ? r.highestEpoch() : 0;
+      long epoch = Math.max(readEpoch(vdisk), highest) + 1;
       Msg.HelloOk ok = null;
       for (int attempt = 0; attempt < 3 && ok == null; attempt++) {
         writeEpoch(vdisk, epoch);
