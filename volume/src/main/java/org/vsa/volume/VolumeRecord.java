@@ -15,9 +15,10 @@ import java.util.UUID;
  * # vsa vdisk
  * version=1
  * id=...
- * name=... vpool=... sizeBytes=... blockSize=... scoSizeBytes=... cachePolicy=...
+ * name=... vpool=... sizeBytes=... blockSize=... scoSizeBytes=... cachePolicy=... dtlMode=...
  * crc32c=8 hex digits over every byte before this line
  * </pre>
+ * {@code dtlMode} (none, async, sync) came later within version 1: a record without it means none.
  */
 record VolumeRecord(UUID id, VolumeSpec spec) {
   static final String MAGIC_LINE = "# vsa vdisk";
@@ -34,6 +35,9 @@ record VolumeRecord(UUID id, VolumeSpec spec) {
     sb.append("blockSize=").append(spec.blockSize()).append('\n');
     sb.append("scoSizeBytes=").append(spec.scoSizeBytes()).append('\n');
     sb.append("cachePolicy=").append(spec.cachePolicy().configName()).append('\n');
+    if (spec.dtlMode() != org.vsa.dtl.DtlMode.NONE) {
+      sb.append("dtlMode=").append(spec.dtlMode().configName()).append('\n');
+    }
     byte[] body = sb.toString().getBytes(StandardCharsets.UTF_8);
     String crc = String.format("crc32c=%08x%n", Layout.crc32c(body, 0, body.length));
     byte[] out = new byte[body.length + crc.length()];
@@ -66,7 +70,7 @@ record VolumeRecord(UUID id, VolumeSpec spec) {
     try {
       VolumeSpec spec = new VolumeSpec(kv.get("name"), kv.get("vpool"), Long.parseLong(kv.get("sizeBytes")),
           Integer.parseInt(kv.get("blockSize")), Long.parseLong(kv.get("scoSizeBytes")),
-          CachePolicy.parse(kv.get("cachePolicy")));
+          CachePolicy.parse(kv.get("cachePolicy")), org.vsa.dtl.DtlMode.parse(kv.getOrDefault("dtlMode", "none")));
       return new VolumeRecord(UUID.fromString(kv.get("id")), spec);
     } catch (RuntimeException e) {
       throw new IOException(from + ": vDisk record is malformed: " + e.getMessage(), e);
