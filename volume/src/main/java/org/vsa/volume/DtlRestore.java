@@ -40,8 +40,14 @@ final class DtlRestore {
 
   /** A vDisk with a DTL and a history (a checkpoint) whose write buffer has no marker: it was lost. */
   static boolean needed(VolumeSpec spec, Path metadataDir, Path wbDir, EngineContext ctx) {
-    return spec.dtlMode() != DtlMode.NONE && ctx.dtl() != null && !Files.exists(wbDir.resolve(MARKER))
+    boolean lost = spec.dtlMode() != DtlMode.NONE && !Files.exists(wbDir.resolve(MARKER))
         && Files.exists(metadataDir.resolve("checkpoint"));
+    if (lost && (ctx.dtl() == null || ctx.dtl().peerOf(spec.name()).isEmpty())) {
+      log.error("vDisk {}: its write buffer is gone but no DTL peer is configured to restore it from; writes that"
+          + " had not reached the backend are lost", spec.name());
+      return false;
+    }
+    return lost;
   }
 
   static void markWriteBuffer(Path wbDir) throws IOException {

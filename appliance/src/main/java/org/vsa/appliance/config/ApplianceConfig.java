@@ -34,7 +34,8 @@ public record ApplianceConfig(
     List<Vpool> vpools,
     List<Vdisk> vdisks,
     Iscsi iscsi,
-    Nfs nfs) {
+    Nfs nfs,
+    Dtl dtl) {
 
   public ApplianceConfig {
     Objects.requireNonNull(node);
@@ -48,7 +49,23 @@ public record ApplianceConfig(
     vdisks = List.copyOf(vdisks);
     Objects.requireNonNull(iscsi);
     Objects.requireNonNull(nfs);
+    Objects.requireNonNull(dtl);
   }
+
+  /**
+   * {@code dtl:} this node's DTL server, and the client side of its vDisks' DTLs.
+   *
+   * @param enabled whether this node serves as a DTL for others
+   * @param port the DTL server's port ({@code --dtl-port})
+   * @param dir the DTL logs, on local flash
+   * @param capacityBytes disk budget of the DTL logs; appends beyond it are refused (the owner runs DEGRADED)
+   * @param peer where this node's vDisks keep their DTL ({@code host:port}), unless a vDisk names its own
+   * @param asyncMaxBytes async mode ships once this much is queued
+   * @param asyncMaxAgeMillis async mode ships once the oldest queued write is this old
+   * @param ackTimeoutMillis a DTL silent for this long counts as unreachable (the longest a sync write waits for it)
+   */
+  public record Dtl(boolean enabled, int port, Path dir, long capacityBytes, Optional<String> peer, long asyncMaxBytes,
+      long asyncMaxAgeMillis, long ackTimeoutMillis) {}
 
   /**
    * {@code nfs:} the NFSv3 gateway.
@@ -109,8 +126,35 @@ public record ApplianceConfig(
   /** One entry of {@code vpools:}: what its vDisks have in common. */
   public record Vpool(String name, long scoSizeBytes, CachePolicy cachePolicy) {}
 
-  /** One entry of {@code vdisks:}: a vDisk created at start when it does not exist. */
-  public record Vdisk(String name, String vpool, long sizeBytes, int blockSize) {}
+  /**
+   * One entry of {@code vdisks:}: a vDisk created at start when it does not exist.
+   *
+   * @param dtlMode none, async or sync (fixed at creation)
+   * @param dtlPeer its DTL ({@code host:port}); empty: {@code dtl.peer}
+   */
+  public record Vdisk(String name, String vpool, long sizeBytes, int blockSize, org.vsa.dtl.DtlMode dtlMode,
+      Optional<String> dtlPeer) {
+    public Vdisk(String name, String vpool, long sizeBytes, int blockSize) {
+      this(name, vpool, sizeBytes, blockSize, org.vsa.dtl.DtlMode.NONE, Optional.empty());
+    }
+  }
+
+  /** The DTL peer of a vDisk by name: its own, else the node's. */
+  public Optional<java.net.InetSocketAddress> dtlPeerOf(String vdiskName) {
+    Optional<String> p = vdisks.stream().filter(d -> d.name().equals(vdiskName)).findFirst()
+        .flatMap(Vdisk::dtlPeer).or(dtl::peer);
+    return p.map(ApplianceConfig::address);
+  }
+
+  /** {@code host:port} or {@code [v6]:port}, already checked by the loader. */
+  static java.net.InetSocketAddress address(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    String host = hostPort.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    return new java.net.InetSocketAddress(host, Integer.parseInt(hostPort.substring(colon + 1)));
+  }
 
   public Optional<Vpool> vpool(String name) {
     return vpools.stream().filter(p -> p.name().equals(name)).findFirst();
@@ -121,7 +165,8 @@ public record ApplianceConfig(
     Vpool pool = vpool(vdisk.vpool()).orElseThrow(
         () -> new IllegalArgumentException("vDisk " + vdisk.name() + " names undeclared vPool " + vdisk.vpool()));
     return new VolumeSpec(
-        vdisk.name(), pool.name(), vdisk.sizeBytes(), vdisk.blockSize(), pool.scoSizeBytes(), pool.cachePolicy());
+        vdisk.name(), pool.name(), vdisk.sizeBytes(), vdisk.blockSize(), pool.scoSizeBytes(), pool.cachePolicy(),
+        vdisk.dtlMode());
   }
 
   /** The engine's configuration, with {@code backendStore} opened from {@link #backend()}. */
