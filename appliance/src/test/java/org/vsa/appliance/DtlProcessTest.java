@@ -53,13 +53,14 @@ class DtlProcessTest {
     return s;
   }
 
-  private Path configA(int iscsiPort, int dtlPortB) throws Exception {
+  /** {@code ackTimeoutMillis}: long where a spurious DEGRADED would leave writes unprotected. */
+  private Path configA(int iscsiPort, int dtlPortB, int ackTimeoutMillis) throws Exception {
     Path a = work.resolve("a");
     Files.createDirectories(a);
     Path cfg = a.resolve("vsa.yaml");
     Files.writeString(cfg, String.join("\n",
         "node: {dataDir: " + a.resolve("data") + "}",
-        "dtl: {port: 0, ackTimeoutMillis: 500}",
+        "dtl: {port: 0, ackTimeoutMillis: " + ackTimeoutMillis + "}",
         "iscsi: {port: " + iscsiPort + "}",
         "nfs: {enabled: false}",
         "vpools: [{name: default, scoSize: 4MiB}]",
@@ -72,6 +73,20 @@ class DtlProcessTest {
     Serve s = Serve.start(cfg.getParent(), "serve", "--config", cfg.toString());
     s.awaitStdout(l -> l.contains(RUNNING), Serve.START_TIMEOUT);
     return s;
+  }
+
+  static Map<String, String> ops() {
+    Map<String, String> m = new java.util.LinkedHashMap<>();
+    m.put("HeaderDigest", "None");
+    m.put("DataDigest", "None");
+    m.put("MaxRecvDataSegmentLength", "8192");
+    m.put("InitialR2T", "Yes");
+    m.put("ImmediateData", "Yes");
+    m.put("FirstBurstLength", "16384");
+    m.put("MaxBurstLength", "65536");
+    m.put("ErrorRecoveryLevel", "0");
+    m.put("MaxConnections", "1");
+    return m;
   }
 
   static byte[] block(long lba, int round) {
@@ -95,7 +110,8 @@ class DtlProcessTest {
         int w = t;
         threads[t] = new Thread(() -> {
           try (IscsiWriter i = new IscsiWriter(port)) {
-            if (i.login(IQN, Map.of("InitialR2T", "No", "ImmediateData", "Yes")).u8(36) != 0) {
+            i.isid += w + 1; // one session per writer
+            if (i.login(IQN, ops()).u8(36) != 0) {
               error.set("login refused");
               return;
             }
@@ -149,14 +165,20 @@ class DtlProcessTest {
     int dtlB = freePort();
     int iscsiA = freePort();
     try (Serve b = startB(dtlB)) {
-      Path cfg = configA(iscsiA, dtlB);
+      Path cfg = configA(iscsiA, dtlB, 60_000);
       Load load;
       try (Serve a = startA(cfg)) {
         a.awaitStdout(l -> l.contains("vDisk vd: DTL state") && l.contains("-> OK_SYNC"), Serve.START_TIMEOUT);
         load = new Load(iscsiA, 1);
-        load.awaitAcks(load.acks::get, 1500 + new Random().nextInt(1500), "load on A");
+        try {
+          load.awaitAcks(load.acks::get, 1500 + new Random().nextInt(1500), "load on A");
+        } catch (AssertionError e) {
+          throw new AssertionError(e.getMessage() + "\n" + a.report(), e);
+        }
         a.killNine();
         load.end();
+        assertTrue(a.stdout().stream().noneMatch(l -> l.contains("vDisk vd: DTL state OK_SYNC ->")),
+            "the DTL stayed in sync while A was writing\n" + a.report());
       }
       assertTrue(load.acks.get() >= 1500);
       // A's flash is gone: its write buffer with it
@@ -165,7 +187,7 @@ class DtlProcessTest {
         assertTrue(a.stdout().stream().anyMatch(l -> l.contains("restoring it from the backend and its DTL")),
             "A restored vd from the backend and B's DTL\n" + a.report());
         try (IscsiWriter r = new IscsiWriter(iscsiA)) {
-          assertEquals(0, r.login(IQN, Map.of()).u8(36));
+          assertEquals(0, r.login(IQN, ops()).u8(36));
           for (Map.Entry<Long, byte[]> e : load.acked.entrySet()) {
             IscsiWriter.Result got = r.scsi(0, IscsiWriter.read10(e.getKey(), BLOCKS), null, BLOCKS * 512);
             assertEquals(0, got.status());
@@ -182,7 +204,7 @@ class DtlProcessTest {
     int dtlB = freePort();
     int iscsiA = freePort();
     Serve b = startB(dtlB);
-    try (Serve a = startA(configA(iscsiA, dtlB))) {
+    try (Serve a = startA(configA(iscsiA, dtlB, 500))) {
       a.awaitStdout(l -> l.contains("vDisk vd: DTL state") && l.contains("-> OK_SYNC"), Serve.START_TIMEOUT);
       Load load = new Load(iscsiA, 2);
       load.awaitAcks(load.acks::get, 500, "load before the kill");

@@ -32,7 +32,7 @@ public record ClientConfig(
   }
 
   public static ClientConfig defaults() {
-    return new ClientConfig(1 << 20, TimeUnit.MILLISECONDS.toNanos(5), 256L << 20, TimeUnit.SECONDS.toNanos(2),
+    return new ClientConfig(1 << 20, TimeUnit.MILLISECONDS.toNanos(5), 32L << 20, TimeUnit.SECONDS.toNanos(2),
         TimeUnit.MILLISECONDS.toNanos(100), TimeUnit.SECONDS.toNanos(5), 1 << 20);
   }
 

@@ -25,7 +25,9 @@ public final class DtlCrashChild {
   static final long SIZE_BYTES = (long) THREADS * PER_THREAD * Layout.CLUSTER_BYTES;
 
   static DtlConnector connector(Path dir, int port) throws java.io.IOException {
-    return new DtlConnector(dir.resolve("dtl-client"), ClientConfig.defaults(),
+    // a long ack timeout: on a loaded machine a slow answer must not turn the stream DEGRADED
+    // (writes acknowledged then are not protected, and this test checks them all)
+    return new DtlConnector(dir.resolve("dtl-client"), ClientConfig.defaults().withAckTimeoutNanos(30_000_000_000L),
         name -> Optional.of(new InetSocketAddress("127.0.0.1", port)), DtlEvents.NONE);
   }
 
