@@ -30,6 +30,10 @@ import org.vsa.backends.LocalDirectoryObjectStore;
 import org.vsa.backends.ObjectStore;
 import org.vsa.backends.fragment.FragmentObjectStore;
 import org.vsa.backends.s3.S3ObjectStore;
+import org.vsa.dtl.ClientConfig;
+import org.vsa.dtl.DtlConnector;
+import org.vsa.dtl.DtlServer;
+import org.vsa.dtl.DtlState;
 import org.vsa.iscsi.IscsiConfig;
 import org.vsa.iscsi.IscsiTarget;
 import org.vsa.nfs.NfsConfig;
@@ -59,12 +63,16 @@ public final class Appliance implements AutoCloseable {
   private final Engine engine;
   private final IscsiTarget iscsi;
   private final NfsServer nfs;
+  private final DtlServer dtlServer;
+  private final DtlConnector dtlConnector;
   private final List<String> createdVdisks;
   private Boolean stopOutcome;
 
   private Appliance(
       ApplianceConfig config, FileChannel lock, ObjectStore backend, Engine engine, IscsiTarget iscsi,
-      NfsServer nfs, List<String> createdVdisks) {
+      NfsServer nfs, DtlServer dtlServer, DtlConnector dtlConnector, List<String> createdVdisks) {
+    this.dtlServer = dtlServer;
+    this.dtlConnector = dtlConnector;
     this.config = config;
     this.lock = lock;
     this.backend = backend;
@@ -101,7 +109,13 @@ public final class Appliance implements AutoCloseable {
       }
       ObjectStore backend = openBackend(config);
       opened.push(backend);
-      Engine engine = startEngine(config, backend);
+      DtlServer dtlServer = startDtlServer(config);
+      if (dtlServer != null) {
+        opened.push(dtlServer);
+      }
+      DtlConnector dtlConnector = startDtlClient(config);
+      opened.push(dtlConnector);
+      Engine engine = startEngine(config, backend, dtlConnector);
       opened.push(engine);
       List<String> created = ensureVdisks(config, engine);
       startSchedules(config, engine);
@@ -113,7 +127,7 @@ public final class Appliance implements AutoCloseable {
       if (nfs != null) {
         opened.push(nfs);
       }
-      Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, created);
+      Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created);
       log.info("vsa running: node {}, data dir {}, bind address {}, vDisks: {}",
           config.node().name(), dataDir, config.node().bindAddress().getHostAddress(), appliance.describeVdisks());
       return appliance;
@@ -129,6 +143,52 @@ public final class Appliance implements AutoCloseable {
 
   public Engine engine() {
     return engine;
+  }
+
+  /** This node's DTL server, or empty when {@code dtl.enabled} is false. */
+  public Optional<DtlServer> dtlServer() {
+    return Optional.ofNullable(dtlServer);
+  }
+
+  /**
+   * The DTL state of every vDisk (OK_SYNC, OK_STANDALONE, CATCHING_UP, DEGRADED), by name; the
+   * management API will show this. Changes are logged as they happen.
+   */
+  public java.util.Map<String, DtlState> dtlStates() {
+    java.util.Map<String, DtlState> out = new java.util.TreeMap<>();
+    for (Volume v : engine.volumes()) {
+      engine.dtlState(v.name()).ifPresent(s -> out.put(v.name(), s));
+    }
+    return out;
+  }
+
+  private static DtlServer startDtlServer(ApplianceConfig config) throws StartupException {
+    ApplianceConfig.Dtl d = config.dtl();
+    if (!d.enabled()) {
+      log.info("DTL server disabled (dtl.enabled = false)");
+      return null;
+    }
+    createDirectory("dtl.dir", d.dir());
+    try {
+      return DtlServer.start(d.dir(), config.node().bindAddress().getHostAddress(), d.port(), d.capacityBytes());
+    } catch (IOException | RuntimeException e) {
+      throw new StartupException("DTL: cannot start on " + config.node().bindAddress().getHostAddress() + ":" + d.port()
+          + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
+    }
+  }
+
+  private static DtlConnector startDtlClient(ApplianceConfig config) throws StartupException {
+    ApplianceConfig.Dtl d = config.dtl();
+    ClientConfig cc = ClientConfig.defaults()
+        .withAsync(d.asyncMaxBytes(), java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(d.asyncMaxAgeMillis()))
+        .withAckTimeoutNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(d.ackTimeoutMillis()));
+    Path dir = config.node().dataDir().resolve("dtl-client");
+    createDirectory("the DTL client directory", dir);
+    try {
+      return new DtlConnector(dir, cc, config::dtlPeerOf, (vdisk, from, to, why) -> { });
+    } catch (IOException e) {
+      throw new StartupException("DTL client: " + reason(e, dir), e);
+    }
   }
 
   /** The iSCSI target, or empty when {@code iscsi.enabled} is false. */
@@ -208,6 +268,10 @@ public final class Appliance implements AutoCloseable {
       clean = false;
     }
     clean &= closeLogged("engine", engine);
+    clean &= closeLogged("DTL client", dtlConnector);
+    if (dtlServer != null) {
+      clean &= closeLogged("DTL server", dtlServer);
+    }
     clean &= closeLogged("backend", backend);
     clean &= closeLogged("data directory lock", lock);
     stopOutcome = clean;
@@ -331,9 +395,10 @@ public final class Appliance implements AutoCloseable {
     }
   }
 
-  private static Engine startEngine(ApplianceConfig config, ObjectStore backend) throws StartupException {
+  private static Engine startEngine(ApplianceConfig config, ObjectStore backend, DtlConnector dtl)
+      throws StartupException {
     try {
-      return Engine.start(config.engineConfig(backend));
+      return Engine.start(config.engineConfig(backend), dtl);
     } catch (IOException e) {
       log.debug("the engine failed to start", e);
       throw new StartupException("the engine failed to start: " + reason(e, null), e);

@@ -1,5 +1,7 @@
 package org.vsa.volume;
 
+import org.vsa.dtl.DtlMode;
+
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import java.io.IOException;
@@ -57,6 +59,14 @@ public final class Engine implements AutoCloseable {
   }
 
   public static Engine start(EngineConfig config) throws IOException {
+    return start(config, null);
+  }
+
+  /**
+   * Starts with a DTL client: vDisks whose spec asks for a DTL copy their writes through
+   * {@code dtl}, and one whose write buffer is gone is restored from the backend and its DTL.
+   */
+  public static Engine start(EngineConfig config, org.vsa.dtl.DtlConnector dtl) throws IOException {
     Files.createDirectories(config.metadataDir());
     WriteBuffer wb = new WriteBuffer(config.writeBufferDir(), config.writeBufferCapacityBytes());
     Files.createDirectories(config.readCacheFile().toAbsolutePath().getParent());
@@ -72,7 +82,7 @@ public final class Engine implements AutoCloseable {
       return t;
     });
     EngineContext ctx = new EngineContext(config, wb, rc, config.backend(), pageCache,
-        new Uploader(config.uploadThreads()), checkpointer);
+        new Uploader(config.uploadThreads()), checkpointer, dtl);
     Engine e = new Engine(ctx);
     try {
       e.openAll();
@@ -161,8 +171,9 @@ public final class Engine implements AutoCloseable {
     v.configure(rec);
     tables.put(spec.name(), SnapshotTable.empty());
     volumes.put(spec.name(), v);
-    log.info("vDisk {} created: {} bytes, block size {}, SCO size {}, read cache {}, id {}", spec.name(),
-        spec.sizeBytes(), spec.blockSize(), spec.scoSizeBytes(), spec.cachePolicy().configName(), id);
+    log.info("vDisk {} created: {} bytes, block size {}, SCO size {}, read cache {}, DTL {}, id {}", spec.name(),
+        spec.sizeBytes(), spec.blockSize(), spec.scoSizeBytes(), spec.cachePolicy().configName(),
+        spec.dtlMode().configName(), id);
     return v;
   }
 
@@ -177,7 +188,8 @@ public final class Engine implements AutoCloseable {
       throw new IllegalStateException("no vDisk " + name);
     }
     VolumeSpec s = v.spec();
-    VolumeSpec next = new VolumeSpec(s.name(), s.vpool(), sizeBytes, s.blockSize(), s.scoSizeBytes(), s.cachePolicy());
+    VolumeSpec next = new VolumeSpec(s.name(), s.vpool(), sizeBytes, s.blockSize(), s.scoSizeBytes(), s.cachePolicy(),
+        s.dtlMode());
     if (sizeBytes == s.sizeBytes()) {
       return;
     }
@@ -512,9 +524,15 @@ public final class Engine implements AutoCloseable {
   public synchronized VolumeSettings updateSettings(String vdisk, VolumeSettings settings) throws IOException {
     checkOpen();
     LocalVolume v = existing(vdisk);
+    DtlMode running = v.record().settings().dtlMode();
     VolumeRecord r = v.record().withSettings(settings);
     storeRecord(r);
     v.configure(r);
+    if (settings.dtlMode() != running) {
+      // the DTL stream is opened with the vDisk: the new mode applies from its next start
+      log.warn("vDisk {}: DTL mode {} is stored; the vDisk keeps DTL mode {} until it is next opened (restart)",
+          vdisk, settings.dtlMode().configName(), running.configName());
+    }
     log.info("vDisk {}: settings now DTL {}, read cache {} (quota {} bytes), dedupe {}", vdisk,
         settings.dtlMode().configName(), settings.cachePolicy().configName(), settings.readCacheQuotaBytes(),
         settings.dedupe());
@@ -732,6 +750,18 @@ public final class Engine implements AutoCloseable {
   /** SCOs of every vDisk still waiting for the backend (open SCOs excluded). */
   public int scosAwaitingUpload() {
     return volumes.values().stream().mapToInt(LocalVolume::scosNotUploaded).sum();
+  }
+
+  /** The DTL state of a vDisk (OK_STANDALONE for mode none); empty if there is no such vDisk. */
+  public Optional<org.vsa.dtl.DtlState> dtlState(String name) {
+    LocalVolume v = volumes.get(name);
+    return v == null ? Optional.empty() : Optional.of(v.dtlState());
+  }
+
+  /** Why a vDisk's DTL state is what it is. */
+  public Optional<String> dtlReason(String name) {
+    LocalVolume v = volumes.get(name);
+    return v == null ? Optional.empty() : Optional.of(v.dtlReason());
   }
 
   /** The write buffer shared by every vDisk. */

@@ -6,7 +6,7 @@ import org.vsa.backends.ObjectStore;
 import org.vsa.cache.ReadCache;
 import org.vsa.cache.WriteBuffer;
 
-/** What every vDisk of one engine shares. */
+/** What every vDisk of one engine shares; {@code dtl} is null when this node runs no DTL client. */
 record EngineContext(
     EngineConfig config,
     WriteBuffer writeBuffer,
@@ -14,7 +14,8 @@ record EngineContext(
     ObjectStore backend,
     Cache<MetadataStore.PageKey, Page> pageCache,
     Uploader uploader,
-    ExecutorService checkpointer) {
+    ExecutorService checkpointer,
+    org.vsa.dtl.DtlConnector dtl) {
 
   /** Resident (changed, not yet checkpointed) pages a vDisk may hold before it checkpoints. */
   int dirtyPagesMax() {

@@ -24,6 +24,9 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.vsa.backends.NoSuchObjectException;
+import org.vsa.dtl.DtlMode;
+import org.vsa.dtl.DtlState;
+import org.vsa.dtl.DtlStream;
 
 /**
  * A vDisk on this node: log-structured writes into SCOs in the write buffer, the mapping in a
@@ -77,6 +80,8 @@ final class LocalVolume extends Volume {
   private volatile String[] lineageNamespaces = new String[0];
   private final Map<Long, String> exports = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicLong exportIds = new java.util.concurrent.atomic.AtomicLong();
+  /** The DTL stream (standalone until open() connects it); see {@link DtlRestore} for the way back. */
+  private volatile DtlStream dtl = DtlStream.standalone(DtlMode.NONE, "opening");
 
   // guarded by appendLock
   private ScoHandle current;
@@ -218,6 +223,9 @@ final class LocalVolume extends Volume {
    */
   static LocalVolume open(VolumeSpec spec, UUID id, Path metadataDir, EngineContext ctx) throws IOException {
     Path wbDir = ctx.writeBuffer().directoryFor(namespaceOf(id));
+    if (DtlRestore.needed(spec, metadataDir, wbDir, ctx)) {
+      DtlRestore.restore(spec, id, metadataDir, wbDir, ctx);
+    }
     MetadataStore md = MetadataStore.open(metadataDir, id, ctx.pageCache());
     LocalVolume v = new LocalVolume(spec, id, wbDir, ctx, md);
     try {
@@ -228,6 +236,18 @@ final class LocalVolume extends Volume {
     }
     v.committer.markDurable(v.lastSeq);
     v.committer.start();
+    try {
+      DtlRestore.markWriteBuffer(wbDir);
+      if (ctx.dtl() != null && spec.dtlMode() != DtlMode.NONE) {
+        v.dtl = ctx.dtl().open(id, spec.name(), spec.dtlMode(), v.lastSeq, v.current.number - 1, v::sealForDtl);
+        v.dtl.backendHolds(v.backendWatermark());
+      } else {
+        v.dtl = DtlStream.standalone(spec.dtlMode(), spec.dtlMode() == DtlMode.NONE ? "DTL mode none" : "no DTL client");
+      }
+    } catch (IOException | RuntimeException e) {
+      v.close();
+      throw e;
+    }
     return v;
   }
 
@@ -590,6 +610,9 @@ final class LocalVolume extends Volume {
     if (durability == Durability.DURABLE) {
       committer.awaitDurable(seq);
     }
+    if (dtl.mode() == DtlMode.SYNC) {
+      dtl.awaitHeld(seq);
+    }
   }
 
   private static long admitted(int clusters) {
@@ -646,7 +669,8 @@ final class LocalVolume extends Volume {
         for (int j = 0; j < k; j++) {
           long cluster = first + i + j;
           long loc = Layout.location(current.number, nextSlot + j);
-          appendRecord(TLog.Record.write(++lastSeq, cluster, nextSlot + j, crcs[i + j]));
+          appendRecord(TLog.Record.write(++lastSeq, cluster, nextSlot + j, crcs[i + j]),
+              data.duplicate().position((i + j) * Layout.CLUSTER_BYTES).limit((i + j + 1) * Layout.CLUSTER_BYTES));
           metadata.set(cluster, loc, crcs[i + j]);
           locations[i + j] = loc;
         }
@@ -654,6 +678,9 @@ final class LocalVolume extends Volume {
         i += k;
       }
       lastAppendNanos = System.nanoTime();
+      if (dtl.mode() == DtlMode.SYNC) {
+        writeTlogBuffer(); // acknowledged before the next flush: its record must survive a kill -9 here too
+      }
       if (metadata.residentPages() > ctx.dirtyPagesMax()) {
         startCheckpoint(current.number);
       }
@@ -670,11 +697,26 @@ final class LocalVolume extends Volume {
   }
 
   private void appendRecord(TLog.Record r) throws IOException {
+    appendRecord(r, null);
+  }
+
+  /** Appends a TLog record and ships it, with the cluster's data for a write, to the DTL. */
+  private void appendRecord(TLog.Record r, ByteBuffer data) throws IOException {
     if (tlogBuffer.remaining() < TLog.RECORD_BYTES) {
       writeTlogBuffer();
     }
     TLog.encode(r, tlogBuffer);
     tlogRecords++;
+    DtlStream d = dtl;
+    if (d.mode() != DtlMode.NONE) {
+      byte[] rec = new byte[TLog.RECORD_BYTES];
+      tlogBuffer.get(tlogBuffer.position() - TLog.RECORD_BYTES, rec);
+      byte[] bytes = new byte[data == null ? 0 : data.remaining()];
+      if (data != null) {
+        data.duplicate().get(bytes);
+      }
+      d.append(r.seq(), current.number, rec, bytes);
+    }
   }
 
   private void writeTlogBuffer() throws IOException {
@@ -827,6 +869,42 @@ final class LocalVolume extends Volume {
       h.release();
     }
     trimTlogs();
+    dtl.backendHolds(backendWatermark());
+  }
+
+  /** Every SCO up to this one is in the backend (SCOs leave the write buffer only once uploaded). */
+  private long backendWatermark() {
+    long min = Long.MAX_VALUE;
+    for (long n : scos.keySet()) {
+      min = Math.min(min, n);
+    }
+    ScoHandle c = current;
+    if (c != null) {
+      min = Math.min(min, c.number);
+    }
+    return min == Long.MAX_VALUE ? 0 : min - 1;
+  }
+
+  /** The DTL catches up through the backend: seal the open SCO if it is at most {@code sco}. */
+  private void sealForDtl(long sco) {
+    appendLock.lock();
+    try {
+      if (!closed && current != null && current.number <= sco && tlogRecords > 0) {
+        roll();
+      }
+    } catch (IOException e) {
+      log.warn("vDisk {}: sealing SCO {} for the DTL failed: {}", name(), sco, e.toString());
+    } finally {
+      appendLock.unlock();
+    }
+  }
+
+  DtlState dtlState() {
+    return dtl.state();
+  }
+
+  String dtlReason() {
+    return dtl.reason();
   }
 
   private void scoLeftBuffer(long bytes) {
@@ -982,6 +1060,9 @@ final class LocalVolume extends Volume {
       appendLock.unlock();
     }
     committer.awaitDurable(target);
+    if (dtl.mode() != DtlMode.NONE) {
+      dtl.awaitHeld(target);
+    }
   }
 
   @Override
@@ -1017,11 +1098,17 @@ final class LocalVolume extends Volume {
           metadata.unmap(c, count);
         }
         lastAppendNanos = System.nanoTime();
+        if (dtl.mode() == DtlMode.SYNC) {
+          writeTlogBuffer();
+        }
       } finally {
         appendLock.unlock();
       }
     } finally {
       unlockStripes(firstFull, endFull - 1);
+    }
+    if (dtl.mode() == DtlMode.SYNC) {
+      dtl.awaitHeld(lastSeq);
     }
   }
 
@@ -1124,6 +1211,7 @@ final class LocalVolume extends Volume {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    dtl.close();
     closeFiles(true);
     if (error != null) {
       throw error;
@@ -1168,6 +1256,7 @@ final class LocalVolume extends Volume {
   /** Drops everything without flushing: what a crash leaves behind (tests only). */
   void abandon() throws IOException {
     closed = true;
+    dtl.close();
     waitForCheckpoint();
     try {
       committer.stop();
@@ -1364,6 +1453,7 @@ final class LocalVolume extends Volume {
     m.put("commitTriggerWaitTime", committer.triggerWaitTime.sum());
     m.put("residentPages", (long) metadata.residentPages());
     m.put("scosInWriteBuffer", (long) scos.size());
+    m.put("dtlState", (long) dtl.state().ordinal());
     return m;
   }
 }

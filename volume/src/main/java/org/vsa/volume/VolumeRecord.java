@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import org.vsa.dtl.DtlMode;
 
 /**
  * A vDisk's identity and settings as stored beside its metadata and in its backend namespace
@@ -44,6 +45,7 @@ record VolumeRecord(UUID id, VolumeSpec spec, VolumeSettings settings, boolean t
   VolumeRecord {
     lineage = List.copyOf(lineage);
     Verify.that(settings.cachePolicy() == spec.cachePolicy(), "settings and spec disagree on the cache policy");
+    Verify.that(settings.dtlMode() == spec.dtlMode(), "settings and spec disagree on the DTL mode");
     Verify.that(lineage.size() <= Layout.LINEAGE_MAX, "clone lineage deeper than %d", Layout.LINEAGE_MAX);
   }
 
@@ -52,12 +54,13 @@ record VolumeRecord(UUID id, VolumeSpec spec, VolumeSettings settings, boolean t
   }
 
   VolumeRecord withSpec(VolumeSpec s) {
-    return new VolumeRecord(id, s, settings.withCachePolicy(s.cachePolicy()), template, lineage);
+    return new VolumeRecord(id, s, settings.withCachePolicy(s.cachePolicy()).withDtlMode(s.dtlMode()), template,
+        lineage);
   }
 
   VolumeRecord withSettings(VolumeSettings s) {
     VolumeSpec sp = new VolumeSpec(spec.name(), spec.vpool(), spec.sizeBytes(), spec.blockSize(), spec.scoSizeBytes(),
-        s.cachePolicy());
+        s.cachePolicy(), s.dtlMode());
     return new VolumeRecord(id, sp, s, template, lineage);
   }
 
@@ -118,7 +121,7 @@ record VolumeRecord(UUID id, VolumeSpec spec, VolumeSettings settings, boolean t
     try {
       VolumeSpec spec = new VolumeSpec(kv.get("name"), kv.get("vpool"), Long.parseLong(kv.get("sizeBytes")),
           Integer.parseInt(kv.get("blockSize")), Long.parseLong(kv.get("scoSizeBytes")),
-          CachePolicy.parse(kv.get("cachePolicy")));
+          CachePolicy.parse(kv.get("cachePolicy")), DtlMode.parse(kv.getOrDefault("dtlMode", "none")));
       UUID id = UUID.fromString(kv.get("id"));
       if (version.equals("1")) {
         return new VolumeRecord(id, spec);

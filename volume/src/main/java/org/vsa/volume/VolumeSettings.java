@@ -1,5 +1,7 @@
 package org.vsa.volume;
 
+import org.vsa.dtl.DtlMode;
+
 /**
  * A vDisk's settings that may change after creation (the SCO size, block size and vPool are fixed
  * at creation and live in {@link VolumeSpec}).
@@ -27,7 +29,7 @@ public record VolumeSettings(DtlMode dtlMode, CachePolicy cachePolicy, long read
 
   /** The defaults of a new vDisk: DTL none, the spec's cache policy, no quota, no dedupe. */
   public static VolumeSettings defaults(VolumeSpec spec) {
-    return new VolumeSettings(DtlMode.NONE, spec.cachePolicy(), 0, false);
+    return new VolumeSettings(spec.dtlMode(), spec.cachePolicy(), 0, false);
   }
 
   public VolumeSettings withDtlMode(DtlMode m) {

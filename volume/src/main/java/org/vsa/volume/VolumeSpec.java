@@ -1,5 +1,7 @@
 package org.vsa.volume;
 
+import org.vsa.dtl.DtlMode;
+
 /**
  * What a vDisk is created with.
  *
@@ -9,9 +11,16 @@ package org.vsa.volume;
  * @param blockSize 512 or 4096
  * @param scoSizeBytes SCO size, a multiple of 4096 in [4 MiB, 128 MiB]
  * @param cachePolicy read-cache policy
+ * @param dtlMode how its not-yet-uploaded writes are copied to a DTL
  */
 public record VolumeSpec(
-    String name, String vpool, long sizeBytes, int blockSize, long scoSizeBytes, CachePolicy cachePolicy) {
+    String name, String vpool, long sizeBytes, int blockSize, long scoSizeBytes, CachePolicy cachePolicy,
+    DtlMode dtlMode) {
+
+  /** Without a DTL (mode none). */
+  public VolumeSpec(String name, String vpool, long sizeBytes, int blockSize, long scoSizeBytes, CachePolicy cachePolicy) {
+    this(name, vpool, sizeBytes, blockSize, scoSizeBytes, cachePolicy, DtlMode.NONE);
+  }
 
   public static final long SCO_SIZE_MIN = 4L << 20;
   public static final long SCO_SIZE_MAX = 128L << 20;
@@ -38,6 +47,13 @@ public record VolumeSpec(
     if (cachePolicy == null) {
       throw new IllegalArgumentException("cache policy must be set");
     }
+    if (dtlMode == null) {
+      throw new IllegalArgumentException("DTL mode must be set");
+    }
+  }
+
+  public VolumeSpec withDtlMode(DtlMode mode) {
+    return new VolumeSpec(name, vpool, sizeBytes, blockSize, scoSizeBytes, cachePolicy, mode);
   }
 
   public static VolumeSpec thin(String name, String vpool, long sizeBytes) {

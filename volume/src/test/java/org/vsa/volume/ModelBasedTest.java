@@ -62,9 +62,9 @@ class ModelBasedTest {
    * rollback past one is refused). After every structural operation the affected vDisks are
    * read whole and compared; at the end every snapshot is cloned and compared too.
    */
-  private static final class SnapshotModel {
-    private static final long VSIZE = 8 * MIB;
-    private static final int SNAP_OPS = 700;
+  private final class SnapshotModel {
+    private final long VSIZE = 8 * MIB;
+    private final int SNAP_OPS = 700;
     private final long seed;
     private final Path runDir;
     private final Random rnd;

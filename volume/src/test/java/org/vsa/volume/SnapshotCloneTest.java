@@ -1,5 +1,6 @@
 package org.vsa.volume;
 
+import org.vsa.dtl.DtlMode;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

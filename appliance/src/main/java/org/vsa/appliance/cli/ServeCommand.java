@@ -57,6 +57,11 @@ public final class ServeCommand implements Callable<Integer> {
     overrides.set("iscsi.port", "--iscsi-port", port);
   }
 
+  @Option(names = "--dtl-port", paramLabel = "N", description = "DTL server port (dtl.port); default: 26100")
+  void dtlPort(int port) {
+    overrides.set("dtl.port", "--dtl-port", port);
+  }
+
   @Option(names = "--nfs-port", paramLabel = "N", description = "NFS port (nfs.port); default: 2049")
   void nfsPort(int port) {
     overrides.set("nfs.port", "--nfs-port", port);

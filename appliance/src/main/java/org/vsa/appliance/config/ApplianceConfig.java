@@ -8,7 +8,7 @@ import java.util.Objects;
 import java.util.Optional;
 import org.vsa.backends.ObjectStore;
 import org.vsa.volume.CachePolicy;
-import org.vsa.volume.DtlMode;
+import org.vsa.dtl.DtlMode;
 import org.vsa.volume.VolumeSettings;
 import org.vsa.volume.EngineConfig;
 import org.vsa.volume.VolumeSpec;
@@ -38,7 +38,8 @@ public record ApplianceConfig(
     Iscsi iscsi,
     Nfs nfs,
     Snapshots snapshots,
-    Scrub scrub) {
+    Scrub scrub,
+    Dtl dtl) {
 
   public ApplianceConfig {
     Objects.requireNonNull(node);
@@ -54,6 +55,7 @@ public record ApplianceConfig(
     Objects.requireNonNull(nfs);
     Objects.requireNonNull(snapshots);
     Objects.requireNonNull(scrub);
+    Objects.requireNonNull(dtl);
   }
 
   /**
@@ -72,6 +74,21 @@ public record ApplianceConfig(
    * @param options fill ratio and rate limit
    */
   public record Scrub(boolean enabled, java.time.Duration interval, org.vsa.volume.ScrubOptions options) {}
+
+  /**
+   * {@code dtl:} this node's DTL server, and the client side of its vDisks' DTLs.
+   *
+   * @param enabled whether this node serves as a DTL for others
+   * @param port the DTL server's port ({@code --dtl-port})
+   * @param dir the DTL logs, on local flash
+   * @param capacityBytes disk budget of the DTL logs; appends beyond it are refused (the owner runs DEGRADED)
+   * @param peer where this node's vDisks keep their DTL ({@code host:port}), unless a vDisk names its own
+   * @param asyncMaxBytes async mode ships once this much is queued
+   * @param asyncMaxAgeMillis async mode ships once the oldest queued write is this old
+   * @param ackTimeoutMillis a DTL silent for this long counts as unreachable (the longest a sync write waits for it)
+   */
+  public record Dtl(boolean enabled, int port, Path dir, long capacityBytes, Optional<String> peer, long asyncMaxBytes,
+      long asyncMaxAgeMillis, long ackTimeoutMillis) {}
 
   /**
    * {@code nfs:} the NFSv3 gateway.
@@ -176,13 +193,16 @@ public record ApplianceConfig(
    * One entry of {@code vdisks:}: a vDisk created at start when it does not exist.
    *
    * @param scoSizeBytes SCO size at creation; 0 = the vPool's
-   * @param settings DTL mode, read-cache quota and dedupe (its cache policy is the vPool's)
+   * @param dtlMode none, async or sync
+   * @param readCacheQuotaBytes read-cache quota (0: none)
+   * @param dedupe whether identical clusters are stored once
+   * @param dtlPeer its DTL ({@code host:port}); empty: {@code dtl.peer}
    */
   public record Vdisk(String name, String vpool, long sizeBytes, int blockSize, long scoSizeBytes, DtlMode dtlMode,
-      long readCacheQuotaBytes, boolean dedupe) {
-    /** With the defaults: the vPool's SCO size, DTL none, no quota, no dedupe. */
+      long readCacheQuotaBytes, boolean dedupe, Optional<String> dtlPeer) {
+    /** With the defaults: the vPool's SCO size, DTL none, no quota, no dedupe, the node's DTL peer. */
     public Vdisk(String name, String vpool, long sizeBytes, int blockSize) {
-      this(name, vpool, sizeBytes, blockSize, 0, DtlMode.NONE, 0, false);
+      this(name, vpool, sizeBytes, blockSize, 0, DtlMode.NONE, 0, false, Optional.empty());
     }
   }
 
@@ -190,6 +210,23 @@ public record ApplianceConfig(
   public VolumeSettings volumeSettings(Vdisk vdisk) {
     VolumeSpec spec = volumeSpec(vdisk);
     return new VolumeSettings(vdisk.dtlMode(), spec.cachePolicy(), vdisk.readCacheQuotaBytes(), vdisk.dedupe());
+  }
+
+  /** The DTL peer of a vDisk by name: its own, else the node's. */
+  public Optional<java.net.InetSocketAddress> dtlPeerOf(String vdiskName) {
+    Optional<String> p = vdisks.stream().filter(d -> d.name().equals(vdiskName)).findFirst()
+        .flatMap(Vdisk::dtlPeer).or(dtl::peer);
+    return p.map(ApplianceConfig::address);
+  }
+
+  /** {@code host:port} or {@code [v6]:port}, already checked by the loader. */
+  static java.net.InetSocketAddress address(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    String host = hostPort.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    return new java.net.InetSocketAddress(host, Integer.parseInt(hostPort.substring(colon + 1)));
   }
 
   public Optional<Vpool> vpool(String name) {
@@ -201,7 +238,7 @@ public record ApplianceConfig(
     Vpool pool = vpool(vdisk.vpool()).orElseThrow(
         () -> new IllegalArgumentException("vDisk " + vdisk.name() + " names undeclared vPool " + vdisk.vpool()));
     return new VolumeSpec(vdisk.name(), pool.name(), vdisk.sizeBytes(), vdisk.blockSize(),
-        vdisk.scoSizeBytes() == 0 ? pool.scoSizeBytes() : vdisk.scoSizeBytes(), pool.cachePolicy());
+        vdisk.scoSizeBytes() == 0 ? pool.scoSizeBytes() : vdisk.scoSizeBytes(), pool.cachePolicy(), vdisk.dtlMode());
   }
 
   /** The engine's configuration, with {@code backendStore} opened from {@link #backend()}. */

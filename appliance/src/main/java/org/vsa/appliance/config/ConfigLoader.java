@@ -50,7 +50,7 @@ import org.vsa.appliance.config.ApplianceConfig.Vpool;
 import org.vsa.appliance.config.ApplianceConfig.WriteBuffer;
 import org.vsa.appliance.config.Section.Range;
 import org.vsa.volume.CachePolicy;
-import org.vsa.volume.DtlMode;
+import org.vsa.dtl.DtlMode;
 import org.vsa.volume.VolumeSpec;
 
 /**
@@ -214,11 +214,12 @@ public final class ConfigLoader {
     Nfs nfs = readNfs(root, node, dataDir, vpools);
     ApplianceConfig.Snapshots snapshots = readSnapshots(root, vpools);
     ApplianceConfig.Scrub scrub = readScrub(root);
+    ApplianceConfig.Dtl dtl = readDtl(root, dataDir, workingDir);
     root.done();
 
     ApplianceConfig config = new ApplianceConfig(
         node, writeBuffer, readCache, metadata, backend, groupCommit, upload, new ArrayList<>(vpools.values()), vdisks,
-        iscsi, nfs, snapshots, scrub);
+        iscsi, nfs, snapshots, scrub, dtl);
     checkWriteBufferHoldsScos(config);
     Vpool smallest = config.vpools().stream().min((a, c) -> Long.compare(a.scoSizeBytes(), c.scoSizeBytes())).orElseThrow();
     BackendConfigReader.checkFragmentSize(backend, smallest.scoSizeBytes(), smallest.name());
@@ -269,7 +270,8 @@ public final class ConfigLoader {
           d.has("scoSize") ? d.size("scoSize", VolumeSpec.SCO_SIZE_DEFAULT, SCO_SIZE) : 0,
           DtlMode.parse(d.choice("dtlMode", "none", List.of("none", "async", "sync"))),
           d.size("readCacheQuota", 0, READ_CACHE_QUOTA),
-          d.bool("dedupe", false));
+          d.bool("dedupe", false),
+          peer(d, "dtlPeer"));
       d.done();
       if (!vpools.containsKey(vpool)) {
         throw new ConfigException(d.keyPath("vpool"), d.keyPath("vpool") + " = " + vpool
@@ -357,6 +359,41 @@ public final class ConfigLoader {
   }
 
   static final Range PORT = Range.integers(0, 65535);
+  public static final int DEFAULT_DTL_PORT = 26100;
+  static final Range DTL_CAPACITY = Range.sizes(64 * MiB, 64 * TiB);
+  static final Range DTL_ASYNC_MAX_BYTES = Range.sizes(4 * KiB, GiB);
+  static final Range DTL_ASYNC_MAX_AGE_MILLIS = Range.integers(0, 60_000);
+  static final Range DTL_ACK_TIMEOUT_MILLIS = Range.integers(50, 600_000);
+  private static final Pattern PEER = Pattern.compile("(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]{1,5})");
+  private static final String PEER_RULE = "host:port (a name or IPv4 address, or [IPv6]) with a port in [1, 65535]";
+
+  /** {@code dtl:} the DTL server of this node and the defaults of its vDisks' DTL clients. */
+  private static ApplianceConfig.Dtl readDtl(Section root, Path dataDir, Path workingDir) throws ConfigException {
+    Section s = root.section("dtl");
+    ApplianceConfig.Dtl dtl = new ApplianceConfig.Dtl(
+        s.bool("enabled", true),
+        (int) s.integer("port", DEFAULT_DTL_PORT, PORT),
+        s.path("dir", dataDir.resolve("dtl"), workingDir),
+        s.size("capacity", 16 * GiB, DTL_CAPACITY),
+        peer(s, "peer"),
+        s.size("asyncMaxBytes", MiB, DTL_ASYNC_MAX_BYTES),
+        s.integer("asyncMaxAgeMillis", 5, DTL_ASYNC_MAX_AGE_MILLIS),
+        s.integer("ackTimeoutMillis", 2000, DTL_ACK_TIMEOUT_MILLIS));
+    s.done();
+    return dtl;
+  }
+
+  private static Optional<String> peer(Section s, String key) throws ConfigException {
+    if (!s.has(key)) {
+      return Optional.empty();
+    }
+    String p = s.name(key, "", PEER, PEER_RULE);
+    java.util.regex.Matcher m = PEER.matcher(p);
+    if (!m.matches() || Integer.parseInt(m.group(2)) < 1 || Integer.parseInt(m.group(2)) > 65535) {
+      throw new ConfigException(s.keyPath(key), s.keyPath(key) + " = " + p + " is not " + PEER_RULE);
+    }
+    return Optional.of(p);
+  }
   static final Range ISCSI_LOGIN_TIMEOUT_SECONDS = Range.integers(1, 600);
   static final Range ISCSI_WORKER_THREADS = Range.integers(1, 256);
   static final Range ISCSI_QUEUE_DEPTH = Range.integers(1, 1024);

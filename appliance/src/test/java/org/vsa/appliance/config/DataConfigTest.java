@@ -12,7 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vsa.volume.CachePolicy;
-import org.vsa.volume.DtlMode;
+import org.vsa.dtl.DtlMode;
 import org.vsa.volume.SnapshotRetention;
 import org.vsa.volume.VolumeSettings;
 

@@ -1,0 +1,241 @@
+package org.vsa.dtl;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import java.io.InterruptedIOException;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Netty shell around one vDisk's {@link ClientMachine}: feeds it appends, network events and
+ * a 10 ms tick (with {@code System.nanoTime()} as its clock), and carries out its actions. Every
+ * step runs under this object's monitor; writers waiting for the DTL wait on it too.
+ */
+final class DtlClient implements DtlStream {
+  private static final Logger log = LoggerFactory.getLogger(DtlClient.class);
+  private static final long TICK_MILLIS = 10;
+
+  private final String name;
+  private final ClientMachine machine;
+  private final ClientConfig cfg;
+  private final InetSocketAddress peer;
+  private final EventLoopGroup group;
+  private final Bootstrap bootstrap;
+  private final LongConsumer sealRequest;
+  private final DtlEvents events;
+  private final ScheduledFuture<?> ticker;
+  private final DtlMode mode;
+  private Channel channel;
+  private int liveConn = -1;
+  private boolean closed;
+
+  DtlClient(String name, UUID vdisk, DtlMode mode, long epoch, long lastSeq, long lastSco, ClientConfig cfg,
+      InetSocketAddress peer, EventLoopGroup group, LongConsumer sealRequest, DtlEvents events) {
+    this.name = name;
+    this.mode = mode;
+    this.cfg = cfg;
+    this.peer = peer;
+    this.group = group;
+    this.sealRequest = sealRequest;
+    this.events = events;
+    this.machine = new ClientMachine(cfg, new SplittableRandom(), vdisk, mode, epoch, lastSeq, lastSco);
+    this.bootstrap = new Bootstrap().group(group).channel(NioSocketChannel.class)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(100, cfg.ackTimeoutNanos() / 1_000_000));
+    log.info("vDisk {}: DTL {} to {} with epoch {}, after seq {} (SCO {})", name, mode.configName(), peer, epoch,
+        lastSeq, lastSco);
+    this.ticker = group.scheduleAtFixedRate(() -> step(new ClientMachine.Tick()), 0, TICK_MILLIS, TimeUnit.MILLISECONDS);
+  }
+
+  private synchronized void step(ClientMachine.Event e) {
+    if (closed) {
+      return;
+    }
+    long releasedBefore = machine.releasedSeq();
+    List<ClientMachine.Action> actions;
+    try {
+      actions = machine.step(e, System.nanoTime());
+    } catch (RuntimeException ex) {
+      log.error("vDisk {}: DTL client step failed on {}", name, e, ex);
+      throw ex;
+    }
+    for (ClientMachine.Action a : actions) {
+      execute(a);
+    }
+    if (machine.releasedSeq() != releasedBefore) {
+      notifyAll();
+    }
+  }
+
+  private void execute(ClientMachine.Action a) {
+    if (a instanceof ClientMachine.Send s) {
+      if (s.conn() == liveConn && channel != null) {
+        channel.writeAndFlush(s.msg(), channel.voidPromise());
+      }
+    } else if (a instanceof ClientMachine.Connect c) {
+      liveConn = c.conn();
+      channel = null;
+      connect(c.conn());
+    } else if (a instanceof ClientMachine.Close c) {
+      if (c.conn() == liveConn) {
+        liveConn = -1;
+        if (channel != null) {
+          channel.close();
+          channel = null;
+        }
+      }
+    } else if (a instanceof ClientMachine.StateChanged s) {
+      if (s.to() == DtlState.DEGRADED) {
+        log.warn("vDisk {}: DTL state {} -> {}: {}", name, s.from(), s.to(), s.why());
+      } else {
+        log.info("vDisk {}: DTL state {} -> {}: {}", name, s.from(), s.to(), s.why());
+      }
+      try {
+        events.stateChanged(name, s.from(), s.to(), s.why());
+      } catch (RuntimeException ex) {
+        log.warn("vDisk {}: DTL state listener failed: {}", name, ex.toString());
+      }
+    } else if (a instanceof ClientMachine.RequestSeal r) {
+      // not under this monitor: sealing takes the engine's append lock, which calls into us
+      group.execute(() -> {
+        try {
+          sealRequest.accept(r.sco());
+        } catch (RuntimeException ex) {
+          log.warn("vDisk {}: sealing SCO {} for the DTL failed: {}", name, r.sco(), ex.toString());
+        }
+      });
+    }
+  }
+
+  private void connect(int conn) {
+    ChannelFuture f = bootstrap.clone().handler(new ChannelInitializer<SocketChannel>() {
+      @Override
+      protected void initChannel(SocketChannel c) {
+        c.pipeline().addLast(new FrameDecoder(), FrameEncoder.INSTANCE, new Handler(conn));
+      }
+    }).connect(peer);
+    f.addListener(done -> {
+      if (!done.isSuccess()) {
+        step(new ClientMachine.Disconnected(conn, "cannot connect to " + peer + ": " + done.cause().getMessage()));
+        return;
+      }
+      boolean current;
+      synchronized (this) {
+        current = conn == liveConn && !closed;
+        if (current) {
+          channel = f.channel();
+        }
+      }
+      if (current) {
+        step(new ClientMachine.Connected(conn));
+      } else {
+        f.channel().close();
+      }
+    });
+  }
+
+  private final class Handler extends SimpleChannelInboundHandler<Msg> {
+    private final int conn;
+
+    Handler(int conn) {
+      this.conn = conn;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, Msg msg) {
+      step(new ClientMachine.Received(conn, msg));
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      step(new ClientMachine.Disconnected(conn, "connection to " + peer + " closed"));
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("vDisk {}: DTL connection failed: {}", name, cause.toString());
+      ctx.close();
+    }
+  }
+
+  @Override
+  public void append(long seq, long sco, byte[] record, byte[] data) {
+    step(new ClientMachine.Appended(new Entry(seq, sco, record, data)));
+  }
+
+  @Override
+  public synchronized boolean awaitHeld(long seq) throws InterruptedIOException {
+    if (mode == DtlMode.ASYNC && machine.releasedSeq() < seq) {
+      step(new ClientMachine.FlushRequested(seq));
+    }
+    // the machine releases within the ack timeout; this bound only guards against a stuck shell
+    long deadline = System.nanoTime() + 3 * cfg.ackTimeoutNanos() + TimeUnit.SECONDS.toNanos(1);
+    while (machine.releasedSeq() < seq && !closed) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        log.warn("vDisk {}: the DTL client released no writer for {} ms; acknowledging seq {} unprotected", name,
+            TimeUnit.NANOSECONDS.toMillis(3 * cfg.ackTimeoutNanos()) + 1000, seq);
+        break;
+      }
+      try {
+        TimeUnit.NANOSECONDS.timedWait(this, left);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while waiting for the DTL");
+      }
+    }
+    return seq <= machine.heldSeq();
+  }
+
+  @Override
+  public void backendHolds(long sco) {
+    step(new ClientMachine.BackendHolds(sco));
+  }
+
+  @Override
+  public synchronized DtlState state() {
+    return machine.state();
+  }
+
+  @Override
+  public synchronized String reason() {
+    return machine.reason();
+  }
+
+  @Override
+  public DtlMode mode() {
+    return mode;
+  }
+
+  synchronized long heldSeq() {
+    return machine.heldSeq();
+  }
+
+  @Override
+  public void close() {
+    ticker.cancel(false);
+    synchronized (this) {
+      closed = true;
+      if (channel != null) {
+        channel.close();
+        channel = null;
+      }
+      notifyAll();
+    }
+  }
+}

@@ -1,0 +1,404 @@
+package org.vsa.dtl;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.DecoderException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The DTL server of one node: per-vDisk logs ({@code <vdisk id>.dtl}, see {@link LogCodec}) in
+ * one directory on local flash, served over Netty. The logic is {@link ServerLog}'s; this class
+ * reads frames, runs a request through it, appends and forces the file, and answers. Replies that
+ * promise durability leave only after the force, one force per batch of requests read together.
+ *
+ * <p>Disk use is bounded by {@code capacityBytes} (appends beyond it are refused with FULL, so
+ * the owner turns DEGRADED rather than the disk filling up); trimmed logs are rewritten once their
+ * dead bytes outweigh the live ones. A malformed frame closes its connection only; a failing disk
+ * makes that vDisk's log refuse requests, never the process stop.
+ */
+public final class DtlServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DtlServer.class);
+  static final String SUFFIX = ".dtl";
+
+  private final Path dir;
+  private final long capacityBytes;
+  private final long compactMinBytes;
+  private final EventLoopGroup group;
+  private final Channel channel;
+  private final Map<UUID, VdiskLog> logs = new ConcurrentHashMap<>();
+  private final AtomicLong usedBytes = new AtomicLong();
+
+  /** One vDisk's log: its state machine and its file. All access under its monitor. */
+  private final class VdiskLog {
+    final UUID vdisk;
+    final Path path;
+    ServerLog state;
+    FileChannel file;
+    boolean dirty;
+    String broken;
+
+    VdiskLog(UUID vdisk, Path path, ServerLog state, FileChannel file) {
+      this.vdisk = vdisk;
+      this.path = path;
+      this.state = state;
+      this.file = file;
+    }
+  }
+
+  private DtlServer(Path dir, long capacityBytes, long compactMinBytes, EventLoopGroup group, Channel channel) {
+    this.dir = dir;
+    this.capacityBytes = capacityBytes;
+    this.compactMinBytes = compactMinBytes;
+    this.group = group;
+    this.channel = channel;
+  }
+
+  /**
+   * Opens (recovering every log found) and serves on {@code bindAddress:port} (0: any free port).
+   */
+  public static DtlServer start(Path dir, String bindAddress, int port, long capacityBytes) throws IOException {
+    return start(dir, bindAddress, port, capacityBytes, 8L << 20);
+  }
+
+  public static DtlServer start(Path dir, String bindAddress, int port, long capacityBytes, long compactMinBytes)
+      throws IOException {
+    Files.createDirectories(dir);
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+    DtlServer[] self = new DtlServer[1];
+    Channel ch;
+    try {
+      ServerBootstrap b = new ServerBootstrap()
+          .group(group)
+          .channel(NioServerSocketChannel.class)
+          .childOption(ChannelOption.TCP_NODELAY, true)
+          .childHandler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel c) {
+              c.pipeline().addLast(new FrameDecoder(), FrameEncoder.INSTANCE, self[0].new Connection());
+            }
+          });
+      ch = b.bind(new InetSocketAddress(bindAddress, port)).syncUninterruptibly().channel();
+    } catch (RuntimeException e) {
+      group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+      throw new IOException("DTL server cannot listen on " + bindAddress + ":" + port + ": " + e.getMessage(), e);
+    }
+    DtlServer s = new DtlServer(dir, capacityBytes, compactMinBytes, group, ch);
+    self[0] = s;
+    try {
+      s.recoverAll();
+    } catch (IOException | RuntimeException e) {
+      s.close();
+      throw e;
+    }
+    log.info("DTL server listening on {} with {} vDisk logs in {} ({} of {} bytes used)", ch.localAddress(),
+        s.logs.size(), dir, s.usedBytes.get(), capacityBytes);
+    return s;
+  }
+
+  private void recoverAll() throws IOException {
+    try (var files = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+      for (Path p : files) {
+        String name = p.getFileName().toString();
+        UUID id;
+        try {
+          id = UUID.fromString(name.substring(0, name.length() - SUFFIX.length()));
+        } catch (IllegalArgumentException e) {
+          log.warn("DTL: {} is not named after a vDisk id; ignoring it", p);
+          continue;
+        }
+        ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(p));
+        String bad = LogCodec.checkHeader(bytes, id);
+        if (bad != null) {
+          Path aside = p.resolveSibling(name + ".bad-" + System.currentTimeMillis());
+          log.error("DTL: log {} is unreadable ({}); moved to {}", p, bad, aside);
+          Files.move(p, aside);
+          continue;
+        }
+        LogCodec.Scan scan = LogCodec.scan(bytes.position(LogCodec.FILE_HEADER_BYTES));
+        ServerLog state = ServerLog.recover(id, compactMinBytes, scan);
+        FileChannel f = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        if (f.size() > state.fileBytes()) {
+          log.warn("DTL: log of vDisk {} ends in a torn or stray tail ({}); truncating {} bytes", id,
+              scan.stopReason(), f.size() - state.fileBytes());
+          f.truncate(state.fileBytes());
+          f.force(true);
+        }
+        logs.put(id, new VdiskLog(id, p, state, f));
+        usedBytes.addAndGet(state.fileBytes());
+        log.info("DTL: vDisk {}: entries ({}, {}] of epoch {}, highest epoch {}", id, state.baseSeq(),
+            state.lastSeq(), state.streamEpoch(), state.highestEpoch());
+      }
+    }
+  }
+
+  public int port() {
+    return ((InetSocketAddress) channel.localAddress()).getPort();
+  }
+
+  /** Bytes of all DTL log files. */
+  public long usedBytes() {
+    return usedBytes.get();
+  }
+
+  public long capacityBytes() {
+    return capacityBytes;
+  }
+
+  /** Per vDisk: entries held, live bytes, file bytes, highest epoch (diagnostics, tests, API). */
+  public Map<UUID, Map<String, Long>> stats() {
+    Map<UUID, Map<String, Long>> out = new TreeMap<>();
+    for (VdiskLog v : logs.values()) {
+      synchronized (v) {
+        Map<String, Long> m = new TreeMap<>();
+        m.put("entries", v.state.lastSeq() - v.state.baseSeq());
+        m.put("baseSeq", v.state.baseSeq());
+        m.put("lastSeq", v.state.lastSeq());
+        m.put("liveBytes", v.state.liveBytes());
+        m.put("fileBytes", v.state.fileBytes());
+        m.put("highestEpoch", v.state.highestEpoch());
+        m.put("streamEpoch", v.state.streamEpoch());
+        out.put(v.vdisk, m);
+      }
+    }
+    return out;
+  }
+
+  private VdiskLog open(UUID vdisk) throws IOException {
+    VdiskLog v = logs.get(vdisk);
+    if (v != null) {
+      return v;
+    }
+    synchronized (logs) {
+      v = logs.get(vdisk);
+      if (v != null) {
+        return v;
+      }
+      Path p = dir.resolve(vdisk + SUFFIX);
+      List<ByteBuffer> init = new ArrayList<>();
+      ServerLog state = ServerLog.create(vdisk, compactMinBytes, init);
+      FileChannel f = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      long at = 0;
+      for (ByteBuffer b : init) {
+        at += writeFully(f, b, at);
+      }
+      f.force(true);
+      fsyncDirectory(dir);
+      v = new VdiskLog(vdisk, p, state, f);
+      usedBytes.addAndGet(state.fileBytes());
+      logs.put(vdisk, v);
+      log.info("DTL: new log for vDisk {}", vdisk);
+      return v;
+    }
+  }
+
+  /** One client connection, bound to one vDisk by its Hello. */
+  private final class Connection extends SimpleChannelInboundHandler<Msg> {
+    private VdiskLog bound;
+    private final List<Msg> afterSync = new ArrayList<>();
+    private boolean closeAfterFlush;
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, Msg m) throws IOException {
+      if (bound == null) {
+        if (!(m instanceof Msg.Hello h)) {
+          reject(ctx, Msg.Code.BAD, "the first message must be Hello, not " + m.getClass().getSimpleName());
+          return;
+        }
+        bound = open(h.vdisk());
+      } else if (m instanceof Msg.Hello h && !h.vdisk().equals(bound.vdisk)) {
+        reject(ctx, Msg.Code.BAD, "a connection serves one vDisk");
+        return;
+      }
+      VdiskLog v = bound;
+      synchronized (v) {
+        if (v.broken != null) {
+          ctx.write(new Msg.Reject(Msg.Code.FULL, v.state.highestEpoch(), v.state.lastSeq(), v.state.streamEpoch(), 0,
+              "the DTL log of this vDisk is unusable: " + v.broken));
+          return;
+        }
+        long before = v.state.fileBytes();
+        try {
+          for (ServerLog.Action a : v.state.step(m, capacityBytes - usedBytes.get())) {
+            execute(ctx, v, a);
+          }
+          Verify.that(v.file.size() == v.state.fileBytes(), "DTL log of %s has %d bytes, its state says %d",
+              v.vdisk, v.file.size(), v.state.fileBytes());
+        } catch (IOException e) {
+          v.broken = e.toString();
+          log.error("DTL: vDisk {}: writing its log failed; refusing its requests from now on", v.vdisk, e);
+          afterSync.clear();
+          ctx.write(new Msg.Reject(Msg.Code.FULL, 0, 0, 0, 0, "DTL disk failure: " + e.getMessage()));
+        } finally {
+          usedBytes.addAndGet(v.state.fileBytes() - before);
+        }
+      }
+    }
+
+    private void execute(ChannelHandlerContext ctx, VdiskLog v, ServerLog.Action a) throws IOException {
+      if (a instanceof ServerLog.Write w) {
+        writeFully(v.file, w.bytes(), v.file.size());
+        v.dirty = true;
+      } else if (a instanceof ServerLog.Sync) {
+        v.dirty = true; // forced once for the whole batch, at channelReadComplete
+      } else if (a instanceof ServerLog.Reply r) {
+        if (r.afterSync()) {
+          afterSync.add(r.msg());
+        } else {
+          ctx.write(r.msg());
+        }
+      } else if (a instanceof ServerLog.SendEntries s) {
+        List<Entry> es = new ArrayList<>();
+        for (long q = s.fromSeq() + 1; q <= s.toSeq(); q++) {
+          ByteBuffer rec = ByteBuffer.allocate(v.state.lengthOf(q));
+          readFully(v.file, rec, v.state.offsetOf(q));
+          LogCodec.Scan one = LogCodec.scan(rec.flip());
+          if (one.records().size() != 1 || one.records().get(0).entry() == null) {
+            throw new IOException("entry " + q + " of vDisk " + v.vdisk + " does not read back: " + one.stopReason());
+          }
+          es.add(one.records().get(0).entry());
+        }
+        afterSync.add(new Msg.Entries(s.streamEpoch(), s.baseSeq(), s.lastSeq(), es, s.more()));
+      } else if (a instanceof ServerLog.Compact c) {
+        compact(v, c);
+      } else if (a instanceof ServerLog.Close c) {
+        closeAfterFlush = true;
+        log.warn("DTL: closing the connection of vDisk {}: {}", v.vdisk, c.reason());
+      }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      VdiskLog v = bound;
+      if (v != null && !afterSync.isEmpty()) {
+        synchronized (v) {
+          try {
+            if (v.dirty) {
+              v.file.force(false);
+              v.dirty = false;
+            }
+            afterSync.forEach(ctx::write);
+          } catch (IOException e) {
+            v.broken = e.toString();
+            log.error("DTL: vDisk {}: forcing its log failed; refusing its requests from now on", v.vdisk, e);
+            ctx.write(new Msg.Reject(Msg.Code.FULL, 0, 0, 0, 0, "DTL disk failure: " + e.getMessage()));
+          }
+          afterSync.clear();
+        }
+      }
+      ctx.flush();
+      if (closeAfterFlush) {
+        ctx.close();
+      }
+    }
+
+    private void reject(ChannelHandlerContext ctx, Msg.Code code, String why) {
+      log.warn("DTL: refusing a request from {}: {}", ctx.channel().remoteAddress(), why);
+      ctx.write(new Msg.Reject(code, 0, 0, 0, 0, why));
+      closeAfterFlush = true;
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (cause instanceof DecoderException) {
+        log.warn("DTL: closing the connection from {}: {}", ctx.channel().remoteAddress(), cause.getMessage());
+        ctx.writeAndFlush(new Msg.Reject(Msg.Code.BAD, 0, 0, 0, 0, String.valueOf(cause.getMessage())))
+            .addListener(f -> ctx.close());
+      } else if (cause instanceof IOException) {
+        log.debug("DTL: connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        ctx.close();
+      } else {
+        log.error("DTL: unexpected failure on the connection from {}", ctx.channel().remoteAddress(), cause);
+        ctx.close();
+      }
+    }
+  }
+
+  /** Rewrites a log as the prefix and its live records: a temp file, forced, renamed, directory forced. */
+  private void compact(VdiskLog v, ServerLog.Compact c) throws IOException {
+    Path tmp = v.path.resolveSibling(v.path.getFileName() + ".compact");
+    try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE)) {
+      long at = writeFully(out, c.prefix().duplicate(), 0);
+      for (int i = 0; i < c.offsets().length; i++) {
+        ByteBuffer rec = ByteBuffer.allocate(c.lengths()[i]);
+        readFully(v.file, rec, c.offsets()[i]);
+        at += writeFully(out, rec.flip(), at);
+      }
+      Verify.that(at == v.state.fileBytes(), "compacted log of %s has %d bytes, expected %d", v.vdisk, at,
+          v.state.fileBytes());
+      out.force(true);
+    }
+    v.file.close();
+    Files.move(tmp, v.path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    fsyncDirectory(dir);
+    v.file = FileChannel.open(v.path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    v.dirty = false;
+    log.debug("DTL: vDisk {}: log compacted to {} bytes", v.vdisk, v.state.fileBytes());
+  }
+
+  static long writeFully(FileChannel ch, ByteBuffer src, long pos) throws IOException {
+    long n = 0;
+    while (src.hasRemaining()) {
+      n += ch.write(src, pos + n);
+    }
+    return n;
+  }
+
+  static void readFully(FileChannel ch, ByteBuffer dst, long pos) throws IOException {
+    long at = pos;
+    while (dst.hasRemaining()) {
+      int n = ch.read(dst, at);
+      if (n < 0) {
+        throw new IOException("unexpected end of file at " + at);
+      }
+      at += n;
+    }
+  }
+
+  static void fsyncDirectory(Path d) throws IOException {
+    try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
+      ch.force(true);
+    }
+  }
+
+  @Override
+  public void close() {
+    channel.close().syncUninterruptibly();
+    group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    for (VdiskLog v : logs.values()) {
+      synchronized (v) {
+        try {
+          v.file.force(false);
+          v.file.close();
+        } catch (IOException e) {
+          log.warn("DTL: closing the log of vDisk {}: {}", v.vdisk, e.toString());
+        }
+      }
+    }
+  }
+}

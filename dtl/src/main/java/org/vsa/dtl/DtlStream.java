@@ -1,0 +1,69 @@
+package org.vsa.dtl;
+
+/**
+ * What the engine's write path sees of a vDisk's DTL. Calls never block for long: an
+ * unreachable DTL turns the stream DEGRADED within the ack timeout and releases every waiter.
+ */
+public interface DtlStream extends AutoCloseable {
+
+  /**
+   * Ships one log record (and, for a write, the cluster's data) to the DTL; {@code seq} follows
+   * the previous one. Copies nothing it keeps: the caller must not change the arrays afterwards.
+   * Cheap: called under the engine's append lock.
+   */
+  void append(long seq, long sco, byte[] record, byte[] data);
+
+  /**
+   * Waits until the DTL holds every entry up to {@code seq}, or until it is known not to (the
+   * stream is not OK_SYNC). Returns whether it holds them. In async mode this also asks for the
+   * queue to be shipped now (a flush).
+   */
+  boolean awaitHeld(long seq) throws java.io.InterruptedIOException;
+
+  /** The backend holds every SCO up to {@code sco}: the DTL may drop their entries. */
+  void backendHolds(long sco);
+
+  DtlState state();
+
+  /** Why the state is what it is. */
+  String reason();
+
+  DtlMode mode();
+
+  @Override
+  void close();
+
+  /** The stream of a vDisk without a DTL (mode none, or no peer). */
+  static DtlStream standalone(DtlMode mode, String why) {
+    return new DtlStream() {
+      @Override
+      public void append(long seq, long sco, byte[] record, byte[] data) {}
+
+      @Override
+      public boolean awaitHeld(long seq) {
+        return false;
+      }
+
+      @Override
+      public void backendHolds(long sco) {}
+
+      @Override
+      public DtlState state() {
+        return DtlState.OK_STANDALONE;
+      }
+
+      @Override
+      public String reason() {
+        return why;
+      }
+
+      @Override
+      public DtlMode mode() {
+        return mode;
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+}

@@ -1,0 +1,614 @@
+package org.vsa.dtl;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+
+/**
+ * One seeded schedule: an owner writing a vDisk (sync or async), its DTL server on a simulated
+ * disk, a slow backend, and a network that loses, delays, duplicates and reorders messages and
+ * partitions. Owners crash (keeping what they had written locally) and nodes are lost (their write
+ * buffer gone: the vDisk is restored elsewhere from the backend plus the DTL, with a higher epoch,
+ * while the old owner may linger as a zombie). The DTL server crashes and loses unsynced, torn
+ * bytes. Every fault rate comes from the seed.
+ *
+ * <p>Safety, checked at every restore and at the end: the restored history agrees with the
+ * owner's history on every entry up to the highest one acknowledged as protected (a sync-mode
+ * write, or a flush, released while the DTL held it). Liveness, checked after the faults stop:
+ * the stream gets back to OK_SYNC with the DTL holding every entry, and the DTL's disk shrinks to
+ * what the backend does not hold yet.
+ */
+final class DtlSimulation {
+  static final UUID VDISK = new UUID(7, 7);
+  private static final long MS = 1_000_000L;
+
+  final long seed;
+  private final Random rnd;
+  private long now;
+  private long order;
+  final List<String> trace = new ArrayList<>();
+
+  // fault rates, from the seed
+  private final DtlMode mode;
+  private final double pDrop;
+  private final double pDup;
+  private final long delayMaxNanos;
+  private final double pServerCrash;
+  private final double pOwnerCrash;
+  private final double pNodeLoss;
+  private final double pPartition;
+  private final long uploadDelayMaxNanos;
+  private final long serverBudgetBytes;
+  private final long compactMinBytes;
+  private final ClientConfig clientConfig;
+  private final int steps;
+
+  // network
+  private record Packet(long at, long order, int owner, int conn, boolean toServer, int kind, Msg msg) {}
+  private static final int MSG = 0;
+  private static final int CONNECTED = 1;
+  private static final int DISCONNECTED = 2;
+  private final PriorityQueue<Packet> net = new PriorityQueue<>(
+      (a, b) -> a.at != b.at ? Long.compare(a.at, b.at) : Long.compare(a.order, b.order));
+  private boolean partitioned;
+  private boolean faults = true;
+
+  // DTL server
+  private final SimDisk disk = new SimDisk();
+  private ServerLog log;
+  private final Set<Long> serverConns = new HashSet<>();
+  private long serverRestartAt = -1;
+
+  // backend: SCO -> its entries, put atomically
+  private final Map<Long, List<Entry>> backend = new TreeMap<>();
+
+  private Owner owner;
+  private final List<Owner> zombies = new ArrayList<>();
+  private int nextOwnerId = 1;
+  int restores;
+  int protectedAcks;
+  int unprotectedAcks;
+
+  DtlSimulation(long seed, int steps) {
+    this.seed = seed;
+    this.rnd = new Random(seed);
+    this.steps = steps;
+    mode = rnd.nextBoolean() ? DtlMode.SYNC : DtlMode.ASYNC;
+    pDrop = rnd.nextInt(3) == 0 ? 0 : rnd.nextDouble() * 0.05;
+    pDup = rnd.nextInt(3) == 0 ? 0 : rnd.nextDouble() * 0.05;
+    delayMaxNanos = (1 + rnd.nextInt(rnd.nextBoolean() ? 5 : 40)) * MS;
+    pServerCrash = rnd.nextInt(4) == 0 ? 0 : rnd.nextDouble() * 0.01;
+    pOwnerCrash = rnd.nextInt(4) == 0 ? 0 : rnd.nextDouble() * 0.005;
+    pNodeLoss = rnd.nextInt(3) == 0 ? 0 : rnd.nextDouble() * 0.004;
+    pPartition = rnd.nextInt(3) == 0 ? 0 : rnd.nextDouble() * 0.005;
+    uploadDelayMaxNanos = (1 + rnd.nextInt(rnd.nextBoolean() ? 20 : 400)) * MS;
+    serverBudgetBytes = rnd.nextInt(5) == 0 ? 20_000 + rnd.nextInt(60_000) : Long.MAX_VALUE / 4;
+    compactMinBytes = rnd.nextBoolean() ? 0 : 1 + rnd.nextInt(20_000);
+    clientConfig = new ClientConfig(1 + rnd.nextInt(2_000), rnd.nextInt(20) * MS, 64 * 1024 + rnd.nextInt(64 * 1024),
+        (20 + rnd.nextInt(100)) * MS, (1 + rnd.nextInt(10)) * MS, 200 * MS, 64 * 1024);
+    List<ByteBuffer> init = new ArrayList<>();
+    log = ServerLog.create(VDISK, compactMinBytes, init);
+    init.forEach(disk::append);
+    disk.sync();
+  }
+
+  /** Set when one seed is replayed: every step goes to the trace. */
+  boolean tracing;
+
+  private void note(String s) {
+    if (tracing && trace.size() < 50_000) {
+      trace.add(String.format("%9.3f ms %s", now / 1e6, s));
+    }
+  }
+
+  // ---------------------------------------------------------------- owner
+
+  /** A vDisk owner process; its history is the lineage that restores are checked against. */
+  private final class Owner {
+    final int id = nextOwnerId++;
+    final ClientMachine machine;
+    final List<Entry> history;
+    final long epoch;
+    int conn;
+    long openSco;
+    int inOpen;
+    int scoEntries = 3 + rnd.nextInt(40);
+    long written; // entries whose log record reached the OS (survive a process crash)
+    long protectedMax;
+    final TreeMap<Long, Long> uploads = new TreeMap<>(); // sealed SCO -> upload done at (or -1: not started)
+    final List<long[]> waiters = new ArrayList<>(); // {seq}
+    boolean zombie;
+
+    Owner(List<Entry> history, long epoch, long openSco, long protectedMax) {
+      this.history = history;
+      this.epoch = epoch;
+      this.openSco = openSco;
+      this.written = history.size();
+      this.protectedMax = protectedMax;
+      long lastSco = history.isEmpty() ? 0 : history.get(history.size() - 1).sco();
+      machine = new ClientMachine(clientConfig, new Random(rnd.nextLong()), VDISK, mode, epoch, history.size(), lastSco);
+    }
+
+    long lastSeq() {
+      return history.size();
+    }
+
+    void step(ClientMachine.Event e) {
+      List<ClientMachine.Action> actions = machine.step(e, now);
+      for (ClientMachine.Action a : actions) {
+        act(a);
+      }
+      release();
+    }
+
+    void act(ClientMachine.Action a) {
+      if (a instanceof ClientMachine.Connect c) {
+        conn = c.conn();
+        if (log != null && !partitioned) {
+          serverConns.add(key(id, c.conn()));
+          send(new Packet(now + delay(), order++, id, c.conn(), false, CONNECTED, null));
+        } else {
+          send(new Packet(now + delay() + 5 * MS, order++, id, c.conn(), false, DISCONNECTED, null));
+        }
+      } else if (a instanceof ClientMachine.Close c) {
+        serverConns.remove(key(id, c.conn()));
+      } else if (a instanceof ClientMachine.Send x) {
+        if (tracing) {
+          note("owner " + id + " sends " + x.msg());
+        }
+        transmit(new Packet(now + delay(), order++, id, x.conn(), true, MSG, x.msg()));
+      } else if (a instanceof ClientMachine.StateChanged x) {
+        note("owner " + id + " " + x.from() + " -> " + x.to() + ": " + x.why());
+      } else if (a instanceof ClientMachine.RequestSeal r) {
+        if (!zombie && openSco <= r.sco() && inOpen > 0) {
+          seal();
+        }
+      }
+    }
+
+    void release() {
+      long released = machine.releasedSeq();
+      long held = machine.heldSeq();
+      for (int i = waiters.size() - 1; i >= 0; i--) {
+        long seq = waiters.get(i)[0];
+        if (seq <= released) {
+          waiters.remove(i);
+          if (seq <= held) {
+            protectedMax = Math.max(protectedMax, seq);
+            protectedAcks++;
+          } else {
+            unprotectedAcks++;
+          }
+        }
+      }
+    }
+
+    void append(Entry e) {
+      history.add(e);
+      if (mode == DtlMode.SYNC) {
+        written = history.size(); // sync mode writes the log record before waiting for the DTL
+      }
+      step(new ClientMachine.Appended(e));
+    }
+
+    void write() {
+      long seq = lastSeq() + 1;
+      byte[] data = new byte[8];
+      rnd.nextBytes(data);
+      append(new Entry(seq, openSco, new byte[] {1}, data));
+      inOpen++;
+      if (mode == DtlMode.SYNC) {
+        waiters.add(new long[] {seq});
+      }
+      if (inOpen >= scoEntries) {
+        seal();
+      }
+    }
+
+    void flush() {
+      written = history.size();
+      step(new ClientMachine.FlushRequested(lastSeq()));
+      waiters.add(new long[] {lastSeq()});
+      release();
+    }
+
+    void seal() {
+      append(new Entry(lastSeq() + 1, openSco, new byte[] {2}, new byte[0]));
+      written = history.size();
+      if (!zombie) {
+        uploads.put(openSco, now + (long) (rnd.nextDouble() * uploadDelayMaxNanos));
+      }
+      openSco++;
+      inOpen = 0;
+      scoEntries = 3 + rnd.nextInt(40);
+    }
+
+    /** Uploads that are due land in the backend; the watermark goes to the DTL. */
+    void uploads() {
+      boolean any = false;
+      for (var it = uploads.entrySet().iterator(); it.hasNext(); ) {
+        var u = it.next();
+        if (u.getValue() <= now) {
+          long sco = u.getKey();
+          List<Entry> es = new ArrayList<>();
+          for (Entry e : history) {
+            if (e.sco() == sco) {
+              es.add(e);
+            }
+          }
+          backend.put(sco, es);
+          it.remove();
+          any = true;
+        }
+      }
+      if (any) {
+        step(new ClientMachine.BackendHolds(watermark()));
+      }
+    }
+
+    long watermark() {
+      long min = openSco;
+      if (!uploads.isEmpty()) {
+        min = Math.min(min, uploads.firstKey());
+      }
+      return min - 1;
+    }
+  }
+
+  private static long key(int owner, int conn) {
+    return ((long) owner << 32) | conn;
+  }
+
+  private long delay() {
+    return (long) (rnd.nextDouble() * delayMaxNanos);
+  }
+
+  private void send(Packet p) {
+    net.add(p);
+  }
+
+  /** A message on the wire: maybe lost, maybe duplicated, delayed at random (so reordered). */
+  private void transmit(Packet p) {
+    if (faults && (partitioned || rnd.nextDouble() < pDrop)) {
+      return;
+    }
+    net.add(p);
+    if (faults && rnd.nextDouble() < pDup) {
+      net.add(new Packet(now + delay(), order++, p.owner, p.conn, p.toServer, p.kind, p.msg));
+    }
+  }
+
+  private Owner ownerById(int id) {
+    if (owner != null && owner.id == id) {
+      return owner;
+    }
+    for (Owner z : zombies) {
+      if (z.id == id) {
+        return z;
+      }
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- server
+
+  private void deliverToServer(Packet p) {
+    if (log == null || !serverConns.contains(key(p.owner, p.conn))) {
+      return;
+    }
+    if (tracing) {
+      note("server gets " + p.msg + " from owner " + p.owner + " conn " + p.conn);
+    }
+    List<ServerLog.Action> actions = log.step(p.msg, serverBudgetBytes - log.liveBytes());
+    boolean dirty = false;
+    for (ServerLog.Action a : actions) {
+      if (faults && rnd.nextDouble() < pServerCrash / 4) {
+        crashServer("in the middle of a request");
+        return;
+      }
+      if (a instanceof ServerLog.Write w) {
+        disk.append(w.bytes());
+        dirty = true;
+      } else if (a instanceof ServerLog.Sync) {
+        disk.sync();
+        dirty = false;
+      } else if (a instanceof ServerLog.Reply r) {
+        if (r.afterSync() && dirty) {
+          disk.sync();
+          dirty = false;
+        }
+        transmit(new Packet(now + delay(), order++, p.owner, p.conn, false, MSG, r.msg()));
+      } else if (a instanceof ServerLog.SendEntries) {
+        throw new AssertionError("fetch goes through restore()");
+      } else if (a instanceof ServerLog.Compact c) {
+        disk.compact(c);
+      } else if (a instanceof ServerLog.Close) {
+        serverConns.remove(key(p.owner, p.conn));
+      }
+    }
+    Verify.that(log.fileBytes() == disk.size(), "server state says %d bytes, disk has %d", log.fileBytes(), disk.size());
+  }
+
+  private void crashServer(String why) {
+    note("DTL server crashes " + why);
+    disk.crash(rnd);
+    log = null;
+    for (long k : serverConns) {
+      if (rnd.nextInt(10) < 7) {
+        send(new Packet(now + delay(), order++, (int) (k >>> 32), (int) k, false, DISCONNECTED, null));
+      }
+    }
+    serverConns.clear();
+    serverRestartAt = now + (long) (rnd.nextDouble() * 200 * MS);
+  }
+
+  private void restartServer() {
+    ByteBuffer file = disk.contents();
+    String bad = LogCodec.checkHeader(file, VDISK);
+    Verify.that(bad == null, "the DTL log header was synced at creation: %s", bad);
+    LogCodec.Scan scan = LogCodec.scan(file.position(LogCodec.FILE_HEADER_BYTES));
+    log = ServerLog.recover(VDISK, compactMinBytes, scan);
+    disk.truncate(log.fileBytes());
+    serverRestartAt = -1;
+    note("DTL server restarts: entries (" + log.baseSeq() + ", " + log.lastSeq() + "] of epoch " + log.streamEpoch()
+        + ", highest epoch " + log.highestEpoch() + (scan.stopReason() == null ? "" : ", log ended: " + scan.stopReason()));
+  }
+
+  // ---------------------------------------------------------------- owner crash and node loss
+
+  /** The owner process dies; its write buffer survives with what it had written. */
+  private void crashOwner() {
+    Owner o = owner;
+    int keep = (int) (o.written + rnd.nextInt((int) (o.lastSeq() - o.written) + 1));
+    List<Entry> h = new ArrayList<>(o.history.subList(0, keep));
+    note("owner " + o.id + " crashes; its write buffer keeps " + keep + " of " + o.lastSeq() + " entries");
+    for (var u : o.uploads.entrySet()) {
+      if (rnd.nextBoolean() && u.getKey() < (h.isEmpty() ? 0 : h.get(h.size() - 1).sco() + 1)) {
+        List<Entry> es = new ArrayList<>();
+        for (Entry e : h) {
+          if (e.sco() == u.getKey()) {
+            es.add(e);
+          }
+        }
+        backend.put(u.getKey(), es); // the put had completed
+      }
+    }
+    owner = startOwner(h, o.epoch + 1, o.protectedMax);
+  }
+
+  /** A restarted owner: recovery seals the open SCO and queues every sealed SCO not in the backend. */
+  private Owner startOwner(List<Entry> h, long epoch, long protectedMax) {
+    long lastSco = h.isEmpty() ? 1 : h.get(h.size() - 1).sco();
+    boolean lastSealed = !h.isEmpty() && h.get(h.size() - 1).record()[0] == 2;
+    long open = lastSealed ? lastSco + 1 : lastSco;
+    h.add(new Entry(h.size() + 1, open, new byte[] {2}, new byte[0]));
+    Owner n = new Owner(h, epoch, open + 1, protectedMax);
+    for (long s = 1; s <= open; s++) {
+      if (!backend.containsKey(s)) {
+        n.uploads.put(s, now + (long) (rnd.nextDouble() * uploadDelayMaxNanos));
+      }
+    }
+    n.step(new ClientMachine.BackendHolds(n.watermark()));
+    n.step(new ClientMachine.Tick());
+    return n;
+  }
+
+  /** The owner's node is lost; the vDisk is restored from the backend and the DTL and checked. */
+  private void loseNode(String why) {
+    Owner o = owner;
+    note("node of owner " + o.id + " lost " + why + "; restoring from the backend and the DTL");
+    if (log == null) {
+      restartServer(); // the restore waits for the DTL to come back
+    }
+    long epoch = Math.max(log.highestEpoch(), o.epoch) + 1;
+    // fence the old owner, then read the whole stream (what the Fetch RPC does)
+    serverStep(new Msg.Hello(VDISK, epoch));
+    List<Entry> dtl = new ArrayList<>();
+    long after = 0;
+    while (true) {
+      List<ServerLog.Action> as = log.step(new Msg.Fetch(epoch, after, 1 + rnd.nextInt(4096)), Long.MAX_VALUE);
+      ServerLog.SendEntries s = null;
+      for (ServerLog.Action a : as) {
+        if (a instanceof ServerLog.SendEntries x) {
+          s = x;
+        } else if (a instanceof ServerLog.Write w) {
+          disk.append(w.bytes());
+        } else if (a instanceof ServerLog.Sync) {
+          disk.sync();
+        }
+      }
+      Verify.that(s != null, "fetch answered %s", as);
+      for (long q = s.fromSeq() + 1; q <= s.toSeq(); q++) {
+        ByteBuffer rec = disk.read(log.offsetOf(q), log.lengthOf(q));
+        LogCodec.Scan one = LogCodec.scan(rec);
+        Verify.that(one.records().size() == 1, "entry %d does not decode at its offset", q);
+        dtl.add(one.records().get(0).entry());
+      }
+      after = s.toSeq();
+      if (!s.more()) {
+        break;
+      }
+    }
+    List<Entry> restored = restore(backend, dtl);
+    check(o, restored, "restore after node loss");
+    // SCOs past the backend's contiguous prefix belong to the lost owner's history, which the
+    // restored one may not follow: the restore deletes them before anything new is uploaded.
+    long prefix = 0;
+    while (backend.containsKey(prefix + 1)) {
+      prefix++;
+    }
+    long b = prefix;
+    backend.keySet().removeIf(k -> k > b);
+    restores++;
+    o.zombie = true;
+    o.uploads.clear();
+    if (rnd.nextBoolean()) {
+      zombies.add(o); // keeps writing for a while, fenced out by the epoch
+    }
+    owner = startOwner(new ArrayList<>(restored), epoch, o.protectedMax);
+  }
+
+  private void serverStep(Msg m) {
+    for (ServerLog.Action a : log.step(m, Long.MAX_VALUE)) {
+      if (a instanceof ServerLog.Write w) {
+        disk.append(w.bytes());
+      } else if (a instanceof ServerLog.Sync) {
+        disk.sync();
+      }
+    }
+  }
+
+  /**
+   * What the engine's restore does: every SCO of the backend's contiguous prefix, then the DTL's
+   * entries of later SCOs, as long as the sequence numbers follow each other.
+   */
+  static List<Entry> restore(Map<Long, List<Entry>> backend, List<Entry> dtl) {
+    List<Entry> out = new ArrayList<>();
+    long b = 0;
+    while (backend.containsKey(b + 1)) {
+      b++;
+      out.addAll(backend.get(b));
+    }
+    for (Entry e : dtl) {
+      if (e.sco() > b) {
+        if (e.seq() != out.size() + 1) {
+          break;
+        }
+        out.add(e);
+      }
+    }
+    return out;
+  }
+
+  private void check(Owner o, List<Entry> restored, String when) {
+    long p = o.protectedMax;
+    if (restored.size() < p) {
+      throw new AssertionError(when + ": the restored history ends at " + restored.size()
+          + " but entry " + p + " was acknowledged as protected");
+    }
+    for (int i = 0; i < p; i++) {
+      if (!restored.get(i).sameAs(o.history.get(i))) {
+        throw new AssertionError(when + ": restored entry " + (i + 1) + " differs from the one written ("
+            + restored.get(i) + " vs " + o.history.get(i) + "); protected up to " + p);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- the schedule
+
+  void run() {
+    owner = startOwner(new ArrayList<>(), 1, 0);
+    for (int i = 0; i < steps; i++) {
+      advance((long) (rnd.nextDouble() * 3 * MS), true);
+      double r = rnd.nextDouble();
+      if (r < 0.45) {
+        owner.write();
+      } else if (r < 0.55) {
+        owner.flush();
+      } else if (r < 0.57 && owner.inOpen > 0) {
+        owner.seal();
+      } else if (r < 0.60 && !zombies.isEmpty()) {
+        Owner z = zombies.get(rnd.nextInt(zombies.size()));
+        if (rnd.nextInt(10) == 0) {
+          zombies.remove(z);
+        } else {
+          z.write();
+        }
+      }
+      double f = rnd.nextDouble();
+      if (f < pServerCrash && log != null) {
+        crashServer("between requests");
+      } else if ((f -= pServerCrash) < pOwnerCrash) {
+        crashOwner();
+      } else if ((f -= pOwnerCrash) < pNodeLoss) {
+        loseNode("mid-run");
+      } else if ((f -= pNodeLoss) < pPartition) {
+        partitioned = !partitioned;
+        note(partitioned ? "network partitioned" : "partition healed");
+      }
+    }
+    // liveness: faults stop, everything heals, the stream must get back to OK_SYNC
+    partitioned = false;
+    faults = false;
+    if (log == null) {
+      restartServer();
+    }
+    zombies.clear();
+    owner.flush();
+    long deadline = now + 60_000 * MS;
+    while (!(owner.machine.state() == DtlState.OK_SYNC && owner.machine.heldSeq() == owner.lastSeq()
+        && owner.waiters.isEmpty() && owner.uploads.isEmpty())) {
+      if (now > deadline) {
+        throw new AssertionError("liveness: no OK_SYNC within 60 s of healing; state " + owner.machine.state()
+            + " (" + owner.machine.reason() + "), held " + owner.machine.heldSeq() + " of " + owner.lastSeq()
+            + ", waiters " + owner.waiters.size() + ", uploads " + owner.uploads.keySet());
+      }
+      advance(5 * MS, false);
+      if (owner.inOpen > 0 && rnd.nextInt(20) == 0) {
+        owner.seal();
+      }
+    }
+    // with every SCO uploaded the DTL keeps at most the open SCO's entries
+    if (owner.inOpen > 0) {
+      owner.seal();
+    }
+    deadline = now + 60_000 * MS;
+    while ((!owner.uploads.isEmpty() || log.lastSeq() > log.baseSeq()) && now < deadline) {
+      advance(5 * MS, false);
+    }
+    if (log.lastSeq() != log.baseSeq()) {
+      throw new AssertionError("trimming: with every SCO in the backend the DTL still holds entries ("
+          + log.baseSeq() + ", " + log.lastSeq() + "]");
+    }
+    long bound = LogCodec.FILE_HEADER_BYTES + 2 * log.liveBytes() + compactMinBytes + 4096;
+    if (disk.size() > bound + log.fileBytes() - log.liveBytes() && log.fileBytes() - LogCodec.FILE_HEADER_BYTES - log.liveBytes() > Math.max(log.liveBytes(), compactMinBytes) + 1024) {
+      throw new AssertionError("the DTL file holds " + disk.size() + " bytes for " + log.liveBytes() + " live");
+    }
+    loseNode("at the end");
+  }
+
+  /** Time passes: packets, uploads, ticks. */
+  private void advance(long dt, boolean faults) {
+    long until = now + dt;
+    while (!net.isEmpty() && net.peek().at <= until) {
+      Packet p = net.poll();
+      now = Math.max(now, p.at);
+      if (p.toServer) {
+        if (!partitioned || !faults) {
+          deliverToServer(p);
+        }
+        continue;
+      }
+      Owner o = ownerById(p.owner);
+      if (o == null) {
+        continue;
+      }
+      switch (p.kind) {
+        case CONNECTED -> o.step(new ClientMachine.Connected(p.conn));
+        case DISCONNECTED -> o.step(new ClientMachine.Disconnected(p.conn, "connection lost"));
+        default -> {
+          if (tracing) {
+            note("owner " + o.id + " gets " + p.msg);
+          }
+          o.step(new ClientMachine.Received(p.conn, p.msg));
+        }
+      }
+    }
+    now = until;
+    if (log == null && serverRestartAt >= 0 && now >= serverRestartAt) {
+      restartServer();
+    }
+    owner.uploads();
+    owner.step(new ClientMachine.Tick());
+    for (Owner z : zombies) {
+      z.step(new ClientMachine.Tick());
+    }
+  }
+}

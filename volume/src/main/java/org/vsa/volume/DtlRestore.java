@@ -1,0 +1,164 @@
+package org.vsa.volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.vsa.dtl.DtlConnector;
+import org.vsa.dtl.DtlMode;
+import org.vsa.dtl.Entry;
+
+/**
+ * Restores a vDisk whose write buffer is gone (its flash died, or it moved to another node) from
+ * the backend and its DTL, by rebuilding the write buffer and letting the ordinary recovery replay
+ * it: every TLog of the backend's contiguous prefix (1..B), then, from the DTL, the SCOs and TLogs
+ * after B exactly as the owner had written them (each DTL entry carries its TLog record and data).
+ * The metadata is rebuilt from scratch, so no page can name a write the restored history lacks.
+ *
+ * <p>The fetch claims a higher epoch first, fencing the previous owner out of the DTL. Backend
+ * SCOs past B belong to the lost owner's history, which the restored one need not follow: they
+ * are deleted before anything new is uploaded. Nothing here changes the DTL, and every step
+ * starts over from scratch, so a crash during a restore followed by another restore gives the
+ * same result; the write-buffer marker that ends the restore is written only after the vDisk
+ * opened.
+ */
+final class DtlRestore {
+  private static final Logger log = LoggerFactory.getLogger(DtlRestore.class);
+  /** Present in a vDisk's write-buffer directory once it has been opened there. */
+  static final String MARKER = "write-buffer.present";
+
+  private DtlRestore() {}
+
+  /** A vDisk with a DTL and a history (a checkpoint) whose write buffer has no marker: it was lost. */
+  static boolean needed(VolumeSpec spec, Path metadataDir, Path wbDir, EngineContext ctx) {
+    boolean lost = spec.dtlMode() != DtlMode.NONE && !Files.exists(wbDir.resolve(MARKER))
+        && Files.exists(metadataDir.resolve("checkpoint"));
+    if (lost && (ctx.dtl() == null || ctx.dtl().peerOf(spec.name()).isEmpty())) {
+      log.error("vDisk {}: its write buffer is gone but no DTL peer is configured to restore it from; writes that"
+          + " had not reached the backend are lost", spec.name());
+      return false;
+    }
+    return lost;
+  }
+
+  static void markWriteBuffer(Path wbDir) throws IOException {
+    Path m = wbDir.resolve(MARKER);
+    if (!Files.exists(m)) {
+      Files.write(m, "this vDisk's write buffer; its absence means it was lost\n".getBytes(
+          java.nio.charset.StandardCharsets.UTF_8));
+      Fs.fsyncDirectory(wbDir);
+    }
+  }
+
+  static void restore(VolumeSpec spec, UUID id, Path metadataDir, Path wbDir, EngineContext ctx) throws IOException {
+    String name = spec.name();
+    String ns = LocalVolume.namespaceOf(id);
+    log.warn("vDisk {}: its write buffer is gone; restoring it from the backend and its DTL", name);
+    long t0 = System.nanoTime();
+    DtlConnector.Fetched fetched = ctx.dtl().fetch(id, name);
+
+    // metadata and write buffer start over
+    try (var s = Files.newDirectoryStream(metadataDir)) {
+      for (Path p : s) {
+        if (!p.getFileName().toString().equals(Engine.RECORD_FILE)) {
+          LocalVolume.deleteTree(p);
+        }
+      }
+    }
+    Fs.fsyncDirectory(metadataDir);
+    LocalVolume.deleteTree(wbDir);
+    Files.createDirectories(wbDir);
+
+    // the backend's contiguous prefix of TLogs, and what lies past it
+    TreeSet<Long> tlogs = new TreeSet<>();
+    for (String o : ctx.backend().list(ns, "tlog_")) {
+      long n = Layout.numberOf(o, "tlog_");
+      if (n > 0) {
+        tlogs.add(n);
+      }
+    }
+    long b = 0;
+    while (tlogs.contains(b + 1)) {
+      b++;
+    }
+    for (String o : ctx.backend().list(ns, "sco_")) {
+      long n = Layout.numberOf(o, "sco_");
+      if (n > b) {
+        log.warn("vDisk {}: deleting SCO {} from the backend: it lies past the contiguous prefix (TLogs 1..{})",
+            name, n, b);
+        ctx.backend().delete(ns, o);
+      }
+    }
+    for (long n : tlogs.tailSet(b, false)) {
+      ctx.backend().delete(ns, Layout.tlogName(n));
+    }
+    for (long n = 1; n <= b; n++) {
+      writeFile(wbDir.resolve(Layout.tlogName(n)), List.of(ByteBuffer.wrap(ctx.backend().get(ns, Layout.tlogName(n)))),
+          List.of(0L));
+    }
+
+    // the DTL's SCOs after the prefix, rebuilt as the owner wrote them
+    TreeMap<Long, List<Entry>> bySco = new TreeMap<>();
+    for (Entry e : fetched.entries()) {
+      if (e.sco() > b) {
+        bySco.computeIfAbsent(e.sco(), k -> new ArrayList<>()).add(e);
+      }
+    }
+    long restored = 0;
+    for (var sco : bySco.entrySet()) {
+      long n = sco.getKey();
+      List<ByteBuffer> tlog = new ArrayList<>();
+      List<Long> tlogAt = new ArrayList<>();
+      List<ByteBuffer> data = new ArrayList<>();
+      List<Long> dataAt = new ArrayList<>();
+      tlog.add(TLog.header(id, n));
+      tlogAt.add(0L);
+      data.add(Sco.header(id, n));
+      dataAt.add(0L);
+      long at = TLog.HEADER_BYTES;
+      for (Entry e : sco.getValue()) {
+        TLog.Record r = e.record().length == TLog.RECORD_BYTES ? TLog.decode(ByteBuffer.wrap(e.record())) : null;
+        if (r == null || r.seq() != e.seq()) {
+          throw new IOException("vDisk " + name + ": DTL entry " + e.seq() + " does not hold a valid TLog record");
+        }
+        tlog.add(ByteBuffer.wrap(e.record()));
+        tlogAt.add(at);
+        at += TLog.RECORD_BYTES;
+        if (r.type() == TLog.WRITE) {
+          if (e.data().length != Layout.CLUSTER_BYTES) {
+            throw new IOException("vDisk " + name + ": DTL entry " + e.seq() + " holds " + e.data().length
+                + " bytes of data, not a cluster");
+          }
+          data.add(ByteBuffer.wrap(e.data()));
+          dataAt.add(Layout.slotOffset(r.a()));
+        }
+        restored++;
+      }
+      writeFile(wbDir.resolve(Layout.scoName(n)), data, dataAt);
+      writeFile(wbDir.resolve(Layout.tlogName(n)), tlog, tlogAt);
+    }
+    Fs.fsyncDirectory(wbDir);
+    log.warn("vDisk {}: restore prepared in {} ms: {} TLogs from the backend, {} records in {} SCOs from the DTL"
+            + " (stream epoch {}, entries after {}); recovery replays them now", name,
+        (System.nanoTime() - t0) / 1_000_000, b, restored, bySco.size(), fetched.streamEpoch(), fetched.baseSeq());
+  }
+
+  private static void writeFile(Path p, List<ByteBuffer> parts, List<Long> offsets) throws IOException {
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE)) {
+      for (int i = 0; i < parts.size(); i++) {
+        TLog.writeFully(ch, parts.get(i).duplicate(), offsets.get(i));
+      }
+      ch.force(true);
+    }
+  }
+}
