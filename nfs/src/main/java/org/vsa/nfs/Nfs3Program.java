@@ -1,7 +1,9 @@
 package org.vsa.nfs;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.CompletionHandler;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +47,7 @@ final class Nfs3Program implements RpcDispatchable {
   private final Map<Long, Exported> byNamespace;
   private final byte[] writeVerifier;
   private final DroppedReplies gone = new DroppedReplies("NFS");
+  private final ReadBuffers readBuffers = new ReadBuffers();
 
   Nfs3Program(Map<Long, Exported> byNamespace, byte[] writeVerifier) {
     this.byNamespace = byNamespace;
@@ -364,13 +367,31 @@ final class Nfs3Program implements RpcDispatchable {
       if (offset < 0) {
         throw Status.of(Status.INVAL, "offset");
       }
-      // Allocate what the file can return, not what the client asks (up to rtmax per call).
-      ByteBuffer buf = ByteBuffer.allocate((int) Math.max(0, Math.min(count, before.size() - Math.min(offset,
+      // Take what the file can return, not what the client asks (up to rtmax per call).
+      ByteBuffer buf = readBuffers.take((int) Math.max(0, Math.min(count, before.size() - Math.min(offset,
           before.size()))));
-      Namespace.Read r = t.ns().read(t.fileId(), offset, buf);
+      Namespace.Read r;
+      try {
+        r = t.ns().read(t.fileId(), offset, buf);
+      } catch (NfsException | RuntimeException e) {
+        readBuffers.give(buf);
+        throw e;
+      }
       buf.flip();
       boolean eof = offset + r.count() >= r.after().size();
       long fsid = t.fsid();
+      // The reply refers to buf until it is sent: only then is buf reused.
+      call.registerSendOnceListener(new CompletionHandler<Integer, InetSocketAddress>() {
+        @Override
+        public void completed(Integer result, InetSocketAddress attachment) {
+          readBuffers.give(buf);
+        }
+
+        @Override
+        public void failed(Throwable exc, InetSocketAddress attachment) {
+          readBuffers.give(buf);
+        }
+      });
       return out -> {
         Xdr3.postOpAttr(out, r.after(), fsid);
         out.xdrEncodeInt(r.count());
