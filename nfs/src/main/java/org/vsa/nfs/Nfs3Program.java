@@ -46,7 +46,6 @@ final class Nfs3Program implements RpcDispatchable {
 
   private final Map<Long, Exported> byNamespace;
   private final byte[] writeVerifier;
-  private final DroppedReplies gone = new DroppedReplies("NFS");
   private final ReadBuffers readBuffers = new ReadBuffers();
 
   Nfs3Program(Map<Long, Exported> byNamespace, byte[] writeVerifier) {
@@ -254,7 +253,7 @@ final class Nfs3Program implements RpcDispatchable {
    */
   private void reply(RpcCall call, int s, Reply.Body body) {
     if (!call.getTransport().isOpen()) {
-      gone.dropped(call);
+      DroppedReplies.dropped(call);
       return;
     }
     call.reply(new Reply(out -> {
@@ -568,11 +567,14 @@ final class Nfs3Program implements RpcDispatchable {
     } catch (NfsException e) {
       s = e.status();
     }
-    Reply.Body fromWcc = attrs(Fail.WCC, from);
-    Reply.Body toWcc = attrs(Fail.WCC, to);
+    reply(call, s, attrs(Fail.WCC, from), attrs(Fail.WCC, to));
+  }
+
+  /** Sends status, then two bodies (RENAME's and LINK's two files). */
+  private void reply(RpcCall call, int s, Reply.Body first, Reply.Body second) {
     reply(call, s, out -> {
-      fromWcc.encode(out);
-      toWcc.encode(out);
+      first.encode(out);
+      second.encode(out);
     });
   }
 
@@ -592,12 +594,7 @@ final class Nfs3Program implements RpcDispatchable {
     } catch (NfsException e) {
       s = e.status();
     }
-    Reply.Body file = attrs(Fail.POST_OP, t);
-    Reply.Body dirWcc = attrs(Fail.WCC, null);
-    reply(call, s, out -> {
-      file.encode(out);
-      dirWcc.encode(out);
-    });
+    reply(call, s, attrs(Fail.POST_OP, t), attrs(Fail.WCC, null));
   }
 
   private void readdir(RpcCall call, XdrDecodingStream in, boolean plus) throws IOException {
