@@ -30,6 +30,9 @@
 #   SKIP_BUILD [0]            1: use $VSA_JAR as it is
 #   VSA_JAR [$WORK/vsa.jar]   DATA_DIR [/work/bench-vsa] (deleted at start and end)
 #   VSA_HEAP [4g]             KEEP_DATA [0]
+#   ISCSI [1]                 0: NFS only (no LUN pre-fill, no iSCSI URL; use with PEERS=ganesha)
+#   VSA_JAVA_OPTS [""]        extra JVM flags for vsa, e.g. a JFR recording:
+#                             "-XX:StartFlightRecording=filename=/tmp/vsa.jfr,settings=profile"
 #   JSTACK_EVERY [10]         0: no thread dumps
 #   WORK [/tmp/vsa-frontends] OUT [$WORK/results/<date>]
 #   PEERS_SH [/work/shared/tools/run-peers.sh]  FIO_NET [/usr/local/bin/fio-net]
@@ -51,11 +54,15 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 VSA_JAR=${VSA_JAR:-$WORK/vsa.jar}
 DATA_DIR=${DATA_DIR:-/work/bench-vsa}
 VSA_HEAP=${VSA_HEAP:-4g}
+ISCSI=${ISCSI:-1}
+VSA_JAVA_OPTS=${VSA_JAVA_OPTS:-}
 KEEP_DATA=${KEEP_DATA:-0}
 JSTACK_EVERY=${JSTACK_EVERY:-10}
 PEERS_SH=${PEERS_SH:-/work/shared/tools/run-peers.sh}
 ISCSI_PORT=${ISCSI_PORT:-13260} NFS_PORT=${NFS_PORT:-12049} MOUNT_PORT=${MOUNT_PORT:-12048}
 PROTOCOLS=${PROTOCOLS:-"iscsi nfs"}
+[ "$ISCSI" = 1 ] || PROTOCOLS=${PROTOCOLS//iscsi/}
+case " $PROTOCOLS " in *" iscsi "*) ;; *) ISCSI=0 ;; esac
 IQN=iqn.2026-11.org.vsa:default
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -93,7 +100,8 @@ fi
 
 # 2. start vsa
 rm -rf "$DATA_DIR"
-java -Xmx"$VSA_HEAP" -jar "$VSA_JAR" serve --data-dir "$DATA_DIR" \
+# shellcheck disable=SC2086 # VSA_JAVA_OPTS is a list of flags
+java -Xmx"$VSA_HEAP" $VSA_JAVA_OPTS -jar "$VSA_JAR" serve --data-dir "$DATA_DIR" \
 	--iscsi-port $ISCSI_PORT --nfs-port $NFS_PORT --mount-port $MOUNT_PORT --portmap none \
 	>"$OUT/vsa.log" 2>&1 &
 VSA_PID=$!
@@ -107,11 +115,13 @@ log "vsa up (pid $VSA_PID), data dir $DATA_DIR"
 
 # 3. pre-fill the LUN
 LUN_URL="iscsi://127.0.0.1:$ISCSI_PORT/$IQN/0"
-log "pre-filling $LUN_URL (1 GiB, 1 MiB writes)"
-"$FIO_NET" --name=prefill --ioengine=libiscsi --filename="$(printf '%s' "$LUN_URL" | sed 's/:/\\:/g')" \
-	--rw=write --bs=1m --iodepth=8 --size=1g >"$OUT/prefill-iscsi.log" 2>&1 ||
-	die "iSCSI pre-fill failed, see $OUT/prefill-iscsi.log"
-grep -E 'WRITE: bw' "$OUT/prefill-iscsi.log" | sed 's/^ */  /' >&2
+if [ "$ISCSI" = 1 ]; then
+	log "pre-filling $LUN_URL (1 GiB, 1 MiB writes)"
+	"$FIO_NET" --name=prefill --ioengine=libiscsi --filename="$(printf '%s' "$LUN_URL" | sed 's/:/\\:/g')" \
+		--rw=write --bs=1m --iodepth=8 --size=1g >"$OUT/prefill-iscsi.log" 2>&1 ||
+		die "iSCSI pre-fill failed, see $OUT/prefill-iscsi.log"
+	grep -E 'WRITE: bw' "$OUT/prefill-iscsi.log" | sed 's/^ */  /' >&2
+fi
 
 # 5. thread dumps in the background
 if [ "$JSTACK_EVERY" -gt 0 ]; then

@@ -44,16 +44,42 @@ public record ClientRule(String host, boolean readOnly, Squash squash, int anonU
       return true;
     }
     try {
-      if (host.contains("/")) {
-        String[] p = host.split("/", 2);
-        return inPrefix(client.getAddress(), InetAddress.getByName(p[0]).getAddress(), Integer.parseInt(p[1]));
-      }
-      if (isIpLiteral(host)) {
-        return InetAddress.getByName(host).equals(client);
+      Parsed p = Parsed.of(host);
+      if (p.net != null) {
+        return inPrefix(client.getAddress(), p.net, p.bits);
       }
       return Names.matches(host.toLowerCase(Locale.ROOT), client);
     } catch (UnknownHostException e) {
       return false;
+    }
+  }
+
+  /**
+   * An IP or CIDR rule parsed once (rules are checked on every call): the network's bytes and
+   * prefix length (an IP literal is a full-length prefix); {@code net} null for a host name.
+   */
+  private record Parsed(byte[] net, int bits) {
+    private static final java.util.concurrent.ConcurrentHashMap<String, Parsed> BY_HOST =
+        new java.util.concurrent.ConcurrentHashMap<>();
+
+    static Parsed of(String host) throws UnknownHostException {
+      Parsed p = BY_HOST.get(host);
+      if (p != null) {
+        return p;
+      }
+      if (host.contains("/")) {
+        String[] x = host.split("/", 2);
+        p = new Parsed(InetAddress.getByName(x[0]).getAddress(), Integer.parseInt(x[1]));
+      } else if (isIpLiteral(host)) {
+        byte[] a = InetAddress.getByName(host).getAddress();
+        p = new Parsed(a, a.length * 8);
+      } else {
+        p = new Parsed(null, 0);
+      }
+      if (BY_HOST.size() < 4096) {
+        BY_HOST.put(host, p);
+      }
+      return p;
     }
   }
 

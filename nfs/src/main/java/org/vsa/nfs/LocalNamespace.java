@@ -6,7 +6,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.FileStore;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
 import java.nio.file.StandardOpenOption;
@@ -45,6 +44,7 @@ public final class LocalNamespace implements Namespace {
   private static final Logger log = LoggerFactory.getLogger(LocalNamespace.class);
   static final long ROOT_ID = 1;
   static final long GROW_STEP_BYTES = 64L << 20;
+  static final long GROW_STEP_MAX_BYTES = 1L << 30;
   /** NFS max file size we advertise and enforce (FSINFO maxfilesize). */
   public static final long MAX_FILE_BYTES = 64L << 40;
   static final int NAME_BYTES_MAX = 255;
@@ -58,6 +58,7 @@ public final class LocalNamespace implements Namespace {
   private final List<PathMatcher> vdiskPatterns;
   private final long vdiskThresholdBytes;
   private final Journal journal;
+  private final DataFiles data;
   private final Lock lock = new ReentrantLock();
   private final Map<Long, Inode> inodes = new HashMap<>();
   /** Journal offset this thread must fsync to before its operation returns; -1: none. */
@@ -80,6 +81,7 @@ public final class LocalNamespace implements Namespace {
     this.filesDir = dir.resolve("files");
     this.catalog = catalog;
     this.journal = journal;
+    this.data = new DataFiles(filesDir, DataFiles.OPEN_MAX);
     List<PathMatcher> m = new ArrayList<>();
     for (String p : patterns) {
       m.add(FileSystems.getDefault().getPathMatcher("glob:" + p));
@@ -296,6 +298,16 @@ public final class LocalNamespace implements Namespace {
     }
   }
 
+  /** The attributes of {@code n}, under the namespace lock. */
+  private Attr attrOf(Inode n) {
+    lock.lock();
+    try {
+      return attr(n);
+    } finally {
+      lock.unlock();
+    }
+  }
+
   private Attr attr(Inode n) {
     int nlink = n.isDir() ? 2 + (int) n.entries.values().stream().filter(e -> isDirId(e[0])).count() : 1;
     long size = n.isDir() ? 4096L * (1 + n.entries.size() / 64) : n.size;
@@ -408,13 +420,17 @@ public final class LocalNamespace implements Namespace {
     n.io.writeLock().lock();
     try {
       if (n.volume == null) {
-        try (FileChannel ch = FileChannel.open(dataFile(n.id), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        DataFiles.Open f = data.acquire(n.id);
+        try {
+          FileChannel ch = f.ch;
           if (size < ch.size()) {
             ch.truncate(size);
           } else if (size > ch.size()) {
             ch.write(ByteBuffer.allocate(1), size - 1);
           }
-          ch.force(true);
+          f.force();
+        } finally {
+          data.release(f);
         }
         lock.lock();
         try {
@@ -696,11 +712,7 @@ public final class LocalNamespace implements Namespace {
     if (volume != null) {
       deleteVolumeQuietly(volume);
     } else {
-      try {
-        Files.deleteIfExists(dataFile(id));
-      } catch (IOException e) {
-        log.warn("namespace {}: deleting data of file {} failed: {}", vpool, id, e.toString());
-      }
+      deleteData(id);
     }
   }
 
@@ -800,11 +812,17 @@ public final class LocalNamespace implements Namespace {
       deleteVolumeQuietly(dropVolume);
     }
     if (dropData != 0) {
-      try {
-        Files.deleteIfExists(dataFile(dropData));
-      } catch (IOException ex) {
-        log.warn("namespace {}: deleting data of file {} failed: {}", vpool, dropData, ex.toString());
-      }
+      deleteData(dropData);
+    }
+  }
+
+  /** Drops a small file's data (its open channel closes when the last I/O on it ends). */
+  private void deleteData(long id) {
+    data.forget(id);
+    try {
+      Files.deleteIfExists(dataFile(id));
+    } catch (IOException e) {
+      log.warn("namespace {}: deleting data of file {} failed: {}", vpool, id, e.toString());
     }
   }
 
@@ -850,7 +868,7 @@ public final class LocalNamespace implements Namespace {
   }
 
   @Override
-  public int read(long fileId, long offset, ByteBuffer dst) throws NfsException {
+  public Read read(long fileId, long offset, ByteBuffer dst) throws NfsException {
     Inode n = regular(fileId);
     if (offset < 0) {
       throw Status.of(Status.INVAL, "offset");
@@ -859,11 +877,12 @@ public final class LocalNamespace implements Namespace {
     try {
       long size = sizeOf(n);
       if (offset >= size) {
-        return 0;
+        return new Read(0, attrOf(n));
       }
       int len = (int) Math.min(dst.remaining(), size - offset);
       if (n.volume == null) {
-        return readSmall(n, offset, dst, len);
+        readSmall(n, offset, dst, len);
+        return new Read(len, attrOf(n));
       }
       BlockVolume v = volume(n);
       int bs = v.blockSize();
@@ -879,7 +898,7 @@ public final class LocalNamespace implements Namespace {
         dst.duplicate().put(tmp);
       }
       dst.position(dst.position() + len);
-      return len;
+      return new Read(len, attrOf(n));
     } catch (IOException e) {
       throw ioError(e);
     } finally {
@@ -887,12 +906,13 @@ public final class LocalNamespace implements Namespace {
     }
   }
 
-  private int readSmall(Inode n, long offset, ByteBuffer dst, int len) throws IOException {
-    try (FileChannel ch = FileChannel.open(dataFile(n.id), StandardOpenOption.READ)) {
+  private void readSmall(Inode n, long offset, ByteBuffer dst, int len) throws IOException {
+    DataFiles.Open f = data.acquire(n.id);
+    try {
       ByteBuffer d = dst.slice(dst.position(), len);
       long pos = offset;
       while (d.hasRemaining()) {
-        int r = ch.read(d, pos);
+        int r = f.ch.read(d, pos);
         if (r < 0) {
           break;
         }
@@ -903,12 +923,8 @@ public final class LocalNamespace implements Namespace {
         d.put((byte) 0);
       }
       dst.position(dst.position() + len);
-      return len;
-    } catch (NoSuchFileException e) {
-      for (int i = 0; i < len; i++) {
-        dst.put((byte) 0);
-      }
-      return len;
+    } finally {
+      data.release(f);
     }
   }
 
@@ -926,26 +942,28 @@ public final class LocalNamespace implements Namespace {
       if (n.volume != null || !writeSmall(n, offset, data, durability)) {
         writeVdisk(n, offset, data, durability);
       }
-      return new Written(len, durability == Durability.DURABLE);
+      return new Written(len, durability == Durability.DURABLE, attrOf(n));
     } catch (IOException e) {
       throw ioError(e);
     }
   }
 
   /** Writes a small file; false if it became a vDisk meanwhile (nothing written then). */
-  private boolean writeSmall(Inode n, long offset, ByteBuffer data, Durability durability) throws IOException {
+  private boolean writeSmall(Inode n, long offset, ByteBuffer src, Durability durability) throws IOException {
     n.io.readLock().lock();
     if (n.volume != null) {
       n.io.readLock().unlock();
       return false;
     }
-    try (FileChannel ch = FileChannel.open(dataFile(n.id), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+    DataFiles.Open f = null;
+    try {
+      f = data.acquire(n.id);
       long pos = offset;
-      while (data.hasRemaining()) {
-        pos += ch.write(data, pos);
+      while (src.hasRemaining()) {
+        pos += f.ch.write(src, pos);
       }
       if (durability == Durability.DURABLE) {
-        ch.force(true);
+        f.force();
       }
       lock.lock();
       try {
@@ -956,6 +974,9 @@ public final class LocalNamespace implements Namespace {
       }
       return true;
     } finally {
+      if (f != null) {
+        data.release(f);
+      }
       n.io.readLock().unlock();
     }
   }
@@ -972,7 +993,7 @@ public final class LocalNamespace implements Namespace {
     l.lock();
     try {
       if (end > v.sizeBytes()) {
-        v = catalog.resize(n.volume, Math.min(roundUp(end, GROW_STEP_BYTES), roundUp(MAX_FILE_BYTES, 4096)));
+        v = catalog.resize(n.volume, Math.min(growTo(end), roundUp(MAX_FILE_BYTES, 4096)));
       }
       if (aligned) {
         v.write(offset, data, durability);
@@ -1072,7 +1093,7 @@ public final class LocalNamespace implements Namespace {
       } finally {
         markCreating(volName, false);
       }
-      Files.deleteIfExists(dataFile(n.id));
+      deleteData(n.id);
       log.info("namespace {}: file {} grew past {} bytes and is now vDisk {}", vpool, n.id, vdiskThresholdBytes,
           volName);
     } finally {
@@ -1088,8 +1109,11 @@ public final class LocalNamespace implements Namespace {
       if (n.volume != null) {
         volume(n).flush();
       } else if (Files.exists(dataFile(n.id))) {
-        try (FileChannel ch = FileChannel.open(dataFile(n.id), StandardOpenOption.WRITE)) {
-          ch.force(true);
+        DataFiles.Open f = data.acquire(n.id);
+        try {
+          f.force();
+        } finally {
+          data.release(f);
         }
       }
       journal.syncTo(Long.MAX_VALUE);
@@ -1266,6 +1290,16 @@ public final class LocalNamespace implements Namespace {
     return Status.of(Status.IO, m);
   }
 
+  /**
+   * How big a vDisk grows when a write passes its end: a quarter more than needed, between
+   * {@link #GROW_STEP_BYTES} and {@link #GROW_STEP_MAX_BYTES} (thin: growing costs no space), so a
+   * file written sequentially resizes its vDisk a few times, not once per 64 MiB.
+   */
+  static long growTo(long end) {
+    long ahead = Math.min(Math.max(end / 4, GROW_STEP_BYTES), GROW_STEP_MAX_BYTES);
+    return roundUp(end + ahead, GROW_STEP_BYTES);
+  }
+
   private static long roundUp(long v, long unit) {
     return (v + unit - 1) / unit * unit;
   }
@@ -1277,6 +1311,7 @@ public final class LocalNamespace implements Namespace {
 
   @Override
   public void close() throws IOException {
+    data.close();
     lock.lock();
     try {
       journal.syncTo(Long.MAX_VALUE);

@@ -19,8 +19,11 @@ public interface Namespace extends Closeable {
   /** A directory entry; {@code cookie} is stable while the entry exists and never reused in its directory. */
   record Entry(String name, long fileId, long cookie) {}
 
-  /** What a write did: bytes written, and whether they are already durable. */
-  record Written(int count, boolean durable) {}
+  /** What a write did: bytes written, whether they are already durable, the file's attributes after it. */
+  record Written(int count, boolean durable, Attr after) {}
+
+  /** What a read did: bytes read (less at end of file), the file's attributes after it. */
+  record Read(int count, Attr after) {}
 
   /** Random per namespace, fixed at its creation: the fsid, and part of every file handle. */
   long namespaceId();
@@ -60,8 +63,8 @@ public interface Namespace extends Closeable {
   /** Whether the directory has entries after {@code cookie}. */
   boolean hasMoreAfter(long dirId, long cookie) throws NfsException;
 
-  /** Reads into {@code dst} at {@code offset}; returns bytes read (less at end of file). */
-  int read(long fileId, long offset, ByteBuffer dst) throws NfsException;
+  /** Reads into {@code dst} at {@code offset}. */
+  Read read(long fileId, long offset, ByteBuffer dst) throws NfsException;
 
   Written write(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException;
 

@@ -1,7 +1,9 @@
 package org.vsa.nfs;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.CompletionHandler;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,6 +46,7 @@ final class Nfs3Program implements RpcDispatchable {
 
   private final Map<Long, Exported> byNamespace;
   private final byte[] writeVerifier;
+  private final ReadBuffers readBuffers = new ReadBuffers();
 
   Nfs3Program(Map<Long, Exported> byNamespace, byte[] writeVerifier) {
     this.byNamespace = byNamespace;
@@ -58,6 +61,10 @@ final class Nfs3Program implements RpcDispatchable {
 
     long fsid() {
       return exp.namespace().namespaceId();
+    }
+
+    Attr attr() throws NfsException {
+      return ns().getattr(fileId);
     }
   }
 
@@ -86,7 +93,7 @@ final class Nfs3Program implements RpcDispatchable {
       case 8 -> create(call, in);
       case 9 -> mkdir(call, in);
       case 10 -> symlink(call, in);
-      case 11 -> notSupportedDirOp(call, in); // MKNOD
+      case 11 -> mknod(call, in);
       case 12 -> remove(call, in, false);
       case 13 -> remove(call, in, true);
       case 14 -> rename(call, in);
@@ -164,24 +171,106 @@ final class Nfs3Program implements RpcDispatchable {
     out.xdrEncodeInt(s);
   }
 
-  private static int code(NfsException e) {
-    return e.status();
+  // --- the shape every procedure shares
+
+  /** Which attributes of the handle's file a failed procedure's reply carries after the status (RFC 1813's resfail bodies). */
+  private enum Fail {
+    /** Nothing (GETATTR). */
+    NONE,
+    /** post_op_attr of the handle's file. */
+    POST_OP,
+    /** wcc_data of the handle's file. */
+    WCC
+  }
+
+  /** A procedure's work on its resolved handle: the OK reply's body after the status. */
+  @FunctionalInterface
+  private interface Procedure {
+    Reply.Body run(Target t) throws NfsException;
+  }
+
+  /** A procedure whose OK reply starts with the file's post_op_attr (or wcc_data) and goes on with the returned body. */
+  @FunctionalInterface
+  private interface AttrProcedure {
+    Reply.Body run(Target t, Attr a) throws NfsException;
+  }
+
+  /**
+   * Resolves {@code fh}, runs {@code p} and replies OK with its body, or on an {@link NfsException}
+   * the status followed by the file's attributes as {@code fail} says.
+   */
+  private void serve(RpcCall call, byte[] fh, Fail fail, Procedure p) {
+    Target t = null;
+    Reply.Body body;
+    int s;
+    try {
+      t = target(call, fh);
+      body = p.run(t);
+      s = Status.OK;
+    } catch (NfsException e) {
+      s = e.status();
+      body = attrs(fail, t);
+    }
+    reply(call, s, body);
+  }
+
+  /** {@link #serve} for a procedure that reads the file's attributes first and replies them as post_op_attr. */
+  private void serveWithAttr(RpcCall call, byte[] fh, AttrProcedure p) {
+    serve(call, fh, Fail.POST_OP, t -> {
+      Attr a = t.attr();
+      Reply.Body rest = p.run(t, a);
+      long fsid = t.fsid();
+      return out -> {
+        Xdr3.postOpAttr(out, a, fsid);
+        rest.encode(out);
+      };
+    });
+  }
+
+  private static Reply.Body attrs(Fail fail, Target t) {
+    if (fail == Fail.NONE) {
+      return out -> { };
+    }
+    Attr a = attrOrNull(t, t == null ? 0 : t.fileId());
+    long fsid = t == null ? 0 : t.fsid();
+    return fail == Fail.WCC ? out -> Xdr3.wcc(out, a, fsid) : out -> Xdr3.postOpAttr(out, a, fsid);
+  }
+
+  /** The post-operation attributes of a changed file, and then {@code rest}. */
+  private static Reply.Body wccThen(Target t, Attr after, Reply.Body rest) {
+    long fsid = t.fsid();
+    return out -> {
+      Xdr3.wcc(out, after, fsid);
+      rest.encode(out);
+    };
+  }
+
+  private static final Reply.Body EMPTY = out -> { };
+
+  /**
+   * Sends status and body, unless the client's connection is closed already: then the reply is
+   * dropped here, once logged per connection, instead of oncrpc4j logging an ERROR per reply.
+   */
+  private void reply(RpcCall call, int s, Reply.Body body) {
+    if (!call.getTransport().isOpen()) {
+      DroppedReplies.dropped(call);
+      return;
+    }
+    call.reply(new Reply(out -> {
+      status(out, s);
+      body.encode(out);
+    }));
   }
 
   // --- procedures
 
   private void getattr(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
-    try {
-      Target t = target(call, fh);
-      Attr a = t.ns().getattr(t.fileId());
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.fattr(out, a, t.fsid());
-      }));
-    } catch (NfsException e) {
-      call.reply(new Reply(out -> status(out, code(e))));
-    }
+    serve(call, fh, Fail.NONE, t -> {
+      Attr a = t.attr();
+      long fsid = t.fsid();
+      return out -> Xdr3.fattr(out, a, fsid);
+    });
   }
 
   private void setattr(RpcCall call, XdrDecodingStream in) throws IOException {
@@ -189,11 +278,9 @@ final class Nfs3Program implements RpcDispatchable {
     SetAttr s = Xdr3.sattr(in);
     boolean guard = in.xdrDecodeBoolean();
     long guardCtime = guard ? Xdr3.time(in) : 0;
-    Target t = null;
-    try {
-      t = target(call, fh);
+    serve(call, fh, Fail.WCC, t -> {
       writable(t);
-      Attr a = t.ns().getattr(t.fileId());
+      Attr a = t.attr();
       if (guard && a.ctimeNanos() != guardCtime) {
         throw Status.of(Status.NOT_SYNC, "ctime guard");
       }
@@ -207,29 +294,15 @@ final class Nfs3Program implements RpcDispatchable {
       if (s.sizeBytes() != null) {
         need(t, a, 2, true);
       }
-      Attr after = t.ns().setattr(t.fileId(), s);
-      long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.wcc(out, after, fsid);
-      }));
-    } catch (NfsException e) {
-      Attr after = attrOrNull(t, t == null ? 0 : t.fileId());
-      long fsid = t == null ? 0 : t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, code(e));
-        Xdr3.wcc(out, after, fsid);
-      }));
-    }
+      return wccThen(t, t.ns().setattr(t.fileId(), s), EMPTY);
+    });
   }
 
   private void lookup(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
     String name = Xdr3.string(in, Xdr3.NAME_MAX);
-    Target t = null;
-    try {
-      t = target(call, fh);
-      Attr dir = t.ns().getattr(t.fileId());
+    serve(call, fh, Fail.POST_OP, t -> {
+      Attr dir = t.attr();
       if (dir.type() != Attr.DIR) {
         throw Status.of(Status.NOTDIR, "not a directory");
       }
@@ -238,33 +311,18 @@ final class Nfs3Program implements RpcDispatchable {
       Attr a = t.ns().getattr(id);
       byte[] h = handle(t, id);
       long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
+      return out -> {
         out.xdrEncodeDynamicOpaque(h);
         Xdr3.postOpAttr(out, a, fsid);
         Xdr3.postOpAttr(out, dir, fsid);
-      }));
-    } catch (NfsException e) {
-      replyWithAttr(call, e, t);
-    }
-  }
-
-  private void replyWithAttr(RpcCall call, NfsException e, Target t) {
-    Attr a = attrOrNull(t, t == null ? 0 : t.fileId());
-    long fsid = t == null ? 0 : t.fsid();
-    call.reply(new Reply(out -> {
-      status(out, code(e));
-      Xdr3.postOpAttr(out, a, fsid);
-    }));
+      };
+    });
   }
 
   private void access(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
     int asked = in.xdrDecodeInt();
-    Target t = null;
-    try {
-      t = target(call, fh);
-      Attr a = t.ns().getattr(t.fileId());
+    serveWithAttr(call, fh, (t, a) -> {
       int p = t.caller().permissions(a);
       int granted = 0;
       if ((p & 4) != 0) {
@@ -283,43 +341,24 @@ final class Nfs3Program implements RpcDispatchable {
         granted &= ~(ACCESS_MODIFY | ACCESS_EXTEND | ACCESS_DELETE);
       }
       int result = granted & asked;
-      long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.postOpAttr(out, a, fsid);
-        out.xdrEncodeInt(result);
-      }));
-    } catch (NfsException e) {
-      replyWithAttr(call, e, t);
-    }
+      return out -> out.xdrEncodeInt(result);
+    });
   }
 
   private void readlink(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
-    Target t = null;
-    try {
-      t = target(call, fh);
+    serveWithAttr(call, fh, (t, a) -> {
       String target = t.ns().readlink(t.fileId());
-      Attr a = t.ns().getattr(t.fileId());
-      long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.postOpAttr(out, a, fsid);
-        out.xdrEncodeString(target);
-      }));
-    } catch (NfsException e) {
-      replyWithAttr(call, e, t);
-    }
+      return out -> out.xdrEncodeString(target);
+    });
   }
 
   private void read(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
     long offset = in.xdrDecodeLong();
     int count = (int) Math.min(in.xdrDecodeInt() & 0xffffffffL, RTMAX);
-    Target t = null;
-    try {
-      t = target(call, fh);
-      Attr before = t.ns().getattr(t.fileId());
+    serve(call, fh, Fail.POST_OP, t -> {
+      Attr before = t.attr();
       if (before.type() == Attr.DIR) {
         throw Status.of(Status.ISDIR, "read of a directory");
       }
@@ -327,24 +366,38 @@ final class Nfs3Program implements RpcDispatchable {
       if (offset < 0) {
         throw Status.of(Status.INVAL, "offset");
       }
-      // Allocate what the file can return, not what the client asks (up to rtmax per call).
-      ByteBuffer buf = ByteBuffer.allocate((int) Math.max(0, Math.min(count, before.size() - Math.min(offset,
+      // Take what the file can return, not what the client asks (up to rtmax per call).
+      ByteBuffer buf = readBuffers.take((int) Math.max(0, Math.min(count, before.size() - Math.min(offset,
           before.size()))));
-      int n = t.ns().read(t.fileId(), offset, buf);
+      Namespace.Read r;
+      try {
+        r = t.ns().read(t.fileId(), offset, buf);
+      } catch (NfsException | RuntimeException e) {
+        readBuffers.give(buf);
+        throw e;
+      }
       buf.flip();
-      Attr a = t.ns().getattr(t.fileId());
-      boolean eof = offset + n >= a.size();
+      boolean eof = offset + r.count() >= r.after().size();
       long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.postOpAttr(out, a, fsid);
-        out.xdrEncodeInt(n);
+      // The reply refers to buf until it is sent: only then is buf reused.
+      call.registerSendOnceListener(new CompletionHandler<Integer, InetSocketAddress>() {
+        @Override
+        public void completed(Integer result, InetSocketAddress attachment) {
+          readBuffers.give(buf);
+        }
+
+        @Override
+        public void failed(Throwable exc, InetSocketAddress attachment) {
+          readBuffers.give(buf);
+        }
+      });
+      return out -> {
+        Xdr3.postOpAttr(out, r.after(), fsid);
+        out.xdrEncodeInt(r.count());
         out.xdrEncodeBoolean(eof);
-        out.xdrEncodeByteBuffer(buf);
-      }));
-    } catch (NfsException e) {
-      replyWithAttr(call, e, t);
-    }
+        Xdr3.opaqueNoCopy(out, buf);
+      };
+    });
   }
 
   private void write(RpcCall call, XdrDecodingStream in) throws IOException {
@@ -356,9 +409,7 @@ final class Nfs3Program implements RpcDispatchable {
       throw Xdr3.garbage("stable_how " + stable);
     }
     ByteBuffer data = Xdr3.data(in, (int) RpcGuard.MESSAGE_BYTES_MAX); // in memory already; INVAL below if > wtmax
-    Target t = null;
-    try {
-      t = target(call, fh);
+    serve(call, fh, Fail.WCC, t -> {
       writable(t);
       if (count > WTMAX || data.remaining() > WTMAX) {
         throw Status.of(Status.INVAL, "write of more than wtmax");
@@ -366,7 +417,7 @@ final class Nfs3Program implements RpcDispatchable {
       if (data.remaining() > count) {
         data.limit(data.position() + (int) count);
       }
-      Attr a = t.ns().getattr(t.fileId());
+      Attr a = t.attr();
       if (a.type() == Attr.DIR) {
         throw Status.of(Status.ISDIR, "write to a directory");
       }
@@ -374,42 +425,26 @@ final class Nfs3Program implements RpcDispatchable {
       // stable_how -> Durability, here at the edge: FILE_SYNC and DATA_SYNC are durable on reply.
       Durability d = stable == UNSTABLE ? Durability.BUFFERED : Durability.DURABLE;
       Namespace.Written w = t.ns().write(t.fileId(), offset, data, d);
-      Attr after = t.ns().getattr(t.fileId());
-      long fsid = t.fsid();
       int committed = w.durable() ? FILE_SYNC : UNSTABLE;
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.wcc(out, after, fsid);
+      return wccThen(t, w.after(), out -> {
         out.xdrEncodeInt(w.count());
         out.xdrEncodeInt(committed);
         out.xdrEncodeOpaque(writeVerifier, 8);
-      }));
-    } catch (NfsException e) {
-      replyWcc(call, e, t);
-    }
-  }
-
-  private void replyWcc(RpcCall call, NfsException e, Target t) {
-    Attr a = attrOrNull(t, t == null ? 0 : t.fileId());
-    long fsid = t == null ? 0 : t.fsid();
-    call.reply(new Reply(out -> {
-      status(out, code(e));
-      Xdr3.wcc(out, a, fsid);
-    }));
+      });
+    });
   }
 
   /** The reply of CREATE, MKDIR, SYMLINK: the new handle and attributes, the directory's wcc. */
-  private void replyCreated(RpcCall call, Target t, long id) {
+  private static Reply.Body created(Target t, long id) {
     byte[] h = handle(t, id);
     Attr a = attrOrNull(t, id);
     Attr dir = attrOrNull(t, t.fileId());
     long fsid = t.fsid();
-    call.reply(new Reply(out -> {
-      status(out, Status.OK);
+    return out -> {
       Xdr3.postOpFh(out, h);
       Xdr3.postOpAttr(out, a, fsid);
       Xdr3.wcc(out, dir, fsid);
-    }));
+    };
   }
 
   private int[] owner(Target t, SetAttr s) {
@@ -426,40 +461,28 @@ final class Nfs3Program implements RpcDispatchable {
     byte[] fh = Xdr3.fh(in);
     String name = Xdr3.string(in, Xdr3.NAME_MAX);
     int how = in.xdrDecodeInt();
-    SetAttr s = SetAttr.NONE;
-    long verifier = 0;
-    switch (how) {
-      case 0, 1 -> s = Xdr3.sattr(in);
-      case 2 -> verifier = in.xdrDecodeLong();
-      default -> throw Xdr3.garbage("createmode3 " + how);
+    SetAttr s = how == 0 || how == 1 ? Xdr3.sattr(in) : SetAttr.NONE;
+    if (how < 0 || how > 2) {
+      throw Xdr3.garbage("createmode3 " + how);
     }
-    Target t = null;
-    try {
-      t = target(call, fh);
+    long verifier = how == 2 ? in.xdrDecodeLong() : 0;
+    serve(call, fh, Fail.WCC, t -> {
       dirWritable(t);
       int[] o = owner(t, s);
-      long id = how == 2 ? t.ns().createExclusive(t.fileId(), name, o[0], o[1], verifier)
-          : t.ns().create(t.fileId(), name, o[0], o[1], s, how != 0);
-      replyCreated(call, t, id);
-    } catch (NfsException e) {
-      replyWcc(call, e, t);
-    }
+      return created(t, how == 2 ? t.ns().createExclusive(t.fileId(), name, o[0], o[1], verifier)
+          : t.ns().create(t.fileId(), name, o[0], o[1], s, how != 0));
+    });
   }
 
   private void mkdir(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
     String name = Xdr3.string(in, Xdr3.NAME_MAX);
     SetAttr s = Xdr3.sattr(in);
-    Target t = null;
-    try {
-      t = target(call, fh);
+    serve(call, fh, Fail.WCC, t -> {
       dirWritable(t);
       int[] o = owner(t, s);
-      long id = t.ns().mkdir(t.fileId(), name, o[0], o[1], s);
-      replyCreated(call, t, id);
-    } catch (NfsException e) {
-      replyWcc(call, e, t);
-    }
+      return created(t, t.ns().mkdir(t.fileId(), name, o[0], o[1], s));
+    });
   }
 
   private void symlink(RpcCall call, XdrDecodingStream in) throws IOException {
@@ -467,39 +490,40 @@ final class Nfs3Program implements RpcDispatchable {
     String name = Xdr3.string(in, Xdr3.NAME_MAX);
     SetAttr s = Xdr3.sattr(in);
     String target = Xdr3.string(in, Xdr3.PATH_MAX);
-    Target t = null;
-    try {
-      t = target(call, fh);
+    serve(call, fh, Fail.WCC, t -> {
       dirWritable(t);
       int[] o = owner(t, s);
-      long id = t.ns().symlink(t.fileId(), name, target, o[0], o[1],
-          s.mode() == null ? new SetAttr(0777, null, null, null, s.atimeNanos(), s.mtimeNanos()) : s);
-      replyCreated(call, t, id);
-    } catch (NfsException e) {
-      replyWcc(call, e, t);
-    }
+      return created(t, t.ns().symlink(t.fileId(), name, target, o[0], o[1],
+          s.mode() == null ? new SetAttr(0777, null, null, null, s.atimeNanos(), s.mtimeNanos()) : s));
+    });
   }
 
-  /** MKNOD: devices, sockets and FIFOs are not stored here. */
-  private void notSupportedDirOp(RpcCall call, XdrDecodingStream in) throws IOException {
+  /**
+   * MKNOD: NOTSUPP. Devices, sockets and FIFOs are not stored in a vPool's namespace (a datastore
+   * for VM disks has no use for them); the arguments are still decoded, so malformed ones get
+   * GARBAGE_ARGS.
+   */
+  private void mknod(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
     Xdr3.string(in, Xdr3.NAME_MAX);
-    Target t = null;
-    try {
-      t = target(call, fh);
+    int type = in.xdrDecodeInt();
+    if (type == 3 || type == 4) { // NF3CHR, NF3BLK: sattr3 then specdata3
+      Xdr3.sattr(in);
+      in.xdrDecodeInt();
+      in.xdrDecodeInt();
+    } else if (type == 6 || type == 7) { // NF3SOCK, NF3FIFO: sattr3
+      Xdr3.sattr(in);
+    }
+    serve(call, fh, Fail.WCC, t -> {
       writable(t);
       throw Status.of(Status.NOTSUPP, "MKNOD");
-    } catch (NfsException e) {
-      replyWcc(call, e, t);
-    }
+    });
   }
 
   private void remove(RpcCall call, XdrDecodingStream in, boolean dir) throws IOException {
     byte[] fh = Xdr3.fh(in);
     String name = Xdr3.string(in, Xdr3.NAME_MAX);
-    Target t = null;
-    try {
-      t = target(call, fh);
+    serve(call, fh, Fail.WCC, t -> {
       Attr d = dirWritable(t);
       checkSticky(t, d, name);
       if (dir) {
@@ -507,10 +531,8 @@ final class Nfs3Program implements RpcDispatchable {
       } else {
         t.ns().remove(t.fileId(), name);
       }
-      replyWcc(call, new NfsException(Status.OK, ""), t);
-    } catch (NfsException e) {
-      replyWcc(call, e, t);
-    }
+      return attrs(Fail.WCC, t);
+    });
   }
 
   /** In a sticky directory only the owner of the entry (or of the directory, or root) may remove it. */
@@ -531,6 +553,7 @@ final class Nfs3Program implements RpcDispatchable {
     String toName = Xdr3.string(in, Xdr3.NAME_MAX);
     Target from = null;
     Target to = null;
+    int s = Status.OK;
     try {
       from = target(call, fromFh);
       to = target(call, toFh);
@@ -541,24 +564,25 @@ final class Nfs3Program implements RpcDispatchable {
       dirWritable(to);
       checkSticky(from, fd, fromName);
       from.ns().rename(from.fileId(), fromName, to.fileId(), toName);
-      renameReply(call, Status.OK, from, to);
     } catch (NfsException e) {
-      renameReply(call, e.status(), from, to);
+      s = e.status();
     }
+    reply(call, s, attrs(Fail.WCC, from), attrs(Fail.WCC, to));
   }
 
-  private void renameReply(RpcCall call, int s, Target from, Target to) {
-    Attr fa = attrOrNull(from, from == null ? 0 : from.fileId());
-    Attr ta = attrOrNull(to, to == null ? 0 : to.fileId());
-    long fsid = from == null ? 0 : from.fsid();
-    call.reply(new Reply(out -> {
-      status(out, s);
-      Xdr3.wcc(out, fa, fsid);
-      Xdr3.wcc(out, ta, fsid);
-    }));
+  /** Sends status, then two bodies (RENAME's and LINK's two files). */
+  private void reply(RpcCall call, int s, Reply.Body first, Reply.Body second) {
+    reply(call, s, out -> {
+      first.encode(out);
+      second.encode(out);
+    });
   }
 
-  /** LINK: hard links are not supported (a file has one name; FSINFO does not claim FSF3_LINK). */
+  /**
+   * LINK: NOTSUPP. A file has exactly one name here: a vDisk file's name is what iSCSI and the
+   * engine know it by, directory entries are journaled by name, and PATHCONF says linkmax 1 and
+   * FSINFO does not claim FSF3_LINK, so clients do not try. ESXi does not need hard links.
+   */
   private void link(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
     Xdr3.fh(in);
@@ -570,14 +594,7 @@ final class Nfs3Program implements RpcDispatchable {
     } catch (NfsException e) {
       s = e.status();
     }
-    Attr a = attrOrNull(t, t == null ? 0 : t.fileId());
-    long fsid = t == null ? 0 : t.fsid();
-    int st = s;
-    call.reply(new Reply(out -> {
-      status(out, st);
-      Xdr3.postOpAttr(out, a, fsid);
-      Xdr3.wcc(out, null, fsid);
-    }));
+    reply(call, s, attrs(Fail.POST_OP, t), attrs(Fail.WCC, null));
   }
 
   private void readdir(RpcCall call, XdrDecodingStream in, boolean plus) throws IOException {
@@ -587,10 +604,8 @@ final class Nfs3Program implements RpcDispatchable {
     int dircount = in.xdrDecodeInt();
     int maxcount = plus ? in.xdrDecodeInt() : dircount;
     long budget = Math.min(maxcount & 0xffffffffL, DIR_REPLY_BYTES_MAX);
-    Target t = null;
-    try {
-      t = target(call, fh);
-      Attr dir = t.ns().getattr(t.fileId());
+    serve(call, fh, Fail.POST_OP, t -> {
+      Attr dir = t.attr();
       if (dir.type() != Attr.DIR) {
         throw Status.of(Status.NOTDIR, "not a directory");
       }
@@ -616,10 +631,8 @@ final class Nfs3Program implements RpcDispatchable {
       }
       long last = entries.isEmpty() ? cookie : entries.get(entries.size() - 1).cookie();
       boolean eof = !t.ns().hasMoreAfter(t.fileId(), last);
-      Target tt = t;
       long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
+      return out -> {
         Xdr3.postOpAttr(out, dir, fsid);
         out.xdrEncodeOpaque(new byte[8], 8);
         for (int i = 0; i < entries.size(); i++) {
@@ -630,28 +643,20 @@ final class Nfs3Program implements RpcDispatchable {
           out.xdrEncodeLong(e.cookie());
           if (plus) {
             Xdr3.postOpAttr(out, attrs.get(i), fsid);
-            Xdr3.postOpFh(out, attrs.get(i) == null ? null : handle(tt, e.fileId()));
+            Xdr3.postOpFh(out, attrs.get(i) == null ? null : handle(t, e.fileId()));
           }
         }
         out.xdrEncodeBoolean(false);
         out.xdrEncodeBoolean(eof);
-      }));
-    } catch (NfsException e) {
-      replyWithAttr(call, e, t);
-    }
+      };
+    });
   }
 
   private void fsstat(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
-    Target t = null;
-    try {
-      t = target(call, fh);
-      Attr a = t.ns().getattr(t.fileId());
+    serveWithAttr(call, fh, (t, a) -> {
       long[] cap = t.ns().capacity();
-      long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.postOpAttr(out, a, fsid);
+      return out -> {
         out.xdrEncodeLong(cap[0]);
         out.xdrEncodeLong(cap[1]);
         out.xdrEncodeLong(cap[1]);
@@ -659,78 +664,46 @@ final class Nfs3Program implements RpcDispatchable {
         out.xdrEncodeLong((1L << 32) - 1);
         out.xdrEncodeLong((1L << 32) - 1);
         out.xdrEncodeInt(0);
-      }));
-    } catch (NfsException e) {
-      replyWithAttr(call, e, t);
-    }
+      };
+    });
   }
 
   private void fsinfo(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
-    Target t = null;
-    try {
-      t = target(call, fh);
-      Attr a = t.ns().getattr(t.fileId());
-      long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.postOpAttr(out, a, fsid);
-        out.xdrEncodeInt(RTMAX);
-        out.xdrEncodeInt(RTMAX);
-        out.xdrEncodeInt(4096);
-        out.xdrEncodeInt(WTMAX);
-        out.xdrEncodeInt(WTMAX);
-        out.xdrEncodeInt(4096);
-        out.xdrEncodeInt(DTPREF);
-        out.xdrEncodeLong(LocalNamespace.MAX_FILE_BYTES);
-        out.xdrEncodeInt(0); // time_delta: 1 ns
-        out.xdrEncodeInt(1);
-        out.xdrEncodeInt(0x0002 | 0x0008 | 0x0010); // FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME
-      }));
-    } catch (NfsException e) {
-      replyWithAttr(call, e, t);
-    }
+    serveWithAttr(call, fh, (t, a) -> out -> {
+      out.xdrEncodeInt(RTMAX);
+      out.xdrEncodeInt(RTMAX);
+      out.xdrEncodeInt(4096);
+      out.xdrEncodeInt(WTMAX);
+      out.xdrEncodeInt(WTMAX);
+      out.xdrEncodeInt(4096);
+      out.xdrEncodeInt(DTPREF);
+      out.xdrEncodeLong(LocalNamespace.MAX_FILE_BYTES);
+      out.xdrEncodeInt(0); // time_delta: 1 ns
+      out.xdrEncodeInt(1);
+      out.xdrEncodeInt(0x0002 | 0x0008 | 0x0010); // FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME
+    });
   }
 
   private void pathconf(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
-    Target t = null;
-    try {
-      t = target(call, fh);
-      Attr a = t.ns().getattr(t.fileId());
-      long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.postOpAttr(out, a, fsid);
-        out.xdrEncodeInt(1); // linkmax: no hard links
-        out.xdrEncodeInt(LocalNamespace.NAME_BYTES_MAX);
-        out.xdrEncodeBoolean(true); // no_trunc
-        out.xdrEncodeBoolean(true); // chown_restricted
-        out.xdrEncodeBoolean(false); // case_insensitive
-        out.xdrEncodeBoolean(true); // case_preserving
-      }));
-    } catch (NfsException e) {
-      replyWithAttr(call, e, t);
-    }
+    serveWithAttr(call, fh, (t, a) -> out -> {
+      out.xdrEncodeInt(1); // linkmax: no hard links
+      out.xdrEncodeInt(LocalNamespace.NAME_BYTES_MAX);
+      out.xdrEncodeBoolean(true); // no_trunc
+      out.xdrEncodeBoolean(true); // chown_restricted
+      out.xdrEncodeBoolean(false); // case_insensitive
+      out.xdrEncodeBoolean(true); // case_preserving
+    });
   }
 
   private void commit(RpcCall call, XdrDecodingStream in) throws IOException {
     byte[] fh = Xdr3.fh(in);
     in.xdrDecodeLong();
     in.xdrDecodeInt();
-    Target t = null;
-    try {
-      t = target(call, fh);
+    serve(call, fh, Fail.WCC, t -> {
       t.ns().commit(t.fileId());
-      Attr a = t.ns().getattr(t.fileId());
-      long fsid = t.fsid();
-      call.reply(new Reply(out -> {
-        status(out, Status.OK);
-        Xdr3.wcc(out, a, fsid);
-        out.xdrEncodeOpaque(writeVerifier, 8);
-      }));
-    } catch (NfsException e) {
-      replyWcc(call, e, t);
-    }
+      return wccThen(t, t.attr(), out -> out.xdrEncodeOpaque(writeVerifier, 8));
+    });
   }
 }

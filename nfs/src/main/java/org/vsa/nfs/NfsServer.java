@@ -76,6 +76,7 @@ public final class NfsServer implements AutoCloseable {
           .withRpcService(new OncRpcProgram(MountProgram.PROGRAM, 1), mnt)
           .withRpcService(new OncRpcProgram(MountProgram.PROGRAM, 3), mnt)
           .build();
+      DroppedReplies.install();
       nfs.start();
       RpcGuard.install(nfs);
       mount.start();

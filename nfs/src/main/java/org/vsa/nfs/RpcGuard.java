@@ -63,9 +63,13 @@ final class RpcGuard {
     }
   }
 
+  /** Closes the connection, with one WARN line saying why (bytes already read after it are ignored silently). */
   private static NextAction drop(FilterChainContext ctx, String why) {
-    log.debug("dropping RPC connection from {}: {}", ctx.getConnection().getPeerAddress(), why);
-    ctx.getConnection().closeSilently();
+    Connection<?> c = ctx.getConnection();
+    if (c.isOpen()) {
+      log.warn("closing the RPC connection from {}: {}", c.getPeerAddress(), why);
+      c.closeSilently();
+    }
     return ctx.getStopAction();
   }
 

@@ -124,6 +124,19 @@ final class Xdr3 {
     postOpAttr(out, after, fsid);
   }
 
+  /**
+   * Variable-length opaque data (READ's data) appended to the reply without copying it when the
+   * stream is oncrpc4j's {@link org.dcache.oncrpc4j.xdr.Xdr}: {@code data} must not change until the
+   * reply is sent (each READ allocates its own).
+   */
+  static void opaqueNoCopy(XdrEncodingStream out, java.nio.ByteBuffer data) {
+    if (out instanceof org.dcache.oncrpc4j.xdr.Xdr xdr) {
+      xdr.xdrEncodeShallowByteBuffer(data);
+    } else {
+      out.xdrEncodeByteBuffer(data);
+    }
+  }
+
   static void postOpFh(XdrEncodingStream out, byte[] fh) {
     out.xdrEncodeBoolean(fh != null);
     if (fh != null) {

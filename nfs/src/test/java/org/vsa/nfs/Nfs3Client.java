@@ -96,7 +96,8 @@ final class Nfs3Client implements Closeable {
   }
 
   int mknod(byte[] dir, String name) throws IOException {
-    return nfs.call(RpcClient.NFS, 3, 11, o -> o.opaque(dir).s(name).i(7)).i();
+    // NF3FIFO, then a sattr3 that sets nothing (four absent values, two DONT_CHANGE times).
+    return nfs.call(RpcClient.NFS, 3, 11, o -> o.opaque(dir).s(name).i(7).i(0).i(0).i(0).i(0).i(0).i(0)).i();
   }
 
   int link(byte[] file, byte[] dir, String name) throws IOException {
