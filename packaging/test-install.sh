@@ -136,7 +136,7 @@ fi
 step "lintian $(basename "$FIRST_DEB")"
 # Errors fail the test; warnings and infos are printed (README: "lintian" explains them).
 lintian_rc=0
-timeout "$APT_TIMEOUT" lintian --fail-on error --info "$FIRST_DEB" >"$WORK/lintian.txt" 2>&1 || lintian_rc=$?
+timeout "$APT_TIMEOUT" lintian --fail-on error --display-info --pedantic "$FIRST_DEB" >"$WORK/lintian.txt" 2>&1 || lintian_rc=$?
 grep -v 'running with root privileges' "$WORK/lintian.txt" || true
 [ "$lintian_rc" -eq 0 ] || fail "lintian reports errors (exit status $lintian_rc)"
 echo "ok: lintian: no errors ($(grep -c '^[WIP]:' "$WORK/lintian.txt" || true) warnings/infos above)"
