@@ -106,7 +106,7 @@ if [ -z "$FIRST_DEB" ]; then
   FIRST_DEB=$(ls -t "$ROOT"/packaging/target/vsa_*_all.deb 2>/dev/null | grep -v '+upgrade' | head -n 1 || true)
   if [ -z "$FIRST_DEB" ]; then
     step "no .deb in packaging/target: building it"
-    timeout "$APT_TIMEOUT" mvn -B -q -o -f "$ROOT/pom.xml" -pl packaging -am package -DskipTests
+    timeout "$APT_TIMEOUT" mvn -B -q -o -Dstyle.color=never -f "$ROOT/pom.xml" -pl packaging -am package -DskipTests
     FIRST_DEB=$(ls -t "$ROOT"/packaging/target/vsa_*_all.deb | grep -v '+upgrade' | head -n 1)
   fi
 fi
@@ -119,7 +119,7 @@ SECOND_DEB=${2:-}
 if [ -z "$SECOND_DEB" ]; then
   V2="$V1+upgrade1"
   step "building a newer package, version $V2 (mvn -o -Ddeb.version=$V2)"
-  timeout "$APT_TIMEOUT" mvn -B -q -o -f "$ROOT/pom.xml" -pl packaging -am package -DskipTests "-Ddeb.version=$V2"
+  timeout "$APT_TIMEOUT" mvn -B -q -o -Dstyle.color=never -f "$ROOT/pom.xml" -pl packaging -am package -DskipTests "-Ddeb.version=$V2"
   SECOND_DEB="$ROOT/packaging/target/vsa_${V2}_all.deb"
 fi
 [ -f "$SECOND_DEB" ] || fail "no package $SECOND_DEB"
