@@ -311,6 +311,8 @@ class BadConfigTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("badConfigs")
+  // a config wrongly accepted would start the appliance and block: fail instead of hanging the build
+  @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
   void isRefusedWithExitTwoAndOneLineNamingKeyAndAllowedValues(Bad bad) throws Exception {
     Path file = work.resolve("vsa.yaml");
     Files.writeString(file, bad.yaml());
