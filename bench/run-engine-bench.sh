@@ -16,13 +16,11 @@ mvn_() {
   mvn -B -q -o "$@" || mvn -B -q "$@"
 }
 
-if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-  (cd "$root" && mvn_ -DskipTests install -pl bench -am)
-fi
-
 cp_file="$here/target/runtime-classpath.txt"
 if [[ "${SKIP_BUILD:-0}" != 1 || ! -s "$cp_file" ]]; then
-  (cd "$here" && mvn_ org.apache.maven.plugins:maven-dependency-plugin:3.9.0:build-classpath \
+  # a reactor build (never `install`: the local repository is shared): the classpath names the
+  # modules' freshly packaged jars
+  (cd "$root" && mvn_ -pl bench -am -DskipTests package dependency:build-classpath \
       -Dmdep.includeScope=runtime -Dmdep.outputFile="$cp_file")
 fi
 
