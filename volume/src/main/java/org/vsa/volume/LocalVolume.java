@@ -100,6 +100,26 @@ final class LocalVolume extends Volume {
 
   final LongAdder readsLocal = new LongAdder();
   final LongAdder readsCache = new LongAdder();
+  /** Clusters rewritten in order because a sequential read found them scattered. */
+  final LongAdder reallocated = new LongAdder();
+  /**
+   * Read reallocation: a sequential read whose clusters lie in more than one run per
+   * {@link #REALLOCATE_CLUSTERS_PER_RUN} clusters (random writes scattered them over many SCO
+   * slots) has them rewritten, in order, into the open SCO, so that the next scan reads them with
+   * one backend read instead of one per cluster. The rewrite is the scrubber's compare-and-append
+   * ({@link #relocate(long, long[], ByteBuffer, int[])}): a cluster a client rewrote meanwhile is
+   * left alone, and snapshots keep the old copies. One shared background thread with a short
+   * queue; when it is busy, reads simply do not reallocate.
+   */
+  private static final int REALLOCATE_CLUSTERS_PER_RUN = 4;
+  /** Reads longer than this (1 MiB) are not reallocated: the queued copies stay within a few MiB. */
+  private static final int REALLOCATE_MAX_CLUSTERS = 256;
+  private static final java.util.concurrent.ThreadPoolExecutor REALLOCATOR = new java.util.concurrent.ThreadPoolExecutor(
+      1, 1, 0, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(32), r -> {
+        Thread t = new Thread(r, "read-reallocate");
+        t.setDaemon(true);
+        return t;
+      }, new java.util.concurrent.ThreadPoolExecutor.DiscardPolicy());
   final LongAdder readsBackend = new LongAdder();
 
   private LocalVolume(VolumeSpec spec, UUID id, Path wbDir, EngineContext ctx, MetadataStore metadata) {
@@ -930,12 +950,13 @@ final class LocalVolume extends Volume {
     long last = (offset + len - 1) >>> Layout.CLUSTER_SHIFT;
     int n = (int) (last - first + 1);
     int head = (int) (offset & (Layout.CLUSTER_BYTES - 1));
-    boolean cacheable = spec.cachePolicy() == CachePolicy.ON_READ && !streams.sequential(offset, len);
+    boolean sequential = streams.sequential(offset, len);
+    boolean cacheable = spec.cachePolicy() == CachePolicy.ON_READ && !sequential;
     if (head == 0 && len == n * Layout.CLUSTER_BYTES) {
-      readClusters(first, n, dst.duplicate(), cacheable);
+      readClusters(first, n, dst.duplicate(), cacheable, sequential);
     } else {
       ByteBuffer tmp = ByteBuffer.allocate(n * Layout.CLUSTER_BYTES);
-      readClusters(first, n, tmp.duplicate(), cacheable);
+      readClusters(first, n, tmp.duplicate(), cacheable, sequential);
       tmp.position(head).limit(head + len);
       dst.duplicate().put(tmp);
     }
@@ -944,10 +965,16 @@ final class LocalVolume extends Volume {
 
   /** Fills {@code out} (n whole clusters from its position) with clusters [first, first+n). */
   private void readClusters(long first, int n, ByteBuffer out, boolean cacheable) throws IOException {
+    readClusters(first, n, out, cacheable, false);
+  }
+
+  private void readClusters(long first, int n, ByteBuffer out, boolean cacheable, boolean reallocate)
+      throws IOException {
     long[] locs = new long[n];
     int[] crcs = new int[n];
     metadata.lookup(first, n, locs, crcs);
     int base = out.position();
+    int runs = 0;
     int i = 0;
     while (i < n) {
       if (locs[i] == 0) {
@@ -964,8 +991,31 @@ final class LocalVolume extends Volume {
         j++;
       }
       readRun(first + i, locs, crcs, i, j, out, base, cacheable);
+      runs++;
       i = j;
     }
+    if (reallocate && n >= 2 * REALLOCATE_CLUSTERS_PER_RUN && n <= REALLOCATE_MAX_CLUSTERS
+        && runs * REALLOCATE_CLUSTERS_PER_RUN > n) {
+      reallocate(first, n, out, base, locs, crcs);
+    }
+  }
+
+  /** Queues the rewrite of clusters [first, first+n) just read into {@code out} (see {@link #REALLOCATOR}). */
+  private void reallocate(long first, int n, ByteBuffer out, int base, long[] locs, int[] crcs) {
+    if (closed || REALLOCATOR.getQueue().remainingCapacity() == 0 || (record != null && record.template())) {
+      return;
+    }
+    ByteBuffer copy = ByteBuffer.allocate(n * Layout.CLUSTER_BYTES);
+    copy.put(out.duplicate().position(base).limit(base + n * Layout.CLUSTER_BYTES)).flip();
+    REALLOCATOR.execute(() -> {
+      try {
+        if (!closed) {
+          reallocated.add(relocate(first, locs, copy, crcs));
+        }
+      } catch (IOException | RuntimeException e) {
+        log.debug("vDisk {}: read reallocation of clusters {}+{} skipped: {}", name(), first, n, e.toString());
+      }
+    });
   }
 
   private static void zero(ByteBuffer out, int pos, int len) {
@@ -1446,6 +1496,7 @@ final class LocalVolume extends Volume {
     Map<String, Long> m = new TreeMap<>();
     m.put("readsLocal", readsLocal.sum());
     m.put("readsCache", readsCache.sum());
+    m.put("reallocated", reallocated.sum());
     m.put("readsBackend", readsBackend.sum());
     m.put("commits", committer.commits.sum());
     m.put("commitTriggerQueueEmpty", committer.triggerQueueEmpty.sum());
