@@ -684,12 +684,67 @@ public final class FragmentObjectStore implements ObjectStore {
 
   // ---- reads
 
+  /** How often a read starts over because the object was replaced under it. */
+  private static final int REPLACED_RETRIES = 8;
+
   @Override
   public void read(String namespace, String name, long offset, ByteBuffer dst) throws IOException {
     if (offset < 0) {
       throw new IllegalArgumentException("offset must be >= 0; got " + offset + " for '" + namespace + "/" + name + "'");
     }
     Manifest m = manifest(namespace, name);
+    int start = dst.position();
+    for (int attempt = 0; ; attempt++) {
+      try {
+        readFrom(namespace, name, m, offset, dst);
+        return;
+      } catch (IOException e) {
+        Manifest now = replacedSince(namespace, name, m, e, attempt);
+        if (now == null) {
+          throw e;
+        }
+        m = now;
+        dst.position(start);
+      }
+    }
+  }
+
+  /**
+   * A put replaces an object by writing the new version's fragments and manifests, then removing the old version's
+   * fragments. A read that began on the old manifest can find them gone: it must then read the new version, as a
+   * read racing a replace on a plain store gets either version whole. Returns the newer manifest, or null when the
+   * failure was not a replace (or the retries are spent).
+   */
+  private Manifest replacedSince(String namespace, String name, Manifest used, IOException e, int attempt)
+      throws IOException {
+    if (e instanceof InterruptedIOException || attempt >= REPLACED_RETRIES) {
+      return null;
+    }
+    Manifest now = manifests.getIfPresent(key(namespace, name));
+    if (now == null || now.generation == used.generation) {
+      try {
+        now = loadManifest(namespace, name, null);
+      } catch (NoSuchObjectException gone) {
+        e.addSuppressed(gone);
+        return null;
+      }
+    }
+    if (now.generation == used.generation) {
+      return null;
+    }
+    checkKey(namespace, name, now);
+    manifests.put(key(namespace, name), now);
+    log.debug("{}/{}: replaced while being read; reading the new version", namespace, name);
+    return now;
+  }
+
+  /** Whether a put has replaced the version {@code m} describes (as far as this process knows). */
+  private boolean superseded(String namespace, String name, Manifest m) {
+    Manifest now = manifests.getIfPresent(key(namespace, name));
+    return now != null && now.generation != m.generation;
+  }
+
+  private void readFrom(String namespace, String name, Manifest m, long offset, ByteBuffer dst) throws IOException {
     int want = dst.remaining();
     if (offset + want > m.objectSize) {
       throw new EOFException("object '" + name + "' in namespace '" + namespace + "' has " + m.objectSize
@@ -716,12 +771,22 @@ public final class FragmentObjectStore implements ObjectStore {
   @Override
   public byte[] get(String namespace, String name) throws IOException {
     Manifest m = manifest(namespace, name);
-    if (m.objectSize > Integer.MAX_VALUE - 16) {
-      throw new IOException("object '" + name + "' in namespace '" + namespace + "' is too large to get whole");
+    for (int attempt = 0; ; attempt++) {
+      if (m.objectSize > Integer.MAX_VALUE - 16) {
+        throw new IOException("object '" + name + "' in namespace '" + namespace + "' is too large to get whole");
+      }
+      ByteBuffer b = ByteBuffer.allocate((int) m.objectSize);
+      try {
+        readFrom(namespace, name, m, 0, b);
+        return b.array();
+      } catch (IOException e) {
+        Manifest now = replacedSince(namespace, name, m, e, attempt);
+        if (now == null) {
+          throw e;
+        }
+        m = now;
+      }
     }
-    ByteBuffer b = ByteBuffer.allocate((int) m.objectSize);
-    read(namespace, name, 0, b);
-    return b.array();
   }
 
   private byte[] dataFragment(String namespace, String name, Manifest m, int stripe, int column,
@@ -733,8 +798,8 @@ public final class FragmentObjectStore implements ObjectStore {
     try {
       return fetch(namespace, name, m, stripe, column);
     } catch (IOException e) {
-      if (e instanceof InterruptedIOException) {
-        throw e;
+      if (e instanceof InterruptedIOException || superseded(namespace, name, m)) {
+        throw e; // a replaced version's fragments go: the caller reads the new one
       }
       log.warn("{}/{}: fragment {} of stripe {} unreadable ({}); rebuilding it from the others", namespace, name,
           column, stripe, e.getMessage());

@@ -14,6 +14,14 @@ public final class FlakyStore extends ForwardingObjectStore {
     public volatile boolean down;
     /** Only puts fail (a full disk). */
     public volatile boolean putsFail;
+    /** Run (once) before the next ranged read reaches the disk: lets a test replace an object under a reader. */
+    public volatile IORunnable beforeRead;
+  }
+
+  /** A test action that may fail as store calls do. */
+  @FunctionalInterface
+  public interface IORunnable {
+    void run() throws IOException;
   }
 
   private final ObjectStore delegate;
@@ -80,6 +88,11 @@ public final class FlakyStore extends ForwardingObjectStore {
   @Override
   public void read(String namespace, String name, long offset, ByteBuffer dst) throws IOException {
     check();
+    IORunnable hook = sw.beforeRead;
+    if (hook != null) {
+      sw.beforeRead = null;
+      hook.run();
+    }
     super.read(namespace, name, offset, dst);
   }
 

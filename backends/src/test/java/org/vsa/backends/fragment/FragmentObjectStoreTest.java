@@ -307,6 +307,39 @@ class FragmentObjectStoreTest {
     assertThrows(NoSuchObjectException.class, () -> s.list(NS, ""));
   }
 
+  /**
+   * A replace removes the old version's fragments once the new one is stored; a read that began on the old
+   * manifest then finds them gone and must read the new version whole, never fail (as on a plain store).
+   */
+  @Test
+  void aReadRacingAReplaceReturnsTheNewVersion() throws Exception {
+    FragmentObjectStore s = open(preset(Compression.LZ4, false, 16 * 1024, new Policy(2, 1, 2, 1)), 3, null);
+    s.createNamespace(NS);
+    s.put(NS, "tlog_2", data(1, 100_000));
+    assertArrayEquals(data(1, 100_000), s.get(NS, "tlog_2")); // its manifest is now cached
+    for (FlakyStore.Switch sw : flaky) {
+      sw.beforeRead = () -> {
+        for (FlakyStore.Switch other : flaky) {
+          other.beforeRead = null;
+        }
+        s.put(NS, "tlog_2", data(2, 120_000));
+      };
+    }
+    assertArrayEquals(data(2, 120_000), s.get(NS, "tlog_2"), "get racing a replace");
+    for (FlakyStore.Switch sw : flaky) {
+      sw.beforeRead = () -> {
+        for (FlakyStore.Switch other : flaky) {
+          other.beforeRead = null;
+        }
+        s.put(NS, "tlog_2", data(3, 120_000));
+      };
+    }
+    ByteBuffer b = ByteBuffer.allocate(40_000);
+    s.read(NS, "tlog_2", 50_000, b);
+    assertArrayEquals(Arrays.copyOfRange(data(3, 120_000), 50_000, 90_000), b.array(), "ranged read racing a replace");
+    assertEquals(0, s.degradedReads(), "a replace is not a degraded read");
+  }
+
   @Test
   void wrongOrMissingKeyIsAClearErrorAndReturnsNoData() throws Exception {
     Preset enc = preset(Compression.LZ4, true, 16 * 1024, new Policy(2, 1, 2, 1));
