@@ -64,6 +64,8 @@ public final class LocalDirectoryObjectStore implements ObjectStore {
   static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
 
   private final Path root;
+  /** Sealed files are hard-linked in until a link fails once (another file system). */
+  private volatile boolean linking = true;
   private final Cache<Path, FileChannel> readChannels;
   private volatile boolean closed;
 
@@ -162,19 +164,52 @@ public final class LocalDirectoryObjectStore implements ObjectStore {
   @Override
   public void put(String namespace, String name, Path source) throws IOException {
     Objects.requireNonNull(source, "source");
-    putAtomically(namespace, name, (temp) -> {
-      try (FileChannel from = FileChannel.open(source, READ);
-          FileChannel to = FileChannel.open(temp, WRITE)) {
-        long sizeBytes = from.size();
-        // Bounded: every pass moves at least one byte or fails.
-        for (long position = 0; position < sizeBytes; ) {
-          long n = from.transferTo(position, sizeBytes - position, to);
-          if (n <= 0) {
-            throw new IOException("source " + source + " shrank below " + sizeBytes + " bytes while copying");
-          }
-          position += n;
+    putAtomically(namespace, name, (temp) -> copyInto(source, temp));
+  }
+
+  private static void copyInto(Path source, Path temp) throws IOException {
+    try (FileChannel from = FileChannel.open(source, READ);
+        FileChannel to = FileChannel.open(temp, WRITE)) {
+      long sizeBytes = from.size();
+      // Bounded: every pass moves at least one byte or fails.
+      for (long position = 0; position < sizeBytes; ) {
+        long n = from.transferTo(position, sizeBytes - position, to);
+        if (n <= 0) {
+          throw new IOException("source " + source + " shrank below " + sizeBytes + " bytes while copying");
         }
-        to.force(true);
+        position += n;
+      }
+      to.force(true);
+    }
+  }
+
+  /**
+   * A hard link to the sealed file when it is on this store's file system (no byte is copied or
+   * written twice: the default embedded setup keeps the write buffer and this store on one disk),
+   * a copy otherwise. The linked inode is forced before the rename, as a copy would be.
+   */
+  @Override
+  public void putSealed(String namespace, String name, Path source) throws IOException {
+    Objects.requireNonNull(source, "source");
+    if (!linking) {
+      put(namespace, name, source);
+      return;
+    }
+    putAtomically(namespace, name, (temp) -> {
+      Files.delete(temp); // the link takes the temp name: it is unique in this directory
+      try {
+        Files.createLink(temp, source);
+      } catch (IOException | UnsupportedOperationException e) {
+        // another file system (EXDEV), or links not supported: copy, and stop trying
+        log.info("backend {}: cannot link {} into the store ({}); copying sealed files from now on", root, source,
+            e.toString());
+        linking = false;
+        Files.createFile(temp);
+        copyInto(source, temp);
+        return;
+      }
+      try (FileChannel ch = FileChannel.open(temp, READ)) {
+        ch.force(true);
       }
     });
   }

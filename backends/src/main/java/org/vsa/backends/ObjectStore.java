@@ -31,6 +31,17 @@ public interface ObjectStore extends AutoCloseable {
   /** Stores the whole content of {@code source} as {@code name}, atomically and durably. */
   void put(String namespace, String name, Path source) throws IOException;
 
+  /**
+   * Stores a file that will never change again as {@code name}, atomically and durably, like
+   * {@link #put(String, String, Path)}. The caller promises that nothing writes to, truncates or
+   * replaces the file in place from now on (deleting or renaming it is fine), so a store on the same
+   * file system may take the file itself (a hard link) instead of copying its bytes. The engine
+   * uses it for sealed SCOs; by default it is a plain put.
+   */
+  default void putSealed(String namespace, String name, Path source) throws IOException {
+    put(namespace, name, source);
+  }
+
   /** Stores {@code data} as {@code name}, atomically and durably. */
   void put(String namespace, String name, byte[] data) throws IOException;
 

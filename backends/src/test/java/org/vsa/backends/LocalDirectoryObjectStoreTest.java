@@ -91,6 +91,23 @@ class LocalDirectoryObjectStoreTest {
     assertEquals(List.of("sco_00000001"), store.list(NS, ""));
   }
 
+  /** On the same file system a sealed file is linked, not copied: one inode, two names. */
+  @Test
+  void aSealedFileIsLinkedAndOutlivesItsSource() throws IOException {
+    byte[] data = content(7, 300_000);
+    Path source = Files.write(tmp.resolve("sco_7.sealed"), data);
+    store.putSealed(NS, "sco_7", source);
+    assertEquals(2, Files.getAttribute(source, "unix:nlink"), "the store took the file by a hard link");
+    assertEquals(Files.getAttribute(source, "unix:ino"), Files.getAttribute(root.resolve(NS).resolve("sco_7"), "unix:ino"));
+    Files.delete(source); // the write buffer lets it go
+    assertArrayEquals(data, store.get(NS, "sco_7"));
+    assertArrayEquals(range(data, 4096, 8192), read("sco_7", 4096, 8192));
+    // a replace by a plain put is a new inode, as before
+    store.put(NS, "sco_7", content(8, 100));
+    assertArrayEquals(content(8, 100), store.get(NS, "sco_7"));
+    assertEquals(List.of("sco_7"), store.list(NS, ""), "no temp file left behind");
+  }
+
   @Test
   void roundTripFromPathKeepsSource() throws IOException {
     byte[] data = content(2, 300_000);

@@ -153,6 +153,7 @@ final class DtlRestore {
   }
 
   private static void writeFile(Path p, List<ByteBuffer> parts, List<Long> offsets) throws IOException {
+    Files.deleteIfExists(p); // never rewrite in place: a sealed SCO may be linked into the backend
     try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
         StandardOpenOption.WRITE)) {
       for (int i = 0; i < parts.size(); i++) {

@@ -467,6 +467,7 @@ final class LocalVolume extends Volume {
     }
     Path sco = wbDir.resolve(Layout.scoName(n));
     if (Files.exists(sco)) {
+      Fs.unshare(sco);
       try (FileChannel ch = FileChannel.open(sco, StandardOpenOption.WRITE)) {
         ch.truncate(Layout.slotOffset(slots));
         ch.force(true);
@@ -484,6 +485,7 @@ final class LocalVolume extends Volume {
         ch.force(true);
       }
     } else {
+      Fs.unshare(sco);
       try (FileChannel ch = FileChannel.open(sco, StandardOpenOption.WRITE)) {
         if (ch.size() > Layout.slotOffset(slots)) {
           ch.truncate(Layout.slotOffset(slots));
@@ -559,6 +561,7 @@ final class LocalVolume extends Volume {
     Verify.that(n <= Layout.SCO_NUMBER_MAX, "vDisk %s ran out of SCO numbers", name());
     Path scoPath = wbDir.resolve(Layout.scoName(n));
     Path tlogPath = wbDir.resolve(Layout.tlogName(n));
+    Files.deleteIfExists(scoPath); // a leftover may be linked into the backend: never truncate it in place
     FileChannel scoCh = FileChannel.open(scoPath, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
         StandardOpenOption.READ, StandardOpenOption.WRITE);
     FileChannel tlogCh = FileChannel.open(tlogPath, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
@@ -877,7 +880,9 @@ final class LocalVolume extends Volume {
   void uploadSco(long n) throws IOException {
     ScoHandle h = scos.get(n);
     Verify.that(h != null, "SCO %d of vDisk %s queued for upload is not in the write buffer", n, name());
-    ctx.backend().put(namespace, Layout.scoName(n), h.path);
+    // Sealed: nothing writes to it again (recovery unshares before truncating), so a backend on
+    // this file system may link it instead of copying it.
+    ctx.backend().putSealed(namespace, Layout.scoName(n), h.path);
     ctx.backend().put(namespace, Layout.tlogName(n), wbDir.resolve(Layout.tlogName(n)));
     markUploaded(n);
   }
