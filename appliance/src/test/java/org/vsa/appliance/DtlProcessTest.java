@@ -16,6 +16,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.vsa.iscsi.RawInitiator;
 import org.junit.jupiter.api.io.TempDir;
 import org.vsa.appliance.config.ConfigLoader;
 import org.vsa.appliance.config.ConfigOverrides;
@@ -109,7 +110,7 @@ class DtlProcessTest {
       for (int t = 0; t < WRITERS; t++) {
         int w = t;
         threads[t] = new Thread(() -> {
-          try (IscsiWriter i = new IscsiWriter(port)) {
+          try (RawInitiator i = new RawInitiator(port)) {
             i.isid += w + 1; // one session per writer
             if (i.login(IQN, ops()).u8(36) != 0) {
               error.set("login refused");
@@ -118,7 +119,7 @@ class DtlProcessTest {
             for (long n = 0; n < SPAN_BLOCKS / BLOCKS && !stop.get(); n++) {
               long lba = w * SPAN_BLOCKS + n * BLOCKS;
               byte[] data = block(lba, round);
-              IscsiWriter.Result r = i.scsi(0, IscsiWriter.write10(lba, BLOCKS, false), data, 0);
+              RawInitiator.Result r = i.scsi(0, RawInitiator.write10(lba, BLOCKS, false), data, 0);
               if (r.status() != 0) {
                 error.set("WRITE at " + lba + " failed with status " + r.status());
                 return;
@@ -186,10 +187,10 @@ class DtlProcessTest {
       try (Serve a = startA(cfg)) {
         assertTrue(a.stdout().stream().anyMatch(l -> l.contains("restoring it from the backend and its DTL")),
             "A restored vd from the backend and B's DTL\n" + a.report());
-        try (IscsiWriter r = new IscsiWriter(iscsiA)) {
+        try (RawInitiator r = new RawInitiator(iscsiA)) {
           assertEquals(0, r.login(IQN, ops()).u8(36));
           for (Map.Entry<Long, byte[]> e : load.acked.entrySet()) {
-            IscsiWriter.Result got = r.scsi(0, IscsiWriter.read10(e.getKey(), BLOCKS), null, BLOCKS * 512);
+            RawInitiator.Result got = r.scsi(0, RawInitiator.read10(e.getKey(), BLOCKS), null, BLOCKS * 512);
             assertEquals(0, got.status());
             assertArrayEquals(e.getValue(), got.data(), "acknowledged write at LBA " + e.getKey());
           }

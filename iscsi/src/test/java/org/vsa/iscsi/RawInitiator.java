@@ -16,9 +16,10 @@ import org.vsa.iscsi.pdu.Opcode;
 
 /**
  * A small blocking iSCSI initiator for tests: what libiscsi's tools cannot do (data digests,
- * chosen CmdSNs, raw bytes, many commands in flight).
+ * chosen CmdSNs, raw bytes, many commands in flight). The appliance's process tests use it too
+ * (this module's test-jar).
  */
-final class RawInitiator implements AutoCloseable {
+public final class RawInitiator implements AutoCloseable {
   final Socket socket;
   final DataInputStream in;
   final OutputStream out;
@@ -28,10 +29,10 @@ final class RawInitiator implements AutoCloseable {
   int expStatSn;
   int itt = 1;
   int maxCmdSn;
-  long isid = 0x023d00000001L;
+  public long isid = 0x023d00000001L;
   String initiatorName = "iqn.2026-11.org.vsa:test-initiator";
 
-  RawInitiator(int port) throws IOException {
+  public RawInitiator(int port) throws IOException {
     socket = new Socket();
     socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
     socket.setSoTimeout(10_000);
@@ -40,7 +41,7 @@ final class RawInitiator implements AutoCloseable {
     out = socket.getOutputStream();
   }
 
-  record Frame(byte[] bhs, byte[] data) {
+  public record Frame(byte[] bhs, byte[] data) {
     int opcode() {
       return bhs[0] & 0x3f;
     }
@@ -53,7 +54,7 @@ final class RawInitiator implements AutoCloseable {
       return ByteBuffer.wrap(bhs).getInt(off);
     }
 
-    int u8(int off) {
+    public int u8(int off) {
       return bhs[off] & 0xff;
     }
 
@@ -167,7 +168,7 @@ final class RawInitiator implements AutoCloseable {
   }
 
   /** Login to a normal session without authentication, operational keys as given. Returns the final response. */
-  Frame login(String target, Map<String, String> operational) throws IOException {
+  public Frame login(String target, Map<String, String> operational) throws IOException {
     Map<String, String> sec = new LinkedHashMap<>();
     sec.put("InitiatorName", initiatorName);
     if (target == null) {
@@ -193,10 +194,10 @@ final class RawInitiator implements AutoCloseable {
     return f;
   }
 
-  record Result(int status, byte[] data, byte[] sense, int flags, int residual) {}
+  public record Result(int status, byte[] data, byte[] sense, int flags, int residual) {}
 
   /** A SCSI command; data-out is sent as immediate data plus Data-Out PDUs on R2T. */
-  Result scsi(int lun, byte[] cdb, byte[] dataOut, int readBytes) throws IOException {
+  public Result scsi(int lun, byte[] cdb, byte[] dataOut, int readBytes) throws IOException {
     int tag = itt++;
     byte[] b = scsiCommand(lun, cdb, dataOut, readBytes, tag, cmdSn++);
     int imm = dataOut == null ? 0 : Math.min(dataOut.length, 8192);
@@ -255,7 +256,7 @@ final class RawInitiator implements AutoCloseable {
     }
   }
 
-  static byte[] read10(long lba, int blocks) {
+  public static byte[] read10(long lba, int blocks) {
     byte[] c = new byte[10];
     c[0] = 0x28;
     put32(c, 2, (int) lba);
@@ -264,7 +265,7 @@ final class RawInitiator implements AutoCloseable {
     return c;
   }
 
-  static byte[] write10(long lba, int blocks, boolean fua) {
+  public static byte[] write10(long lba, int blocks, boolean fua) {
     byte[] c = read10(lba, blocks);
     c[0] = 0x2a;
     c[1] = (byte) (fua ? 0x08 : 0);
