@@ -105,6 +105,17 @@ public final class FragmentObjectStore implements ObjectStore {
   private final AtomicLong degradedReads = new AtomicLong();
   private volatile boolean closed;
   private java.util.concurrent.ScheduledExecutorService maintenance;
+  /**
+   * Puts run here, on threads nobody interrupts: a put is a transaction over several stores
+   * (columns, then manifests, then the old version's removal), and an interrupt of the caller's
+   * thread would close its file channels half-way and leave stores disagreeing. The caller waits
+   * for the put to end and keeps its interrupt for afterwards.
+   */
+  private final java.util.concurrent.ExecutorService putThreads = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "fragment-put");
+    t.setDaemon(true);
+    return t;
+  });
 
   public FragmentObjectStore(Preset preset, List<Disk> disks, EncryptionKey key) {
     this(preset, disks, key, RETRY_DOWN_AFTER_DEFAULT);
@@ -154,12 +165,24 @@ public final class FragmentObjectStore implements ObjectStore {
   }
 
   private void markDown(DiskState d, Exception cause) {
+    if (Thread.currentThread().isInterrupted() || causedBy(cause, java.nio.channels.ClosedByInterruptException.class)) {
+      return; // this thread was interrupted: the failure is the caller's, not the store's
+    }
     if (!d.down || System.nanoTime() - d.downUntilNanos >= 0) {
       log.warn("store '{}' is down (retried in {} s): {}", d.disk.name(), retryDownAfterNanos / 1_000_000_000L,
           cause.toString());
     }
     d.downUntilNanos = System.nanoTime() + retryDownAfterNanos;
     d.down = true;
+  }
+
+  private static boolean causedBy(Throwable t, Class<? extends Throwable> type) {
+    for (int depth = 0; t != null && depth < 16; depth++, t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void markUp(DiskState d) {
@@ -341,12 +364,42 @@ public final class FragmentObjectStore implements ObjectStore {
     if (!namespaceExists(namespace)) {
       throw new NoSuchObjectException(namespace);
     }
-    ReentrantLock lock = lockFor(namespace, name);
-    lock.lock();
+    java.util.concurrent.Future<?> put = putThreads.submit(() -> {
+      ReentrantLock lock = lockFor(namespace, name);
+      lock.lock();
+      try {
+        putLocked(namespace, name, data, 0);
+      } finally {
+        lock.unlock();
+      }
+      return null;
+    });
+    boolean interrupted = false;
     try {
-      putLocked(namespace, name, data, 0);
+      while (true) {
+        try {
+          put.get();
+          return;
+        } catch (InterruptedException e) {
+          interrupted = true; // the put goes on to its end: whole or undone, never torn
+        } catch (java.util.concurrent.ExecutionException e) {
+          Throwable c = e.getCause();
+          if (c instanceof IOException io) {
+            throw io;
+          }
+          if (c instanceof RuntimeException re) {
+            throw re;
+          }
+          if (c instanceof Error err) {
+            throw err;
+          }
+          throw new IOException(c);
+        }
+      }
     } finally {
-      lock.unlock();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
@@ -461,6 +514,7 @@ public final class FragmentObjectStore implements ObjectStore {
         key != null && preset.encrypted(), key != null && preset.encrypted() ? key.fingerprint() : 0, fragmentSize,
         stripes, preset.name(), stores, offsets, lengths, crcs);
     byte[] encoded = man.encode();
+    Manifest previous = previousVersion(namespace, name); // restored if this put has to be undone
     for (DiskState d : up) {
       if (failed.contains(d)) {
         continue;
@@ -491,19 +545,64 @@ public final class FragmentObjectStore implements ObjectStore {
     }
     why.append(" policy ").append(p).append(": only ").append(landed).append(" of ").append(n)
         .append(" fragments stored, ").append(p.c()).append(" needed;");
-    // Undo: no manifest may point at a half-written version.
+    // Undo: no manifest may point at a half-written version. Where the new manifest landed, the
+    // previous one (when this process knows it) goes back, else the name is withdrawn. A store whose
+    // manifest put failed may still have taken it (the failure came after the rename): its manifest
+    // is read back and withdrawn if it is the new one. Where that cannot be made sure, the new
+    // version's columns stay (orphans cost space; a manifest pointing at deleted columns would cost
+    // the object).
+    boolean sure = true;
     for (DiskState d : up) {
-      if (failed.contains(d)) {
-        continue;
+      try {
+        if (failed.contains(d)) {
+          Manifest there;
+          try {
+            there = Manifest.decode(d.disk.store().get(namespace, manifestName(name)), name);
+          } catch (NoSuchObjectException e) {
+            continue;
+          }
+          if (there.generation != generation) {
+            continue;
+          }
+        }
+        if (previous != null) {
+          d.disk.store().put(namespace, manifestName(name), previous.encode());
+        } else {
+          d.disk.store().delete(namespace, manifestName(name));
+        }
+      } catch (IOException e) {
+        sure = false;
+        log.warn("{}/{}: could not withdraw the manifest of an unfinished put on store '{}' ({}); keeping its fragments",
+            namespace, name, d.disk.name(), e.toString());
       }
-      deleteQuietly(d, namespace, manifestName(name));
+    }
+    if (sure) {
       for (int c = 0; c < n; c++) {
-        if (stores[c].equals(d.disk.name())) {
-          deleteQuietly(d, namespace, columnName(name, generation, c));
+        if (stored[c]) {
+          deleteQuietly(byName.get(stores[c]), namespace, columnName(name, generation, c));
         }
       }
     }
+    manifests.invalidate(key(namespace, name));
     return null;
+  }
+
+  /** The manifest a put replaces, or null for a new object (or when no store can say). */
+  private Manifest previousVersion(String namespace, String name) throws IOException {
+    Manifest m = manifests.getIfPresent(key(namespace, name));
+    if (m != null) {
+      return m;
+    }
+    try {
+      return loadManifest(namespace, name, null);
+    } catch (NoSuchObjectException e) {
+      return null;
+    } catch (IOException e) {
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      return null;
+    }
   }
 
   /** A put that creates the namespace on a store that missed its creation (it was down). */
@@ -1040,6 +1139,14 @@ public final class FragmentObjectStore implements ObjectStore {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+    putThreads.shutdown();
+    try {
+      if (!putThreads.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS)) {
+        log.warn("puts still running 60 s after close");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     IOException first = null;
     for (DiskState d : disks) {

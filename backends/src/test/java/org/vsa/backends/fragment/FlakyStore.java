@@ -16,6 +16,16 @@ public final class FlakyStore extends ForwardingObjectStore {
     public volatile boolean putsFail;
     /** Run (once) before the next ranged read reaches the disk: lets a test replace an object under a reader. */
     public volatile IORunnable beforeRead;
+    /** Runs before every put reaches the disk, with the object's name. */
+    public volatile NameHook beforePut;
+    /** Runs after every put has reached the disk (it may throw: a failure reported after the fact). */
+    public volatile NameHook afterPut;
+  }
+
+  /** A test action on one object name. */
+  @FunctionalInterface
+  public interface NameHook {
+    void run(String name) throws IOException;
   }
 
   /** A test action that may fail as store calls do. */
@@ -82,7 +92,15 @@ public final class FlakyStore extends ForwardingObjectStore {
     if (sw.putsFail) {
       throw new IOException("no space left on device (test)");
     }
+    NameHook before = sw.beforePut;
+    if (before != null) {
+      before.run(name);
+    }
     super.put(namespace, name, data);
+    NameHook after = sw.afterPut;
+    if (after != null) {
+      after.run(name);
+    }
   }
 
   @Override

@@ -340,6 +340,59 @@ class FragmentObjectStoreTest {
     assertEquals(0, s.degradedReads(), "a replace is not a degraded read");
   }
 
+  /**
+   * An interrupt of the writing thread (an engine closing a vDisk interrupts its uploads) arrives
+   * while the manifests are being written: the put still ends whole, the interrupt is kept for
+   * the caller, and no store is taken for down.
+   */
+  @Test
+  void anInterruptedPutEndsWholeAndKeepsTheInterrupt() throws Exception {
+    Policy p = new Policy(4, 2, 5, 1);
+    FragmentObjectStore s = open(preset(Compression.NONE, false, 16 * 1024, p), 6, null);
+    s.createNamespace(NS);
+    s.put(NS, "tlog_14", data(1, 70_000));
+    Thread caller = Thread.currentThread();
+    flaky.get(3).beforePut = name -> {
+      if (name.endsWith(".vm")) {
+        flaky.get(3).beforePut = null;
+        caller.interrupt();
+      }
+    };
+    s.put(NS, "tlog_14", data(2, 90_000));
+    assertTrue(Thread.interrupted(), "the caller's interrupt is kept (and cleared here)");
+    assertEquals(List.of(), s.storesDown());
+    assertArrayEquals(data(2, 90_000), s.get(NS, "tlog_14"));
+    assertArrayEquals(data(2, 90_000), open(preset(Compression.NONE, false, 16 * 1024, p), 6, null).get(NS, "tlog_14"),
+        "a fresh process reads the new version");
+  }
+
+  /**
+   * Manifest puts that land but report failure (an fsync of the directory failing after the
+   * rename) leave too few stores known good: the put fails, and the object stays the previous
+   * version everywhere, never a manifest pointing at withdrawn fragments.
+   */
+  @Test
+  void aReplaceThatFailsAfterItsManifestsLandedLeavesThePreviousVersion() throws Exception {
+    Policy p = new Policy(4, 2, 5, 1);
+    FragmentObjectStore s = open(preset(Compression.NONE, false, 16 * 1024, p), 6, null);
+    s.createNamespace(NS);
+    s.put(NS, "tlog_14", data(1, 70_000));
+    FragmentObjectStore writer = open(preset(Compression.NONE, false, 16 * 1024, p), 6, null); // knows no manifest yet
+    for (int i = 3; i < 6; i++) {
+      FlakyStore.Switch sw = flaky.get(i);
+      sw.afterPut = name -> {
+        if (name.endsWith(".vm")) {
+          sw.afterPut = null;
+          throw new IOException("fsync of the directory failed (test)");
+        }
+      };
+    }
+    assertThrows(IOException.class, () -> writer.put(NS, "tlog_14", data(2, 90_000)));
+    assertArrayEquals(data(1, 70_000), writer.get(NS, "tlog_14"));
+    assertArrayEquals(data(1, 70_000), open(preset(Compression.NONE, false, 16 * 1024, p), 6, null).get(NS, "tlog_14"),
+        "a fresh process reads the previous version");
+  }
+
   @Test
   void wrongOrMissingKeyIsAClearErrorAndReturnsNoData() throws Exception {
     Preset enc = preset(Compression.LZ4, true, 16 * 1024, new Policy(2, 1, 2, 1));
