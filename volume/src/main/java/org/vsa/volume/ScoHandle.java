@@ -48,7 +48,8 @@ final class ScoHandle {
     if (refs.decrementAndGet() == 0) {
       long size = 0;
       try {
-        size = channel.size();
+        // by path, not by channel: an interrupted uploader thread must still let the file go
+        size = Files.size(path);
         channel.close();
         Files.deleteIfExists(path);
       } catch (IOException e) {
