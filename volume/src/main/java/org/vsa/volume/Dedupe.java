@@ -101,6 +101,12 @@ final class Dedupe implements AutoCloseable {
   private final Object fileLock = new Object();
   private volatile TreeMap<Integer, Namespace> table;
   private FileChannel indexLog; // guarded by fileLock
+  private boolean closed; // guarded by fileLock
+  private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "dedupe-index");
+    t.setDaemon(true);
+    return t;
+  });
   private long logPos; // guarded by fileLock
 
   private Dedupe(Path dir, long entriesMax) {
@@ -285,16 +291,17 @@ final class Dedupe implements AutoCloseable {
       encode(b, ENTRY, p.crc(), loc, p.key());
     }
     b.flip();
-    synchronized (fileLock) {
-      try {
-        if (indexLog != null) {
-          TLog.writeFully(indexLog, b, logPos);
-          logPos += RECORD_BYTES * (long) entries.size();
+    // on the index's own thread: an interrupted uploader thread would close the channel (NIO)
+    try {
+      writer.execute(() -> {
+        try {
+          append(b, false);
+        } catch (IOException e) {
+          log.warn("dedupe: appending to {} failed: {}", INDEX_FILE, e.toString());
         }
-      } catch (IOException e) {
-        log.warn("dedupe: appending to {} failed: {}", INDEX_FILE,
-            e.toString());
-      }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.debug("dedupe: index closed; {} entries not logged", entries.size());
     }
   }
 
@@ -333,14 +340,38 @@ final class Dedupe implements AutoCloseable {
   }
 
   private void appendDurably(ByteBuffer b) throws IOException {
+    append(b, true);
+  }
+
+  /** Appends whole records; a channel an interrupt closed is reopened once (after the last whole record). */
+  private void append(ByteBuffer b, boolean force) throws IOException {
     synchronized (fileLock) {
-      if (indexLog == null) {
-        throw new IOException("dedupe index " + INDEX_FILE + " is closed");
+      for (int attempt = 0; ; attempt++) {
+        if (closed) {
+          throw new IOException("dedupe index " + INDEX_FILE + " is closed");
+        }
+        try {
+          if (indexLog == null || !indexLog.isOpen()) {
+            indexLog = FileChannel.open(dir.resolve(INDEX_FILE), StandardOpenOption.WRITE);
+            long size = indexLog.size();
+            logPos = HEADER_BYTES + Math.max(0, (size - HEADER_BYTES) / RECORD_BYTES * RECORD_BYTES);
+          }
+          ByteBuffer d = b.duplicate();
+          int n = d.remaining();
+          TLog.writeFully(indexLog, d, logPos);
+          if (force) {
+            indexLog.force(false);
+          }
+          logPos += n;
+          return;
+        } catch (java.nio.channels.ClosedChannelException e) {
+          if (attempt > 0) {
+            throw e;
+          }
+          log.warn("dedupe: {} was closed by an interrupt; reopening it", INDEX_FILE);
+          indexLog = null;
+        }
       }
-      int n = b.remaining();
-      TLog.writeFully(indexLog, b, logPos);
-      logPos += n;
-      indexLog.force(false);
     }
   }
 
@@ -455,12 +486,19 @@ final class Dedupe implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
+    writer.shutdown();
+    try {
+      writer.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     synchronized (fileLock) {
-      if (indexLog != null) {
+      closed = true;
+      if (indexLog != null && indexLog.isOpen()) {
         indexLog.force(false);
         indexLog.close();
-        indexLog = null;
       }
+      indexLog = null;
     }
   }
 }
