@@ -150,7 +150,14 @@ final class Dedupe implements AutoCloseable {
       Verify.that(existing.state() == State.ACTIVE, "vDisk %s is registered as %s", id, existing.state());
       return existing.index();
     }
+    // a GONE index is free again: no mapping names it and the index holds nothing of it
     int next = table.isEmpty() ? 0 : table.lastKey() + 1;
+    for (Namespace n : table.values()) {
+      if (n.state() == State.GONE) {
+        next = n.index();
+        break;
+      }
+    }
     if (next > Layout.SHARED_INDEX_MAX) {
       throw new IOException("the vPool's dedupe table is full (" + (Layout.SHARED_INDEX_MAX + 1) + " vDisks)");
     }
@@ -278,9 +285,11 @@ final class Dedupe implements AutoCloseable {
     pending.addAndGet(-n);
   }
 
-  /** Enters the clusters of SCO {@code sco} of namespace {@code idx}, now in the backend. */
+  /**
+   * Enters the clusters of SCO {@code sco} of namespace {@code idx}, now in the backend. Their log
+   * records go through the index's writer thread, in order with purges (see {@link #appendDurably}).
+   */
   void publish(int idx, long sco, List<Pending> entries) {
-    releasePending(entries.size());
     if (sco >= Layout.SHARED_SCO_LIMIT || entries.isEmpty()) {
       return;
     }
@@ -339,8 +348,28 @@ final class Dedupe implements AutoCloseable {
     return index.estimatedSize();
   }
 
+  /**
+   * Appends and fsyncs on the writer thread, after every entry queued before: a purge must follow
+   * in the log the entries it removes, or a replay would bring them back.
+   */
   private void appendDurably(ByteBuffer b) throws IOException {
-    append(b, true);
+    java.util.concurrent.Future<?> f;
+    try {
+      f = writer.submit(() -> {
+        append(b, true);
+        return null;
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      throw new IOException("dedupe index " + INDEX_FILE + " is closed", e);
+    }
+    try {
+      f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while purging the dedupe index");
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+    }
   }
 
   /** Appends whole records; a channel an interrupt closed is reopened once (after the last whole record). */

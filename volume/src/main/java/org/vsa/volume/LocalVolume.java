@@ -987,11 +987,13 @@ final class LocalVolume extends Volume {
     if (dd == null) {
       return;
     }
+    // entered first, forgotten after: while a SCO has pending clusters a scrub leaves it alone
+    // (hasPendingShares), so a scrub's purge always comes after its entries went in
     List<Map.Entry<Long, List<Dedupe.Pending>>> ready = new ArrayList<>();
     appendLock.lock();
     try {
-      while (!pendingShares.isEmpty() && pendingShares.firstKey() <= watermark) {
-        ready.add(pendingShares.pollFirstEntry());
+      for (Map.Entry<Long, List<Dedupe.Pending>> e : pendingShares.headMap(watermark, true).entrySet()) {
+        ready.add(Map.entry(e.getKey(), e.getValue())); // lists of sealed SCOs: no longer appended to
       }
     } finally {
       appendLock.unlock();
@@ -999,9 +1001,29 @@ final class LocalVolume extends Volume {
     for (Map.Entry<Long, List<Dedupe.Pending>> e : ready) {
       if (idx >= 0 && !closed) {
         dd.publish(idx, e.getKey(), e.getValue());
-      } else {
-        dd.releasePending(e.getValue().size());
       }
+    }
+    long released = 0;
+    appendLock.lock();
+    try {
+      for (Map.Entry<Long, List<Dedupe.Pending>> e : ready) {
+        if (pendingShares.remove(e.getKey(), e.getValue())) {
+          released += e.getValue().size();
+        }
+      }
+    } finally {
+      appendLock.unlock();
+    }
+    dd.releasePending(released);
+  }
+
+  /** Whether clusters of SCO n still wait to enter the dedupe index (a scrub leaves such a SCO alone). */
+  boolean hasPendingShares(long n) {
+    appendLock.lock();
+    try {
+      return pendingShares.containsKey(n);
+    } finally {
+      appendLock.unlock();
     }
   }
 
@@ -1139,10 +1161,16 @@ final class LocalVolume extends Volume {
     }
     ByteBuffer copy = ByteBuffer.allocate(n * Layout.CLUSTER_BYTES);
     copy.put(out.duplicate().position(base).limit(base + n * Layout.CLUSTER_BYTES)).flip();
+    long[] expected = locs.clone();
+    for (int i = 0; i < n; i++) {
+      if (Layout.isShared(expected[i])) {
+        expected[i] = 0; // a shared copy stays shared: relocate skips it
+      }
+    }
     REALLOCATOR.execute(() -> {
       try {
         if (!closed) {
-          reallocated.add(relocate(first, locs, copy, crcs));
+          reallocated.add(relocate(first, expected, copy, crcs));
         }
       } catch (IOException | RuntimeException e) {
         log.debug("vDisk {}: read reallocation of clusters {}+{} skipped: {}", name(), first, n, e.toString());

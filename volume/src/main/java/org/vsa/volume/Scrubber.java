@@ -108,7 +108,7 @@ final class Scrubber {
     int examined = 0;
     for (String name : backend.list(ns, "sco_")) {
       long n = Layout.numberOf(name, "sco_");
-      if (n <= 0 || n >= open || local.contains(n)) {
+      if (n <= 0 || n >= open || local.contains(n) || v.hasPendingShares(n)) {
         continue;
       }
       examined++;
