@@ -45,6 +45,8 @@ public final class Engine implements AutoCloseable {
   private final Map<String, SnapshotTable> tables = new java.util.concurrent.ConcurrentHashMap<>();
   /** Bumped whenever a vDisk's snapshots gain a member or its head is replaced: a scrub then defers deletions. */
   private final Map<String, Long> generations = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Bumped with every vDisk's generation and at every clone: a scrub of shared SCOs then defers deletions. */
+  private final java.util.concurrent.atomic.AtomicLong anyGeneration = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.Set<String> scrubbing = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile java.time.Clock clock = java.time.Clock.systemUTC();
   private ScheduledExecutorService scheduler;
@@ -81,8 +83,9 @@ public final class Engine implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
+    Dedupe dedupe = Dedupe.open(config.metadataDir(), dedupeEntriesMax(config));
     EngineContext ctx = new EngineContext(config, wb, rc, config.backend(), pageCache,
-        new Uploader(config.uploadThreads()), checkpointer, dtl);
+        new Uploader(config.uploadThreads()), checkpointer, dtl, dedupe);
     Engine e = new Engine(ctx);
     try {
       e.openAll();
@@ -92,6 +95,14 @@ public final class Engine implements AutoCloseable {
     }
     e.maintenance.scheduleWithFixedDelay(e::maintain, 500, 500, TimeUnit.MILLISECONDS);
     return e;
+  }
+
+  /**
+   * Entries of the dedupe index: one per 128 bytes of the metadata cache (about what an entry
+   * costs on the heap), at least 64 Ki; 512 Ki entries (2 GiB of distinct clusters) by default.
+   */
+  static long dedupeEntriesMax(EngineConfig config) {
+    return Math.max(64 << 10, config.metadataCacheBytes() / 128);
   }
 
   private void openAll() throws IOException {
@@ -113,6 +124,14 @@ public final class Engine implements AutoCloseable {
   private LocalVolume openOne(Path dir) throws IOException {
     Path rec = dir.resolve(RECORD_FILE);
     VolumeRecord r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
+    Dedupe.Namespace shared = ctx.dedupe().byId(r.id());
+    if (shared != null && shared.state() != Dedupe.State.ACTIVE) {
+      log.warn("vDisk {} was being deleted when the engine stopped; finishing its deletion", r.spec().name());
+      LocalVolume.deleteTree(ctx.writeBuffer().directoryFor(LocalVolume.namespaceOf(r.id())));
+      LocalVolume.deleteTree(dir);
+      Fs.fsyncDirectory(ctx.config().metadataDir());
+      return null;
+    }
     long t0 = System.nanoTime();
     SnapshotTable table = SnapshotTable.load(dir);
     if (table.rollbackTo() != null) {
@@ -122,6 +141,7 @@ public final class Engine implements AutoCloseable {
     }
     LocalVolume v = LocalVolume.open(r.spec(), r.id(), dir, ctx);
     v.configure(r);
+    configureDedupe(v);
     tables.put(r.spec().name(), table);
     volumes.put(r.spec().name(), v);
     log.info("vDisk {} ({} bytes, id {}) opened in {} ms", r.spec().name(), r.spec().sizeBytes(), r.id(),
@@ -169,6 +189,7 @@ public final class Engine implements AutoCloseable {
     Fs.fsyncDirectory(ctx.config().metadataDir());
     LocalVolume v = LocalVolume.open(spec, id, dir, ctx);
     v.configure(rec);
+    configureDedupe(v);
     tables.put(spec.name(), SnapshotTable.empty());
     volumes.put(spec.name(), v);
     log.info("vDisk {} created: {} bytes, block size {}, SCO size {}, read cache {}, DTL {}, id {}", spec.name(),
@@ -238,13 +259,92 @@ public final class Engine implements AutoCloseable {
       throw new IllegalStateException("vDisk " + name + " is in use (exported by " + String.join(", ", v.exportHolders())
           + "); remove its exports first");
     }
+    Dedupe.Namespace shared = ctx.dedupe().byId(v.id());
+    if (shared != null) {
+      // no new reference to its SCOs from here on; those others hold keep the SCOs they name
+      var lock = ctx.dedupe().exclusive();
+      lock.lock();
+      try {
+        ctx.dedupe().purgeNamespace(shared.index());
+      } finally {
+        lock.unlock();
+      }
+      ctx.dedupe().setState(shared.index(), Dedupe.State.RETAINED);
+    }
     volumes.remove(name);
     tables.remove(name);
+    anyGeneration.incrementAndGet();
     v.close();
     v.deleteLocalFiles();
     LocalVolume.deleteTree(ctx.config().metadataDir().resolve(name));
-    ctx.backend().deleteNamespace(v.namespace());
+    if (shared == null) {
+      ctx.backend().deleteNamespace(v.namespace());
+    } else {
+      collectRetained(ctx.dedupe().namespace(shared.index()));
+    }
     log.info("vDisk {} deleted", name);
+  }
+
+  /** Registers a dedupe-enabled vDisk in the vPool's dedupe table (and tells it its index). */
+  private void configureDedupe(LocalVolume v) throws IOException {
+    Dedupe.Namespace n = ctx.dedupe().byId(v.id());
+    if (n != null) {
+      v.setSharedIndex(n.index());
+    } else if (v.settings().dedupe()) {
+      v.setSharedIndex(ctx.dedupe().register(v.id()));
+    }
+  }
+
+  /**
+   * SCO numbers of shared namespace {@code index} that some vDisk's live mapping or snapshot
+   * names (snapshots' mappings are rebuilt from their TLogs). Mappings only: no counter to keep
+   * in step, nothing to repair after a crash.
+   */
+  private java.util.Set<Long> sharedReferences(int index, boolean snapshotsToo) throws IOException {
+    java.util.Set<Long> out = new java.util.TreeSet<>();
+    MetadataStore.EntryConsumer f = (cluster, loc, crc) -> {
+      if (Layout.isShared(loc) && Layout.sharedIndexOf(loc) == index) {
+        out.add(Layout.scoOf(loc));
+      }
+    };
+    for (LocalVolume v : List.copyOf(volumes.values())) {
+      v.forEachMapped(f);
+      SnapshotTable t = tables.get(v.name());
+      if (snapshotsToo && t != null) {
+        for (SnapshotTable.Entry e : t.snapshots()) {
+          Mapping.materialize(this::readTlog, v.id(), v.record().lineage(), e.ranges()).forEach(f);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A deleted vDisk's namespace keeps only the SCOs other vDisks still reference through dedupe;
+   * once there are none the namespace goes. Caller holds the engine's lock, so no snapshot,
+   * clone or rollback changes the references meanwhile, and no write can take a new one (the
+   * namespace left the index when the vDisk was deleted).
+   */
+  private synchronized void collectRetained(Dedupe.Namespace n) throws IOException {
+    java.util.Set<Long> refs = sharedReferences(n.index(), true);
+    String ns = n.name();
+    int deleted = 0;
+    for (String o : ctx.backend().list(ns, "")) {
+      long sco = Layout.numberOf(o, "sco_");
+      if (sco > 0 && refs.contains(sco)) {
+        continue;
+      }
+      ctx.backend().delete(ns, o);
+      deleted++;
+    }
+    if (refs.isEmpty()) {
+      ctx.backend().deleteNamespace(ns);
+      ctx.dedupe().setState(n.index(), Dedupe.State.GONE);
+      log.info("dedupe: namespace {} of a deleted vDisk is gone ({} objects deleted)", ns, deleted);
+    } else {
+      log.info("dedupe: namespace {} of a deleted vDisk keeps {} SCOs other vDisks reference ({} objects deleted)",
+          ns, refs.size(), deleted);
+    }
   }
 
   // ---------------------------------------------------------------- snapshots, rollback, clones, templates
@@ -276,6 +376,7 @@ public final class Engine implements AutoCloseable {
     storeTable(v.record(), next);
     tables.put(vdisk, next);
     generations.merge(vdisk, 1L, Long::sum);
+    anyGeneration.incrementAndGet();
     log.info("vDisk {}: snapshot {} taken{} (up to TLog {}, sequence {})", vdisk, snapshot,
         scheduled ? " by the schedule" : "", point[0], point[1]);
     return new SnapshotInfo(snapshot, java.time.Instant.ofEpochMilli(e.createdMillis()), e.sizeBytes(), scheduled, 0,
@@ -375,6 +476,7 @@ public final class Engine implements AutoCloseable {
     v.close();
     volumes.remove(vdisk);
     generations.merge(vdisk, 1L, Long::sum);
+    anyGeneration.incrementAndGet();
     try {
       long first = lastTlogNumber(v.namespace()) + 1;
       storeTable(r, t.rollingBackTo(e, first));
@@ -488,7 +590,9 @@ public final class Engine implements AutoCloseable {
     Fs.fsyncDirectory(ctx.config().metadataDir());
     LocalVolume v = LocalVolume.open(spec, id, dir, ctx);
     v.configure(rec);
+    configureDedupe(v);
     tables.put(name, SnapshotTable.empty());
+    anyGeneration.incrementAndGet();
     volumes.put(name, v);
     log.info("vDisk {} cloned from snapshot {} of {} ({} mapping pages rebuilt in {} ms)", name, e.name(), parent,
         m.pages.size(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
@@ -526,6 +630,9 @@ public final class Engine implements AutoCloseable {
     LocalVolume v = existing(vdisk);
     DtlMode running = v.record().settings().dtlMode();
     VolumeRecord r = v.record().withSettings(settings);
+    if (settings.dedupe()) {
+      v.setSharedIndex(ctx.dedupe().register(v.id())); // registered before a write can share
+    }
     storeRecord(r);
     v.configure(r);
     if (settings.dtlMode() != running) {
@@ -696,6 +803,13 @@ public final class Engine implements AutoCloseable {
         out.add(new ScrubReport(name, 0, 0, 0, 0, 0, 0, 0, "failed: " + e.getMessage()));
       }
     }
+    for (Dedupe.Namespace n : ctx.dedupe().inState(Dedupe.State.RETAINED)) {
+      try {
+        collectRetained(n);
+      } catch (IOException | RuntimeException e) {
+        log.warn("dedupe: collecting namespace {} of a deleted vDisk failed: {}", n.name(), e.toString());
+      }
+    }
     return out;
   }
 
@@ -718,18 +832,62 @@ public final class Engine implements AutoCloseable {
       }
     }
     try {
+      Dedupe.Namespace shared = ctx.dedupe().byId(v.id());
+      long anyGen = anyGeneration.get();
+      Scrubber.SharedGuard guard = shared == null ? null : sharedGuard(shared.index());
       return new Scrubber(ctx.backend(), v, t, o, this::readTlog, deleteSet -> {
         synchronized (this) {
           if (volumes.get(vdisk) != v || generations.getOrDefault(vdisk, 0L) != gen) {
             return "the vDisk's snapshots or head changed during the scrub";
           }
+          if (guard != null && anyGeneration.get() != anyGen) {
+            return "a vDisk took a snapshot, was cloned or rolled back during the scrub (its SCOs may be shared)";
+          }
           deleteSet.run();
           return null;
         }
-      }).run();
+      }, guard).run();
     } finally {
       scrubbing.remove(vdisk);
     }
+  }
+
+  /**
+   * The scrub's view of dedupe references into shared namespace {@code index}: pinned at the
+   * start (every head and snapshot); at deletion (engine lock held, snapshots unchanged since the
+   * start) the doomed SCOs leave the index under its exclusive lock, and every head is scanned
+   * again for references taken meanwhile.
+   */
+  private Scrubber.SharedGuard sharedGuard(int index) throws IOException {
+    java.util.Set<Long> pinned = sharedReferences(index, true);
+    return new Scrubber.SharedGuard() {
+      @Override
+      public java.util.Set<Long> pinned() {
+        return pinned;
+      }
+
+      @Override
+      public java.util.Set<Long> release(java.util.Set<Long> doomed) throws IOException {
+        if (doomed.isEmpty()) {
+          return java.util.Set.of();
+        }
+        var lock = ctx.dedupe().exclusive();
+        lock.lock();
+        try {
+          ctx.dedupe().purge(index, doomed);
+          java.util.Set<Long> now = sharedReferences(index, false);
+          now.retainAll(doomed);
+          return now;
+        } finally {
+          lock.unlock();
+        }
+      }
+    };
+  }
+
+  /** For tests and diagnostics: the vPool's dedupe index. */
+  Dedupe dedupe() {
+    return ctx.dedupe();
   }
 
   /** Flushes every vDisk. */
@@ -836,6 +994,7 @@ public final class Engine implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     ctx.readCache().close();
+    ctx.dedupe().close();
     ctx.backend().close();
     if (first != null) {
       throw first;
@@ -860,6 +1019,7 @@ public final class Engine implements AutoCloseable {
     volumes.clear();
     ctx.checkpointer().shutdownNow();
     ctx.readCache().close();
+    ctx.dedupe().close();
     ctx.backend().close();
   }
 }

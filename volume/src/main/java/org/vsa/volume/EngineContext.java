@@ -6,7 +6,10 @@ import org.vsa.backends.ObjectStore;
 import org.vsa.cache.ReadCache;
 import org.vsa.cache.WriteBuffer;
 
-/** What every vDisk of one engine shares; {@code dtl} is null when this node runs no DTL client. */
+/**
+ * What every vDisk of one engine shares; {@code dtl} is null when this node runs no DTL client;
+ * {@code dedupe} is the vPool's deduplication index (see {@link Dedupe}).
+ */
 record EngineContext(
     EngineConfig config,
     WriteBuffer writeBuffer,
@@ -15,7 +18,8 @@ record EngineContext(
     Cache<MetadataStore.PageKey, Page> pageCache,
     Uploader uploader,
     ExecutorService checkpointer,
-    org.vsa.dtl.DtlConnector dtl) {
+    org.vsa.dtl.DtlConnector dtl,
+    Dedupe dedupe) {
 
   /** Resident (changed, not yet checkpointed) pages a vDisk may hold before it checkpoints. */
   int dirtyPagesMax() {

@@ -40,7 +40,37 @@ public final class Layout {
    * was cloned from), 2 = the parent's parent, ... (bits 48..55 of a location).
    */
   public static int lineageOf(long location) {
-    return (int) (location >>> 48) & 0xFF;
+    return location < 0 ? SHARED_LEVEL : (int) (location >>> 48) & 0xFF;
+  }
+
+  /**
+   * What {@link #lineageOf} answers for a shared (deduplicated) location: never 0, so code that
+   * looks at a vDisk's own SCOs (level 0) leaves shared clusters alone.
+   */
+  public static final int SHARED_LEVEL = 256;
+  /** Deduplication: the most vDisks a vPool's shared-namespace table can number. */
+  public static final int SHARED_INDEX_MAX = 0x7FFF;
+  /** Deduplication: clusters of SCOs numbered from here on are not shared (the TLog record has 30 bits). */
+  public static final long SHARED_SCO_LIMIT = 1L << 30;
+
+  /**
+   * A shared location (bit 63 set): slot {@code slot} of SCO {@code scoNumber} in the namespace
+   * that entry {@code index} of the vPool's dedupe table names (bits 48..62). It is absolute:
+   * every vDisk and every clone reads it from that namespace.
+   */
+  public static long sharedLocation(int index, long scoNumber, int slot) {
+    Verify.that(index >= 0 && index <= SHARED_INDEX_MAX, "shared index %d out of range", index);
+    Verify.that(scoNumber > 0 && scoNumber < SHARED_SCO_LIMIT, "shared SCO number %d out of range", scoNumber);
+    return Long.MIN_VALUE | ((long) index << 48) | location(scoNumber, slot);
+  }
+
+  public static boolean isShared(long location) {
+    return location < 0;
+  }
+
+  /** The dedupe-table index of a shared location. */
+  public static int sharedIndexOf(long location) {
+    return (int) (location >>> 48) & SHARED_INDEX_MAX;
   }
 
   /** The location with its lineage level set to {@code level}. */

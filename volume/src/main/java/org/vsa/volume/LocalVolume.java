@@ -82,6 +82,15 @@ final class LocalVolume extends Volume {
   private final java.util.concurrent.atomic.AtomicLong exportIds = new java.util.concurrent.atomic.AtomicLong();
   /** The DTL stream (standalone until open() connects it); see {@link DtlRestore} for the way back. */
   private volatile DtlStream dtl = DtlStream.standalone(DtlMode.NONE, "opening");
+  /** Its index in the vPool's dedupe table, or -1 (see {@link Dedupe}). */
+  private volatile int sharedIndex = -1;
+  /**
+   * Dedupe: clusters written to each SCO not yet in the backend, with their digests; they enter
+   * the index once the backend holds their SCO and every earlier one. Guarded by the append lock.
+   */
+  private final TreeMap<Long, List<Dedupe.Pending>> pendingShares = new TreeMap<>();
+  /** Clusters whose write pointed to a copy already stored (dedupe hits). */
+  final LongAdder shared = new LongAdder();
 
   // guarded by appendLock
   private ScoHandle current;
@@ -185,6 +194,17 @@ final class LocalVolume extends Volume {
 
   VolumeRecord record() {
     return record;
+  }
+
+  /** Sets its index in the vPool's dedupe table (the engine registers dedupe-enabled vDisks). */
+  void setSharedIndex(int index) {
+    sharedIndex = index;
+  }
+
+  /** Whether writes look for identical clusters already stored. */
+  private boolean deduping() {
+    VolumeRecord r = record;
+    return sharedIndex >= 0 && r != null && r.settings().dedupe() && ctx.dedupe() != null;
   }
 
   @Override
@@ -455,6 +475,7 @@ final class LocalVolume extends Volume {
     switch (r.type()) {
       case TLog.WRITE -> metadata.set(r.cluster(), Layout.location(tlogNumber, r.a()), r.dataCrc());
       case TLog.UNMAP -> metadata.unmap(r.cluster(), r.a());
+      case TLog.SHARE -> metadata.set(r.target(), r.sharedLocation(), r.dataCrc());
       default -> { }
     }
   }
@@ -612,7 +633,11 @@ final class LocalVolume extends Volume {
           crcs[i] = Layout.crc32c(data.duplicate().position(i * Layout.CLUSTER_BYTES).limit((i + 1) * Layout.CLUSTER_BYTES));
         }
         locations = new long[n];
-        seq = append(first, n, data, crcs, locations);
+        if (deduping()) {
+          seq = appendDeduped(first, n, data, crcs, locations);
+        } else {
+          seq = append(first, n, data, crcs, locations, null, null);
+        }
         src.position(src.limit());
         appended = (long) n * Layout.CLUSTER_BYTES;
       } finally {
@@ -672,17 +697,74 @@ final class LocalVolume extends Volume {
     return data;
   }
 
-  /** Appends whole clusters; returns the last sequence number used. Fills {@code locations}. */
-  private long append(long first, int n, ByteBuffer data, int[] crcs, long[] locations) throws IOException {
+  /**
+   * Dedupe: each cluster whose SHA-256 (and CRC32C) the index knows becomes a SHARE record naming
+   * the stored copy, no data; the others are appended as usual and remembered for the index.
+   * The share lock is held from the lookups until the mapping names the shared copies, so a scrub
+   * cannot delete a copy in between (see {@link Dedupe}). Caller holds the clusters' stripes.
+   */
+  private long appendDeduped(long first, int n, ByteBuffer data, int[] crcs, long[] locations) throws IOException {
+    Dedupe dd = ctx.dedupe();
+    Dedupe.Key[] keys = new Dedupe.Key[n];
+    for (int i = 0; i < n; i++) {
+      keys[i] = Dedupe.Key.of(Dedupe.sha256(data.duplicate().position(i * Layout.CLUSTER_BYTES)
+          .limit((i + 1) * Layout.CLUSTER_BYTES)));
+    }
+    long[] sharedLocs = new long[n];
+    int hits = 0;
+    var lock = dd.shareLock();
+    lock.lock();
+    long seq;
+    try {
+      for (int i = 0; i < n; i++) {
+        sharedLocs[i] = dd.lookup(keys[i], crcs[i]);
+        hits += sharedLocs[i] != 0 ? 1 : 0;
+      }
+      seq = append(first, n, data, crcs, locations, hits == 0 ? null : sharedLocs, keys);
+    } finally {
+      lock.unlock();
+    }
+    if (hits > 0) {
+      shared.add(hits);
+      ctx.writeBuffer().release((long) hits * Layout.CLUSTER_BYTES); // admitted, never written
+    }
+    return seq;
+  }
+
+  /**
+   * Appends whole clusters; returns the last sequence number used. Fills {@code locations}.
+   * {@code sharedLocs} (may be null): clusters with a non-zero entry get a SHARE record to that
+   * location instead of data. {@code keys} (may be null): digests of the clusters, remembered for
+   * the dedupe index.
+   */
+  private long append(long first, int n, ByteBuffer data, int[] crcs, long[] locations, long[] sharedLocs,
+      Dedupe.Key[] keys) throws IOException {
     appendLock.lock();
     try {
       checkOpen();
       int i = 0;
       while (i < n) {
+        if (tlogRecords >= 4L * slotsPerSco) {
+          roll(); // SHARE records take no slot: bound the TLog anyway
+        }
+        if (sharedLocs != null && sharedLocs[i] != 0) {
+          appendRecord(TLog.Record.share(++lastSeq, first + i, sharedLocs[i], crcs[i]));
+          metadata.set(first + i, sharedLocs[i], crcs[i]);
+          locations[i] = sharedLocs[i];
+          i++;
+          continue;
+        }
         if (nextSlot == slotsPerSco) {
           roll();
         }
         int k = Math.min(n - i, slotsPerSco - nextSlot);
+        if (sharedLocs != null) {
+          int run = 1;
+          while (run < k && sharedLocs[i + run] == 0) {
+            run++;
+          }
+          k = run;
+        }
         ByteBuffer chunk = data.duplicate().position(i * Layout.CLUSTER_BYTES).limit((i + k) * Layout.CLUSTER_BYTES);
         try {
           TLog.writeFully(current.channel, chunk, Layout.slotOffset(nextSlot));
@@ -696,6 +778,10 @@ final class LocalVolume extends Volume {
               data.duplicate().position((i + j) * Layout.CLUSTER_BYTES).limit((i + j + 1) * Layout.CLUSTER_BYTES));
           metadata.set(cluster, loc, crcs[i + j]);
           locations[i + j] = loc;
+          if (keys != null && ctx.dedupe().reservePending()) {
+            pendingShares.computeIfAbsent(current.number, x -> new ArrayList<>())
+                .add(new Dedupe.Pending(keys[i + j], nextSlot + j, crcs[i + j]));
+          }
         }
         nextSlot += k;
         i += k;
@@ -894,7 +980,75 @@ final class LocalVolume extends Volume {
       h.release();
     }
     trimTlogs();
-    dtl.backendHolds(backendWatermark());
+    long watermark = backendWatermark();
+    dtl.backendHolds(watermark);
+    publishShares(watermark);
+  }
+
+  /** Dedupe: clusters of SCOs up to {@code watermark} (all in the backend) enter the index. */
+  private void publishShares(long watermark) {
+    Dedupe dd = ctx.dedupe();
+    int idx = sharedIndex;
+    if (dd == null) {
+      return;
+    }
+    // entered first, forgotten after: while a SCO has pending clusters a scrub leaves it alone
+    // (hasPendingShares), so a scrub's purge always comes after its entries went in
+    List<Map.Entry<Long, List<Dedupe.Pending>>> ready = new ArrayList<>();
+    appendLock.lock();
+    try {
+      for (Map.Entry<Long, List<Dedupe.Pending>> e : pendingShares.headMap(watermark, true).entrySet()) {
+        ready.add(Map.entry(e.getKey(), e.getValue())); // lists of sealed SCOs: no longer appended to
+      }
+    } finally {
+      appendLock.unlock();
+    }
+    for (Map.Entry<Long, List<Dedupe.Pending>> e : ready) {
+      if (idx >= 0 && !closed) {
+        dd.publish(idx, e.getKey(), e.getValue());
+      }
+    }
+    long released = 0;
+    appendLock.lock();
+    try {
+      for (Map.Entry<Long, List<Dedupe.Pending>> e : ready) {
+        if (pendingShares.remove(e.getKey(), e.getValue())) {
+          released += e.getValue().size();
+        }
+      }
+    } finally {
+      appendLock.unlock();
+    }
+    dd.releasePending(released);
+  }
+
+  /** Whether clusters of SCO n still wait to enter the dedupe index (a scrub leaves such a SCO alone). */
+  boolean hasPendingShares(long n) {
+    appendLock.lock();
+    try {
+      return pendingShares.containsKey(n);
+    } finally {
+      appendLock.unlock();
+    }
+  }
+
+  /** Forgets the clusters not yet in the index (close, crash). */
+  private void dropPendingShares() {
+    Dedupe dd = ctx.dedupe();
+    if (dd == null) {
+      return;
+    }
+    long n = 0;
+    appendLock.lock();
+    try {
+      for (List<Dedupe.Pending> l : pendingShares.values()) {
+        n += l.size();
+      }
+      pendingShares.clear();
+    } finally {
+      appendLock.unlock();
+    }
+    dd.releasePending(n);
   }
 
   /** Every SCO up to this one is in the backend (SCOs leave the write buffer only once uploaded). */
@@ -1012,10 +1166,16 @@ final class LocalVolume extends Volume {
     }
     ByteBuffer copy = ByteBuffer.allocate(n * Layout.CLUSTER_BYTES);
     copy.put(out.duplicate().position(base).limit(base + n * Layout.CLUSTER_BYTES)).flip();
+    long[] expected = locs.clone();
+    for (int i = 0; i < n; i++) {
+      if (Layout.isShared(expected[i])) {
+        expected[i] = 0; // a shared copy stays shared: relocate skips it
+      }
+    }
     REALLOCATOR.execute(() -> {
       try {
         if (!closed) {
-          reallocated.add(relocate(first, locs, copy, crcs));
+          reallocated.add(relocate(first, expected, copy, crcs));
         }
       } catch (IOException | RuntimeException e) {
         log.debug("vDisk {}: read reallocation of clusters {}+{} skipped: {}", name(), first, n, e.toString());
@@ -1035,7 +1195,7 @@ final class LocalVolume extends Volume {
     long sco = Layout.scoOf(locs[i]);
     int level = Layout.lineageOf(locs[i]);
     // a clone's clusters at level > 0 live in an ancestor's SCOs, which are in the backend
-    String ns = level == 0 ? namespace : lineageNamespaces[level - 1];
+    String ns = level == 0 ? namespace : level == Layout.SHARED_LEVEL ? sharedNamespace(locs[i]) : lineageNamespaces[level - 1];
     ScoHandle h = level == 0 ? scos.get(sco) : null;
     if (h != null && h.tryAcquire()) {
       try {
@@ -1087,6 +1247,17 @@ final class LocalVolume extends Volume {
       }
       k = m;
     }
+  }
+
+  /** The namespace a shared (deduplicated) location names. */
+  private String sharedNamespace(long loc) throws IOException {
+    Dedupe dd = ctx.dedupe();
+    Dedupe.Namespace n = dd == null ? null : dd.namespace(Layout.sharedIndexOf(loc));
+    if (n == null || n.state() == Dedupe.State.GONE) {
+      throw new IOException("vDisk " + name() + ": a cluster maps to shared namespace " + Layout.sharedIndexOf(loc)
+          + ", which the vPool's dedupe table does not hold");
+    }
+    return n.name();
   }
 
   private void verify(long firstCluster, long[] locs, int[] crcs, int i, int j, ByteBuffer out, int base, String tier)
@@ -1267,6 +1438,7 @@ final class LocalVolume extends Volume {
       Thread.currentThread().interrupt();
     }
     dtl.close();
+    dropPendingShares();
     closeFiles(true);
     if (error != null) {
       throw error;
@@ -1318,6 +1490,7 @@ final class LocalVolume extends Volume {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    dropPendingShares();
     closeFiles(false);
   }
 
@@ -1471,7 +1644,8 @@ final class LocalVolume extends Volume {
             j++;
           }
           ByteBuffer chunk = data.duplicate().position(i * Layout.CLUSTER_BYTES).limit(j * Layout.CLUSTER_BYTES).slice();
-          append(first + i, j - i, chunk, java.util.Arrays.copyOfRange(crcs, i, j), new long[j - i]);
+          append(first + i, j - i, chunk, java.util.Arrays.copyOfRange(crcs, i, j), new long[j - i], null,
+              deduping() ? keysOf(chunk, j - i) : null);
           appended += (long) (j - i) * Layout.CLUSTER_BYTES;
           moved += j - i;
           i = j;
@@ -1488,6 +1662,15 @@ final class LocalVolume extends Volume {
     }
   }
 
+  private static Dedupe.Key[] keysOf(ByteBuffer data, int n) {
+    Dedupe.Key[] keys = new Dedupe.Key[n];
+    for (int i = 0; i < n; i++) {
+      keys[i] = Dedupe.Key.of(Dedupe.sha256(data.duplicate().position(i * Layout.CLUSTER_BYTES)
+          .limit((i + 1) * Layout.CLUSTER_BYTES)));
+    }
+    return keys;
+  }
+
   /** The mapping entry of one cluster: {location, crc} (diagnostics and tests). */
   long[] mappingOf(long cluster) throws IOException {
     long[] locs = new long[1];
@@ -1502,6 +1685,7 @@ final class LocalVolume extends Volume {
     m.put("readsLocal", readsLocal.sum());
     m.put("readsCache", readsCache.sum());
     m.put("reallocated", reallocated.sum());
+    m.put("dedupeShared", shared.sum());
     m.put("readsBackend", readsBackend.sum());
     m.put("commits", committer.commits.sum());
     m.put("commitTriggerQueueEmpty", committer.triggerQueueEmpty.sum());

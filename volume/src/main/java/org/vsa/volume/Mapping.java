@@ -59,6 +59,7 @@ final class Mapping {
       switch (r.type()) {
         case TLog.WRITE -> set(r.cluster(), Layout.withLineage(Layout.location(n, r.a()), level), r.dataCrc());
         case TLog.UNMAP -> unmap(r.cluster(), r.a() & 0xFFFF_FFFFL);
+        case TLog.SHARE -> set(r.target(), r.sharedLocation(), r.dataCrc()); // absolute at every level
         default -> sealed = true;
       }
     }

@@ -53,17 +53,41 @@ final class Scrubber {
     void run() throws IOException;
   }
 
+  /**
+   * Dedupe: what other mappings (any vDisk's head or snapshot, this one's included) reference of
+   * this vDisk's SCOs through shared locations. Such SCOs are kept whole, like those a snapshot
+   * pins.
+   */
+  interface SharedGuard {
+    /** SCOs referenced through dedupe when the scrub started. */
+    Set<Long> pinned();
+
+    /**
+     * Under the deletion lock, before anything is deleted: removes {@code doomed} from the dedupe
+     * index (durably, so no new reference can be taken) and returns those some live mapping
+     * references after all (they are kept).
+     */
+    Set<Long> release(Set<Long> doomed) throws IOException;
+  }
+
   private final ObjectStore backend;
   private final LocalVolume v;
   private final SnapshotTable table;
   private final ScrubOptions options;
   private final Mapping.TlogSource tlogs;
   private final DeletionGate gate;
+  private final SharedGuard shared;
   private final long startNanos = System.nanoTime();
   private long bytesMetered;
 
   Scrubber(ObjectStore backend, LocalVolume v, SnapshotTable table, ScrubOptions options, Mapping.TlogSource tlogs,
       DeletionGate gate) {
+    this(backend, v, table, options, tlogs, gate, null);
+  }
+
+  Scrubber(ObjectStore backend, LocalVolume v, SnapshotTable table, ScrubOptions options, Mapping.TlogSource tlogs,
+      DeletionGate gate, SharedGuard shared) {
+    this.shared = shared;
     this.backend = backend;
     this.v = v;
     this.table = table;
@@ -78,17 +102,18 @@ final class Scrubber {
     Set<Long> local = v.scosInWriteBuffer();
     long open = v.openNumber();
     int slots = live.slotsPerSco();
+    Set<Long> sharedPins = shared == null ? Set.of() : shared.pinned();
     TreeSet<Long> dead = new TreeSet<>();
     TreeSet<Long> sparse = new TreeSet<>();
     int examined = 0;
     for (String name : backend.list(ns, "sco_")) {
       long n = Layout.numberOf(name, "sco_");
-      if (n <= 0 || n >= open || local.contains(n)) {
+      if (n <= 0 || n >= open || local.contains(n) || v.hasPendingShares(n)) {
         continue;
       }
       examined++;
       int headLive = live.headLive(n);
-      boolean pinned = live.pinnedBySnapshot(n);
+      boolean pinned = live.pinnedBySnapshot(n) || sharedPins.contains(n);
       if (headLive == 0 && !pinned) {
         dead.add(n);
       } else if (!pinned && headLive <= options.fillRatioMax() * slots) {
@@ -111,7 +136,7 @@ final class Scrubber {
     if (deferred == null) {
       TreeSet<Long> doomed = new TreeSet<>(dead);
       doomed.addAll(sparse);
-      deferred = gate.runLocked(() -> delete(ns, doomed, open, deleted));
+      deferred = gate.runLocked(() -> delete(ns, doomed, open, deleted, sharedPins));
     }
     ScrubReport r = new ScrubReport(v.name(), examined, sparse.size(), moved, (int) deleted[0], (int) deleted[1],
         deleted[2], deleted[2] - moved * Layout.CLUSTER_BYTES, deferred);
@@ -177,7 +202,8 @@ final class Scrubber {
   }
 
   /** Runs under the engine's lock. */
-  private void delete(String ns, TreeSet<Long> doomed, long open, long[] deleted) throws IOException {
+  private void delete(String ns, TreeSet<Long> doomed, long open, long[] deleted, Set<Long> sharedPins)
+      throws IOException {
     // always-on check: nothing live may point into what is about to go
     v.forEachMapped((cluster, loc, crc) -> {
       if (Layout.lineageOf(loc) == 0 && doomed.remove(Layout.scoOf(loc))) {
@@ -185,21 +211,41 @@ final class Scrubber {
             Layout.scoOf(loc));
       }
     });
+    Set<Long> local = new java.util.HashSet<>(v.scosInWriteBuffer());
+    local.addAll(v.tlogsInWriteBuffer()); // deleted once trimmed from the write buffer, by a later scrub
+    // TLogs no history contains any more (what a rollback left behind), with their SCOs
+    List<Long> oldTlogs = new ArrayList<>();
+    for (String name : backend.list(ns, "tlog_")) {
+      long n = Layout.numberOf(name, "tlog_");
+      if (n > 0 && n < open && !local.contains(n) && !inSomeHistory(n)) {
+        oldTlogs.add(n);
+      }
+    }
+    Set<Long> keep = new java.util.HashSet<>(sharedPins);
+    if (shared != null) {
+      TreeSet<Long> all = new TreeSet<>(doomed);
+      for (long n : oldTlogs) {
+        if (!sharedPins.contains(n)) {
+          all.add(n);
+        }
+      }
+      Set<Long> still = shared.release(all);
+      if (!still.isEmpty()) {
+        log.info("vDisk {}: scrub keeps SCOs {}: other vDisks took references to them through dedupe", v.name(), still);
+      }
+      doomed.removeAll(still);
+      keep.addAll(still);
+    }
     for (long n : doomed) {
       String name = Layout.scoName(n);
       deleted[2] += sizeOrZero(ns, name);
       backend.delete(ns, name);
       deleted[0]++;
     }
-    Set<Long> local = new java.util.HashSet<>(v.scosInWriteBuffer());
-    local.addAll(v.tlogsInWriteBuffer()); // deleted once trimmed from the write buffer, by a later scrub
-    for (String name : backend.list(ns, "tlog_")) {
-      long n = Layout.numberOf(name, "tlog_");
-      if (n <= 0 || n >= open || local.contains(n) || inSomeHistory(n)) {
-        continue;
-      }
+    for (long n : oldTlogs) {
+      String name = Layout.tlogName(n);
       String sco = Layout.scoName(n);
-      if (backend.exists(ns, sco)) {
+      if (!keep.contains(n) && backend.exists(ns, sco)) {
         deleted[2] += sizeOrZero(ns, sco);
         backend.delete(ns, sco);
         deleted[0]++;

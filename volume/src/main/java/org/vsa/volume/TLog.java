@@ -26,14 +26,19 @@ import java.util.UUID;
  * records, 32 bytes each, big-endian:
  *   0  u16  record magic 'TR'
  *   2  u8   record version (1)
- *   3  u8   type: 1 WRITE, 2 UNMAP, 3 SEAL
- *   4  u32  WRITE: slot in the SCO; UNMAP: cluster count; SEAL: clusters in the SCO
+ *   3  u8   type: 1 WRITE, 2 UNMAP, 3 SEAL, 4 SHARE
+ *   4  u32  WRITE: slot in the SCO; UNMAP: cluster count; SEAL: clusters in the SCO;
+ *           SHARE: slot (bits 0..15) and dedupe-table index (bits 16..30) of the shared copy
  *   8  u64  sequence number (per vDisk, +1 per record, never reused)
- *   16 u64  WRITE/UNMAP: first cluster; SEAL: records before this one
- *   24 u32  WRITE: CRC32C of the cluster's 4096 bytes; else 0
+ *   16 u64  WRITE/UNMAP: first cluster; SEAL: records before this one;
+ *           SHARE: cluster (bits 0..33) and SCO number of the shared copy (bits 34..63)
+ *   24 u32  WRITE, SHARE: CRC32C of the cluster's 4096 bytes; else 0
  *   28 u32  CRC32C of bytes 0..27
  * </pre>
- * Version history: 1 (this one).
+ * Version history: 1 (WRITE, UNMAP, SEAL); record version 2 adds SHARE (deduplication: the
+ * cluster maps to a copy another write of the vPool stored, no data in this SCO). Records of
+ * types 1 to 3 are still written as version 1, so TLogs without SHARE read as before; a reader
+ * of version 1 stops at a SHARE record as at a corrupt one.
  *
  * <p>Fixed-size records make a torn tail easy to find: recovery reads records in order and
  * stops at the first one whose magic, version, CRC or sequence is wrong.
@@ -47,10 +52,15 @@ public final class TLog {
   public static final int RECORD_BYTES = 32;
   public static final short RECORD_MAGIC = 0x5452; // 'TR'
   public static final byte RECORD_VERSION = 1;
+  /** The record version of SHARE records. */
+  public static final byte RECORD_VERSION_SHARE = 2;
+  /** Clusters of a SHARE record: 34 bits (64 TiB). */
+  static final long SHARE_CLUSTER_MASK = (1L << 34) - 1;
 
   public static final byte WRITE = 1;
   public static final byte UNMAP = 2;
   public static final byte SEAL = 3;
+  public static final byte SHARE = 4;
 
   /** One decoded record. */
   public record Record(byte type, int a, long seq, long cluster, int dataCrc) {
@@ -64,6 +74,25 @@ public final class TLog {
 
     public static Record seal(long seq, int clusters, long recordsBefore) {
       return new Record(SEAL, clusters, seq, recordsBefore, 0);
+    }
+
+    /** Cluster {@code cluster} maps to the shared location {@code shared} (see {@link Layout#sharedLocation}). */
+    public static Record share(long seq, long cluster, long shared, int dataCrc) {
+      Verify.that(Layout.isShared(shared), "not a shared location");
+      Verify.that(cluster >= 0 && cluster <= SHARE_CLUSTER_MASK, "cluster %d does not fit a SHARE record", cluster);
+      int a = Layout.slotOf(shared) | (Layout.sharedIndexOf(shared) << 16);
+      return new Record(SHARE, a, seq, cluster | (Layout.scoOf(shared) << 34), dataCrc);
+    }
+
+    /** The cluster a WRITE, UNMAP or SHARE record is about. */
+    public long target() {
+      return type == SHARE ? cluster & SHARE_CLUSTER_MASK : cluster;
+    }
+
+    /** A SHARE record's shared location. */
+    public long sharedLocation() {
+      Verify.that(type == SHARE, "not a SHARE record");
+      return Layout.sharedLocation((a >>> 16) & Layout.SHARED_INDEX_MAX, cluster >>> 34, a & 0xFFFF);
     }
   }
 
@@ -80,7 +109,7 @@ public final class TLog {
   /** Appends the encoded record at the buffer's position. */
   public static void encode(Record r, ByteBuffer dst) {
     int start = dst.position();
-    dst.putShort(RECORD_MAGIC).put(RECORD_VERSION).put(r.type()).putInt(r.a());
+    dst.putShort(RECORD_MAGIC).put(r.type() == SHARE ? RECORD_VERSION_SHARE : RECORD_VERSION).put(r.type()).putInt(r.a());
     dst.putLong(r.seq()).putLong(r.cluster()).putInt(r.dataCrc());
     ByteBuffer view = dst.duplicate();
     view.position(start).limit(start + 28);
@@ -93,11 +122,14 @@ public final class TLog {
     ByteBuffer view = buf.duplicate();
     view.limit(start + 28);
     int crc = Layout.crc32c(view);
-    if (buf.getInt(start + 28) != crc || buf.getShort(start) != RECORD_MAGIC || buf.get(start + 2) != RECORD_VERSION) {
+    if (buf.getInt(start + 28) != crc || buf.getShort(start) != RECORD_MAGIC) {
       return null;
     }
+    byte version = buf.get(start + 2);
     byte type = buf.get(start + 3);
-    if (type != WRITE && type != UNMAP && type != SEAL) {
+    boolean known = version == RECORD_VERSION ? type == WRITE || type == UNMAP || type == SEAL
+        : version == RECORD_VERSION_SHARE && type == SHARE;
+    if (!known) {
       return null;
     }
     return new Record(type, buf.getInt(start + 4), buf.getLong(start + 8), buf.getLong(start + 16), buf.getInt(start + 24));
