@@ -158,6 +158,9 @@ final class DtlClient implements DtlStream {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, Msg msg) {
+      if (msg instanceof Msg.Ack a && DtlTrace.on()) {
+        DtlTrace.mark(DtlTrace.Stage.CLIENT_ACK, a.lastSeq());
+      }
       step(new ClientMachine.Received(conn, msg));
     }
 
@@ -175,6 +178,7 @@ final class DtlClient implements DtlStream {
 
   @Override
   public void append(long seq, long sco, byte[] record, byte[] data) {
+    DtlTrace.mark(DtlTrace.Stage.CLIENT_APPEND, seq);
     step(new ClientMachine.Appended(new Entry(seq, sco, record, data)));
   }
 
@@ -199,6 +203,7 @@ final class DtlClient implements DtlStream {
         throw new InterruptedIOException("interrupted while waiting for the DTL");
       }
     }
+    DtlTrace.mark(DtlTrace.Stage.WRITER_WOKE, seq);
     return seq <= machine.heldSeq();
   }
 

@@ -235,6 +235,11 @@ public final class DtlServer implements AutoCloseable {
         return;
       }
       VdiskLog v = bound;
+      long traceSeq = -1;
+      if (m instanceof Msg.Append a && !a.entries().isEmpty() && DtlTrace.on()) {
+        traceSeq = a.entries().get(a.entries().size() - 1).seq();
+        DtlTrace.mark(DtlTrace.Stage.SERVER_DECODE, traceSeq);
+      }
       synchronized (v) {
         if (v.broken != null) {
           ctx.write(new Msg.Reject(Msg.Code.FULL, v.state.highestEpoch(), v.state.lastSeq(), v.state.streamEpoch(), 0,
@@ -255,6 +260,9 @@ public final class DtlServer implements AutoCloseable {
           ctx.write(new Msg.Reject(Msg.Code.FULL, 0, 0, 0, 0, "DTL disk failure: " + e.getMessage()));
         } finally {
           usedBytes.addAndGet(v.state.fileBytes() - before);
+        }
+        if (traceSeq >= 0) {
+          DtlTrace.mark(DtlTrace.Stage.SERVER_WRITTEN, traceSeq);
         }
       }
     }
@@ -300,6 +308,9 @@ public final class DtlServer implements AutoCloseable {
             if (v.dirty) {
               v.file.force(false);
               v.dirty = false;
+              if (DtlTrace.on()) {
+                DtlTrace.mark(DtlTrace.Stage.SERVER_FORCED, v.state.lastSeq());
+              }
             }
             afterSync.forEach(ctx::write);
           } catch (IOException e) {

@@ -13,5 +13,8 @@ final class FrameEncoder extends MessageToByteEncoder<Msg> {
   @Override
   protected void encode(ChannelHandlerContext ctx, Msg msg, ByteBuf out) {
     out.writeBytes(WireCodec.encode(msg));
+    if (msg instanceof Msg.Append a && !a.entries().isEmpty() && DtlTrace.on()) {
+      DtlTrace.mark(DtlTrace.Stage.CLIENT_ENCODE, a.entries().get(a.entries().size() - 1).seq());
+    }
   }
 }
