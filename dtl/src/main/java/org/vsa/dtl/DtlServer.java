@@ -40,10 +40,23 @@ import org.slf4j.LoggerFactory;
  * the owner turns DEGRADED rather than the disk filling up); trimmed logs are rewritten once their
  * dead bytes outweigh the live ones. A malformed frame closes its connection only; a failing disk
  * makes that vDisk's log refuse requests, never the process stop.
+ *
+ * <p><b>Preallocation.</b> A log file is grown ahead of its end in chunks of
+ * {@link #PREALLOC_CHUNK_BYTES}, written once with zeros, so that the {@code force(false)} before an
+ * Ack is a data-only fdatasync: appending at the end of the file instead changes its size on every
+ * request, and each fdatasync then also commits that change through the file system's journal,
+ * where it queues behind every other fsync of the disk (measured with {@code DtlBench --stages}).
+ * A chunk is zeroed and forced on a background thread once the log comes within half a chunk of it;
+ * a burst that outruns it grows the file in line. The zero tail is not part of the log: a scan stops
+ * at the first record without its magic, and recovery cuts the file back to its last valid record
+ * (as it does a torn tail). Logs are preallocated only while the capacity leaves room for a chunk.
  */
 public final class DtlServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DtlServer.class);
   static final String SUFFIX = ".dtl";
+  /** A log file grows ahead of its end by this much (zeros, written once). */
+  static final long PREALLOC_CHUNK_BYTES = 4L << 20;
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 20);
 
   private final Path dir;
   private final long capacityBytes;
@@ -52,6 +65,9 @@ public final class DtlServer implements AutoCloseable {
   private final Channel channel;
   private final Map<UUID, VdiskLog> logs = new ConcurrentHashMap<>();
   private final AtomicLong usedBytes = new AtomicLong();
+  /** Bytes of zeros beyond the logs' ends, over all logs. */
+  private final AtomicLong preallocatedBytes = new AtomicLong();
+  private final java.util.concurrent.ExecutorService preallocator;
 
   /** One vDisk's log: its state machine and its file. All access under its monitor. */
   private final class VdiskLog {
@@ -59,6 +75,11 @@ public final class DtlServer implements AutoCloseable {
     final Path path;
     ServerLog state;
     FileChannel file;
+    /** The file's length: the log's end ({@code state.fileBytes()}) plus zeros. */
+    long allocated;
+    /** Where the next record goes: the end of what was written of the log. */
+    long written;
+    boolean growing;
     boolean dirty;
     String broken;
 
@@ -67,6 +88,8 @@ public final class DtlServer implements AutoCloseable {
       this.path = path;
       this.state = state;
       this.file = file;
+      this.allocated = state.fileBytes();
+      this.written = state.fileBytes();
     }
   }
 
@@ -76,6 +99,11 @@ public final class DtlServer implements AutoCloseable {
     this.compactMinBytes = compactMinBytes;
     this.group = group;
     this.channel = channel;
+    this.preallocator = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "dtl-prealloc");
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   /**
@@ -143,8 +171,12 @@ public final class DtlServer implements AutoCloseable {
         ServerLog state = ServerLog.recover(id, compactMinBytes, scan);
         FileChannel f = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
         if (f.size() > state.fileBytes()) {
-          log.warn("DTL: log of vDisk {} ends in a torn or stray tail ({}); truncating {} bytes", id,
-              scan.stopReason(), f.size() - state.fileBytes());
+          if (zeros(bytes, state.fileBytes())) {
+            log.debug("DTL: log of vDisk {}: cutting its preallocated tail of {} bytes", id, f.size() - state.fileBytes());
+          } else {
+            log.warn("DTL: log of vDisk {} ends in a torn or stray tail ({}); truncating {} bytes", id,
+                scan.stopReason(), f.size() - state.fileBytes());
+          }
           f.truncate(state.fileBytes());
           f.force(true);
         }
@@ -156,6 +188,15 @@ public final class DtlServer implements AutoCloseable {
     }
   }
 
+  private static boolean zeros(ByteBuffer file, long from) {
+    for (int i = (int) from; i < file.limit(); i++) {
+      if (file.get(i) != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   public int port() {
     return ((InetSocketAddress) channel.localAddress()).getPort();
   }
@@ -163,6 +204,11 @@ public final class DtlServer implements AutoCloseable {
   /** Bytes of all DTL log files. */
   public long usedBytes() {
     return usedBytes.get();
+  }
+
+  /** Bytes of zeros preallocated beyond the ends of the logs (not counted in {@link #usedBytes()}). */
+  public long preallocatedBytes() {
+    return preallocatedBytes.get();
   }
 
   public long capacityBytes() {
@@ -180,6 +226,7 @@ public final class DtlServer implements AutoCloseable {
         m.put("lastSeq", v.state.lastSeq());
         m.put("liveBytes", v.state.liveBytes());
         m.put("fileBytes", v.state.fileBytes());
+        m.put("allocatedBytes", v.allocated);
         m.put("highestEpoch", v.state.highestEpoch());
         m.put("streamEpoch", v.state.streamEpoch());
         out.put(v.vdisk, m);
@@ -251,8 +298,8 @@ public final class DtlServer implements AutoCloseable {
           for (ServerLog.Action a : v.state.step(m, capacityBytes - usedBytes.get())) {
             execute(ctx, v, a);
           }
-          Verify.that(v.file.size() == v.state.fileBytes(), "DTL log of %s has %d bytes, its state says %d",
-              v.vdisk, v.file.size(), v.state.fileBytes());
+          Verify.that(v.written == v.state.fileBytes(), "DTL log of %s ends at %d, its state says %d",
+              v.vdisk, v.written, v.state.fileBytes());
         } catch (IOException e) {
           v.broken = e.toString();
           log.error("DTL: vDisk {}: writing its log failed; refusing its requests from now on", v.vdisk, e);
@@ -269,7 +316,7 @@ public final class DtlServer implements AutoCloseable {
 
     private void execute(ChannelHandlerContext ctx, VdiskLog v, ServerLog.Action a) throws IOException {
       if (a instanceof ServerLog.Write w) {
-        writeFully(v.file, w.bytes(), v.file.size());
+        writeAtEnd(v, w.bytes());
         v.dirty = true;
       } else if (a instanceof ServerLog.Sync) {
         v.dirty = true; // forced once for the whole batch, at channelReadComplete
@@ -349,6 +396,68 @@ public final class DtlServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Writes a record at the log's end; grows the file in line if the preallocated zeros do not
+   * reach, and asks the background thread for the next chunk when the end comes within half a
+   * chunk of the file's length. Caller holds v's monitor.
+   */
+  private void writeAtEnd(VdiskLog v, ByteBuffer b) throws IOException {
+    int n = b.remaining();
+    long end = v.written + n;
+    if (end > v.allocated) {
+      long before = v.allocated;
+      v.allocated = end; // the record itself grows the file
+      preallocatedBytes.addAndGet(-(before - v.written));
+    } else {
+      preallocatedBytes.addAndGet(-n);
+    }
+    writeFully(v.file, b, v.written);
+    v.written = end;
+    if (!v.growing && v.allocated - end < PREALLOC_CHUNK_BYTES / 2
+        && usedBytes.get() + preallocatedBytes.get() + PREALLOC_CHUNK_BYTES <= capacityBytes) {
+      v.growing = true;
+      long from = v.allocated;
+      FileChannel f = v.file;
+      try {
+        preallocator.execute(() -> grow(v, f, from));
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        v.growing = false; // closing
+      }
+    }
+  }
+
+  /** Appends a chunk of zeros to the log at {@code from} (its length when asked) and forces it. */
+  private void grow(VdiskLog v, FileChannel f, long from) {
+    try {
+      synchronized (v) {
+        if (v.file != f || v.allocated != from || v.broken != null) {
+          v.growing = false; // compacted, or grown in line meanwhile: ask again at the next write
+          return;
+        }
+        long at = from;
+        while (at < from + PREALLOC_CHUNK_BYTES) {
+          ByteBuffer z = ZEROS.duplicate();
+          z.limit((int) Math.min(z.capacity(), from + PREALLOC_CHUNK_BYTES - at));
+          at += writeFully(f, z, at);
+        }
+        v.allocated = at;
+        preallocatedBytes.addAndGet(at - from);
+      }
+      // outside the monitor: the log's requests go on while the new length reaches the journal
+      f.force(false);
+    } catch (java.nio.channels.ClosedChannelException e) {
+      // the log was compacted (a new file) or the server closed meanwhile: nothing to grow
+    } catch (IOException e) {
+      log.warn("DTL: vDisk {}: preallocating its log failed ({}); it grows with each record", v.vdisk, e.toString());
+    } catch (RuntimeException e) {
+      log.warn("DTL: vDisk {}: preallocating its log failed", v.vdisk, e);
+    } finally {
+      synchronized (v) {
+        v.growing = false;
+      }
+    }
+  }
+
   /** Rewrites a log as the prefix and its live records: a temp file, forced, renamed, directory forced. */
   private void compact(VdiskLog v, ServerLog.Compact c) throws IOException {
     Path tmp = v.path.resolveSibling(v.path.getFileName() + ".compact");
@@ -368,6 +477,9 @@ public final class DtlServer implements AutoCloseable {
     Files.move(tmp, v.path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     fsyncDirectory(dir);
     v.file = FileChannel.open(v.path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    preallocatedBytes.addAndGet(-(v.allocated - v.written));
+    v.allocated = v.state.fileBytes();
+    v.written = v.state.fileBytes();
     v.dirty = false;
     log.debug("DTL: vDisk {}: log compacted to {} bytes", v.vdisk, v.state.fileBytes());
   }
@@ -401,6 +513,12 @@ public final class DtlServer implements AutoCloseable {
   public void close() {
     channel.close().syncUninterruptibly();
     group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    preallocator.shutdown();
+    try {
+      preallocator.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     for (VdiskLog v : logs.values()) {
       synchronized (v) {
         try {
