@@ -43,6 +43,8 @@ final class DtlClient implements DtlStream {
   private Channel channel;
   private int liveConn = -1;
   private boolean closed;
+  private long backpressureWaits;
+  private long backpressureNanos;
 
   DtlClient(String name, UUID vdisk, DtlMode mode, long epoch, long lastSeq, long lastSco, ClientConfig cfg,
       InetSocketAddress peer, EventLoopGroup group, LongConsumer sealRequest, DtlEvents events) {
@@ -67,6 +69,7 @@ final class DtlClient implements DtlStream {
       return;
     }
     long releasedBefore = machine.releasedSeq();
+    boolean admittedBefore = machine.admits();
     List<ClientMachine.Action> actions;
     try {
       actions = machine.step(e, System.nanoTime());
@@ -77,7 +80,7 @@ final class DtlClient implements DtlStream {
     for (ClientMachine.Action a : actions) {
       execute(a);
     }
-    if (machine.releasedSeq() != releasedBefore) {
+    if (machine.releasedSeq() != releasedBefore || (!admittedBefore && machine.admits())) {
       notifyAll();
     }
   }
@@ -205,6 +208,37 @@ final class DtlClient implements DtlStream {
     }
     DtlTrace.mark(DtlTrace.Stage.WRITER_WOKE, seq);
     return seq <= machine.heldSeq();
+  }
+
+  @Override
+  public synchronized void awaitRoom() throws InterruptedIOException {
+    if (machine.admits()) {
+      return;
+    }
+    long t0 = System.nanoTime();
+    // the machine admits within the ack timeout; this bound only guards against a stuck shell
+    long deadline = t0 + 3 * cfg.ackTimeoutNanos() + TimeUnit.SECONDS.toNanos(1);
+    while (!machine.admits() && !closed) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        log.warn("vDisk {}: the DTL client held writers back for {} ms; letting them go", name,
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+        break;
+      }
+      try {
+        TimeUnit.NANOSECONDS.timedWait(this, left);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while waiting for room in the DTL queue");
+      }
+    }
+    backpressureWaits++;
+    backpressureNanos += System.nanoTime() - t0;
+  }
+
+  /** Writers held back by the queue bound, and for how long in all. */
+  synchronized long[] backpressure() {
+    return new long[] {backpressureWaits, backpressureNanos};
   }
 
   @Override

@@ -20,6 +20,14 @@ public interface DtlStream extends AutoCloseable {
    */
   boolean awaitHeld(long seq) throws java.io.InterruptedIOException;
 
+  /**
+   * Back-pressure: waits, before a write appends, while the DTL is connected but has not yet
+   * acknowledged as much of the stream as the client may keep in memory. Returns at once when
+   * there is room, when there is no DTL, or when it is unreachable (it then turns DEGRADED within
+   * the ack timeout and releases every waiter). Not under any engine lock.
+   */
+  default void awaitRoom() throws java.io.InterruptedIOException {}
+
   /** The backend holds every SCO up to {@code sco}: the DTL may drop their entries. */
   void backendHolds(long sco);
 

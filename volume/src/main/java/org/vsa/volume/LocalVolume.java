@@ -588,6 +588,7 @@ final class LocalVolume extends Volume {
     long first = offset >>> Layout.CLUSTER_SHIFT;
     long last = (offset + len - 1) >>> Layout.CLUSTER_SHIFT;
     int n = (int) (last - first + 1);
+    dtl.awaitRoom(); // back-pressure while the DTL lags (never while it is unreachable)
     admit(n);
     try {
       committer.enter();
