@@ -43,6 +43,8 @@ final class DtlClient implements DtlStream {
   private Channel channel;
   private int liveConn = -1;
   private boolean closed;
+  private final java.util.ArrayDeque<Msg> outbox = new java.util.ArrayDeque<>();
+  private boolean drainScheduled;
   private long backpressureWaits;
   private long backpressureNanos;
 
@@ -88,15 +90,23 @@ final class DtlClient implements DtlStream {
   private void execute(ClientMachine.Action a) {
     if (a instanceof ClientMachine.Send s) {
       if (s.conn() == liveConn && channel != null) {
-        channel.writeAndFlush(s.msg(), channel.voidPromise());
+        // coalesced: one task on the event loop and one flush (one syscall) for the messages that
+        // queued up meanwhile, instead of a task and a flush per message
+        outbox.add(s.msg());
+        if (!drainScheduled) {
+          drainScheduled = true;
+          channel.eventLoop().execute(this::drain);
+        }
       }
     } else if (a instanceof ClientMachine.Connect c) {
       liveConn = c.conn();
       channel = null;
+      outbox.clear();
       connect(c.conn());
     } else if (a instanceof ClientMachine.Close c) {
       if (c.conn() == liveConn) {
         liveConn = -1;
+        outbox.clear();
         if (channel != null) {
           channel.close();
           channel = null;
@@ -123,6 +133,19 @@ final class DtlClient implements DtlStream {
         }
       });
     }
+  }
+
+  /** Writes the queued messages to the live channel, in order, with one flush (on its event loop). */
+  private synchronized void drain() {
+    drainScheduled = false;
+    if (channel == null || closed) {
+      outbox.clear();
+      return;
+    }
+    for (Msg m = outbox.poll(); m != null; m = outbox.poll()) {
+      channel.write(m, channel.voidPromise());
+    }
+    channel.flush();
   }
 
   private void connect(int conn) {

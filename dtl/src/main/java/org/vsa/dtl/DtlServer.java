@@ -267,6 +267,14 @@ public final class DtlServer implements AutoCloseable {
   private final class Connection extends SimpleChannelInboundHandler<Msg> {
     private VdiskLog bound;
     private final List<Msg> afterSync = new ArrayList<>();
+    private final List<ByteBuffer> pendingWrites = new ArrayList<>();
+
+    private void flushWrites(VdiskLog v) throws IOException {
+      if (!pendingWrites.isEmpty()) {
+        writeAtEnd(v, pendingWrites.toArray(new ByteBuffer[0]));
+        pendingWrites.clear();
+      }
+    }
     private boolean closeAfterFlush;
 
     @Override
@@ -295,8 +303,13 @@ public final class DtlServer implements AutoCloseable {
         }
         long before = v.state.fileBytes();
         try {
-          for (ServerLog.Action a : v.state.step(m, capacityBytes - usedBytes.get())) {
-            execute(ctx, v, a);
+          try {
+            for (ServerLog.Action a : v.state.step(m, capacityBytes - usedBytes.get())) {
+              execute(ctx, v, a);
+            }
+            flushWrites(v);
+          } finally {
+            pendingWrites.clear();
           }
           Verify.that(v.written == v.state.fileBytes(), "DTL log of %s ends at %d, its state says %d",
               v.vdisk, v.written, v.state.fileBytes());
@@ -316,8 +329,13 @@ public final class DtlServer implements AutoCloseable {
 
     private void execute(ChannelHandlerContext ctx, VdiskLog v, ServerLog.Action a) throws IOException {
       if (a instanceof ServerLog.Write w) {
-        writeAtEnd(v, w.bytes());
+        pendingWrites.add(w.bytes()); // gathered into one write with the records that follow it
         v.dirty = true;
+        return;
+      }
+      flushWrites(v);
+      if (a instanceof ServerLog.Write) {
+        throw new AssertionError("unreachable");
       } else if (a instanceof ServerLog.Sync) {
         v.dirty = true; // forced once for the whole batch, at channelReadComplete
       } else if (a instanceof ServerLog.Reply r) {
@@ -401,8 +419,11 @@ public final class DtlServer implements AutoCloseable {
    * reach, and asks the background thread for the next chunk when the end comes within half a
    * chunk of the file's length. Caller holds v's monitor.
    */
-  private void writeAtEnd(VdiskLog v, ByteBuffer b) throws IOException {
-    int n = b.remaining();
+  private void writeAtEnd(VdiskLog v, ByteBuffer[] bs) throws IOException {
+    long n = 0;
+    for (ByteBuffer b : bs) {
+      n += b.remaining();
+    }
     long end = v.written + n;
     if (end > v.allocated) {
       long before = v.allocated;
@@ -411,7 +432,7 @@ public final class DtlServer implements AutoCloseable {
     } else {
       preallocatedBytes.addAndGet(-n);
     }
-    writeFully(v.file, b, v.written);
+    writeFully(v.file, bs, v.written, n);
     v.written = end;
     if (!v.growing && v.allocated - end < PREALLOC_CHUNK_BYTES / 2
         && usedBytes.get() + preallocatedBytes.get() + PREALLOC_CHUNK_BYTES <= capacityBytes) {
@@ -490,6 +511,15 @@ public final class DtlServer implements AutoCloseable {
       n += ch.write(src, pos + n);
     }
     return n;
+  }
+
+  /** One gathering write of {@code n} bytes at {@code pos} (the channel's position is used and moved). */
+  static void writeFully(FileChannel ch, ByteBuffer[] src, long pos, long n) throws IOException {
+    ch.position(pos);
+    long done = 0;
+    while (done < n) {
+      done += ch.write(src);
+    }
   }
 
   static void readFully(FileChannel ch, ByteBuffer dst, long pos) throws IOException {
