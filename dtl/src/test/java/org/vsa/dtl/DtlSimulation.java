@@ -154,8 +154,7 @@ final class DtlSimulation {
       long overflowsBefore = machine.overflows();
       List<ClientMachine.Action> actions = machine.step(e, now);
       overflows += machine.overflows() - overflowsBefore;
-      // the bound: admitted writes stop the queue at admitMaxBytes plus the entries admitted with it,
-      // except while the DTL is away (no back-pressure then: the retain bound drops the queue)
+      // the memory bound: while the DTL is away nothing holds writers back and the retain bound drops the queue
       Verify.that(machine.queuedBytes() <= clientConfig.retainMaxBytes(), "queue of %d bytes past the retain bound",
           machine.queuedBytes());
       for (ClientMachine.Action a : actions) {
