@@ -297,7 +297,7 @@ public final class DtlServer implements AutoCloseable {
       }
       synchronized (v) {
         if (v.broken != null) {
-          ctx.write(new Msg.Reject(Msg.Code.FULL, v.state.highestEpoch(), v.state.lastSeq(), v.state.streamEpoch(), 0,
+          reply(ctx, new Msg.Reject(Msg.Code.FULL, v.state.highestEpoch(), v.state.lastSeq(), v.state.streamEpoch(), 0,
               "the DTL log of this vDisk is unusable: " + v.broken));
           return;
         }
@@ -317,7 +317,7 @@ public final class DtlServer implements AutoCloseable {
           v.broken = e.toString();
           log.error("DTL: vDisk {}: writing its log failed; refusing its requests from now on", v.vdisk, e);
           afterSync.clear();
-          ctx.write(new Msg.Reject(Msg.Code.FULL, 0, 0, 0, 0, "DTL disk failure: " + e.getMessage()));
+          reply(ctx, new Msg.Reject(Msg.Code.FULL, 0, 0, 0, 0, "DTL disk failure: " + e.getMessage()));
         } finally {
           usedBytes.addAndGet(v.state.fileBytes() - before);
         }
@@ -342,7 +342,7 @@ public final class DtlServer implements AutoCloseable {
         if (r.afterSync()) {
           afterSync.add(r.msg());
         } else {
-          ctx.write(r.msg());
+          reply(ctx, r.msg());
         }
       } else if (a instanceof ServerLog.SendEntries s) {
         List<Entry> es = new ArrayList<>();
@@ -377,11 +377,11 @@ public final class DtlServer implements AutoCloseable {
                 DtlTrace.mark(DtlTrace.Stage.SERVER_FORCED, v.state.lastSeq());
               }
             }
-            afterSync.forEach(ctx::write);
+            afterSync.forEach(m -> reply(ctx, m));
           } catch (IOException e) {
             v.broken = e.toString();
             log.error("DTL: vDisk {}: forcing its log failed; refusing its requests from now on", v.vdisk, e);
-            ctx.write(new Msg.Reject(Msg.Code.FULL, 0, 0, 0, 0, "DTL disk failure: " + e.getMessage()));
+            reply(ctx, new Msg.Reject(Msg.Code.FULL, 0, 0, 0, 0, "DTL disk failure: " + e.getMessage()));
           }
           afterSync.clear();
         }
@@ -392,9 +392,14 @@ public final class DtlServer implements AutoCloseable {
       }
     }
 
+    /** Queues a reply; a reply that cannot be encoded or written closes the connection, with a log line. */
+    private void reply(ChannelHandlerContext ctx, Msg m) {
+      ctx.write(m).addListener(io.netty.channel.ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+    }
+
     private void reject(ChannelHandlerContext ctx, Msg.Code code, String why) {
       log.warn("DTL: refusing a request from {}: {}", ctx.channel().remoteAddress(), why);
-      ctx.write(new Msg.Reject(code, 0, 0, 0, 0, why));
+      reply(ctx, new Msg.Reject(code, 0, 0, 0, 0, why));
       closeAfterFlush = true;
     }
 
