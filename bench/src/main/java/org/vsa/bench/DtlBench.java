@@ -77,18 +77,21 @@ public final class DtlBench {
             if (sink != null) {
               sink.clear();
             }
+            long[] heldBefore = heldBack(e, name);
             double[] r = run(v, depth, d, seconds, span);
+            long[] heldAfter = heldBack(e, name);
             if (sink != null && mode != DtlMode.NONE && depth == 1) {
               stageRows.addAll(sink.rows(mode.configName() + " " + (d == Durability.DURABLE ? "FUA" : "buffered")));
             }
-            rows.add(String.format(Locale.ROOT, "| %s | %s | %d | %.0f | %.0f | %.0f | %s |", mode.configName(),
-                d == Durability.DURABLE ? "FUA" : "buffered", depth, r[0], r[1], r[2], e.dtlState(name).orElseThrow()));
+            rows.add(String.format(Locale.ROOT, "| %s | %s | %d | %.0f | %.0f | %.0f | %s | %d, %d ms |", mode.configName(),
+                d == Durability.DURABLE ? "FUA" : "buffered", depth, r[0], r[1], r[2], e.dtlState(name).orElseThrow(),
+                heldAfter[0] - heldBefore[0], heldAfter[1] - heldBefore[1]));
             System.err.println(rows.get(rows.size() - 1));
           }
         }
       }
-      System.out.println("| DTL mode | write | iodepth | IOPS | p50 µs | p99 µs | DTL state after |");
-      System.out.println("|---|---|---|---|---|---|---|");
+      System.out.println("| DTL mode | write | iodepth | IOPS | p50 µs | p99 µs | DTL state after | writes held back by the DTL, their wait |");
+      System.out.println("|---|---|---|---|---|---|---|---|");
       rows.forEach(System.out::println);
       if (!stageRows.isEmpty()) {
         System.out.println();
@@ -101,6 +104,12 @@ public final class DtlBench {
     } finally {
       deleteTree(dir);
     }
+  }
+
+  /** {writes held back, ms waited} by the DTL's back-pressure so far. */
+  static long[] heldBack(Engine e, String name) {
+    var m = e.stats(name);
+    return new long[] {m.getOrDefault("dtlHeldBackWrites", 0L), m.getOrDefault("dtlHeldBackMillis", 0L)};
   }
 
   /** Per-seq timestamps of the DTL stages (one vDisk at a time). */

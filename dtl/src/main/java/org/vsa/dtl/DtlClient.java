@@ -259,8 +259,8 @@ final class DtlClient implements DtlStream {
     backpressureNanos += System.nanoTime() - t0;
   }
 
-  /** Writers held back by the queue bound, and for how long in all. */
-  synchronized long[] backpressure() {
+  @Override
+  public synchronized long[] heldBack() {
     return new long[] {backpressureWaits, backpressureNanos};
   }
 

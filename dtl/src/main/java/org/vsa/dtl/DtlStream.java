@@ -28,6 +28,11 @@ public interface DtlStream extends AutoCloseable {
    */
   default void awaitRoom() throws java.io.InterruptedIOException {}
 
+  /** Writes held back by {@link #awaitRoom()} so far, and the nanoseconds they waited in all. */
+  default long[] heldBack() {
+    return new long[2];
+  }
+
   /** The backend holds every SCO up to {@code sco}: the DTL may drop their entries. */
   void backendHolds(long sco);
 

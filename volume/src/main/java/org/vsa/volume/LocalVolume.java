@@ -1506,6 +1506,9 @@ final class LocalVolume extends Volume {
     m.put("residentPages", (long) metadata.residentPages());
     m.put("scosInWriteBuffer", (long) scos.size());
     m.put("dtlState", (long) dtl.state().ordinal());
+    long[] heldBack = dtl.heldBack();
+    m.put("dtlHeldBackWrites", heldBack[0]);
+    m.put("dtlHeldBackMillis", heldBack[1] / 1_000_000);
     return m;
   }
 }

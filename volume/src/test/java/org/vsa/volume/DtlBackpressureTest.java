@@ -100,6 +100,7 @@ class DtlBackpressureTest {
       assertEquals(DtlState.OK_SYNC, e.dtlState("a").orElseThrow(), e.dtlReason("a").orElseThrow());
 
       proxy.pauseAnswers(false);
+      await(() -> e.stats("a").get("dtlHeldBackWrites") >= 1, "the held-back write is counted");
       await(() -> done.get() == 600 && !w.isAlive(), "the writer resumed and finished");
       v.flush();
       assertEquals(DtlState.OK_SYNC, e.dtlState("a").orElseThrow(), e.dtlReason("a").orElseThrow());
