@@ -80,6 +80,8 @@ public final class DtlServer implements AutoCloseable {
     /** Where the next record goes: the end of what was written of the log. */
     long written;
     boolean growing;
+    /** Preallocating failed once (a full disk, say): this log grows with each record from now on. */
+    boolean noPrealloc;
     boolean dirty;
     String broken;
 
@@ -439,7 +441,7 @@ public final class DtlServer implements AutoCloseable {
     }
     writeFully(v.file, bs, v.written, n);
     v.written = end;
-    if (!v.growing && v.allocated - end < PREALLOC_CHUNK_BYTES / 2
+    if (!v.growing && !v.noPrealloc && v.allocated - end < PREALLOC_CHUNK_BYTES / 2
         && usedBytes.get() + preallocatedBytes.get() + PREALLOC_CHUNK_BYTES <= capacityBytes) {
       v.growing = true;
       long from = v.allocated;
@@ -475,8 +477,14 @@ public final class DtlServer implements AutoCloseable {
       // the log was compacted (a new file) or the server closed meanwhile: nothing to grow
     } catch (IOException e) {
       log.warn("DTL: vDisk {}: preallocating its log failed ({}); it grows with each record", v.vdisk, e.toString());
+      synchronized (v) {
+        v.noPrealloc = true;
+      }
     } catch (RuntimeException e) {
-      log.warn("DTL: vDisk {}: preallocating its log failed", v.vdisk, e);
+      log.warn("DTL: vDisk {}: preallocating its log failed; it grows with each record", v.vdisk, e);
+      synchronized (v) {
+        v.noPrealloc = true;
+      }
     } finally {
       synchronized (v) {
         v.growing = false;
