@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.vsa.backends.LocalDirectoryObjectStore;
@@ -19,6 +20,7 @@ import org.vsa.dtl.DtlEvents;
 import org.vsa.dtl.DtlMode;
 import org.vsa.dtl.DtlServer;
 import org.vsa.dtl.DtlState;
+import org.vsa.dtl.DtlTrace;
 import org.vsa.volume.CachePolicy;
 import org.vsa.volume.Durability;
 import org.vsa.volume.Engine;
@@ -37,13 +39,16 @@ public final class DtlBench {
     int seconds = 5;
     Path dir = Path.of("dtl-bench-data");
     long span = 1L << 30;
+    boolean stages = false;
     for (String a : args) {
-      if (a.startsWith("--seconds=")) {
+      if (a.equals("--stages")) {
+        stages = true;
+      } else if (a.startsWith("--seconds=")) {
         seconds = Integer.parseInt(a.substring(10));
       } else if (a.startsWith("--dir=")) {
         dir = Path.of(a.substring(6));
       } else {
-        throw new IllegalArgumentException("unknown option " + a + " (--seconds=N, --dir=PATH)");
+        throw new IllegalArgumentException("unknown option " + a + " (--seconds=N, --dir=PATH, --stages)");
       }
     }
     if (Files.exists(dir)) {
@@ -56,6 +61,9 @@ public final class DtlBench {
         Engine e = Engine.start(EngineConfig.underDataDir(dir.resolve("engine"),
             new LocalDirectoryObjectStore(dir.resolve("engine").resolve("backend"))), c)) {
       List<String> rows = new ArrayList<>();
+      List<String> stageRows = new ArrayList<>();
+      StageSink sink = stages ? new StageSink() : null;
+      DtlTrace.install(sink);
       for (DtlMode mode : DtlMode.values()) {
         String name = "bench-" + mode.configName();
         Volume v = e.create(new VolumeSpec(name, "default", span, 4096, VolumeSpec.SCO_SIZE_DEFAULT, CachePolicy.NONE, mode));
@@ -66,18 +74,82 @@ public final class DtlBench {
         for (Durability d : Durability.values()) {
           for (int depth : new int[] {1, 32}) {
             run(v, depth, d, 1, span); // warm-up
+            if (sink != null) {
+              sink.clear();
+            }
+            long[] heldBefore = heldBack(e, name);
             double[] r = run(v, depth, d, seconds, span);
-            rows.add(String.format(Locale.ROOT, "| %s | %s | %d | %.0f | %.0f | %.0f | %s |", mode.configName(),
-                d == Durability.DURABLE ? "FUA" : "buffered", depth, r[0], r[1], r[2], e.dtlState(name).orElseThrow()));
+            long[] heldAfter = heldBack(e, name);
+            if (sink != null && mode != DtlMode.NONE && depth == 1) {
+              stageRows.addAll(sink.rows(mode.configName() + " " + (d == Durability.DURABLE ? "FUA" : "buffered")));
+            }
+            rows.add(String.format(Locale.ROOT, "| %s | %s | %d | %.0f | %.0f | %.0f | %s | %d, %d ms |", mode.configName(),
+                d == Durability.DURABLE ? "FUA" : "buffered", depth, r[0], r[1], r[2], e.dtlState(name).orElseThrow(),
+                heldAfter[0] - heldBefore[0], heldAfter[1] - heldBefore[1]));
             System.err.println(rows.get(rows.size() - 1));
           }
         }
       }
-      System.out.println("| DTL mode | write | iodepth | IOPS | p50 µs | p99 µs | DTL state after |");
-      System.out.println("|---|---|---|---|---|---|---|");
+      System.out.println("| DTL mode | write | iodepth | IOPS | p50 µs | p99 µs | DTL state after | writes held back by the DTL, their wait |");
+      System.out.println("|---|---|---|---|---|---|---|---|");
       rows.forEach(System.out::println);
+      if (!stageRows.isEmpty()) {
+        System.out.println();
+        System.out.println("Stages of the DTL path at iodepth 1 (µs between consecutive points, entries that passed all):");
+        System.out.println();
+        System.out.println("| mode, write | from -> to | entries | p50 µs | p90 µs | p99 µs | max µs |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        stageRows.forEach(System.out::println);
+      }
     } finally {
       deleteTree(dir);
+    }
+  }
+
+  /** {writes held back, ms waited} by the DTL's back-pressure so far. */
+  static long[] heldBack(Engine e, String name) {
+    var m = e.stats(name);
+    return new long[] {m.getOrDefault("dtlHeldBackWrites", 0L), m.getOrDefault("dtlHeldBackMillis", 0L)};
+  }
+
+  /** Per-seq timestamps of the DTL stages (one vDisk at a time). */
+  static final class StageSink implements DtlTrace.Sink {
+    private static final int N = DtlTrace.Stage.values().length;
+    private final ConcurrentHashMap<Long, long[]> bySeq = new ConcurrentHashMap<>();
+
+    @Override
+    public void mark(DtlTrace.Stage stage, long seq, long nanos) {
+      if (bySeq.size() < 2_000_000) {
+        bySeq.computeIfAbsent(seq, k -> new long[N])[stage.ordinal()] = nanos;
+      }
+    }
+
+    void clear() {
+      bySeq.clear();
+    }
+
+    List<String> rows(String label) {
+      List<long[]> full = new ArrayList<>();
+      for (long[] t : bySeq.values()) {
+        if (Arrays.stream(t).allMatch(x -> x != 0)) {
+          full.add(t);
+        }
+      }
+      List<String> out = new ArrayList<>();
+      DtlTrace.Stage[] st = DtlTrace.Stage.values();
+      for (int i = 0; i <= N - 1; i++) {
+        int from = i == N - 1 ? 0 : i;
+        int to = i == N - 1 ? N - 1 : i + 1;
+        long[] d = full.stream().mapToLong(t -> t[to] - t[from]).sorted().toArray();
+        if (d.length == 0) {
+          continue;
+        }
+        out.add(String.format(Locale.ROOT, "| %s | %s -> %s | %d | %.0f | %.0f | %.0f | %.0f |", label,
+            st[from].name().toLowerCase(Locale.ROOT), st[to].name().toLowerCase(Locale.ROOT), d.length,
+            d[d.length / 2] / 1000.0, d[(int) (d.length * 0.9)] / 1000.0,
+            d[Math.min(d.length - 1, (int) (d.length * 0.99))] / 1000.0, d[d.length - 1] / 1000.0));
+      }
+      return out;
     }
   }
 

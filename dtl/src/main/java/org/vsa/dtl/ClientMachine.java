@@ -25,8 +25,17 @@ import java.util.random.RandomGenerator;
  * then resets the DTL's stream to start after baseSeq and ships the queue. Until then the state is
  * CATCHING_UP and writes are acknowledged without the DTL.
  *
- * <p><b>Never stall.</b> Writers wait ({@link #releasedSeq()}) only in OK_SYNC; when no answer
- * comes within the ack timeout the link is dropped and the state turns DEGRADED, releasing them.
+ * <p><b>Back-pressure.</b> While the DTL is connected and receiving the stream (no gap), the queue
+ * of entries it has not acknowledged is bounded by {@link #admitMaxBytes()} (half the retain
+ * bound): beyond it {@link #admits()} is false and the shell holds writers back before they append,
+ * so that an async-mode vDisk runs at the DTL's pace and its unprotected window stays bounded,
+ * instead of dropping the queue. The wait ends with an Ack that shrinks the queue, or when the DTL
+ * stops answering (ack timeout: DEGRADED, and writers go on unprotected). The retain bound stays
+ * as the last resort: it is reached only while the DTL is away (or by writers admitted together).
+ *
+ * <p><b>Never stall.</b> Writers wait ({@link #releasedSeq()}, {@link #admits()}) only while the
+ * DTL is connected; when no answer comes within the ack timeout the link is dropped and the state
+ * turns DEGRADED, releasing them.
  */
 public final class ClientMachine {
 
@@ -104,6 +113,7 @@ public final class ClientMachine {
   private long oldestUnsentNanos = -1;
   private DtlState state = DtlState.CATCHING_UP;
   private String why = "starting";
+  private long overflows;
 
   /**
    * A stream starting after {@code lastSeq} (the last record this owner recovered, in SCO
@@ -151,6 +161,24 @@ public final class ClientMachine {
   /** Writers waiting for seq at most this may return (protected if also at most heldSeq). */
   public long releasedSeq() {
     return state == DtlState.OK_SYNC ? heldSeq : lastSeq;
+  }
+
+  /**
+   * Whether a writer may append now. False while the DTL is connected and receiving the stream
+   * but has not acknowledged {@link #admitMaxBytes()} of it: the writer waits (back-pressure).
+   */
+  public boolean admits() {
+    return link != Link.UP || gap || fenced || queue.bytes() < admitMaxBytes();
+  }
+
+  /** The back-pressure bound: half the retain bound. */
+  public long admitMaxBytes() {
+    return cfg.retainMaxBytes() / 2;
+  }
+
+  /** How often the queue passed the retain bound and was dropped (catch-up through the backend). */
+  public long overflows() {
+    return overflows;
   }
 
   /** Bytes of entries kept in memory. */
@@ -206,6 +234,7 @@ public final class ClientMachine {
     }
     if (queue.bytes() > cfg.retainMaxBytes()) {
       // The DTL is too far behind to keep its backlog in memory: let the backend take it.
+      overflows++;
       queue.clear();
       baseSeq = lastSeq;
       baseSco = lastSco;
@@ -381,6 +410,7 @@ public final class ClientMachine {
       out.add(new Send(connId, new Msg.Trim(epoch, trimmedSco)));
     }
     boolean due = mode == DtlMode.SYNC || unsentBytes >= cfg.asyncMaxBytes() || flushSeq > sentSeq
+        || queue.bytes() >= admitMaxBytes() / 2
         || (oldestUnsentNanos >= 0 && now - oldestUnsentNanos >= cfg.asyncMaxAgeNanos()) || !synced;
     if (due) {
       while (sentSeq < lastSeq) {

@@ -43,6 +43,10 @@ final class DtlClient implements DtlStream {
   private Channel channel;
   private int liveConn = -1;
   private boolean closed;
+  private final java.util.ArrayDeque<Msg> outbox = new java.util.ArrayDeque<>();
+  private boolean drainScheduled;
+  private long backpressureWaits;
+  private long backpressureNanos;
 
   DtlClient(String name, UUID vdisk, DtlMode mode, long epoch, long lastSeq, long lastSco, ClientConfig cfg,
       InetSocketAddress peer, EventLoopGroup group, LongConsumer sealRequest, DtlEvents events) {
@@ -67,6 +71,7 @@ final class DtlClient implements DtlStream {
       return;
     }
     long releasedBefore = machine.releasedSeq();
+    boolean admittedBefore = machine.admits();
     List<ClientMachine.Action> actions;
     try {
       actions = machine.step(e, System.nanoTime());
@@ -77,7 +82,7 @@ final class DtlClient implements DtlStream {
     for (ClientMachine.Action a : actions) {
       execute(a);
     }
-    if (machine.releasedSeq() != releasedBefore) {
+    if (machine.releasedSeq() != releasedBefore || (!admittedBefore && machine.admits())) {
       notifyAll();
     }
   }
@@ -85,15 +90,23 @@ final class DtlClient implements DtlStream {
   private void execute(ClientMachine.Action a) {
     if (a instanceof ClientMachine.Send s) {
       if (s.conn() == liveConn && channel != null) {
-        channel.writeAndFlush(s.msg(), channel.voidPromise());
+        // coalesced: one task on the event loop and one flush (one syscall) for the messages that
+        // queued up meanwhile, instead of a task and a flush per message
+        outbox.add(s.msg());
+        if (!drainScheduled) {
+          drainScheduled = true;
+          channel.eventLoop().execute(this::drain);
+        }
       }
     } else if (a instanceof ClientMachine.Connect c) {
       liveConn = c.conn();
       channel = null;
+      outbox.clear();
       connect(c.conn());
     } else if (a instanceof ClientMachine.Close c) {
       if (c.conn() == liveConn) {
         liveConn = -1;
+        outbox.clear();
         if (channel != null) {
           channel.close();
           channel = null;
@@ -120,6 +133,19 @@ final class DtlClient implements DtlStream {
         }
       });
     }
+  }
+
+  /** Writes the queued messages to the live channel, in order, with one flush (on its event loop). */
+  private synchronized void drain() {
+    drainScheduled = false;
+    if (channel == null || closed) {
+      outbox.clear();
+      return;
+    }
+    for (Msg m = outbox.poll(); m != null; m = outbox.poll()) {
+      channel.write(m, channel.voidPromise());
+    }
+    channel.flush();
   }
 
   private void connect(int conn) {
@@ -158,6 +184,9 @@ final class DtlClient implements DtlStream {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, Msg msg) {
+      if (msg instanceof Msg.Ack a && DtlTrace.on()) {
+        DtlTrace.mark(DtlTrace.Stage.CLIENT_ACK, a.lastSeq());
+      }
       step(new ClientMachine.Received(conn, msg));
     }
 
@@ -175,6 +204,7 @@ final class DtlClient implements DtlStream {
 
   @Override
   public void append(long seq, long sco, byte[] record, byte[] data) {
+    DtlTrace.mark(DtlTrace.Stage.CLIENT_APPEND, seq);
     step(new ClientMachine.Appended(new Entry(seq, sco, record, data)));
   }
 
@@ -199,7 +229,39 @@ final class DtlClient implements DtlStream {
         throw new InterruptedIOException("interrupted while waiting for the DTL");
       }
     }
+    DtlTrace.mark(DtlTrace.Stage.WRITER_WOKE, seq);
     return seq <= machine.heldSeq();
+  }
+
+  @Override
+  public synchronized void awaitRoom() throws InterruptedIOException {
+    if (machine.admits()) {
+      return;
+    }
+    long t0 = System.nanoTime();
+    // the machine admits within the ack timeout; this bound only guards against a stuck shell
+    long deadline = t0 + 3 * cfg.ackTimeoutNanos() + TimeUnit.SECONDS.toNanos(1);
+    while (!machine.admits() && !closed) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        log.warn("vDisk {}: the DTL client held writers back for {} ms; letting them go", name,
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+        break;
+      }
+      try {
+        TimeUnit.NANOSECONDS.timedWait(this, left);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while waiting for room in the DTL queue");
+      }
+    }
+    backpressureWaits++;
+    backpressureNanos += System.nanoTime() - t0;
+  }
+
+  @Override
+  public synchronized long[] heldBack() {
+    return new long[] {backpressureWaits, backpressureNanos};
   }
 
   @Override

@@ -20,6 +20,19 @@ public interface DtlStream extends AutoCloseable {
    */
   boolean awaitHeld(long seq) throws java.io.InterruptedIOException;
 
+  /**
+   * Back-pressure: waits, before a write appends, while the DTL is connected but has not yet
+   * acknowledged as much of the stream as the client may keep in memory. Returns at once when
+   * there is room, when there is no DTL, or when it is unreachable (it then turns DEGRADED within
+   * the ack timeout and releases every waiter). Not under any engine lock.
+   */
+  default void awaitRoom() throws java.io.InterruptedIOException {}
+
+  /** Writes held back by {@link #awaitRoom()} so far, and the nanoseconds they waited in all. */
+  default long[] heldBack() {
+    return new long[2];
+  }
+
   /** The backend holds every SCO up to {@code sco}: the DTL may drop their entries. */
   void backendHolds(long sco);
 

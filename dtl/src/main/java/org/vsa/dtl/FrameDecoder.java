@@ -18,9 +18,10 @@ final class FrameDecoder extends ByteToMessageDecoder {
       if (in.readableBytes() < len) {
         return;
       }
-      byte[] frame = new byte[len];
-      in.readBytes(frame);
-      out.add(WireCodec.decode(java.nio.ByteBuffer.wrap(frame)));
+      // decoded in place: the entries' bytes are copied once, into their arrays
+      Msg m = WireCodec.decode(in.nioBuffer(in.readerIndex(), len));
+      in.skipBytes(len);
+      out.add(m);
     } catch (WireCodec.BadFrameException e) {
       in.skipBytes(in.readableBytes());
       throw new DecoderException("bad DTL frame: " + e.getMessage(), e);

@@ -62,9 +62,15 @@ public final class LogCodec {
   }
 
   public static ByteBuffer entry(Entry e) {
-    ByteBuffer p = ByteBuffer.allocate(WireCodec.entrySize(e));
-    WireCodec.putEntry(p, e);
-    return record(T_ENTRY, p.flip());
+    // one buffer, the entry's bytes copied once
+    int payload = WireCodec.entrySize(e);
+    ByteBuffer b = ByteBuffer.allocate(RECORD_OVERHEAD_BYTES + payload);
+    b.putInt(RECORD_MAGIC).put((byte) VERSION).put((byte) T_ENTRY).putShort((short) 0).putInt(payload);
+    WireCodec.putEntry(b, e);
+    CRC32C crc = new CRC32C();
+    crc.update(b.array(), 0, b.position());
+    b.putInt((int) crc.getValue());
+    return b.flip();
   }
 
   public static int entryRecordBytes(Entry e) {

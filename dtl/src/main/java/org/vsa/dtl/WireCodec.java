@@ -44,7 +44,28 @@ public final class WireCodec {
   }
 
   public static ByteBuffer encode(Msg m) {
-    ByteBuffer p = ByteBuffer.allocate(payloadSize(m));
+    ByteBuffer f = ByteBuffer.allocate(frameSize(m));
+    encodeInto(m, f);
+    return f.flip();
+  }
+
+  /** The bytes of {@code m}'s frame. */
+  public static int frameSize(Msg m) {
+    return HEADER_BYTES + payloadSize(m) + TRAILER_BYTES;
+  }
+
+  /**
+   * Writes {@code m}'s frame at {@code f}'s position (which advances by {@link #frameSize}): the
+   * entries' bytes are copied once, straight into the frame.
+   */
+  public static void encodeInto(Msg m, ByteBuffer f) {
+    int payloadBytes = payloadSize(m);
+    if (payloadBytes > PAYLOAD_BYTES_MAX) {
+      throw new IllegalArgumentException("DTL frame payload of " + payloadBytes + " bytes exceeds " + PAYLOAD_BYTES_MAX);
+    }
+    int start = f.position();
+    f.putInt(MAGIC).put((byte) VERSION).put((byte) 0).putShort((short) 0).putInt(payloadBytes);
+    ByteBuffer p = f;
     int type;
     if (m instanceof Msg.Hello h) {
       p.putLong(h.vdisk().getMostSignificantBits()).putLong(h.vdisk().getLeastSignificantBits()).putLong(h.epoch());
@@ -63,8 +84,8 @@ public final class WireCodec {
     } else if (m instanceof Msg.Trim t) {
       p.putLong(t.epoch()).putLong(t.sco());
       type = T_TRIM;
-    } else if (m instanceof Msg.Fetch f) {
-      p.putLong(f.epoch()).putLong(f.afterSeq()).putInt(f.maxBytes());
+    } else if (m instanceof Msg.Fetch fe) {
+      p.putLong(fe.epoch()).putLong(fe.afterSeq()).putInt(fe.maxBytes());
       type = T_FETCH;
     } else if (m instanceof Msg.Entries e) {
       p.putLong(e.streamEpoch()).putLong(e.baseSeq()).putLong(e.lastSeq()).put((byte) (e.more() ? 1 : 0));
@@ -78,26 +99,25 @@ public final class WireCodec {
           .putLong(r.resetGen()).putShort((short) n).put(text, 0, n);
       type = T_REJECT;
     }
-    p.flip();
-    if (p.remaining() > PAYLOAD_BYTES_MAX) {
-      throw new IllegalArgumentException("DTL frame payload of " + p.remaining() + " bytes exceeds " + PAYLOAD_BYTES_MAX);
-    }
-    ByteBuffer f = ByteBuffer.allocate(HEADER_BYTES + p.remaining() + TRAILER_BYTES);
-    f.putInt(MAGIC).put((byte) VERSION).put((byte) type).putShort((short) 0).putInt(p.remaining()).put(p);
+    Verify.that(f.position() - start == HEADER_BYTES + payloadBytes, "DTL frame of type %d: payload %d bytes, expected %d",
+        type, f.position() - start - HEADER_BYTES, payloadBytes);
+    f.put(start + 5, (byte) type);
     CRC32C crc = new CRC32C();
-    crc.update(f.array(), 0, f.position());
+    crc.update(f.duplicate().position(start).limit(f.position()));
     f.putInt((int) crc.getValue());
-    f.flip();
-    return f;
   }
 
   private static int payloadSize(Msg m) {
     if (m instanceof Msg.Append a) {
       return 33 + entriesSize(a.entries());
     } else if (m instanceof Msg.Entries e) {
-      return 29 + entriesSize(e.entries());
+      return 25 + entriesSize(e.entries());
     } else if (m instanceof Msg.HelloOk) {
       return 32;
+    } else if (m instanceof Msg.Trim) {
+      return 16;
+    } else if (m instanceof Msg.Fetch) {
+      return 20;
     } else if (m instanceof Msg.Reject r) {
       return 35 + Math.min(r.message().getBytes(java.nio.charset.StandardCharsets.UTF_8).length, 1024);
     }

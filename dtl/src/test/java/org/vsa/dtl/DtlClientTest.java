@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -90,6 +91,89 @@ class DtlClientTest {
       s.close();
     } finally {
       server.close();
+    }
+  }
+
+  /** A writer that waits for room, then appends 4 KiB entries until {@code until} (or fails). */
+  private static Thread writer(DtlStream s, AtomicLong appended, long until, List<Throwable> errors) {
+    Thread t = new Thread(() -> {
+      try {
+        while (appended.get() < until) {
+          s.awaitRoom();
+          long q = appended.get() + 1;
+          s.append(q, 1, new byte[] {(byte) q}, DtlServerTest.entry(q, 1, 4096).data());
+          appended.set(q);
+        }
+      } catch (Throwable e) {
+        errors.add(e);
+      }
+    }, "writer");
+    t.setDaemon(true);
+    t.start();
+    return t;
+  }
+
+  /** Waits until the writer sits in awaitRoom with its count unchanged over two looks. */
+  private static long awaitHeldBack(Thread w, AtomicLong appended) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (true) {
+      long before = appended.get();
+      boolean waiting = w.getState() == Thread.State.TIMED_WAITING && java.util.Arrays.stream(w.getStackTrace())
+          .anyMatch(f -> f.getMethodName().equals("awaitRoom"));
+      if (waiting && appended.get() == before) {
+        return before;
+      }
+      if (System.nanoTime() > deadline || !w.isAlive()) {
+        fail("the writer was not held back; appended " + before + ", state " + w.getState());
+      }
+      Thread.sleep(5);
+    }
+  }
+
+  @Test
+  void aLaggingDtlHoldsWritersBackAndADeadOneReleasesThem() throws Exception {
+    UUID v = UUID.randomUUID();
+    long retain = 256 * 1024;
+    ClientConfig cfg = ClientConfig.defaults().withAsync(1, 0).withRetainMaxBytes(retain)
+        .withAckTimeoutNanos(TimeUnit.SECONDS.toNanos(10));
+    List<Throwable> errors = new CopyOnWriteArrayList<>();
+    try (DtlServer server = DtlServer.start(dir.resolve("server"), "127.0.0.1", 0, 1 << 28);
+        PausingProxy proxy = new PausingProxy(server.port());
+        DtlConnector c = new DtlConnector(dir.resolve("owner"), cfg,
+            name -> Optional.of(new InetSocketAddress("127.0.0.1", proxy.port())), DtlEvents.NONE)) {
+      DtlStream s = c.open(v, "vd", DtlMode.ASYNC, 0, 0, sco -> { });
+      s.backendHolds(0);
+      await(() -> s.state() == DtlState.OK_SYNC, "OK_SYNC at start");
+
+      // the DTL receives but does not answer: the writer stops at the queue bound, still OK_SYNC
+      proxy.pauseAnswers(true);
+      AtomicLong appended = new AtomicLong();
+      Thread w = writer(s, appended, 400, errors);
+      long held = awaitHeldBack(w, appended);
+      long entryBytes = new Entry(1, 1, new byte[1], new byte[4096]).sizeBytes();
+      assertTrue(held * entryBytes >= retain / 2 && held * entryBytes < retain / 2 + 2 * entryBytes,
+          "held back at the bound of " + retain / 2 + " bytes: " + held + " entries");
+      assertEquals(DtlState.OK_SYNC, s.state(), "a lagging DTL keeps the stream in sync: " + s.reason());
+
+      // the answers arrive: the writer goes on to the end, every entry on the DTL
+      proxy.pauseAnswers(false);
+      await(() -> appended.get() == 400 && !w.isAlive(), "the writer resumed and finished");
+      assertTrue(s.awaitHeld(400));
+      assertEquals(400, server.stats().get(v).get("lastSeq"));
+      assertEquals(DtlState.OK_SYNC, s.state());
+
+      // held back again, then the DTL node dies: DEGRADED, the writer is released and goes on
+      proxy.pauseAnswers(true);
+      Thread w2 = writer(s, appended, 1400, errors);
+      awaitHeldBack(w2, appended);
+      long t0 = System.nanoTime();
+      proxy.close();
+      await(() -> appended.get() == 1400 && !w2.isAlive(), "the writer went on after the DTL died");
+      assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10), "released before the ack timeout");
+      assertEquals(DtlState.DEGRADED, s.state());
+      assertFalse(s.awaitHeld(1400), "not held by a dead DTL");
+      assertTrue(errors.isEmpty(), "writers failed: " + errors);
+      s.close();
     }
   }
 

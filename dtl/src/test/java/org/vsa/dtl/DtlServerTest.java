@@ -195,19 +195,40 @@ class DtlServerTest {
   @Test
   void aTornTailIsCutAtRestartAndAckedEntriesStay() throws Exception {
     UUID v = UUID.randomUUID();
+    long size;
+    Path f = dir.resolve(v + ".dtl");
     try (DtlServer s = DtlServer.start(dir, "127.0.0.1", 0, 1 << 24)) {
       try (Wire w = new Wire(s.port())) {
         w.call(new Msg.Hello(v, 1));
         assertInstanceOf(Msg.Ack.class, w.call(new Msg.Append(1, 0, true, 1, -1, entries(1, 20, 1, 4096))));
       }
+      size = s.stats().get(v).get("fileBytes");
+      long logEnd = size;
+      // the file is preallocated with zeros beyond the log's end
+      DtlClientTest.await(() -> s.stats().get(v).get("allocatedBytes") > logEnd, "a preallocated chunk");
     }
-    Path f = dir.resolve(v + ".dtl");
-    long size = Files.size(f);
+    assertTrue(Files.size(f) > size, "zeros after the log's end");
+    // a restart cuts the zero tail and keeps every entry
+    try (DtlServer s = DtlServer.start(dir, "127.0.0.1", 0, 1 << 24)) {
+      assertEquals(20, s.stats().get(v).get("lastSeq"));
+      assertEquals(size, Files.size(f));
+      try (Wire w = new Wire(s.port())) {
+        w.call(new Msg.Hello(v, 1));
+        assertInstanceOf(Msg.Ack.class, w.call(new Msg.Append(1, 20, false, 1, -1, entries(21, 30, 1, 4096))));
+      }
+    }
+    try (DtlServer s = DtlServer.start(dir, "127.0.0.1", 0, 1 << 24)) {
+      assertEquals(30, s.stats().get(v).get("lastSeq"));
+      size = Files.size(f);
+    }
+    // a record torn over the zeros (a crash mid-write) is cut, the entries before it stay
     byte[] torn = new byte[3000];
     new Random(3).nextBytes(torn);
     Files.write(f, torn, java.nio.file.StandardOpenOption.APPEND);
+    byte[] zeros = new byte[1 << 20];
+    Files.write(f, zeros, java.nio.file.StandardOpenOption.APPEND);
     try (DtlServer s = DtlServer.start(dir, "127.0.0.1", 0, 1 << 24)) {
-      assertEquals(20, s.stats().get(v).get("lastSeq"));
+      assertEquals(30, s.stats().get(v).get("lastSeq"));
       assertEquals(size, Files.size(f));
     }
     // a corrupt header sets the file aside instead of stopping the server

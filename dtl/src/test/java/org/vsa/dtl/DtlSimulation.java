@@ -48,6 +48,7 @@ final class DtlSimulation {
   private final long serverBudgetBytes;
   private final long compactMinBytes;
   private final ClientConfig clientConfig;
+  private final int dataBytes;
   private final int steps;
 
   // network
@@ -75,6 +76,10 @@ final class DtlSimulation {
   int restores;
   int protectedAcks;
   int unprotectedAcks;
+  /** Writes held back by the queue bound (the writer retried later), and writes the bound let through. */
+  int heldBack;
+  int admittedAfterHold;
+  long overflows;
 
   DtlSimulation(long seed, int steps) {
     this.seed = seed;
@@ -89,7 +94,11 @@ final class DtlSimulation {
     pNodeLoss = rnd.nextInt(3) == 0 ? 0 : rnd.nextDouble() * 0.004;
     pPartition = rnd.nextInt(3) == 0 ? 0 : rnd.nextDouble() * 0.005;
     uploadDelayMaxNanos = (1 + rnd.nextInt(rnd.nextBoolean() ? 20 : 400)) * MS;
-    serverBudgetBytes = rnd.nextInt(5) == 0 ? 20_000 + rnd.nextInt(60_000) : Long.MAX_VALUE / 4;
+    // small entries, or cluster-sized ones that fill the queue's bound within a few writes
+    dataBytes = rnd.nextInt(3) == 0 ? 2048 + rnd.nextInt(6144) : 8;
+    // a tight DTL disk budget (in proportion to the entries) in some schedules
+    serverBudgetBytes = rnd.nextInt(5) == 0 ? (20_000 + rnd.nextInt(60_000)) * (dataBytes > 8 ? 16L : 1L)
+        : Long.MAX_VALUE / 4;
     compactMinBytes = rnd.nextBoolean() ? 0 : 1 + rnd.nextInt(20_000);
     clientConfig = new ClientConfig(1 + rnd.nextInt(2_000), rnd.nextInt(20) * MS, 64 * 1024 + rnd.nextInt(64 * 1024),
         (20 + rnd.nextInt(100)) * MS, (1 + rnd.nextInt(10)) * MS, 200 * MS, 64 * 1024);
@@ -121,6 +130,7 @@ final class DtlSimulation {
     int inOpen;
     int scoEntries = 3 + rnd.nextInt(40);
     long written; // entries whose log record reached the OS (survive a process crash)
+    boolean holding; // the last write attempt was held back by the queue bound
     long protectedMax;
     final TreeMap<Long, Long> uploads = new TreeMap<>(); // sealed SCO -> upload done at (or -1: not started)
     final List<long[]> waiters = new ArrayList<>(); // {seq}
@@ -141,7 +151,12 @@ final class DtlSimulation {
     }
 
     void step(ClientMachine.Event e) {
+      long overflowsBefore = machine.overflows();
       List<ClientMachine.Action> actions = machine.step(e, now);
+      overflows += machine.overflows() - overflowsBefore;
+      // the memory bound: while the DTL is away nothing holds writers back and the retain bound drops the queue
+      Verify.that(machine.queuedBytes() <= clientConfig.retainMaxBytes(), "queue of %d bytes past the retain bound",
+          machine.queuedBytes());
       for (ClientMachine.Action a : actions) {
         act(a);
       }
@@ -199,8 +214,19 @@ final class DtlSimulation {
     }
 
     void write() {
+      if (!machine.admits()) {
+        // back-pressure: the writer waits (it tries again at a later step); the bound holds
+        Verify.that(machine.state() != DtlState.DEGRADED, "a DEGRADED stream must not hold writers back");
+        heldBack++;
+        holding = true;
+        return;
+      }
+      if (holding) {
+        holding = false;
+        admittedAfterHold++;
+      }
       long seq = lastSeq() + 1;
-      byte[] data = new byte[8];
+      byte[] data = new byte[dataBytes];
       rnd.nextBytes(data);
       append(new Entry(seq, openSco, new byte[] {1}, data));
       inOpen++;

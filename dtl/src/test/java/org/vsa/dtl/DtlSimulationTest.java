@@ -34,6 +34,9 @@ class DtlSimulationTest {
     int restores = 0;
     long protectedAcks = 0;
     long unprotected = 0;
+    long heldBack = 0;
+    long resumed = 0;
+    long overflows = 0;
     int ran = 0;
     for (int i = 0; i < schedules; i++) {
       long seed = base + i;
@@ -46,15 +49,23 @@ class DtlSimulationTest {
       restores += s.restores;
       protectedAcks += s.protectedAcks;
       unprotected += s.unprotectedAcks;
+      heldBack += s.heldBack;
+      resumed += s.admittedAfterHold;
+      overflows += s.overflows;
       ran++;
       if (schedules <= 10_000 && System.nanoTime() > deadline) {
         break; // a slow machine: fewer schedules, still a run
       }
     }
     System.out.printf("DTL simulation: %d schedules from seed %d, %d restores checked, %d protected and %d"
-        + " unprotected acknowledgements%n", ran, base, restores, protectedAcks, unprotected);
+        + " unprotected acknowledgements, %d write attempts held back by the queue bound (%d resumed),"
+        + " %d queue overflows%n", ran, base, restores, protectedAcks, unprotected, heldBack, resumed, overflows);
     assertTrue(ran >= Math.min(schedules, 200), "too few schedules ran: " + ran);
     assertTrue(restores >= ran, "every schedule ends with a checked restore");
     assertTrue(protectedAcks > 0, "some writes were acknowledged as protected");
+    if (ran >= 1000) {
+      assertTrue(heldBack > 0 && resumed > 0, "back-pressure held writers back and let them go again");
+      assertTrue(overflows > 0, "the retain bound still dropped a queue while the DTL was away");
+    }
   }
 }

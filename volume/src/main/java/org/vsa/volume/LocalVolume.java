@@ -612,6 +612,7 @@ final class LocalVolume extends Volume {
     long first = offset >>> Layout.CLUSTER_SHIFT;
     long last = (offset + len - 1) >>> Layout.CLUSTER_SHIFT;
     int n = (int) (last - first + 1);
+    dtl.awaitRoom(); // back-pressure while the DTL lags (never while it is unreachable)
     admit(n);
     try {
       committer.enter();
@@ -1694,6 +1695,9 @@ final class LocalVolume extends Volume {
     m.put("residentPages", (long) metadata.residentPages());
     m.put("scosInWriteBuffer", (long) scos.size());
     m.put("dtlState", (long) dtl.state().ordinal());
+    long[] heldBack = dtl.heldBack();
+    m.put("dtlHeldBackWrites", heldBack[0]);
+    m.put("dtlHeldBackMillis", heldBack[1] / 1_000_000);
     return m;
   }
 }
