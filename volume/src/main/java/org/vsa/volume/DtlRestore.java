@@ -20,12 +20,16 @@ import org.vsa.dtl.Entry;
 /**
  * Restores a vDisk whose write buffer is gone (its flash died, or it moved to another node) from
  * the backend and its DTL, by rebuilding the write buffer and letting the ordinary recovery replay
- * it: every TLog of the backend's contiguous prefix (1..B), then, from the DTL, the SCOs and TLogs
- * after B exactly as the owner had written them (each DTL entry carries its TLog record and data).
- * The metadata is rebuilt from scratch, so no page can name a write the restored history lacks.
+ * it. B is the last TLog of the vDisk's history (its snapshot table's head: a rollback cuts TLogs out
+ * of it) such that the backend holds every TLog of the history up to it. The mapping of that
+ * history through B, inherited clusters of a clone included, is rebuilt from the backend's TLogs and
+ * installed as the checkpoint; from the DTL come the SCOs and TLogs after B exactly as the owner had
+ * written them (each DTL entry carries its TLog record and data), which recovery replays. The
+ * metadata is rebuilt from scratch, so no page can name a write the restored history lacks; the
+ * vDisk's record and snapshot table are kept.
  *
  * <p>The fetch claims a higher epoch first, fencing the previous owner out of the DTL. Backend
- * SCOs past B belong to the lost owner's history, which the restored one need not follow: they
+ * SCOs and TLogs of the history past B belong to the lost owner's history, which the restored one need not follow: they
  * are deleted before anything new is uploaded. Nothing here changes the DTL, and every step
  * starts over from scratch, so a crash during a restore followed by another restore gives the
  * same result; the write-buffer marker that ends the restore is written only after the vDisk
@@ -66,10 +70,16 @@ final class DtlRestore {
     long t0 = System.nanoTime();
     DtlConnector.Fetched fetched = ctx.dtl().fetch(id, name);
 
-    // metadata and write buffer start over
+    // which TLogs make up the vDisk's history (a rollback cuts some out), and what it inherits
+    Path recordFile = metadataDir.resolve(Engine.RECORD_FILE);
+    VolumeRecord record = VolumeRecord.decode(Files.readAllBytes(recordFile), recordFile);
+    TlogRanges head = SnapshotTable.load(metadataDir).head();
+
+    // metadata (but the record and the snapshot table) and write buffer start over
     try (var s = Files.newDirectoryStream(metadataDir)) {
       for (Path p : s) {
-        if (!p.getFileName().toString().equals(Engine.RECORD_FILE)) {
+        String f = p.getFileName().toString();
+        if (!f.equals(Engine.RECORD_FILE) && !f.equals(SnapshotTable.FILE)) {
           LocalVolume.deleteTree(p);
         }
       }
@@ -86,30 +96,45 @@ final class DtlRestore {
         tlogs.add(n);
       }
     }
+    // B: the last TLog of the history such that the backend holds every TLog of the history up to it.
+    // TLogs outside the history (cut out by a rollback, perhaps already scrubbed away) do not count.
     long b = 0;
-    while (tlogs.contains(b + 1)) {
-      b++;
+    long max = tlogs.isEmpty() ? 0 : tlogs.last();
+    for (long n = 1; n <= max; n++) {
+      if (head.contains(n)) {
+        if (!tlogs.contains(n)) {
+          break;
+        }
+        b = n;
+      }
+    }
+    long next = b + 1; // the history's first TLog after B: recovery replays the DTL's from there
+    while (!head.contains(next)) {
+      next++;
     }
     for (String o : ctx.backend().list(ns, "sco_")) {
       long n = Layout.numberOf(o, "sco_");
-      if (n > b) {
-        log.warn("vDisk {}: deleting SCO {} from the backend: it lies past the contiguous prefix (TLogs 1..{})",
-            name, n, b);
+      if (n > b && head.contains(n)) {
+        log.warn("vDisk {}: deleting SCO {} from the backend: it lies past the history's prefix in the backend"
+            + " (through TLog {})", name, n, b);
         ctx.backend().delete(ns, o);
       }
     }
     for (long n : tlogs.tailSet(b, false)) {
-      ctx.backend().delete(ns, Layout.tlogName(n));
+      if (head.contains(n)) {
+        ctx.backend().delete(ns, Layout.tlogName(n));
+      }
     }
-    for (long n = 1; n <= b; n++) {
-      writeFile(wbDir.resolve(Layout.tlogName(n)), List.of(ByteBuffer.wrap(ctx.backend().get(ns, Layout.tlogName(n)))),
-          List.of(0L));
-    }
+    // the mapping of the history through B (inherited clusters of a clone included) is installed as
+    // the checkpoint, so that recovery replays only what the DTL adds after it
+    Mapping m = Mapping.materialize((tns, n) -> ctx.backend().get(tns, Layout.tlogName(n)), id, record.lineage(),
+        head.upTo(b));
+    MetadataStore.install(metadataDir, id, m, next, m.lastSeq);
 
     // the DTL's SCOs after the prefix, rebuilt as the owner wrote them
     TreeMap<Long, List<Entry>> bySco = new TreeMap<>();
     for (Entry e : fetched.entries()) {
-      if (e.sco() > b) {
+      if (e.sco() > b && head.contains(e.sco())) {
         bySco.computeIfAbsent(e.sco(), k -> new ArrayList<>()).add(e);
       }
     }

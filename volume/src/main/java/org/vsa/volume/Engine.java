@@ -514,7 +514,7 @@ public final class Engine implements AutoCloseable {
     if (r.spec().sizeBytes() != e.sizeBytes()) {
       VolumeSpec s = r.spec();
       storeRecord(r.withSpec(new VolumeSpec(s.name(), s.vpool(), e.sizeBytes(), s.blockSize(), s.scoSizeBytes(),
-          s.cachePolicy())));
+          s.cachePolicy(), s.dtlMode())));
     }
     SnapshotTable done = t.rollbackDone();
     storeTable(r, done);
@@ -561,7 +561,9 @@ public final class Engine implements AutoCloseable {
       e = t.find(snapshot).orElseThrow(() -> new IllegalStateException("vDisk " + parent + " has no snapshot " + snapshot));
     }
     VolumeSpec ps = p.spec();
-    VolumeSpec spec = new VolumeSpec(name, ps.vpool(), e.sizeBytes(), ps.blockSize(), ps.scoSizeBytes(), ps.cachePolicy());
+    // the clone starts with its parent's settings, DTL mode included (the spec must agree with them)
+    VolumeSpec spec = new VolumeSpec(name, ps.vpool(), e.sizeBytes(), ps.blockSize(), ps.scoSizeBytes(), ps.cachePolicy(),
+        p.settings().dtlMode());
     if (p.record().lineage().size() >= Layout.LINEAGE_MAX) {
       throw new IllegalStateException("vDisk " + parent + " is a clone " + Layout.LINEAGE_MAX + " levels deep; flatten it first");
     }

@@ -20,6 +20,8 @@ final class Mapping {
   }
 
   final TreeMap<Long, Page> pages = new TreeMap<>();
+  /** The highest sequence number of the vDisk's own (level 0) records replayed. */
+  long lastSeq;
 
   /**
    * The mapping of a vDisk with the given lineage after the TLogs of {@code ranges} of its own:
@@ -55,6 +57,9 @@ final class Mapping {
       TLog.Record r = TLog.decode(b.duplicate().position(pos));
       if (r == null) {
         throw new IOException(name + ": corrupt record at byte " + pos + " in a snapshot's history");
+      }
+      if (level == 0) {
+        lastSeq = Math.max(lastSeq, r.seq());
       }
       switch (r.type()) {
         case TLog.WRITE -> set(r.cluster(), Layout.withLineage(Layout.location(n, r.a()), level), r.dataCrc());

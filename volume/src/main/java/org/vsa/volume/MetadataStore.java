@@ -483,6 +483,14 @@ final class MetadataStore implements AutoCloseable {
    * stays the old checkpoint's, so that sequence numbers keep growing.
    */
   static void install(Path dir, UUID volumeId, Mapping m, long replayFromTlog) throws IOException {
+    install(dir, volumeId, m, replayFromTlog, -1);
+  }
+
+  /**
+   * As above; {@code appliedSeq} >= 0 sets the checkpoint's sequence number (a restore rebuilds the
+   * metadata from scratch: its mapping covers the history through that record), -1 keeps the store's.
+   */
+  static void install(Path dir, UUID volumeId, Mapping m, long replayFromTlog, long appliedSeq) throws IOException {
     com.github.benmanes.caffeine.cache.Cache<PageKey, Page> none =
         com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(0).build();
     MetadataStore s = open(dir, volumeId, none);
@@ -508,7 +516,8 @@ final class MetadataStore implements AutoCloseable {
         target.force(true);
       }
       Fs.fsyncDirectory(dir);
-      s.writeCheckpointFile(new Cut(s.appliedSeq, replayFromTlog, List.of()), generation, pos, directory);
+      s.writeCheckpointFile(new Cut(appliedSeq >= 0 ? appliedSeq : s.appliedSeq, replayFromTlog, List.of()), generation,
+          pos, directory);
     } finally {
       s.close();
     }

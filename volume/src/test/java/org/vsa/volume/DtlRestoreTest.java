@@ -20,6 +20,88 @@ import org.vsa.dtl.DtlState;
 class DtlRestoreTest {
   @TempDir Path dir;
 
+  private static void waitForSync(Engine e, String vdisk) throws InterruptedException {
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (e.dtlState(vdisk).orElseThrow() != DtlState.OK_SYNC && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertEquals(DtlState.OK_SYNC, e.dtlState(vdisk).orElseThrow(), e.dtlReason(vdisk).orElseThrow());
+  }
+
+  private static void write(Volume v, int from, int to, long seed) throws java.io.IOException {
+    for (int i = from; i < to; i++) {
+      v.write((long) i * Layout.CLUSTER_BYTES, ByteBuffer.wrap(TestEngines.pattern(seed * 1_000_000 + i,
+          Layout.CLUSTER_BYTES)), Durability.BUFFERED);
+    }
+  }
+
+  private static void check(Volume v, int from, int to, long seed, String what) throws java.io.IOException {
+    ByteBuffer b = ByteBuffer.allocate(Layout.CLUSTER_BYTES);
+    for (int i = from; i < to; i++) {
+      b.clear();
+      v.read((long) i * Layout.CLUSTER_BYTES, b);
+      assertArrayEquals(TestEngines.pattern(seed * 1_000_000 + i, Layout.CLUSTER_BYTES), b.array(),
+          what + ": cluster " + i);
+    }
+  }
+
+  /**
+   * A rollback cuts TLogs out of a vDisk's history (and a scrub then deletes them from the backend),
+   * and a clone inherits its parent's clusters: a restore from backend + DTL must follow the
+   * history, not the TLog numbers, and keep what a clone inherits.
+   */
+  @Test
+  void aRestoreFollowsRollbacksScrubsAndClones() throws Exception {
+    int n = 2000; // 8 MiB: two 4 MiB SCOs per pass
+    try (DtlServer server = DtlServer.start(dir.resolve("dtl"), "127.0.0.1", 0, 1L << 30)) {
+      Path data = dir.resolve("node");
+      try (DtlConnector c = DtlCrashChild.connector(data, server.port())) {
+        Engine e = Engine.start(TestEngines.config(data, TestEngines.localBackend(data)), c);
+        Volume p = e.create(TestEngines.spec("p", 64L << 20).withDtlMode(DtlMode.SYNC));
+        waitForSync(e, "p");
+        write(p, 0, n, 1);
+        e.createSnapshot("p", "s1");
+        write(p, 0, n, 2); // rolled back below
+        e.createSnapshot("p", "s1b");
+        e.rollback("p", "s1");
+        p = e.volume("p").orElseThrow();
+        waitForSync(e, "p");
+        write(p, 0, n / 2, 3);
+        e.createSnapshot("p", "s2");
+        e.scrub("p", ScrubOptions.defaults().withRate(0)); // deletes the TLogs the rollback cut out
+        write(p, n / 4, n / 2, 4); // after s2: partly only in the DTL
+        Volume clone = e.cloneVolume("p", "s2", "c");
+        waitForSync(e, "c");
+        write(clone, 0, n / 8, 5);
+        check(p, 0, n / 4, 3, "p before the crash");
+        e.crash();
+      }
+      LocalVolume.deleteTree(data.resolve("writebuffer"));
+      try (DtlConnector c = DtlCrashChild.connector(data, server.port());
+          Engine e = Engine.start(TestEngines.config(data, TestEngines.localBackend(data)), c)) {
+        Volume p = e.volume("p").orElseThrow();
+        check(p, 0, n / 4, 3, "p after restore");
+        check(p, n / 4, n / 2, 4, "p after restore");
+        check(p, n / 2, n, 1, "p after restore");
+        Volume clone = e.volume("c").orElseThrow();
+        check(clone, 0, n / 8, 5, "clone after restore");
+        check(clone, n / 8, n / 2, 3, "clone after restore (inherited)");
+        check(clone, n / 2, n, 1, "clone after restore (inherited)");
+        assertEquals(java.util.List.of("s1", "s2"), e.snapshots("p").stream().map(SnapshotInfo::name).toList(),
+            "the snapshot table survives a restore");
+        waitForSync(e, "p");
+      }
+      // and once more without losing the write buffer: the restored history is an ordinary one now
+      try (DtlConnector c = DtlCrashChild.connector(data, server.port());
+          Engine e = Engine.start(TestEngines.config(data, TestEngines.localBackend(data)), c)) {
+        Volume p = e.volume("p").orElseThrow();
+        check(p, 0, n / 4, 3, "p after a restart");
+        check(p, n / 2, n, 1, "p after a restart");
+        assertEquals(2, e.snapshots("p").size());
+      }
+    }
+  }
+
   @Test
   void aRestoreInterruptedAndRunAgainGivesTheSameResult() throws Exception {
     int clusters = 3000; // several 4 MiB SCOs: some in the backend, the rest only in the DTL
