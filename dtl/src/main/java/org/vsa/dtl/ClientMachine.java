@@ -108,6 +108,8 @@ public final class ClientMachine {
   private long sentTrimSco = -1;
   private long serverTrimmedSco = -1;
   private long trimSentNanos;
+  /** The last Trim went unanswered once and was sent again: a second silence takes the link down. */
+  private boolean trimResent;
   private long flushSeq;
   private long waitingSinceNanos = -1;
   private long oldestUnsentNanos = -1;
@@ -268,6 +270,9 @@ public final class ClientMachine {
       }
       acked(Math.min(a.lastSeq(), sentSeq), now);
       serverTrimmedSco = Math.max(serverTrimmedSco, a.trimmedSco());
+      if (serverTrimmedSco >= sentTrimSco) {
+        trimResent = false;
+      }
     } else if (m instanceof Msg.Reject r) {
       switch (r.code()) {
         case STALE -> {
@@ -306,6 +311,7 @@ public final class ClientMachine {
       catchupTarget = lastSeq;
       sentTrimSco = -1;
       serverTrimmedSco = -1;
+      trimResent = false;
       synced = heldSeq >= catchupTarget;
       why = synced ? "the DTL holds every write" : "the DTL is receiving the writes it missed";
     } else {
@@ -367,6 +373,13 @@ public final class ClientMachine {
       }
       case UP -> {
         if (!gap && serverTrimmedSco < sentTrimSco && now - trimSentNanos > cfg.ackTimeoutNanos()) {
+          if (trimResent) {
+            // nothing else is outstanding to notice it by: a link that answers nothing is down
+            down(now, "the DTL did not acknowledge a trim within " + cfg.ackTimeoutNanos() / 1_000_000 + " ms, twice",
+                out, true);
+            return;
+          }
+          trimResent = true;
           sentTrimSco = serverTrimmedSco; // the Trim got lost or overtaken by a reset: send it again
         }
         if (waitingSinceNanos >= 0 && now - waitingSinceNanos > cfg.ackTimeoutNanos()) {
@@ -402,6 +415,7 @@ public final class ClientMachine {
       waitingSinceNanos = now;
       sentTrimSco = -1;
       serverTrimmedSco = -1;
+      trimResent = false;
     }
     if (trimmedSco > sentTrimSco) {
       // before the appends, so that the DTL frees space first

@@ -444,32 +444,36 @@ public final class DtlServer implements AutoCloseable {
     if (!v.growing && !v.noPrealloc && v.allocated - end < PREALLOC_CHUNK_BYTES / 2
         && usedBytes.get() + preallocatedBytes.get() + PREALLOC_CHUNK_BYTES <= capacityBytes) {
       v.growing = true;
-      long from = v.allocated;
       FileChannel f = v.file;
       try {
-        preallocator.execute(() -> grow(v, f, from));
+        preallocator.execute(() -> grow(v, f));
       } catch (java.util.concurrent.RejectedExecutionException e) {
         v.growing = false; // closing
       }
     }
   }
 
-  /** Appends a chunk of zeros to the log at {@code from} (its length when asked) and forces it. */
-  private void grow(VdiskLog v, FileChannel f, long from) {
+  /** Appends a chunk of zeros at the end of the log's file (where it is when this runs) and forces it. */
+  private void grow(VdiskLog v, FileChannel f) {
     try {
       synchronized (v) {
-        if (v.file != f || v.allocated != from || v.broken != null) {
-          v.growing = false; // compacted, or grown in line meanwhile: ask again at the next write
+        if (v.file != f || v.broken != null) {
+          v.growing = false; // compacted (a new file): ask again at the next write
           return;
         }
-        long at = from;
-        while (at < from + PREALLOC_CHUNK_BYTES) {
+        // records may have grown the file in line since the request: the chunk goes after them
+        long start = v.allocated;
+        if (start - v.written >= PREALLOC_CHUNK_BYTES / 2) {
+          return; // enough zeros ahead already
+        }
+        long at = start;
+        while (at < start + PREALLOC_CHUNK_BYTES) {
           ByteBuffer z = ZEROS.duplicate();
-          z.limit((int) Math.min(z.capacity(), from + PREALLOC_CHUNK_BYTES - at));
+          z.limit((int) Math.min(z.capacity(), start + PREALLOC_CHUNK_BYTES - at));
           at += writeFully(f, z, at);
         }
         v.allocated = at;
-        preallocatedBytes.addAndGet(at - from);
+        preallocatedBytes.addAndGet(at - start);
       }
       // outside the monitor: the log's requests go on while the new length reaches the journal
       f.force(false);
