@@ -46,7 +46,7 @@ final class Nfs3Program implements RpcDispatchable {
 
   private final Map<Long, Exported> byNamespace;
   private final byte[] writeVerifier;
-  private final ReadBuffers readBuffers = new ReadBuffers();
+  private final DirectBuffers directBuffers = new DirectBuffers();
 
   Nfs3Program(Map<Long, Exported> byNamespace, byte[] writeVerifier) {
     this.byNamespace = byNamespace;
@@ -367,13 +367,13 @@ final class Nfs3Program implements RpcDispatchable {
         throw Status.of(Status.INVAL, "offset");
       }
       // Take what the file can return, not what the client asks (up to rtmax per call).
-      ByteBuffer buf = readBuffers.take((int) Math.max(0, Math.min(count, before.size() - Math.min(offset,
+      ByteBuffer buf = directBuffers.take((int) Math.max(0, Math.min(count, before.size() - Math.min(offset,
           before.size()))));
       Namespace.Read r;
       try {
         r = t.ns().read(t.fileId(), offset, buf);
       } catch (NfsException | RuntimeException e) {
-        readBuffers.give(buf);
+        directBuffers.give(buf);
         throw e;
       }
       buf.flip();
@@ -383,12 +383,12 @@ final class Nfs3Program implements RpcDispatchable {
       call.registerSendOnceListener(new CompletionHandler<Integer, InetSocketAddress>() {
         @Override
         public void completed(Integer result, InetSocketAddress attachment) {
-          readBuffers.give(buf);
+          directBuffers.give(buf);
         }
 
         @Override
         public void failed(Throwable exc, InetSocketAddress attachment) {
-          readBuffers.give(buf);
+          directBuffers.give(buf);
         }
       });
       return out -> {
@@ -408,7 +408,27 @@ final class Nfs3Program implements RpcDispatchable {
     if (stable < UNSTABLE || stable > FILE_SYNC) {
       throw Xdr3.garbage("stable_how " + stable);
     }
-    ByteBuffer data = Xdr3.data(in, (int) RpcGuard.MESSAGE_BYTES_MAX); // in memory already; INVAL below if > wtmax
+    if (in instanceof org.dcache.oncrpc4j.xdr.Xdr xdr) {
+      int len = Xdr3.opaqueLength(xdr, (int) RpcGuard.MESSAGE_BYTES_MAX);
+      if (len <= WTMAX) {
+        // One copy from the record's buffers into a pooled direct buffer, which the engine writes
+        // to its file without a bounce; the buffer is reused once the write has returned.
+        ByteBuffer data = directBuffers.take(len);
+        try {
+          Xdr3.opaqueInto(xdr, data);
+          write(call, fh, offset, count, stable, data);
+        } finally {
+          directBuffers.give(data);
+        }
+        return;
+      }
+    }
+    // Not oncrpc4j's stream, or more than wtmax (in memory already; INVAL below).
+    write(call, fh, offset, count, stable, Xdr3.data(in, (int) RpcGuard.MESSAGE_BYTES_MAX));
+  }
+
+  /** WRITE with its decoded arguments; {@code data} is only read before this returns. */
+  private void write(RpcCall call, byte[] fh, long offset, long count, int stable, ByteBuffer data) {
     serve(call, fh, Fail.WCC, t -> {
       writable(t);
       if (count > WTMAX || data.remaining() > WTMAX) {

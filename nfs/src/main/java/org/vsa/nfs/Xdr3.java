@@ -4,6 +4,7 @@ import java.io.IOException;
 import org.dcache.oncrpc4j.rpc.OncRpcException;
 import org.dcache.oncrpc4j.xdr.XdrDecodingStream;
 import org.dcache.oncrpc4j.xdr.XdrEncodingStream;
+import org.vsa.volume.Verify;
 
 /** NFSv3 XDR types (RFC 1813 section 2.5-2.6) shared by the procedures. */
 final class Xdr3 {
@@ -39,6 +40,35 @@ final class Xdr3 {
   static java.nio.ByteBuffer data(XdrDecodingStream in, int max) throws IOException {
     checkLength(in, max);
     return in.xdrDecodeByteBuffer();
+  }
+
+  /**
+   * The announced length of the variable-length opaque that comes next (WRITE's data), checked
+   * against {@code max} and against the bytes left, padding included; the stream is left before
+   * the length word.
+   */
+  static int opaqueLength(org.dcache.oncrpc4j.xdr.Xdr in, int max) throws IOException {
+    checkLength(in, max);
+    org.glassfish.grizzly.Buffer b = in.asBuffer();
+    int len = b.getInt(b.position());
+    if ((long) len + ((4 - (len & 3)) & 3) > b.remaining() - 4) {
+      throw garbage("opaque of " + len + " bytes without its padding");
+    }
+    return len;
+  }
+
+  /**
+   * Copies the next variable-length opaque (of {@link #opaqueLength} bytes) into {@code dst} and
+   * moves past it and its padding. One copy straight from the record's buffers: oncrpc4j's
+   * {@code xdrDecodeByteBuffer} first joins a record that arrived in several socket reads into one
+   * new array (and the engine's file write then bounces a heap buffer once more).
+   */
+  static void opaqueInto(org.dcache.oncrpc4j.xdr.Xdr in, java.nio.ByteBuffer dst) throws IOException {
+    org.glassfish.grizzly.Buffer b = in.asBuffer();
+    int len = in.xdrDecodeInt();
+    Verify.that(len == dst.remaining(), "opaque of %s bytes into a buffer of %s", len, dst.remaining());
+    b.get(dst.duplicate()); // relative: from the record's position, which it moves past the data
+    b.position(b.position() + ((4 - (len & 3)) & 3));
   }
 
   /**

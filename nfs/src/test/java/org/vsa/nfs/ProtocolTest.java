@@ -75,6 +75,51 @@ class ProtocolTest {
     assertEquals(Status.BADHANDLE, c.getattr(new byte[] {9, 9, 9}).status());
   }
 
+  /**
+   * WRITE data that reaches the server in many record fragments (so in several buffers), of odd
+   * lengths (XDR padding), into a small file and into a vDisk file at unaligned offsets: read back
+   * byte for byte, and the calls after each on the same connection still decode.
+   */
+  @Test
+  void writeDataSpreadOverManyFragmentsIsStoredExactly() throws Exception {
+    java.util.Random rnd = new java.util.Random(42);
+    Nfs3Client.Res small = c.create(root, "frag.vmx", 1);
+    Nfs3Client.Res disk = c.create(root, "frag.raw", 1);
+    assertEquals(0, small.status());
+    assertEquals(0, disk.status());
+    c.nfs.fragmentBytes = 997;
+    for (Nfs3Client.Res f : List.of(small, disk)) {
+      byte[] expected = new byte[200_003];
+      int[][] writes = {{0, 65_536}, {65_536, 4_099}, {70_001, 1}, {70_002, 130_001}};
+      for (int[] w : writes) {
+        byte[] data = new byte[w[1]];
+        rnd.nextBytes(data);
+        System.arraycopy(data, 0, expected, w[0], w[1]);
+        Nfs3Client.Wrote wr = c.write(f.fh(), w[0], data, 0);
+        assertEquals(0, wr.status());
+        assertEquals(w[1], wr.count());
+        assertEquals(0, c.getattr(f.fh()).status()); // the next call on the connection decodes
+      }
+      java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+      for (int at = 0; at < expected.length; at += 65_536) {
+        got.write(c.read(f.fh(), at, 65_536));
+      }
+      assertArrayEquals(expected, got.toByteArray());
+    }
+    c.nfs.fragmentBytes = 0;
+  }
+
+  /** A WRITE whose data stops before its XDR padding: GARBAGE_ARGS, nothing written, connection kept. */
+  @Test
+  void writeWithoutItsPaddingIsGarbage() throws Exception {
+    Nfs3Client.Res f = c.create(root, "pad.vmx", 1);
+    assertEquals(0, f.status());
+    RpcClient.RpcError e = assertThrows(RpcClient.RpcError.class, () -> c.nfs.call(RpcClient.NFS, 3, 7,
+        o -> o.opaque(f.fh()).l(0).i(5).i(2).i(5).raw((byte) 1, (byte) 2, (byte) 3, (byte) 4, (byte) 5)));
+    assertEquals(4, e.stat);
+    assertEquals(0L, c.getattr(f.fh()).attr().size()); // and the connection still answers
+  }
+
   @Test
   void readdirPagesThroughManyEntriesWithStableCookies() throws Exception {
     List<String> expected = new ArrayList<>(List.of(".", "..", "demo.raw"));

@@ -78,11 +78,31 @@ final class RpcClient implements Closeable {
     return r;
   }
 
+  /**
+   * When positive, each call goes out as record fragments of at most this many bytes, each
+   * fragment flushed on its own (the server then holds the call in several buffers).
+   */
+  int fragmentBytes;
+
   void sendRecord(byte[] body) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(4 + body.length);
-    b.putInt(0x80000000 | body.length).put(body);
-    out.write(b.array());
-    out.flush();
+    if (fragmentBytes <= 0) {
+      ByteBuffer b = ByteBuffer.allocate(4 + body.length);
+      b.putInt(0x80000000 | body.length).put(body);
+      out.write(b.array());
+      out.flush();
+      return;
+    }
+    for (int at = 0; at < body.length || at == 0; at += fragmentBytes) {
+      int len = Math.min(fragmentBytes, body.length - at);
+      boolean last = at + len == body.length;
+      ByteBuffer b = ByteBuffer.allocate(4 + len);
+      b.putInt((last ? 0x80000000 : 0) | len).put(body, at, len);
+      out.write(b.array());
+      out.flush();
+      if (last) {
+        break;
+      }
+    }
   }
 
   void sendRaw(byte[] bytes) throws IOException {
@@ -142,6 +162,12 @@ final class RpcClient implements Closeable {
       for (int p = v.length; p % 4 != 0; p++) {
         b.write(0);
       }
+      return this;
+    }
+
+    /** Bytes as they are, without XDR padding (for malformed calls). */
+    Out raw(byte... v) {
+      b.write(v, 0, v.length);
       return this;
     }
 

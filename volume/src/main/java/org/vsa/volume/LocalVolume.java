@@ -629,10 +629,7 @@ final class LocalVolume extends Volume {
       try {
         checkOpen();
         data = clusterAligned(offset, src, first, n);
-        int[] crcs = new int[n];
-        for (int i = 0; i < n; i++) {
-          crcs[i] = Layout.crc32c(data.duplicate().position(i * Layout.CLUSTER_BYTES).limit((i + 1) * Layout.CLUSTER_BYTES));
-        }
+        int[] crcs = clusterCrcs(data, n);
         locations = new long[n];
         if (deduping()) {
           seq = appendDeduped(first, n, data, crcs, locations);
@@ -662,6 +659,25 @@ final class LocalVolume extends Volume {
     if (dtl.mode() == DtlMode.SYNC) {
       dtl.awaitHeld(seq);
     }
+  }
+
+  /**
+   * The CRC32C of each of the {@code n} whole clusters from {@code data}'s position, through one
+   * view and one checksum object (a view and a checksum per cluster cost more than the checksum
+   * itself, for a direct buffer most of all).
+   */
+  private static int[] clusterCrcs(ByteBuffer data, int n) {
+    int[] crcs = new int[n];
+    ByteBuffer view = data.duplicate();
+    int base = data.position();
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    for (int i = 0; i < n; i++) {
+      view.limit(base + (i + 1) * Layout.CLUSTER_BYTES).position(base + i * Layout.CLUSTER_BYTES);
+      crc.reset();
+      crc.update(view);
+      crcs[i] = (int) crc.getValue();
+    }
+    return crcs;
   }
 
   private static long admitted(int clusters) {
@@ -775,8 +791,8 @@ final class LocalVolume extends Volume {
         for (int j = 0; j < k; j++) {
           long cluster = first + i + j;
           long loc = Layout.location(current.number, nextSlot + j);
-          appendRecord(TLog.Record.write(++lastSeq, cluster, nextSlot + j, crcs[i + j]),
-              data.duplicate().position((i + j) * Layout.CLUSTER_BYTES).limit((i + j + 1) * Layout.CLUSTER_BYTES));
+          appendRecord(TLog.Record.write(++lastSeq, cluster, nextSlot + j, crcs[i + j]), data,
+              (i + j) * Layout.CLUSTER_BYTES);
           metadata.set(cluster, loc, crcs[i + j]);
           locations[i + j] = loc;
           if (keys != null && ctx.dedupe().reservePending()) {
@@ -807,11 +823,14 @@ final class LocalVolume extends Volume {
   }
 
   private void appendRecord(TLog.Record r) throws IOException {
-    appendRecord(r, null);
+    appendRecord(r, null, 0);
   }
 
-  /** Appends a TLog record and ships it, with the cluster's data for a write, to the DTL. */
-  private void appendRecord(TLog.Record r, ByteBuffer data) throws IOException {
+  /**
+   * Appends a TLog record and ships it, with the cluster's data for a write (the cluster at
+   * {@code dataOffset} of {@code data}), to the DTL.
+   */
+  private void appendRecord(TLog.Record r, ByteBuffer data, int dataOffset) throws IOException {
     if (tlogBuffer.remaining() < TLog.RECORD_BYTES) {
       writeTlogBuffer();
     }
@@ -821,9 +840,9 @@ final class LocalVolume extends Volume {
     if (d.mode() != DtlMode.NONE) {
       byte[] rec = new byte[TLog.RECORD_BYTES];
       tlogBuffer.get(tlogBuffer.position() - TLog.RECORD_BYTES, rec);
-      byte[] bytes = new byte[data == null ? 0 : data.remaining()];
+      byte[] bytes = new byte[data == null ? 0 : Layout.CLUSTER_BYTES];
       if (data != null) {
-        data.duplicate().get(bytes);
+        data.get(dataOffset, bytes);
       }
       d.append(r.seq(), current.number, rec, bytes);
     }
@@ -1263,9 +1282,13 @@ final class LocalVolume extends Volume {
 
   private void verify(long firstCluster, long[] locs, int[] crcs, int i, int j, ByteBuffer out, int base, String tier)
       throws IOException {
+    ByteBuffer b = out.duplicate(); // one view and one checksum object for the whole run
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
     for (int c = i; c < j; c++) {
-      ByteBuffer b = out.duplicate().position(base + c * Layout.CLUSTER_BYTES).limit(base + (c + 1) * Layout.CLUSTER_BYTES);
-      if (Layout.crc32c(b) != crcs[c]) {
+      b.limit(base + (c + 1) * Layout.CLUSTER_BYTES).position(base + c * Layout.CLUSTER_BYTES);
+      crc.reset();
+      crc.update(b);
+      if ((int) crc.getValue() != crcs[c]) {
         String msg = String.format("vDisk %s: cluster %d read from the %s (SCO %d slot %d) fails its checksum",
             name(), firstCluster + c - i, tier, Layout.scoOf(locs[c]), Layout.slotOf(locs[c]));
         log.error(msg);

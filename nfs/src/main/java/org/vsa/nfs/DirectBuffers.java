@@ -4,20 +4,21 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.ArrayBlockingQueue;
 
 /**
- * Direct buffers for READ replies, reused once their reply is sent. Direct, so that neither the
- * file or vDisk read nor the socket write bounces the data through a temporary direct buffer of
- * the JDK; pooled, because a fresh direct buffer is dear to allocate and free. Sizes are powers of
- * two from 4 KiB to {@link Nfs3Program#RTMAX}; at most about {@link #POOLED_BYTES_MAX} stay pooled,
- * a buffer beyond that (or one never given back, as when the client left) is left to the GC.
+ * Pooled direct buffers for READ replies and WRITE data, reused once their reply is sent (READ) or
+ * the write returned (WRITE). Direct, so that neither the file or vDisk read or write nor the
+ * socket write bounces the data through a temporary direct buffer of the JDK; pooled, because a
+ * fresh direct buffer is dear to allocate and free. Sizes are powers of two from 4 KiB to
+ * {@link Nfs3Program#RTMAX} (= wtmax); at most about {@link #POOLED_BYTES_MAX} stay pooled, a
+ * buffer beyond that (or one never given back, as when the client left) is left to the GC.
  */
-final class ReadBuffers {
+final class DirectBuffers {
   static final int MIN_BYTES = 4096;
   static final long POOLED_BYTES_MAX = 64L << 20;
 
   private final ArrayBlockingQueue<ByteBuffer>[] free;
 
   @SuppressWarnings("unchecked")
-  ReadBuffers() {
+  DirectBuffers() {
     int classes = Integer.numberOfTrailingZeros(Nfs3Program.RTMAX / MIN_BYTES) + 1;
     free = new ArrayBlockingQueue[classes];
     for (int c = 0; c < classes; c++) {
