@@ -14,7 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * A TCP proxy on 127.0.0.1 in front of a DTL server that can hold back the server's answers
  * (a DTL that receives but lags) and be killed (a DTL node that vanishes).
  */
-final class PausingProxy implements AutoCloseable {
+public final class PausingProxy implements AutoCloseable {
   private final ServerSocket listener;
   private final InetSocketAddress target;
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
@@ -22,7 +22,7 @@ final class PausingProxy implements AutoCloseable {
   private boolean paused;
   private volatile boolean closed;
 
-  PausingProxy(int targetPort) throws IOException {
+  public PausingProxy(int targetPort) throws IOException {
     target = new InetSocketAddress("127.0.0.1", targetPort);
     listener = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
     Thread t = new Thread(this::accept, "proxy-accept");
@@ -30,12 +30,12 @@ final class PausingProxy implements AutoCloseable {
     t.start();
   }
 
-  int port() {
+  public int port() {
     return listener.getLocalPort();
   }
 
   /** Holds back (true) or lets through (false) the bytes from the server to the client. */
-  void pauseAnswers(boolean p) {
+  public void pauseAnswers(boolean p) {
     synchronized (gate) {
       paused = p;
       gate.notifyAll();

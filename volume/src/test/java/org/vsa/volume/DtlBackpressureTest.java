@@ -23,6 +23,7 @@ import org.vsa.dtl.DtlEvents;
 import org.vsa.dtl.DtlMode;
 import org.vsa.dtl.DtlServer;
 import org.vsa.dtl.DtlState;
+import org.vsa.dtl.PausingProxy;
 
 /**
  * Async mode through the engine's write path: a DTL that receives but does not answer holds
@@ -85,7 +86,7 @@ class DtlBackpressureTest {
     // the proxy's death (not a slow machine) turns the stream DEGRADED
     ClientConfig cfg = ClientConfig.defaults().withRetainMaxBytes(1 << 20).withAckTimeoutNanos(60_000_000_000L);
     try (DtlServer server = DtlServer.start(dir.resolve("dtl"), "127.0.0.1", 0, 1L << 30);
-        HoldingProxy proxy = new HoldingProxy(server.port());
+        PausingProxy proxy = new PausingProxy(server.port());
         DtlConnector c = new DtlConnector(dir.resolve("dtl-client"), cfg,
             name -> Optional.of(new InetSocketAddress("127.0.0.1", proxy.port())), DtlEvents.NONE);
         Engine e = Engine.start(TestEngines.config(dir.resolve("node"), TestEngines.localBackend(dir.resolve("node"))), c)) {
