@@ -426,9 +426,14 @@ public final class FragmentObjectStore implements ObjectStore {
         return;
       }
     }
+    Set<DiskState> unusable = new HashSet<>(failedHere); // a store both down and failed here counts once
+    for (DiskState d : disks) {
+      if (!isUp(d)) {
+        unusable.add(d);
+      }
+    }
     throw new IOException("fragment backend: cannot store object '" + name + "' in namespace '" + namespace + "' under "
-        + preset + ": " + (disks.size() - storesDown().size() - failedHere.size()) + " of " + disks.size()
-        + " stores up;" + why);
+        + preset + ": " + (disks.size() - unusable.size()) + " of " + disks.size() + " stores up;" + why);
   }
 
   /** Cuts, encodes and stores; returns the manifest, or null (undone) when fewer than c fragments landed. */
