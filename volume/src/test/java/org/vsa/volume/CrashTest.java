@@ -3,10 +3,7 @@ package org.vsa.volume;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,7 +40,8 @@ class CrashTest {
     int killsWithAcks = 0;
     for (int round = 0; round < rounds; round++) {
       String where = "seed " + seed + " round " + round + " (replay with -Dsim.seed=" + seed + ")";
-      Child child = Child.start(dir, seed, round);
+      ChildJvm child = ChildJvm.start(CrashChild.class, l -> l.startsWith("A ") || l.startsWith("D "),
+          dir.toString(), Long.toString(seed), Integer.toString(round));
       if (timing.nextInt(4) == 0) {
         // anywhere, start-up and recovery included
         child.awaitMillis(timing.nextInt(1500));
@@ -235,59 +232,6 @@ class CrashTest {
             + "but write #%d (durable through %d) was acknowledged durable; %s",
             t, c, at, match, history.get(mustReach - 1), durable, where));
       }
-    }
-  }
-
-  /** A child JVM running {@link CrashChild}, its stdout collected line by line. */
-  private static final class Child {
-    final Process process;
-    final List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
-    final CountDownLatch ready = new CountDownLatch(1);
-    final CountDownLatch firstAck = new CountDownLatch(1);
-    final Thread reader;
-
-    private Child(Process p) {
-      this.process = p;
-      this.reader = new Thread(() -> {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = r.readLine()) != null; ) {
-            if (line.equals("READY")) {
-              ready.countDown();
-            } else {
-              lines.add(line);
-              if (line.startsWith("A ") || line.startsWith("D ")) {
-                firstAck.countDown();
-              }
-            }
-          }
-        } catch (java.io.IOException ignored) {
-          // the pipe closes when the child dies
-        }
-      });
-      reader.start();
-    }
-
-    static Child start(Path dir, long seed, int round) throws java.io.IOException {
-      String java = ProcessHandle.current().info().command().orElse("java");
-      ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m",
-          "-Dvsa.test.log.level=" + System.getProperty("vsa.test.log.level", "WARN"),
-          "-cp", System.getProperty("java.class.path"),
-          CrashChild.class.getName(), dir.toString(), Long.toString(seed), Integer.toString(round));
-      pb.redirectError(ProcessBuilder.Redirect.INHERIT);
-      return new Child(pb.start());
-    }
-
-    /** Lets the child run for a while before the kill; the kill instant is what is random here. */
-    void awaitMillis(long ms) throws InterruptedException {
-      process.waitFor(ms, TimeUnit.MILLISECONDS);
-    }
-
-    void kill() throws InterruptedException {
-      // SIGKILL through the handle: Process.destroyForcibly() would also close our end of the
-      // child's stdout and lose reports still in the pipe
-      process.toHandle().destroyForcibly();
-      assertTrue(process.waitFor(30, TimeUnit.SECONDS), "child did not die");
-      reader.join(TimeUnit.SECONDS.toMillis(30));
     }
   }
 }

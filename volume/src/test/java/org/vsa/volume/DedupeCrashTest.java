@@ -3,15 +3,10 @@ package org.vsa.volume;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,7 +32,8 @@ class DedupeCrashTest {
     long shares = 0;
     for (int round = 0; round < rounds; round++) {
       String where = "seed " + seed + " round " + round + " (replay with -Dsim.seed=" + seed + ")";
-      Child child = Child.start(dir, seed, applied);
+      ChildJvm child = ChildJvm.start(DedupeCrashChild.class, l -> l.startsWith("D "), dir.toString(),
+          Long.toString(seed), Long.toString(applied));
       if (timing.nextInt(4) == 0) {
         child.process.waitFor(timing.nextInt(1500), TimeUnit.MILLISECONDS);
       } else {
@@ -96,50 +92,5 @@ class DedupeCrashTest {
           Layout.CLUSTER_BYTES);
     }
     return m;
-  }
-
-  private static final class Child {
-    final Process process;
-    final List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
-    final CountDownLatch ready = new CountDownLatch(1);
-    final CountDownLatch firstAck = new CountDownLatch(1);
-    final Thread reader;
-
-    private Child(Process p) {
-      this.process = p;
-      this.reader = new Thread(() -> {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = r.readLine()) != null; ) {
-            if (line.equals("READY")) {
-              ready.countDown();
-            } else {
-              lines.add(line);
-              if (line.startsWith("D ")) {
-                firstAck.countDown();
-              }
-            }
-          }
-        } catch (java.io.IOException ignored) {
-          // the pipe closes when the child dies
-        }
-      });
-      reader.start();
-    }
-
-    static Child start(Path dir, long seed, long from) throws java.io.IOException {
-      String java = ProcessHandle.current().info().command().orElse("java");
-      ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m",
-          "-Dvsa.test.log.level=" + System.getProperty("vsa.test.log.level", "WARN"),
-          "-cp", System.getProperty("java.class.path"),
-          DedupeCrashChild.class.getName(), dir.toString(), Long.toString(seed), Long.toString(from));
-      pb.redirectError(ProcessBuilder.Redirect.INHERIT);
-      return new Child(pb.start());
-    }
-
-    void kill() throws InterruptedException {
-      process.toHandle().destroyForcibly();
-      assertTrue(process.waitFor(30, TimeUnit.SECONDS), "child did not die");
-      reader.join(TimeUnit.SECONDS.toMillis(30));
-    }
   }
 }

@@ -7,17 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.vsa.volume.TestEngines.MIB;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,7 +76,8 @@ class ScrubCrashTest {
           keepDeleted = true;
         }
       }
-      Child child = Child.start(dir, seed, round, rnd.nextBoolean() ? 4 * MIB : 32 * MIB);
+      ChildJvm child = ChildJvm.start(ScrubCrashChild.class, l -> false, dir.toString(), Long.toString(seed),
+          Integer.toString(round), Long.toString(rnd.nextBoolean() ? 4 * MIB : 32 * MIB));
       assertTrue(child.ready.await(60, TimeUnit.SECONDS), "child never became ready: " + where);
       child.process.waitFor(rnd.nextInt(2500), TimeUnit.MILLISECONDS);
       child.kill();
@@ -163,48 +159,5 @@ class ScrubCrashTest {
       System.arraycopy(d, 0, out, (int) childOffset(seed, round, i), d.length);
     }
     return out;
-  }
-
-  /** A child JVM running {@link ScrubCrashChild}, its stdout collected line by line. */
-  private static final class Child {
-    final Process process;
-    final List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
-    final CountDownLatch ready = new CountDownLatch(1);
-    final Thread reader;
-
-    private Child(Process p) {
-      this.process = p;
-      this.reader = new Thread(() -> {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = r.readLine()) != null; ) {
-            if (line.equals("READY")) {
-              ready.countDown();
-            } else {
-              lines.add(line);
-            }
-          }
-        } catch (java.io.IOException ignored) {
-          // the pipe closes when the child dies
-        }
-      });
-      reader.start();
-    }
-
-    static Child start(Path dir, long seed, int round, long rate) throws java.io.IOException {
-      String java = ProcessHandle.current().info().command().orElse("java");
-      ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m",
-          "-Dvsa.test.log.level=" + System.getProperty("vsa.test.log.level", "WARN"),
-          "-cp", System.getProperty("java.class.path"),
-          ScrubCrashChild.class.getName(), dir.toString(), Long.toString(seed), Integer.toString(round),
-          Long.toString(rate));
-      pb.redirectError(ProcessBuilder.Redirect.INHERIT);
-      return new Child(pb.start());
-    }
-
-    void kill() throws InterruptedException {
-      process.toHandle().destroyForcibly();
-      assertTrue(process.waitFor(30, TimeUnit.SECONDS), "child did not die");
-      reader.join(TimeUnit.SECONDS.toMillis(30));
-    }
   }
 }
