@@ -170,6 +170,11 @@ check "unit enabled (multi-user.target.wants)" \
   test "$(readlink -f /etc/systemd/system/multi-user.target.wants/vsa.service)" = "$(readlink -f "$UNIT")"
 check "vsa --version as user vsa prints $V1's Maven version" \
   sh -c "setpriv --reuid=vsa --regid=vsa --init-groups /usr/bin/vsa --version | grep -q '^vsa '"
+check "vsa config check accepts the shipped $CONFIG (as user vsa)" \
+  sh -c "setpriv --reuid=vsa --regid=vsa --init-groups /usr/bin/vsa config check $CONFIG | grep -q '^config OK: $CONFIG '"
+printf 'writeBuffer:\n  capacity: 1MiB\n' >"$WORK/bad.yaml"
+check "vsa config check refuses a bad config with exit 2 and the key's name" \
+  sh -c "/usr/bin/vsa config check '$WORK/bad.yaml' 2>&1 >/dev/null | grep -q '^config error: writeBuffer.capacity = 1MiB is out of range'; test \$? -eq 0 && { /usr/bin/vsa config check '$WORK/bad.yaml' >/dev/null 2>&1; test \$? -eq 2; }"
 
 if command -v systemd-analyze >/dev/null; then
   step "systemd-analyze verify $UNIT"
@@ -363,6 +368,16 @@ step "ansible-playbook -c local (second run: must change nothing)"
 run_playbook "$WORK/ansible2.log"
 check "second run: changed=0 failed=0 (idempotent)" \
   grep -Eq 'localhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "$WORK/ansible2.log"
+
+step "ansible-playbook -c local with a value vsa refuses: the task fails, the config stays"
+CONFIG_SUM2=$(sha256sum "$CONFIG")
+( cd "$ANSIBLE_DIR" && ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 timeout "$APT_TIMEOUT" \
+    ansible-playbook -c local -i tests/localhost.ini site.yml \
+      -e @tests/ci-vars.yml -e "vsa_deb=$SECOND_DEB" -e vsa_write_buffer_capacity=1MiB \
+      -e "vsa_iscsi_port=$ISCSI_PORT" -e "vsa_nfs_port=$NFS_PORT" -e "vsa_nfs_mount_port=$MOUNT_PORT" ) \
+  >"$WORK/ansible3.log" 2>&1 && { cat "$WORK/ansible3.log"; fail "ansible-playbook accepted writeBuffer.capacity 1MiB"; }
+check "the failed run names vsa's error" grep -q 'writeBuffer.capacity = 1MiB is out of range' "$WORK/ansible3.log"
+check "the failed run left the config as it was" test "$(sha256sum "$CONFIG")" = "$CONFIG_SUM2"
 
 step "the role's configuration serves"
 start_service "$WORK/run3.log"

@@ -71,6 +71,7 @@ public final class Cli {
   static CommandLine commandLine(Environment env) {
     CommandLine cl = new CommandLine(new VsaCommand());
     cl.addSubcommand("serve", new ServeCommand(env));
+    cl.addSubcommand("config", new ConfigCommand(env));
     cl.addSubcommand("help", new CommandLine.HelpCommand());
     cl.setOut(env.out());
     cl.setErr(env.err());

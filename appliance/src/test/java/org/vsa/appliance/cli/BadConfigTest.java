@@ -21,7 +21,7 @@ import org.vsa.appliance.config.ConfigOverrides;
 /**
  * Every bad config gives exit status 2 and one line on stderr naming the key path, the value and
  * what is allowed, through the real command line ({@code vsa serve --config FILE}), before
- * anything is created on disk.
+ * anything is created on disk; {@code vsa config check FILE} refuses it with the same line.
  */
 class BadConfigTest {
 
@@ -333,5 +333,10 @@ class BadConfigTest {
         () -> new ConfigLoader(work).load(file, ConfigOverrides.none()));
     assertEquals(bad.keyPath().isEmpty() ? Optional.empty() : Optional.of(bad.keyPath()), e.keyPath());
     assertEquals(line, "config error: " + e.getMessage());
+
+    CliRun check = CliRun.run(work, "config", "check", "vsa.yaml");
+    assertEquals(2, check.exitCode(), check.err());
+    assertEquals(line, check.oneErrLine(), "'vsa config check' refuses what 'vsa serve' refuses, in the same words");
+    assertEquals("", check.out());
   }
 }

@@ -50,7 +50,7 @@ class CliTest {
   void noCommandIsAUsageError() {
     CliRun run = CliRun.run(work);
     assertEquals(2, run.exitCode());
-    assertEquals("vsa: missing command; commands: serve, help (see 'vsa --help')", run.oneErrLine());
+    assertEquals("vsa: missing command; commands: serve, config, help (see 'vsa --help')", run.oneErrLine());
     assertEquals("", run.out());
   }
 
@@ -81,6 +81,35 @@ class CliTest {
     CliRun run = CliRun.run(work, "serve", "--config", "missing.yaml");
     assertEquals(2, run.exitCode());
     assertEquals("config error: config file " + work.resolve("missing.yaml") + " does not exist", run.oneErrLine());
+  }
+
+  @Test
+  void configCheckAcceptsAValidFileAndCreatesNothing() throws Exception {
+    Files.writeString(work.resolve("vsa.yaml"), """
+        node: {name: n1, dataDir: data}
+        vpools: [{name: pool, scoSize: 8MiB}]
+        vdisks: [{name: d1, vpool: pool, size: 1GiB}, {name: d2, vpool: pool, size: 2GiB}]
+        """);
+    CliRun run = CliRun.run(work, "config", "check", "vsa.yaml");
+    assertEquals(0, run.exitCode(), run.err());
+    assertEquals("config OK: " + work.resolve("vsa.yaml") + " (node n1, 1 vPool(s), 2 vDisk(s))", run.out().strip());
+    assertEquals("", run.err());
+    assertFalse(Files.exists(work.resolve("data")), "a check creates nothing");
+  }
+
+  @Test
+  void configCheckOfAMissingFileOrWithoutOneFails() {
+    CliRun missing = CliRun.run(work, "config", "check", "missing.yaml");
+    assertEquals(2, missing.exitCode());
+    assertEquals("config error: config file " + work.resolve("missing.yaml") + " does not exist", missing.oneErrLine());
+
+    CliRun noFile = CliRun.run(work, "config", "check");
+    assertEquals(2, noFile.exitCode());
+    assertTrue(noFile.oneErrLine().startsWith("vsa: Missing required parameter: 'FILE'"), noFile.err());
+
+    CliRun noVerb = CliRun.run(work, "config");
+    assertEquals(2, noVerb.exitCode());
+    assertTrue(noVerb.oneErrLine().contains("missing command; commands: check"), noVerb.err());
   }
 
   @Test
