@@ -6,18 +6,4 @@
 #   bench/run-data-bench.sh --written=1GiB --sizes=1GiB,1TiB --dir=/mnt/flash/data-bench
 # Environment: JAVA (default: java), JAVA_OPTS, SKIP_BUILD=1 (reuse the last build).
 set -euo pipefail
-
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/.." && pwd)"
-cp_file="$here/target/data-bench-classpath.txt"
-
-if [[ "${SKIP_BUILD:-0}" != 1 || ! -s "$cp_file" ]]; then
-  (cd "$root" && { mvn -B -q -o -pl bench -am -DskipTests package dependency:build-classpath \
-      -Dmdep.includeScope=runtime -Dmdep.outputFile="$cp_file" \
-    || mvn -B -q -pl bench -am -DskipTests package dependency:build-classpath \
-      -Dmdep.includeScope=runtime -Dmdep.outputFile="$cp_file"; })
-fi
-
-jar="$(ls "$here"/target/vsa-bench-*.jar | grep -v -e sources -e javadoc | head -n 1)"
-exec "${JAVA:-java}" -Xmx4g -XX:+UseG1GC ${JAVA_OPTS:-} \
-  -cp "$jar:$(cat "$cp_file")" org.vsa.bench.DataBench "$@"
+exec "$(dirname "${BASH_SOURCE[0]}")/java-bench.sh" DataBench "$@"

@@ -192,9 +192,9 @@ fi
 
 # --- the service, run as the unit says ---------------------------------------------------
 
-read -r ISCSI_PORT NFS_PORT MOUNT_PORT < <(python3 -c '
+read -r ISCSI_PORT NFS_PORT MOUNT_PORT DTL_PORT < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(3)]
+ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])
 for s in ss: s.close()')
@@ -204,8 +204,8 @@ ISCSI_URL="iscsi://127.0.0.1:$ISCSI_PORT"
 
 set_test_ports() { # the admin's way to add flags: /etc/default/vsa, read by the unit
   cat >"$DEFAULTS" <<EOF
-# written by packaging/test-install.sh: ports moved off 3260/2049/20048/111
-VSA_OPTS="--iscsi-port $ISCSI_PORT --nfs-port $NFS_PORT --mount-port $MOUNT_PORT --portmap none"
+# written by packaging/test-install.sh: ports moved off 3260/2049/20048/26100/111
+VSA_OPTS="--iscsi-port $ISCSI_PORT --nfs-port $NFS_PORT --mount-port $MOUNT_PORT --dtl-port $DTL_PORT --portmap none"
 EOF
 }
 
@@ -294,7 +294,7 @@ reach_with_clients() {
   check "nfs-ls lists demo.raw in /default" grep -q 'demo.raw' <<<"$out"
 }
 
-step "start the service as vsa.service would (ports $ISCSI_PORT/$NFS_PORT/$MOUNT_PORT through $DEFAULTS)"
+step "start the service as vsa.service would (ports $ISCSI_PORT/$NFS_PORT/$MOUNT_PORT/$DTL_PORT through $DEFAULTS)"
 set_test_ports
 start_service "$WORK/run1.log"
 reach_with_clients
@@ -352,7 +352,7 @@ run_playbook() {
   ( cd "$ANSIBLE_DIR" && ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 timeout "$APT_TIMEOUT" \
       ansible-playbook -c local -i tests/localhost.ini site.yml \
         -e @tests/ci-vars.yml -e "vsa_deb=$SECOND_DEB" \
-        -e "vsa_iscsi_port=$ISCSI_PORT" -e "vsa_nfs_port=$NFS_PORT" -e "vsa_nfs_mount_port=$MOUNT_PORT" ) \
+        -e "vsa_iscsi_port=$ISCSI_PORT" -e "vsa_nfs_port=$NFS_PORT" -e "vsa_nfs_mount_port=$MOUNT_PORT" -e "vsa_dtl_port=$DTL_PORT" ) \
     >"$log" 2>&1 || { cat "$log"; fail "ansible-playbook"; }
   sed -n '/PLAY RECAP/,$p' "$log"
 }
@@ -374,7 +374,7 @@ CONFIG_SUM2=$(sha256sum "$CONFIG")
 ( cd "$ANSIBLE_DIR" && ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 timeout "$APT_TIMEOUT" \
     ansible-playbook -c local -i tests/localhost.ini site.yml \
       -e @tests/ci-vars.yml -e "vsa_deb=$SECOND_DEB" -e vsa_write_buffer_capacity=1MiB \
-      -e "vsa_iscsi_port=$ISCSI_PORT" -e "vsa_nfs_port=$NFS_PORT" -e "vsa_nfs_mount_port=$MOUNT_PORT" ) \
+      -e "vsa_iscsi_port=$ISCSI_PORT" -e "vsa_nfs_port=$NFS_PORT" -e "vsa_nfs_mount_port=$MOUNT_PORT" -e "vsa_dtl_port=$DTL_PORT" ) \
   >"$WORK/ansible3.log" 2>&1 && { cat "$WORK/ansible3.log"; fail "ansible-playbook accepted writeBuffer.capacity 1MiB"; }
 check "the failed run names vsa's error" grep -q 'writeBuffer.capacity = 1MiB is out of range' "$WORK/ansible3.log"
 check "the failed run left the config as it was" test "$(sha256sum "$CONFIG")" = "$CONFIG_SUM2"
