@@ -65,6 +65,7 @@ public final class FragmentObjectStore implements ObjectStore {
   private static final Logger log = LoggerFactory.getLogger(FragmentObjectStore.class);
   static final String MANIFEST_SUFFIX = ".vm";
   static final String COLUMN_MARK = ".vf";
+  static final String TOMBSTONE_SUFFIX = ".vt";
   static final int NAME_MAX = 170;
   public static final Duration RETRY_DOWN_AFTER_DEFAULT = Duration.ofSeconds(30);
 
@@ -116,6 +117,87 @@ public final class FragmentObjectStore implements ObjectStore {
     t.setDaemon(true);
     return t;
   });
+
+  /** At most this many store calls of one put, delete, repair or manifest load run at once. */
+  static final int STORE_CALLS_PARALLEL_MAX = 16;
+
+  /** One call to one store. */
+  @FunctionalInterface
+  private interface StoreCall<T> {
+    T call() throws IOException;
+  }
+
+  /** How one store call ended: its value, or its failure. */
+  private record Outcome<T>(T value, IOException error) {}
+
+  /**
+   * Runs the calls on the put threads, in parallel (at most {@link #STORE_CALLS_PARALLEL_MAX} at
+   * once: stores are slow, S3 ones especially, so one put's fragments go to their stores together),
+   * and waits for every one of them; a single call runs on the caller's thread. The outcomes are in
+   * the calls' order. An unchecked failure of a call is rethrown. With {@code interruptible} false (a
+   * put, a delete, a repair: transactions over several stores) the wait ignores interrupts and keeps
+   * them for the caller; with true (a read's manifest load) an interrupt ends the wait with an
+   * InterruptedIOException, and the calls, reads, end on their own.
+   */
+  private <T> List<Outcome<T>> onStores(List<StoreCall<T>> calls, boolean interruptible) throws InterruptedIOException {
+    List<Outcome<T>> out = new ArrayList<>(calls.size());
+    if (calls.size() == 1) {
+      out.add(outcome(calls.get(0)));
+      return out;
+    }
+    boolean interrupted = false;
+    try {
+      for (int from = 0; from < calls.size(); from += STORE_CALLS_PARALLEL_MAX) {
+        List<java.util.concurrent.Future<Outcome<T>>> wave = new ArrayList<>();
+        for (int i = from; i < Math.min(calls.size(), from + STORE_CALLS_PARALLEL_MAX); i++) {
+          StoreCall<T> c = calls.get(i);
+          java.util.concurrent.Callable<Outcome<T>> task = () -> outcome(c);
+          try {
+            wave.add(putThreads.submit(task));
+          } catch (java.util.concurrent.RejectedExecutionException closing) {
+            java.util.concurrent.FutureTask<Outcome<T>> inline = new java.util.concurrent.FutureTask<>(task);
+            inline.run(); // closing: the put threads take no more work, and the running put must still end
+            wave.add(inline);
+          }
+        }
+        for (java.util.concurrent.Future<Outcome<T>> f : wave) {
+          while (true) {
+            try {
+              out.add(f.get());
+              break;
+            } catch (InterruptedException e) {
+              interrupted = true;
+              if (interruptible) {
+                throw new InterruptedIOException("interrupted while waiting for the stores");
+              }
+            } catch (java.util.concurrent.ExecutionException e) {
+              Throwable c = e.getCause();
+              if (c instanceof RuntimeException re) {
+                throw re;
+              }
+              if (c instanceof Error err) {
+                throw err;
+              }
+              throw new IllegalStateException(c);
+            }
+          }
+        }
+      }
+      return out;
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private static <T> Outcome<T> outcome(StoreCall<T> c) {
+    try {
+      return new Outcome<>(c.call(), null);
+    } catch (IOException e) {
+      return new Outcome<>(null, e);
+    }
+  }
 
   public FragmentObjectStore(Preset preset, List<Disk> disks, EncryptionKey key) {
     this(preset, disks, key, RETRY_DOWN_AFTER_DEFAULT);
@@ -236,6 +318,10 @@ public final class FragmentObjectStore implements ObjectStore {
 
   static String manifestName(String name) {
     return name + MANIFEST_SUFFIX;
+  }
+
+  static String tombstoneName(String name) {
+    return name + TOMBSTONE_SUFFIX;
   }
 
   static String columnName(String name, long generation, int column) {
@@ -459,24 +545,47 @@ public final class FragmentObjectStore implements ObjectStore {
     for (int c = 0; c < n; c++) {
       perStore[c % order.size()]++;
     }
+    // Every column to its planned store, all at once; the columns whose store failed go, in the next
+    // round, to other stores still below x. Bounded: each round that has failures takes at least one
+    // more store out, and there are finitely many.
+    List<Integer> pending = new ArrayList<>();
     for (int c = 0; c < n; c++) {
-      // Its planned store first; when that fails, any other store that is still below x.
-      for (int attempt = 0; attempt <= order.size() && !stored[c]; attempt++) {
+      pending.add(c);
+    }
+    for (int round = 0; round <= order.size() && !pending.isEmpty(); round++) {
+      List<StoreCall<Void>> calls = new ArrayList<>();
+      for (int c : pending) {
         DiskState d = byName.get(stores[c]);
-        if (!failed.contains(d)) {
-          try {
-            putInto(d, namespace, columnName(name, generation, c), columns[c].bytes());
-            stored[c] = true;
-            break;
-          } catch (IOException e) {
-            if (e instanceof InterruptedIOException) {
-              throw e;
-            }
-            failed.add(d);
-            markDown(d, e);
-          }
+        byte[] bytes = columns[c].bytes();
+        String column = columnName(name, generation, c);
+        calls.add(() -> {
+          putInto(d, namespace, column, bytes);
+          return null;
+        });
+      }
+      List<Outcome<Void>> outcomes = onStores(calls, false);
+      List<Integer> retry = new ArrayList<>();
+      InterruptedIOException interrupted = null;
+      for (int i = 0; i < pending.size(); i++) {
+        int c = pending.get(i);
+        IOException e = outcomes.get(i).error();
+        if (e == null) {
+          stored[c] = true;
+        } else if (e instanceof InterruptedIOException ie) {
+          interrupted = ie;
+        } else {
+          DiskState d = byName.get(stores[c]);
+          failed.add(d);
+          markDown(d, e);
+          retry.add(c);
         }
-        int from = order.indexOf(d);
+      }
+      if (interrupted != null) {
+        throw interrupted;
+      }
+      pending.clear();
+      for (int c : retry) {
+        int from = order.indexOf(byName.get(stores[c]));
         int to = -1;
         for (int i = 0; i < order.size(); i++) {
           if (!failed.contains(order.get(i)) && perStore[i] < p.x() && (to < 0 || perStore[i] < perStore[to])) {
@@ -484,11 +593,12 @@ public final class FragmentObjectStore implements ObjectStore {
           }
         }
         if (to < 0) {
-          break;
+          continue; // no store can take it: the column stays unstored
         }
         perStore[from]--;
         perStore[to]++;
         stores[c] = order.get(to).disk.name();
+        pending.add(c);
       }
     }
     int columnsLanded = 0;
@@ -520,19 +630,30 @@ public final class FragmentObjectStore implements ObjectStore {
         stripes, preset.name(), stores, offsets, lengths, crcs);
     byte[] encoded = man.encode();
     Manifest previous = previousVersion(namespace, name); // restored if this put has to be undone
+    List<DiskState> targets = new ArrayList<>();
+    List<StoreCall<Void>> manifestPuts = new ArrayList<>();
     for (DiskState d : up) {
-      if (failed.contains(d)) {
-        continue;
+      if (!failed.contains(d)) {
+        targets.add(d);
+        manifestPuts.add(() -> {
+          putInto(d, namespace, manifestName(name), encoded);
+          return null;
+        });
       }
-      try {
-        putInto(d, namespace, manifestName(name), encoded);
-      } catch (IOException e) {
-        if (e instanceof InterruptedIOException) {
-          throw e;
-        }
-        failed.add(d);
-        markDown(d, e);
+    }
+    List<Outcome<Void>> manifestOutcomes = onStores(manifestPuts, false);
+    InterruptedIOException manifestInterrupted = null;
+    for (int i = 0; i < targets.size(); i++) {
+      IOException e = manifestOutcomes.get(i).error();
+      if (e instanceof InterruptedIOException ie) {
+        manifestInterrupted = ie;
+      } else if (e != null) {
+        failed.add(targets.get(i));
+        markDown(targets.get(i), e);
       }
+    }
+    if (manifestInterrupted != null) {
+      throw manifestInterrupted;
     }
     failedHere.addAll(failed);
     int landed = 0;
@@ -686,22 +807,8 @@ public final class FragmentObjectStore implements ObjectStore {
   }
 
   /** After a replace: columns of earlier versions of the object go. */
-  private void removeOtherGenerations(String namespace, String name, long generation) {
-    String prefix = name + COLUMN_MARK;
-    String keep = prefix + Long.toHexString(generation) + ".";
-    for (DiskState d : upDisks()) {
-      try {
-        for (String n : d.disk.store().list(namespace, prefix)) {
-          if (!n.startsWith(keep) && n.indexOf('.', prefix.length()) > 0) {
-            d.disk.store().delete(namespace, n);
-          }
-        }
-      } catch (NoSuchObjectException e) {
-        // the store has not got the namespace: nothing to remove
-      } catch (IOException e) {
-        log.debug("could not remove old versions of {}/{} on '{}': {}", namespace, name, d.disk.name(), e.toString());
-      }
-    }
+  private void removeOtherGenerations(String namespace, String name, long generation) throws InterruptedIOException {
+    deleteColumns(upDisks(), namespace, name, generation);
   }
 
   // ---- manifests
@@ -711,33 +818,51 @@ public final class FragmentObjectStore implements ObjectStore {
     Manifest best = null;
     int answered = 0;
     IOException last = null;
-    for (DiskState d : upDisks()) {
-      try {
-        byte[] b = d.disk.store().get(namespace, manifestName(name));
+    List<DiskState> up = upDisks();
+    List<StoreCall<byte[]>> gets = new ArrayList<>();
+    for (DiskState d : up) {
+      gets.add(() -> d.disk.store().get(namespace, manifestName(name)));
+    }
+    List<Outcome<byte[]>> got = onStores(gets, true); // from every store at once
+    int found = 0;
+    for (int i = 0; i < up.size(); i++) {
+      DiskState d = up.get(i);
+      IOException e = got.get(i).error();
+      if (e instanceof NoSuchObjectException) {
         answered++;
-        Manifest m;
-        try {
-          m = Manifest.decode(b, "object '" + name + "' in namespace '" + namespace + "' on store '" + d.disk.name() + "'");
-        } catch (IOException e) {
-          log.warn("{}", e.getMessage());
-          suspects.add(key(namespace, name));
-          continue;
-        }
-        if (perStore != null) {
-          perStore.put(d, m);
-        }
-        if (best == null || m.manifestVersion > best.manifestVersion) {
-          best = m;
-        }
-      } catch (NoSuchObjectException e) {
-        answered++;
-      } catch (IOException e) {
-        if (e instanceof InterruptedIOException) {
-          throw e;
-        }
+        continue;
+      }
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      if (e != null) {
         last = e;
         markDown(d, e);
+        continue;
       }
+      answered++;
+      Manifest m;
+      try {
+        m = Manifest.decode(got.get(i).value(), "object '" + name + "' in namespace '" + namespace + "' on store '"
+            + d.disk.name() + "'");
+      } catch (IOException bad) {
+        log.warn("{}", bad.getMessage());
+        suspects.add(key(namespace, name));
+        continue;
+      }
+      found++;
+      if (perStore != null) {
+        perStore.put(d, m);
+      }
+      if (best == null || m.manifestVersion > best.manifestVersion) {
+        best = m;
+      }
+    }
+    if (best != null && found < answered && deletedAfter(namespace, name, best.manifestVersion)) {
+      // Stores disagree, and the object was deleted after the newest manifest found: that manifest is
+      // on a store that missed the delete. The object is gone; repair removes it there.
+      suspects.add(key(namespace, name));
+      throw new NoSuchObjectException(namespace, name);
     }
     if (best == null) {
       if (answered == 0) {
@@ -749,6 +874,44 @@ public final class FragmentObjectStore implements ObjectStore {
       throw new NoSuchObjectException(namespace, name);
     }
     return best;
+  }
+
+  /**
+   * The newest delete record of the object on the stores up, or -1 when none has one. Read only when
+   * stores disagree on whether the object exists, so it costs nothing in the common case.
+   */
+  private long deleteVersion(String namespace, String name) throws IOException {
+    List<DiskState> up = upDisks();
+    List<StoreCall<byte[]>> gets = new ArrayList<>();
+    for (DiskState d : up) {
+      gets.add(() -> d.disk.store().get(namespace, tombstoneName(name)));
+    }
+    List<Outcome<byte[]>> got = onStores(gets, true);
+    long newest = -1;
+    for (int i = 0; i < up.size(); i++) {
+      IOException e = got.get(i).error();
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      if (e instanceof NoSuchObjectException) {
+        continue;
+      }
+      if (e != null) {
+        markDown(up.get(i), e);
+        continue;
+      }
+      try {
+        newest = Math.max(newest, Tombstone.decode(got.get(i).value(), "object '" + name + "' in namespace '"
+            + namespace + "' on store '" + up.get(i).disk.name() + "'"));
+      } catch (IOException bad) {
+        log.warn("{}; ignored", bad.getMessage());
+      }
+    }
+    return newest;
+  }
+
+  private boolean deletedAfter(String namespace, String name, long manifestVersion) throws IOException {
+    return deleteVersion(namespace, name) > manifestVersion;
   }
 
   private Manifest manifest(String namespace, String name) throws IOException {
@@ -1020,41 +1183,96 @@ public final class FragmentObjectStore implements ObjectStore {
     lock.lock();
     try {
       manifests.invalidate(key(namespace, name));
+      long deleteVersion = nextVersion();
       IOException last = null;
-      int ok = 0;
       // Manifests first, then columns: an object is either whole or gone.
       List<DiskState> up = upDisks();
+      List<StoreCall<Void>> deletes = new ArrayList<>();
       for (DiskState d : up) {
-        try {
-          d.disk.store().delete(namespace, manifestName(name));
-          ok++;
-        } catch (NoSuchObjectException e) {
-          ok++;
-        } catch (IOException e) {
+        deletes.add(() -> {
+          try {
+            d.disk.store().delete(namespace, manifestName(name));
+          } catch (NoSuchObjectException e) {
+            // not there: as good
+          }
+          return null;
+        });
+      }
+      List<Outcome<Void>> outcomes = onStores(deletes, false);
+      List<DiskState> answered = new ArrayList<>();
+      for (int i = 0; i < up.size(); i++) {
+        IOException e = outcomes.get(i).error();
+        if (e == null) {
+          answered.add(up.get(i));
+        } else {
           last = e;
-          markDown(d, e);
+          markDown(up.get(i), e);
         }
       }
-      if (ok == 0) {
+      if (answered.isEmpty()) {
         throw new IOException("delete object '" + name + "' in namespace '" + namespace + "': no store answered", last);
       }
-      String prefix = name + COLUMN_MARK;
-      for (DiskState d : up) {
+      if (answered.size() < disks.size()) {
+        // A store missed the delete: a record of it on the others, so that the object does not come back
+        // with that store, and repair removes it there.
+        byte[] record = Tombstone.encode(deleteVersion);
+        List<StoreCall<Void>> puts = new ArrayList<>();
+        for (DiskState d : answered) {
+          puts.add(() -> {
+            putInto(d, namespace, tombstoneName(name), record);
+            return null;
+          });
+        }
+        int recorded = 0;
+        for (Outcome<Void> o : onStores(puts, false)) {
+          recorded += o.error() == null ? 1 : 0;
+        }
+        log.info("{}/{}: deleted while {} of {} stores did not answer; delete recorded on {} stores, replayed on the "
+            + "others by repair when they are back", namespace, name, disks.size() - answered.size(), disks.size(),
+            recorded);
+      }
+      deleteColumns(answered, namespace, name, null);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Deletes on each store (in parallel) the object's column objects, except those of generation {@code keep}
+   * (null: all). Failures are logged only: what stays is garbage that a later pass removes.
+   */
+  private int deleteColumns(List<DiskState> stores, String namespace, String name, Long keep) throws InterruptedIOException {
+    String prefix = name + COLUMN_MARK;
+    String kept = keep == null ? null : prefix + Long.toHexString(keep) + ".";
+    List<StoreCall<Integer>> calls = new ArrayList<>();
+    for (DiskState d : stores) {
+      calls.add(() -> {
+        int n = 0;
         try {
-          for (String n : d.disk.store().list(namespace, prefix)) {
-            if (n.indexOf('.', prefix.length()) > 0) {
-              d.disk.store().delete(namespace, n);
+          for (String col : d.disk.store().list(namespace, prefix)) {
+            if (col.indexOf('.', prefix.length()) > 0 && (kept == null || !col.startsWith(kept))) {
+              d.disk.store().delete(namespace, col);
+              n++;
             }
           }
         } catch (NoSuchObjectException e) {
           // nothing there
-        } catch (IOException e) {
-          log.debug("deleting columns of {}/{} on '{}': {}", namespace, name, d.disk.name(), e.toString());
         }
-      }
-    } finally {
-      lock.unlock();
+        return n;
+      });
     }
+    List<Outcome<Integer>> outcomes = onStores(calls, false);
+    int deleted = 0;
+    for (int i = 0; i < stores.size(); i++) {
+      Outcome<Integer> o = outcomes.get(i);
+      if (o.error() != null) {
+        log.debug("deleting columns of {}/{} on '{}': {}", namespace, name, stores.get(i).disk.name(),
+            o.error().toString());
+      } else {
+        deleted += o.value();
+      }
+    }
+    return deleted;
   }
 
   @Override
@@ -1065,6 +1283,7 @@ public final class FragmentObjectStore implements ObjectStore {
     int ok = 0;
     int missing = 0;
     IOException last = null;
+    Set<String> deleted = new TreeSet<>();
     for (DiskState d : upDisks()) {
       try {
         for (String n : d.disk.store().list(namespace, prefix)) {
@@ -1073,6 +1292,8 @@ public final class FragmentObjectStore implements ObjectStore {
             if (object.startsWith(prefix) && !object.isEmpty()) {
               names.add(object);
             }
+          } else if (n.endsWith(TOMBSTONE_SUFFIX)) {
+            deleted.add(n.substring(0, n.length() - TOMBSTONE_SUFFIX.length()));
           }
         }
         ok++;
@@ -1088,6 +1309,13 @@ public final class FragmentObjectStore implements ObjectStore {
         throw new NoSuchObjectException(namespace);
       }
       throw new IOException("list namespace '" + namespace + "': every store is down", last);
+    }
+    // A name with a delete record may be a deleted object still on a store that missed the delete (or
+    // one written again since): its versions decide. Delete records are rare, so this costs little.
+    for (String n : deleted) {
+      if (names.contains(n) && !exists(namespace, n)) {
+        names.remove(n);
+      }
     }
     return new ArrayList<>(names);
   }
@@ -1205,17 +1433,19 @@ public final class FragmentObjectStore implements ObjectStore {
     final AtomicLong manifests = new AtomicLong();
     final AtomicLong rewritten = new AtomicLong();
     final AtomicLong unrecoverable = new AtomicLong();
+    final AtomicLong deletesReplayed = new AtomicLong();
     volatile int storesDown;
 
     void reset() {
-      for (AtomicLong a : List.of(checked, missing, corrupt, repaired, manifests, rewritten, unrecoverable)) {
+      for (AtomicLong a : List.of(checked, missing, corrupt, repaired, manifests, rewritten, unrecoverable,
+          deletesReplayed)) {
         a.set(0);
       }
     }
 
     RepairReport snapshot() {
       return new RepairReport(checked.get(), missing.get(), corrupt.get(), repaired.get(), manifests.get(),
-          rewritten.get(), unrecoverable.get(), storesDown);
+          rewritten.get(), unrecoverable.get(), storesDown, deletesReplayed.get());
     }
   }
 
@@ -1242,9 +1472,10 @@ public final class FragmentObjectStore implements ObjectStore {
       probeStores();
       progress.storesDown = storesDown().size();
       for (String ns : listNamespaces()) {
-        List<String> names;
+        Set<String> names;
+        Set<String> withRecords = new HashSet<>();
         try {
-          names = list(ns, "");
+          names = storedNames(ns, withRecords);
         } catch (NoSuchObjectException e) {
           continue;
         }
@@ -1252,7 +1483,7 @@ public final class FragmentObjectStore implements ObjectStore {
           if (closed) {
             throw new IOException(this + " closed during repair");
           }
-          repairObject(ns, name, verify);
+          repairObject(ns, name, verify, withRecords.contains(name));
         }
       }
       RepairReport r = progress.snapshot();
@@ -1274,12 +1505,105 @@ public final class FragmentObjectStore implements ObjectStore {
       for (String k : keys) {
         int slash = k.indexOf('/');
         suspects.remove(k);
-        repairObject(k.substring(0, slash), k.substring(slash + 1), true);
+        repairObject(k.substring(0, slash), k.substring(slash + 1), true, false);
       }
       return progress.snapshot();
     } finally {
       repairLock.unlock();
     }
+  }
+
+  /** Every object name with a manifest or a delete record on some store up, deleted or not. */
+  private Set<String> storedNames(String namespace, Set<String> withRecords) throws IOException {
+    Set<String> names = new TreeSet<>();
+    int ok = 0;
+    for (DiskState d : upDisks()) {
+      try {
+        for (String n : d.disk.store().list(namespace, "")) {
+          if (n.endsWith(MANIFEST_SUFFIX) && n.length() > MANIFEST_SUFFIX.length()) {
+            names.add(n.substring(0, n.length() - MANIFEST_SUFFIX.length()));
+          } else if (n.endsWith(TOMBSTONE_SUFFIX) && n.length() > TOMBSTONE_SUFFIX.length()) {
+            names.add(n.substring(0, n.length() - TOMBSTONE_SUFFIX.length()));
+            withRecords.add(n.substring(0, n.length() - TOMBSTONE_SUFFIX.length()));
+          }
+        }
+        ok++;
+      } catch (NoSuchObjectException e) {
+        // not on this store
+      } catch (IOException e) {
+        markDown(d, e);
+      }
+    }
+    if (ok == 0) {
+      throw new NoSuchObjectException(namespace);
+    }
+    return names;
+  }
+
+  /**
+   * Replays a delete that stores missed: from every store up, the manifests older than the newest
+   * delete record go, then the columns. Once every configured store has answered, the records go too.
+   * Called with the object's lock held.
+   */
+  private void replayDelete(String namespace, String name) throws IOException {
+    long deletedAt = deleteVersion(namespace, name);
+    if (deletedAt < 0) {
+      return; // deleted everywhere, nothing recorded: nothing to do
+    }
+    List<DiskState> up = new ArrayList<>(upDisks());
+    up.removeAll(downDuringPass);
+    List<StoreCall<Boolean>> calls = new ArrayList<>();
+    for (DiskState d : up) {
+      calls.add(() -> {
+        Manifest there;
+        try {
+          there = Manifest.decode(d.disk.store().get(namespace, manifestName(name)), name);
+        } catch (NoSuchObjectException e) {
+          return false;
+        }
+        if (there.manifestVersion >= deletedAt) {
+          throw new IOException("store '" + d.disk.name() + "' has a version of " + namespace + "/" + name
+              + " newer than its delete record");
+        }
+        d.disk.store().delete(namespace, manifestName(name));
+        return true;
+      });
+    }
+    List<Outcome<Boolean>> outcomes = onStores(calls, false);
+    List<DiskState> cleaned = new ArrayList<>();
+    for (int i = 0; i < up.size(); i++) {
+      Outcome<Boolean> o = outcomes.get(i);
+      if (o.error() != null) {
+        log.warn("repair: {}/{}: could not replay its delete on store '{}': {}", namespace, name, up.get(i).disk.name(),
+            o.error().toString());
+        continue;
+      }
+      cleaned.add(up.get(i));
+      if (o.value()) {
+        progress.deletesReplayed.incrementAndGet();
+        log.info("repair: {}/{} was deleted while store '{}' was away; removed there", namespace, name,
+            up.get(i).disk.name());
+      }
+    }
+    deleteColumns(cleaned, namespace, name, null);
+    if (cleaned.size() == disks.size()) {
+      dropDeleteRecords(namespace, name);
+    }
+  }
+
+  private void dropDeleteRecords(String namespace, String name) throws InterruptedIOException {
+    List<StoreCall<Void>> calls = new ArrayList<>();
+    for (DiskState d : disks) {
+      calls.add(() -> {
+        try {
+          d.disk.store().delete(namespace, tombstoneName(name));
+        } catch (NoSuchObjectException e) {
+          // none there
+        }
+        return null;
+      });
+    }
+    onStores(calls, false);
   }
 
   private void probeStores() {
@@ -1295,7 +1619,8 @@ public final class FragmentObjectStore implements ObjectStore {
     }
   }
 
-  private void repairObject(String namespace, String name, boolean verify) throws IOException {
+  /** {@code hasRecord}: a delete record of the name was seen; it goes once the object is on every store. */
+  private void repairObject(String namespace, String name, boolean verify, boolean hasRecord) throws IOException {
     ReentrantLock lock = lockFor(namespace, name);
     lock.lock();
     try {
@@ -1304,7 +1629,8 @@ public final class FragmentObjectStore implements ObjectStore {
       try {
         m = loadManifest(namespace, name, perStore);
       } catch (NoSuchObjectException e) {
-        return; // deleted meanwhile
+        replayDelete(namespace, name); // deleted: meanwhile, or while some store was away
+        return;
       }
       progress.checked.incrementAndGet();
       if (m.encrypted && (key == null || key.fingerprint() != m.keyFingerprint)) {
@@ -1333,8 +1659,10 @@ public final class FragmentObjectStore implements ObjectStore {
         }
         m = rebuildColumns(namespace, name, m, bad);
       }
-      // Every store that is up gets the newest manifest.
+      // Every store that is up gets the newest manifest; one that had an older version (it was away during
+      // a replace) loses that version's columns.
       byte[] encoded = null;
+      List<DiskState> outdated = new ArrayList<>();
       for (DiskState d : upDisks()) {
         Manifest have = perStore.get(d);
         if (have == null || have.manifestVersion < m.manifestVersion) {
@@ -1342,12 +1670,21 @@ public final class FragmentObjectStore implements ObjectStore {
           try {
             putInto(d, namespace, manifestName(name), encoded);
             progress.manifests.incrementAndGet();
+            if (have != null && have.generation != m.generation) {
+              outdated.add(d);
+            }
           } catch (IOException e) {
             markDown(d, e);
           }
         }
       }
+      if (!outdated.isEmpty()) {
+        deleteColumns(outdated, namespace, name, m.generation);
+      }
       manifests.put(key(namespace, name), m);
+      if (hasRecord && storesDown().isEmpty() && downDuringPass.isEmpty() && perStore.size() == disks.size()) {
+        dropDeleteRecords(namespace, name); // written again after a delete, and now on every store
+      }
       int best = bestUsablePolicy();
       if (best >= 0 && m.policyIndex > best) {
         byte[] data = new byte[(int) m.objectSize];
