@@ -751,22 +751,43 @@ public final class FragmentObjectStore implements ObjectStore {
 
   /** Fragments of one column: the bytes of the column object and where each fragment is. */
   private static final class ColumnBuilder {
-    final java.io.ByteArrayOutputStream out;
+    private byte[] buf;
+    private int size;
+    private final int fragmentMax;
     final long[] offsets;
     final int[] lengths;
     final int[] rawCrcs;
 
-    /** Sized for uncompressed fragments, so that building a column copies nothing twice. */
-    ColumnBuilder(int stripes, int fragmentSize) {
-      out = new java.io.ByteArrayOutputStream((int) Math.min(Integer.MAX_VALUE - 16,
-          (long) stripes * (fragmentSize + FragmentCodec.HEADER_BYTES + 16)));
+    /**
+     * Sized for every fragment at its largest (uncompressed, plus the GCM tag when encrypted): fragments
+     * are encoded straight into it, and without compression the column is handed over with no copy.
+     */
+    ColumnBuilder(int stripes, int fragmentSize, boolean encrypted) {
+      fragmentMax = FragmentCodec.maxEncodedBytes(fragmentSize, encrypted);
+      long capacity = (long) stripes * fragmentMax;
+      if (capacity > Integer.MAX_VALUE - 16) {
+        throw new IllegalArgumentException("a column of " + capacity + " bytes is too large for one object");
+      }
+      buf = new byte[(int) capacity];
       offsets = new long[stripes];
       lengths = new int[stripes];
       rawCrcs = new int[stripes];
     }
 
+    /** Encodes the next fragment, stripe {@code s}, into the column. */
+    void add(int s, byte[] raw, int len, long generation, int column, Compression compression, EncryptionKey key) {
+      int n = FragmentCodec.encodeInto(raw, 0, len, generation, s, column, compression, key, buf, size);
+      offsets[s] = size;
+      lengths[s] = n;
+      size += n;
+    }
+
+    /** The column object's bytes (the same array on every call). */
     byte[] bytes() {
-      return out.toByteArray();
+      if (size != buf.length) {
+        buf = java.util.Arrays.copyOf(buf, size);
+      }
+      return buf;
     }
   }
 
@@ -775,7 +796,7 @@ public final class FragmentObjectStore implements ObjectStore {
     ReedSolomon rs = coder(k, m);
     ColumnBuilder[] columns = new ColumnBuilder[n];
     for (int c = 0; c < n; c++) {
-      columns[c] = new ColumnBuilder(stripes, fragmentSize);
+      columns[c] = new ColumnBuilder(stripes, fragmentSize, preset.encrypted() && key != null);
     }
     byte[][] shards = new byte[n][fragmentSize];
     CRC32C crc = new CRC32C();
@@ -796,11 +817,8 @@ public final class FragmentObjectStore implements ObjectStore {
       for (int c = 0; c < n; c++) {
         crc.reset();
         crc.update(shards[c], 0, fragmentSize);
-        byte[] frag = FragmentCodec.encode(shards[c], 0, fragmentSize, generation, s, c, preset.compression(), useKey);
-        columns[c].offsets[s] = columns[c].out.size();
-        columns[c].lengths[s] = frag.length;
         columns[c].rawCrcs[s] = (int) crc.getValue();
-        columns[c].out.write(frag, 0, frag.length);
+        columns[c].add(s, shards[c], fragmentSize, generation, c, preset.compression(), useKey);
       }
     }
     return columns;
@@ -1116,20 +1134,38 @@ public final class FragmentObjectStore implements ObjectStore {
     boolean[] present = new boolean[n];
     int have = 0;
     StringBuilder lost = new StringBuilder();
-    for (int c = 0; c < n && have < m.k; c++) {
-      if (c == skip) {
-        lost.append(" ").append(c).append(" (unreadable)");
-        continue;
+    if (skip >= 0) {
+      lost.append(" ").append(skip).append(" (unreadable)");
+    }
+    // As many fragments as still needed, fetched at once; a wave's failures are made up by the next
+    // columns in the next wave. Bounded: every wave uses up columns, and there are n.
+    int next = 0;
+    while (have < m.k && next < n) {
+      List<Integer> wave = new ArrayList<>();
+      while (wave.size() < m.k - have && next < n) {
+        if (next != skip) {
+          wave.add(next);
+        }
+        next++;
       }
-      try {
-        shards[c] = fetch(namespace, name, m, stripe, c);
-        present[c] = true;
-        have++;
-      } catch (IOException e) {
+      List<StoreCall<byte[]>> fetches = new ArrayList<>();
+      for (int c : wave) {
+        fetches.add(() -> fetch(namespace, name, m, stripe, c));
+      }
+      List<Outcome<byte[]>> got = onStores(fetches, true);
+      for (int i = 0; i < wave.size(); i++) {
+        int c = wave.get(i);
+        IOException e = got.get(i).error();
         if (e instanceof InterruptedIOException) {
           throw e;
         }
-        lost.append(" ").append(c).append(" (").append(e.getMessage()).append(")");
+        if (e != null) {
+          lost.append(" ").append(c).append(" (").append(e.getMessage()).append(")");
+        } else {
+          shards[c] = got.get(i).value();
+          present[c] = true;
+          have++;
+        }
       }
     }
     if (have < m.k) {
@@ -1769,26 +1805,64 @@ public final class FragmentObjectStore implements ObjectStore {
     ColumnBuilder[] rebuilt = new ColumnBuilder[n];
     for (int c = 0; c < n; c++) {
       if (bad[c]) {
-        rebuilt[c] = new ColumnBuilder(m.stripes, m.fragmentSize);
+        rebuilt[c] = new ColumnBuilder(m.stripes, m.fragmentSize, useKey != null);
       }
     }
     for (int s = 0; s < m.stripes; s++) {
       byte[][] shards = rebuildStripe(namespace, name, m, s, firstBad(bad));
       for (int c = 0; c < n; c++) {
         if (bad[c]) {
-          byte[] frag = FragmentCodec.encode(shards[c], 0, m.fragmentSize, m.generation, s, c, m.compression, useKey);
-          rebuilt[c].offsets[s] = rebuilt[c].out.size();
-          rebuilt[c].lengths[s] = frag.length;
-          rebuilt[c].out.write(frag, 0, frag.length);
+          rebuilt[c].add(s, shards[c], m.fragmentSize, m.generation, c, m.compression, useKey);
         }
       }
     }
     Manifest out = m;
+    // First every rebuilt column to its planned store, all at once; a column whose put failed then
+    // looks for another store, one column after the other (rare).
+    List<Integer> planned = new ArrayList<>();
+    List<StoreCall<Void>> puts = new ArrayList<>();
+    List<DiskState> targets = new ArrayList<>();
+    Manifest plan = m;
     for (int c = 0; c < n; c++) {
-      if (!bad[c]) {
+      DiskState t = bad[c] ? placeColumn(plan, c, Set.of()) : null;
+      if (t != null) {
+        plan = plan.withColumn(c, t.disk.name(), rebuilt[c].offsets, rebuilt[c].lengths, plan.manifestVersion);
+        byte[] bytes = rebuilt[c].bytes();
+        String column = columnName(name, m.generation, c);
+        planned.add(c);
+        targets.add(t);
+        puts.add(() -> {
+          putInto(t, namespace, column, bytes);
+          return null;
+        });
+      }
+    }
+    List<Outcome<Void>> outcomes = onStores(puts, false);
+    Map<Integer, DiskState> refusedFirst = new HashMap<>();
+    boolean[] done = new boolean[n];
+    for (int i = 0; i < planned.size(); i++) {
+      int c = planned.get(i);
+      IOException e = outcomes.get(i).error();
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      if (e == null) {
+        out = out.withColumn(c, targets.get(i).disk.name(), rebuilt[c].offsets, rebuilt[c].lengths, nextVersion());
+        progress.repaired.addAndGet(Math.max(1, m.stripes));
+        done[c] = true;
+      } else {
+        markDown(targets.get(i), e);
+        refusedFirst.put(c, targets.get(i));
+      }
+    }
+    for (int c = 0; c < n; c++) {
+      if (!bad[c] || done[c]) {
         continue;
       }
       Set<DiskState> refused = new HashSet<>();
+      if (refusedFirst.containsKey(c)) {
+        refused.add(refusedFirst.get(c));
+      }
       DiskState target = null;
       // Bounded: each failed store is excluded, and there are finitely many.
       for (int attempt = 0; attempt <= disks.size(); attempt++) {
