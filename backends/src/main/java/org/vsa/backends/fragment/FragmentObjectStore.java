@@ -58,8 +58,18 @@ import org.vsa.backends.ObjectStore;
  * manifests up to date, and reports counts. Puts, deletes and repairs of the same object are
  * serialised by a lock, so a repair never overwrites a newer version.
  *
- * <p>Limits: one writer per namespace (the vDisk's owner), as for every store; a delete while a
- * store is down is not replayed on it when it returns.
+ * <p><b>Parallel store calls.</b> A put sends its columns to their stores at once, then its manifests
+ * at once; a manifest load asks every store at once; a rebuild fetches its k fragments at once. At most
+ * {@link #STORE_CALLS_PARALLEL_MAX} calls of one operation run together, on the put threads.
+ *
+ * <p><b>Deletes while a store is away.</b> A delete that some store misses leaves a delete record
+ * ({@link Tombstone}) on the others. When stores disagree on whether an object exists, a manifest older
+ * than its delete record is of a deleted object: reads, {@code exists} and {@code list} say it is gone,
+ * and repair removes it from the store that was away, then the records.
+ *
+ * <p>Limits: one writer per namespace (the vDisk's owner), as for every store. A delete whose records
+ * are all on stores that are down when the missed store returns is not known until they return
+ * (the object reads as present meanwhile); a namespace deleted while a store is down stays on it.
  */
 public final class FragmentObjectStore implements ObjectStore {
   private static final Logger log = LoggerFactory.getLogger(FragmentObjectStore.class);
