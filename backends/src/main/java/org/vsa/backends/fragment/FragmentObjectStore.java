@@ -784,15 +784,31 @@ public final class FragmentObjectStore implements ObjectStore {
       rawCrcs = new int[stripes];
     }
 
-    /** Encodes the next fragment, stripe {@code s}, into the column. */
-    void add(int s, byte[] raw, int len, long generation, int column, Compression compression, EncryptionKey key) {
-      int n = FragmentCodec.encodeInto(raw, 0, len, generation, s, column, compression, key, buf, size);
-      offsets[s] = size;
-      lengths[s] = n;
-      size += n;
+    /**
+     * Encodes the fragment of stripe {@code s} into its slot (stripe s at s times the largest fragment),
+     * so that threads encoding different stripes write different bytes. {@link #compact} then closes the
+     * gaps that compression left.
+     */
+    void put(int s, byte[] raw, int len, long generation, int column, Compression compression, EncryptionKey key) {
+      int at = s * fragmentMax;
+      lengths[s] = FragmentCodec.encodeInto(raw, 0, len, generation, s, column, compression, key, buf, at);
+      offsets[s] = at;
     }
 
-    /** The column object's bytes (the same array on every call). */
+    /** After every stripe is in: fragments moved down over the gaps (none when nothing shrank). */
+    void compact() {
+      int pos = 0;
+      for (int s = 0; s < offsets.length; s++) {
+        if (offsets[s] != pos) {
+          System.arraycopy(buf, (int) offsets[s], buf, pos, lengths[s]);
+          offsets[s] = pos;
+        }
+        pos += lengths[s];
+      }
+      size = pos;
+    }
+
+    /** The column object's bytes (the same array on every call), once {@link #compact}ed. */
     byte[] bytes() {
       if (size != buf.length) {
         buf = java.util.Arrays.copyOf(buf, size);
@@ -801,23 +817,59 @@ public final class FragmentObjectStore implements ObjectStore {
     }
   }
 
-  private ColumnBuilder[] encode(byte[] data, long generation, int k, int m, int fragmentSize, int stripes) {
+  /** At most this many threads encode the stripes of one object; fewer when the machine has fewer cores. */
+  static final int ENCODE_THREADS_MAX = 4;
+  /** Objects smaller than this are encoded on the put's own thread: handing over would cost more. */
+  static final int ENCODE_PARALLEL_MIN_BYTES = 4 << 20;
+
+  /**
+   * Cuts the object into stripes, encodes them (on up to {@link #ENCODE_THREADS_MAX} threads, each a
+   * range of stripes, for a large object) and returns the columns, built in place.
+   */
+  private ColumnBuilder[] encode(byte[] data, long generation, int k, int m, int fragmentSize, int stripes)
+      throws InterruptedIOException {
     int n = k + m;
-    ReedSolomon rs = coder(k, m);
     ColumnBuilder[] columns = new ColumnBuilder[n];
     for (int c = 0; c < n; c++) {
       columns[c] = new ColumnBuilder(stripes, fragmentSize, preset.encrypted() && key != null);
     }
+    int threads = data.length < ENCODE_PARALLEL_MIN_BYTES ? 1
+        : Math.min(stripes, Math.min(ENCODE_THREADS_MAX, Runtime.getRuntime().availableProcessors()));
+    if (threads <= 1) {
+      encodeStripes(data, generation, k, m, fragmentSize, 0, stripes, columns);
+    } else {
+      List<StoreCall<Void>> parts = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int from = (int) ((long) stripes * t / threads);
+        int to = (int) ((long) stripes * (t + 1) / threads);
+        parts.add(() -> {
+          encodeStripes(data, generation, k, m, fragmentSize, from, to, columns);
+          return null;
+        });
+      }
+      onStores(parts, false); // disjoint stripes: disjoint slots of the columns; unchecked failures rethrown
+    }
+    for (ColumnBuilder c : columns) {
+      c.compact();
+    }
+    return columns;
+  }
+
+  /** Encodes stripes [from, to) into their slots of the columns. */
+  private void encodeStripes(byte[] data, long generation, int k, int m, int fragmentSize, int from, int to,
+      ColumnBuilder[] columns) {
+    int n = k + m;
+    ReedSolomon rs = coder(k, m);
     byte[][] shards = new byte[n][fragmentSize];
     CRC32C crc = new CRC32C();
     EncryptionKey useKey = preset.encrypted() ? key : null;
-    for (int s = 0; s < stripes; s++) {
+    for (int s = from; s < to; s++) {
       long base = (long) s * k * fragmentSize;
       for (int c = 0; c < k; c++) {
-        long from = base + (long) c * fragmentSize;
-        int len = (int) Math.max(0, Math.min(fragmentSize, data.length - from));
+        long at = base + (long) c * fragmentSize;
+        int len = (int) Math.max(0, Math.min(fragmentSize, data.length - at));
         if (len > 0) {
-          System.arraycopy(data, (int) from, shards[c], 0, len);
+          System.arraycopy(data, (int) at, shards[c], 0, len);
         }
         if (len < fragmentSize) {
           java.util.Arrays.fill(shards[c], Math.max(0, len), fragmentSize, (byte) 0);
@@ -828,10 +880,9 @@ public final class FragmentObjectStore implements ObjectStore {
         crc.reset();
         crc.update(shards[c], 0, fragmentSize);
         columns[c].rawCrcs[s] = (int) crc.getValue();
-        columns[c].add(s, shards[c], fragmentSize, generation, c, preset.compression(), useKey);
+        columns[c].put(s, shards[c], fragmentSize, generation, c, preset.compression(), useKey);
       }
     }
-    return columns;
   }
 
   /** After a replace: columns of earlier versions of the object go. */
@@ -1822,8 +1873,13 @@ public final class FragmentObjectStore implements ObjectStore {
       byte[][] shards = rebuildStripe(namespace, name, m, s, firstBad(bad));
       for (int c = 0; c < n; c++) {
         if (bad[c]) {
-          rebuilt[c].add(s, shards[c], m.fragmentSize, m.generation, c, m.compression, useKey);
+          rebuilt[c].put(s, shards[c], m.fragmentSize, m.generation, c, m.compression, useKey);
         }
+      }
+    }
+    for (ColumnBuilder b : rebuilt) {
+      if (b != null) {
+        b.compact();
       }
     }
     Manifest out = m;
