@@ -17,6 +17,11 @@ import java.util.List;
  * and Klaus Post's coders; written here because no maintained Java coder is on Maven Central.
  * Exhaustive tests over every erasure pattern of small (k, m) check the "any k" property.
  *
+ * <p>Speed: all output rows of a 4 KiB block are computed together, eight bytes per {@code long}, a
+ * product by a constant as XORs of the input doubled bit by bit ({@link #codeRows}); about 3.7 GB of
+ * data per CPU-second for (4,2) on the bench machine, against 0.65 for a table lookup per byte
+ * ({@link #codeRowsReference}, kept as the tests' reference). Same bytes either way.
+ *
  * <p>Instances are immutable and thread-safe. k + m is at most 255.
  */
 public final class ReedSolomon {
