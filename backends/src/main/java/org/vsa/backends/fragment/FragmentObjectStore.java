@@ -59,7 +59,8 @@ import org.vsa.backends.ObjectStore;
  * serialised by a lock, so a repair never overwrites a newer version.
  *
  * <p><b>Parallel store calls.</b> A put sends its columns to their stores at once, then its manifests
- * at once; a manifest load asks every store at once; a rebuild fetches its k fragments at once. At most
+ * at once; a manifest load asks every store at once; a read of several fragments and a rebuild fetch
+ * them at once. At most
  * {@link #STORE_CALLS_PARALLEL_MAX} calls of one operation run together, on the put threads.
  *
  * <p><b>Deletes while a store is away.</b> A delete that some store misses leaves a delete record
@@ -1101,16 +1102,30 @@ public final class FragmentObjectStore implements ObjectStore {
     }
     long stripeBytes = (long) m.k * m.fragmentSize;
     Map<Integer, byte[][]> rebuilt = new HashMap<>();
+    // The data fragments that hold the range, in order: {stripe, column, offset in it, bytes}.
+    List<int[]> pieces = new ArrayList<>();
     long pos = offset;
     long end = offset + want;
     while (pos < end) {
-      int stripe = (int) (pos / stripeBytes);
-      int column = (int) ((pos % stripeBytes) / m.fragmentSize);
       int inFragment = (int) (pos % m.fragmentSize);
       int n = (int) Math.min(end - pos, m.fragmentSize - inFragment);
-      byte[] raw = dataFragment(namespace, name, m, stripe, column, rebuilt);
-      dst.put(raw, inFragment, n);
+      pieces.add(new int[] {(int) (pos / stripeBytes), (int) ((pos % stripeBytes) / m.fragmentSize), inFragment, n});
       pos += n;
+    }
+    // Fetched from their stores a wave at a time, in parallel (one fragment: on this thread); a fragment
+    // that fails is rebuilt from its stripe's others.
+    for (int from = 0; from < pieces.size(); from += STORE_CALLS_PARALLEL_MAX) {
+      List<int[]> wave = pieces.subList(from, Math.min(pieces.size(), from + STORE_CALLS_PARALLEL_MAX));
+      List<StoreCall<byte[]>> fetches = new ArrayList<>();
+      for (int[] p : wave) {
+        fetches.add(rebuilt.containsKey(p[0]) ? () -> null : () -> fetch(namespace, name, m, p[0], p[1]));
+      }
+      List<Outcome<byte[]>> got = onStores(fetches, true);
+      for (int i = 0; i < wave.size(); i++) {
+        int[] p = wave.get(i);
+        byte[] raw = dataFragment(namespace, name, m, p[0], p[1], rebuilt, got.get(i));
+        dst.put(raw, p[2], p[3]);
+      }
     }
   }
 
@@ -1135,26 +1150,27 @@ public final class FragmentObjectStore implements ObjectStore {
     }
   }
 
+  /** The raw bytes of one data fragment: as fetched, or rebuilt when the fetch failed. */
   private byte[] dataFragment(String namespace, String name, Manifest m, int stripe, int column,
-      Map<Integer, byte[][]> rebuilt) throws IOException {
+      Map<Integer, byte[][]> rebuilt, Outcome<byte[]> fetched) throws IOException {
     byte[][] shards = rebuilt.get(stripe);
     if (shards != null) {
       return shards[column];
     }
-    try {
-      return fetch(namespace, name, m, stripe, column);
-    } catch (IOException e) {
-      if (e instanceof InterruptedIOException || superseded(namespace, name, m)) {
-        throw e; // a replaced version's fragments go: the caller reads the new one
-      }
-      log.warn("{}/{}: fragment {} of stripe {} unreadable ({}); rebuilding it from the others", namespace, name,
-          column, stripe, e.getMessage());
-      suspects.add(key(namespace, name));
-      degradedReads.incrementAndGet();
-      shards = rebuildStripe(namespace, name, m, stripe, column);
-      rebuilt.put(stripe, shards);
-      return shards[column];
+    IOException e = fetched.error();
+    if (e == null) {
+      return fetched.value();
     }
+    if (e instanceof InterruptedIOException || superseded(namespace, name, m)) {
+      throw e; // a replaced version's fragments go: the caller reads the new one
+    }
+    log.warn("{}/{}: fragment {} of stripe {} unreadable ({}); rebuilding it from the others", namespace, name,
+        column, stripe, e.getMessage());
+    suspects.add(key(namespace, name));
+    degradedReads.incrementAndGet();
+    shards = rebuildStripe(namespace, name, m, stripe, column);
+    rebuilt.put(stripe, shards);
+    return shards[column];
   }
 
   /** One fragment, checked: from its column object with one ranged read. */

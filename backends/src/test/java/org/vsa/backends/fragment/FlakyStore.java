@@ -22,6 +22,8 @@ public final class FlakyStore extends ForwardingObjectStore {
     public volatile NameHook afterPut;
     /** Runs before every whole-object get reaches the disk, with the object's name. */
     public volatile NameHook beforeGet;
+    /** Runs before every ranged read reaches the disk, with the object's name. */
+    public volatile NameHook beforeEachRead;
   }
 
   /** A test action on one object name. */
@@ -112,6 +114,10 @@ public final class FlakyStore extends ForwardingObjectStore {
     if (hook != null) {
       sw.beforeRead = null;
       hook.run();
+    }
+    NameHook each = sw.beforeEachRead;
+    if (each != null) {
+      each.run(name);
     }
     super.read(namespace, name, offset, dst);
   }

@@ -467,6 +467,28 @@ class FragmentObjectStoreTest {
     assertArrayEquals(d, open(preset, 5, null).get(NS, "tlog_4"));
   }
 
+  /** A read that spans several fragments fetches them from their stores at once, not one after the other. */
+  @Test
+  void aReadOfSeveralFragmentsFetchesThemInParallel() throws Exception {
+    Preset preset = preset(Compression.NONE, false, 16 * 1024, new Policy(2, 1, 3, 1));
+    FragmentObjectStore s = open(preset, 3, null);
+    s.createNamespace(NS);
+    byte[] d = data(25, 200_000);
+    s.put(NS, "sco_12", d);
+    java.util.concurrent.CountDownLatch reads = new java.util.concurrent.CountDownLatch(5);
+    for (FlakyStore.Switch sw : flaky) {
+      sw.beforeEachRead = together(reads, n -> n.contains(FragmentObjectStore.COLUMN_MARK));
+    }
+    FragmentObjectStore fresh = open(preset, 3, null);
+    fresh.size(NS, "sco_12");
+    ByteBuffer b = ByteBuffer.allocate(5 * 16 * 1024 - 100); // five data fragments, the first from byte 50
+    fresh.read(NS, "sco_12", 16 * 1024 * 2 + 50, b);
+    assertEquals(0, reads.getCount());
+    assertEquals(5, fresh.fragmentsFetched());
+    assertEquals(0, fresh.degradedReads());
+    assertArrayEquals(Arrays.copyOfRange(d, 16 * 1024 * 2 + 50, 16 * 1024 * 7 - 50), b.array());
+  }
+
   /**
    * A delete made while a store is down: the object must not come back with that store (reads, exists
    * and list say it is gone), and repair removes its manifest and columns there, then the delete
