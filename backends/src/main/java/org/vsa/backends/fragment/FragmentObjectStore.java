@@ -1397,25 +1397,37 @@ public final class FragmentObjectStore implements ObjectStore {
     int missing = 0;
     IOException last = null;
     Set<String> deleted = new TreeSet<>();
-    for (DiskState d : upDisks()) {
-      try {
-        for (String n : d.disk.store().list(namespace, prefix)) {
-          if (n.endsWith(MANIFEST_SUFFIX)) {
-            String object = n.substring(0, n.length() - MANIFEST_SUFFIX.length());
-            if (object.startsWith(prefix) && !object.isEmpty()) {
-              names.add(object);
-            }
-          } else if (n.endsWith(TOMBSTONE_SUFFIX)) {
-            deleted.add(n.substring(0, n.length() - TOMBSTONE_SUFFIX.length()));
-          }
-        }
-        ok++;
-      } catch (NoSuchObjectException e) {
+    List<DiskState> up = upDisks();
+    List<StoreCall<List<String>>> lists = new ArrayList<>();
+    for (DiskState d : up) {
+      lists.add(() -> d.disk.store().list(namespace, prefix));
+    }
+    List<Outcome<List<String>>> got = onStores(lists, true); // every store at once
+    for (int i = 0; i < up.size(); i++) {
+      IOException e = got.get(i).error();
+      if (e instanceof NoSuchObjectException) {
         missing++;
-      } catch (IOException e) {
-        last = e;
-        markDown(d, e);
+        continue;
       }
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      if (e != null) {
+        last = e;
+        markDown(up.get(i), e);
+        continue;
+      }
+      for (String n : got.get(i).value()) {
+        if (n.endsWith(MANIFEST_SUFFIX)) {
+          String object = n.substring(0, n.length() - MANIFEST_SUFFIX.length());
+          if (object.startsWith(prefix) && !object.isEmpty()) {
+            names.add(object);
+          }
+        } else if (n.endsWith(TOMBSTONE_SUFFIX)) {
+          deleted.add(n.substring(0, n.length() - TOMBSTONE_SUFFIX.length()));
+        }
+      }
+      ok++;
     }
     if (ok == 0) {
       if (missing > 0) {
@@ -1719,13 +1731,26 @@ public final class FragmentObjectStore implements ObjectStore {
     onStores(calls, false);
   }
 
-  private void probeStores() {
+  private void probeStores() throws InterruptedIOException {
     downDuringPass.clear();
+    List<StoreCall<Void>> probes = new ArrayList<>();
     for (DiskState d : disks) {
-      try {
-        d.disk.store().listNamespaces();
+      probes.add(() -> {
+        try {
+          d.disk.store().listNamespaces();
+        } catch (RuntimeException e) {
+          throw new IOException(e);
+        }
+        return null;
+      });
+    }
+    List<Outcome<Void>> got = onStores(probes, true); // every store at once
+    for (int i = 0; i < disks.size(); i++) {
+      DiskState d = disks.get(i);
+      IOException e = got.get(i).error();
+      if (e == null) {
         markUp(d);
-      } catch (IOException | RuntimeException e) {
+      } else {
         markDown(d, e);
         downDuringPass.add(d);
       }
