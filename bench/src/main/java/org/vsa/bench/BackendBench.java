@@ -158,26 +158,40 @@ public final class BackendBench {
     byte[] random = new byte[sco];
     new Random(1).nextBytes(random);
     byte[] compressible = compressible(sco);
-    System.out.printf("# Backend bench: %d MiB SCO, best of %d rounds, %d cores, %s%n%n", scoMiB, rounds,
-        Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name") + " "
-            + System.getProperty("java.version"));
+    System.out.printf("# Backend bench: %d MiB SCO, best of %d rounds, %d cores, %s, load average %.1f at start%n%n",
+        scoMiB, rounds, Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name") + " "
+            + System.getProperty("java.version"), loadAverage());
+
+    // Warm-up, not reported: the JIT compiles the coding loops before the first measured round, as it has
+    // long done in an appliance that has been running.
+    byte[] warm = Arrays.copyOf(random, Math.min(random.length, 16 << 20));
+    for (int i = 0; i < 3; i++) {
+      Policy p = new Policy(4, 2, 6, 1);
+      codec(new Preset("warm-up", List.of(p), 1 << 20, Compression.NONE, false), 6, warm, 1, null);
+    }
 
     System.out.println("## Encode and decode per preset (random data, no compression)\n");
-    System.out.println("| policy (k,m) | stores | stored / raw | encode MB/s | decode MB/s | decode, one data store lost, MB/s |");
-    System.out.println("|---|---|---|---|---|---|");
+    System.out.println("MB/s are wall-clock, best (worst) of the rounds; MB per CPU-s is the best round's bytes over the"
+        + " CPU time the whole JVM used meanwhile (all threads, GC included): it depends less on what else the machine"
+        + " runs.\n");
+    System.out.println("| policy (k,m) | stores | stored / raw | encode MB/s | encode MB per CPU-s | decode MB/s"
+        + " | decode, one data store lost, MB/s | degraded MB per CPU-s |");
+    System.out.println("|---|---|---|---|---|---|---|---|");
     int[][] policies = {{1, 2}, {2, 1}, {4, 2}, {8, 3}, {5, 4}};
     for (int[] km : policies) {
       Policy p = new Policy(km[0], km[1], km[0] + km[1], 1);
       Preset preset = new Preset("bench", List.of(p), 1 << 20, Compression.NONE, false);
       double[] r = codec(preset, p.fragments(), random, rounds, null);
-      System.out.printf("| (%d,%d) | %d | %.2f | %.0f | %.0f | %.0f |%n", km[0], km[1], p.fragments(), r[3], r[0], r[1], r[2]);
+      System.out.printf("| (%d,%d) | %d | %.2f | %.0f (%.0f) | %.0f | %.0f | %.0f (%.0f) | %.0f |%n", km[0], km[1],
+          p.fragments(), r[3], r[0], r[4], r[6], r[1], r[2], r[5], r[7]);
     }
     byte[] keyBytes = new byte[32];
     new Random(2).nextBytes(keyBytes);
     EncryptionKey key = new EncryptionKey(keyBytes);
     Policy p42 = new Policy(4, 2, 6, 1);
     double[] enc = codec(new Preset("bench", List.of(p42), 1 << 20, Compression.NONE, true), 6, random, rounds, key);
-    System.out.printf("| (4,2) + AES-256-GCM | 6 | %.2f | %.0f | %.0f | %.0f |%n%n", enc[3], enc[0], enc[1], enc[2]);
+    System.out.printf("| (4,2) + AES-256-GCM | 6 | %.2f | %.0f (%.0f) | %.0f | %.0f | %.0f (%.0f) | %.0f |%n%n", enc[3],
+        enc[0], enc[4], enc[6], enc[1], enc[2], enc[5], enc[7]);
 
     System.out.println("## A 4 KiB cache-miss read: bytes fetched from the stores\n");
     System.out.println("| backend | fragment size | bytes fetched per 4 KiB read | SCO size | fetched / SCO |");
@@ -203,13 +217,31 @@ public final class BackendBench {
             r[0], r[1]);
       }
     }
+    System.out.printf("%nLoad average at the end: %.1f%n", loadAverage());
   }
 
-  /** {encode MB/s, decode MB/s, degraded decode MB/s, stored/raw}, the best of the rounds. */
+  private static double loadAverage() {
+    return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+  }
+
+  /** CPU time of the whole JVM so far, in ns. */
+  private static long cpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+        .getOperatingSystemMXBean()).getProcessCpuTime();
+  }
+
+  /**
+   * {encode MB/s, decode MB/s, degraded decode MB/s, stored/raw}, the best of the rounds, then the worst encode and
+   * degraded MB/s, then the best encode and degraded MB per CPU-second.
+   */
   private static double[] codec(Preset preset, int stores, byte[] data, int rounds, EncryptionKey key) throws IOException {
     double bestEnc = 0;
     double bestDec = 0;
     double bestDeg = 0;
+    double worstEnc = Double.MAX_VALUE;
+    double worstDeg = Double.MAX_VALUE;
+    double encPerCpu = 0;
+    double degPerCpu = 0;
     double ratio = 0;
     for (int round = 0; round < rounds; round++) {
       List<MemoryStore> mem = new ArrayList<>();
@@ -221,9 +253,11 @@ public final class BackendBench {
       }
       FragmentObjectStore s = new FragmentObjectStore(preset, disks, key);
       s.createNamespace("ns");
+      long c0 = cpuNanos();
       long t0 = System.nanoTime();
       s.put("ns", "sco", data);
       long t1 = System.nanoTime();
+      long c1 = cpuNanos();
       byte[] back = s.get("ns", "sco");
       long t2 = System.nanoTime();
       if (!Arrays.equals(back, data)) {
@@ -240,18 +274,26 @@ public final class BackendBench {
         }
       }
       FragmentObjectStore fresh = new FragmentObjectStore(preset, disks, key);
+      long c3 = cpuNanos();
       long t3 = System.nanoTime();
       byte[] degraded = fresh.get("ns", "sco");
       long t4 = System.nanoTime();
+      long c4 = cpuNanos();
       if (preset.policies().get(0).m() > 0 && !Arrays.equals(degraded, data)) {
         throw new AssertionError("degraded read differs");
       }
       bestEnc = Math.max(bestEnc, data.length / MB / ((t1 - t0) / 1e9));
       bestDec = Math.max(bestDec, data.length / MB / ((t2 - t1) / 1e9));
       bestDeg = Math.max(bestDeg, data.length / MB / ((t4 - t3) / 1e9));
+      worstEnc = Math.min(worstEnc, data.length / MB / ((t1 - t0) / 1e9));
+      worstDeg = Math.min(worstDeg, data.length / MB / ((t4 - t3) / 1e9));
+      encPerCpu = Math.max(encPerCpu, data.length / MB / (Math.max(1, c1 - c0) / 1e9));
+      degPerCpu = Math.max(degPerCpu, data.length / MB / (Math.max(1, c4 - c3) / 1e9));
       ratio = (double) stored / data.length;
+      s.close();
+      fresh.close();
     }
-    return new double[] {bestEnc, bestDec, bestDeg, ratio};
+    return new double[] {bestEnc, bestDec, bestDeg, ratio, worstEnc, worstDeg, encPerCpu, degPerCpu};
   }
 
   /** Mean stored bytes fetched per 4 KiB read at random 4 KiB-aligned offsets, manifest cached. */

@@ -46,8 +46,24 @@ final class FragmentCodec {
     }
   }
 
+  /** The most bytes {@link #encodeInto} writes for {@code len} raw bytes. */
+  static int maxEncodedBytes(int len, boolean encrypted) {
+    return HEADER_BYTES + len + (encrypted ? GCM_TAG_BITS / 8 : 0);
+  }
+
   static byte[] encode(byte[] raw, int off, int len, long generation, int stripe, int column,
       Compression compression, EncryptionKey key) {
+    byte[] out = new byte[maxEncodedBytes(len, key != null)];
+    int n = encodeInto(raw, off, len, generation, stripe, column, compression, key, out, 0);
+    return n == out.length ? out : java.util.Arrays.copyOf(out, n);
+  }
+
+  /**
+   * Encodes one fragment into {@code out} at {@code at} (room for {@link #maxEncodedBytes} needed), so that a
+   * column object is built without a copy per fragment; returns the bytes written.
+   */
+  static int encodeInto(byte[] raw, int off, int len, long generation, int stripe, int column,
+      Compression compression, EncryptionKey key, byte[] out, int at) {
     byte[] compressed = compression.compress(raw, off, len);
     int flags = compressed == null ? 0 : compression.code;
     byte[] plain;
@@ -68,18 +84,17 @@ final class FragmentCodec {
       flags |= 4;
       RANDOM.nextBytes(nonce);
     }
-    byte[] out = new byte[HEADER_BYTES + payloadLen];
-    ByteBuffer h = ByteBuffer.wrap(out);
+    ByteBuffer h = ByteBuffer.wrap(out, at, HEADER_BYTES + payloadLen);
     h.putInt(MAGIC).put((byte) VERSION).put((byte) flags).put((byte) column).put((byte) 0)
         .putLong(generation).putInt(stripe).putInt(len).putInt(payloadLen).put(nonce).putInt(0);
     if (key == null) {
-      System.arraycopy(plain, plainOff, out, HEADER_BYTES, plainLen);
+      System.arraycopy(plain, plainOff, out, at + HEADER_BYTES, plainLen);
     } else {
       try {
         Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
         c.init(Cipher.ENCRYPT_MODE, key.secretKey(), new GCMParameterSpec(GCM_TAG_BITS, nonce));
-        c.updateAAD(out, 0, 40);
-        int n = c.doFinal(plain, plainOff, plainLen, out, HEADER_BYTES);
+        c.updateAAD(out, at, 40);
+        int n = c.doFinal(plain, plainOff, plainLen, out, at + HEADER_BYTES);
         if (n != payloadLen) {
           throw new IllegalStateException("GCM wrote " + n + " bytes, " + payloadLen + " expected");
         }
@@ -88,10 +103,10 @@ final class FragmentCodec {
       }
     }
     CRC32C crc = new CRC32C();
-    crc.update(out, 0, 44);
-    crc.update(out, HEADER_BYTES, payloadLen);
-    ByteBuffer.wrap(out).putInt(44, (int) crc.getValue());
-    return out;
+    crc.update(out, at, 44);
+    crc.update(out, at + HEADER_BYTES, payloadLen);
+    ByteBuffer.wrap(out).putInt(at + 44, (int) crc.getValue());
+    return HEADER_BYTES + payloadLen;
   }
 
   /** Checks and opens a fragment; returns its raw bytes (exactly {@code rawLen} of them). */

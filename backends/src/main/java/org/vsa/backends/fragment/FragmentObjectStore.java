@@ -58,13 +58,25 @@ import org.vsa.backends.ObjectStore;
  * manifests up to date, and reports counts. Puts, deletes and repairs of the same object are
  * serialised by a lock, so a repair never overwrites a newer version.
  *
- * <p>Limits: one writer per namespace (the vDisk's owner), as for every store; a delete while a
- * store is down is not replayed on it when it returns.
+ * <p><b>Parallel store calls.</b> A put sends its columns to their stores at once, then its manifests
+ * at once; a manifest load asks every store at once; a read of several fragments and a rebuild fetch
+ * them at once. At most
+ * {@link #STORE_CALLS_PARALLEL_MAX} calls of one operation run together, on the put threads.
+ *
+ * <p><b>Deletes while a store is away.</b> A delete that some store misses leaves a delete record
+ * ({@link Tombstone}) on the others. When stores disagree on whether an object exists, a manifest older
+ * than its delete record is of a deleted object: reads, {@code exists} and {@code list} say it is gone,
+ * and repair removes it from the store that was away, then the records.
+ *
+ * <p>Limits: one writer per namespace (the vDisk's owner), as for every store. A delete whose records
+ * are all on stores that are down when the missed store returns is not known until they return
+ * (the object reads as present meanwhile); a namespace deleted while a store is down stays on it.
  */
 public final class FragmentObjectStore implements ObjectStore {
   private static final Logger log = LoggerFactory.getLogger(FragmentObjectStore.class);
   static final String MANIFEST_SUFFIX = ".vm";
   static final String COLUMN_MARK = ".vf";
+  static final String TOMBSTONE_SUFFIX = ".vt";
   static final int NAME_MAX = 170;
   public static final Duration RETRY_DOWN_AFTER_DEFAULT = Duration.ofSeconds(30);
 
@@ -116,6 +128,87 @@ public final class FragmentObjectStore implements ObjectStore {
     t.setDaemon(true);
     return t;
   });
+
+  /** At most this many store calls of one put, delete, repair or manifest load run at once. */
+  static final int STORE_CALLS_PARALLEL_MAX = 16;
+
+  /** One call to one store. */
+  @FunctionalInterface
+  private interface StoreCall<T> {
+    T call() throws IOException;
+  }
+
+  /** How one store call ended: its value, or its failure. */
+  private record Outcome<T>(T value, IOException error) {}
+
+  /**
+   * Runs the calls on the put threads, in parallel (at most {@link #STORE_CALLS_PARALLEL_MAX} at
+   * once: stores are slow, S3 ones especially, so one put's fragments go to their stores together),
+   * and waits for every one of them; a single call runs on the caller's thread. The outcomes are in
+   * the calls' order. An unchecked failure of a call is rethrown. With {@code interruptible} false (a
+   * put, a delete, a repair: transactions over several stores) the wait ignores interrupts and keeps
+   * them for the caller; with true (a read's manifest load) an interrupt ends the wait with an
+   * InterruptedIOException, and the calls, reads, end on their own.
+   */
+  private <T> List<Outcome<T>> onStores(List<StoreCall<T>> calls, boolean interruptible) throws InterruptedIOException {
+    List<Outcome<T>> out = new ArrayList<>(calls.size());
+    if (calls.size() == 1) {
+      out.add(outcome(calls.get(0)));
+      return out;
+    }
+    boolean interrupted = false;
+    try {
+      for (int from = 0; from < calls.size(); from += STORE_CALLS_PARALLEL_MAX) {
+        List<java.util.concurrent.Future<Outcome<T>>> wave = new ArrayList<>();
+        for (int i = from; i < Math.min(calls.size(), from + STORE_CALLS_PARALLEL_MAX); i++) {
+          StoreCall<T> c = calls.get(i);
+          java.util.concurrent.Callable<Outcome<T>> task = () -> outcome(c);
+          try {
+            wave.add(putThreads.submit(task));
+          } catch (java.util.concurrent.RejectedExecutionException closing) {
+            java.util.concurrent.FutureTask<Outcome<T>> inline = new java.util.concurrent.FutureTask<>(task);
+            inline.run(); // closing: the put threads take no more work, and the running put must still end
+            wave.add(inline);
+          }
+        }
+        for (java.util.concurrent.Future<Outcome<T>> f : wave) {
+          while (true) {
+            try {
+              out.add(f.get());
+              break;
+            } catch (InterruptedException e) {
+              interrupted = true;
+              if (interruptible) {
+                throw new InterruptedIOException("interrupted while waiting for the stores");
+              }
+            } catch (java.util.concurrent.ExecutionException e) {
+              Throwable c = e.getCause();
+              if (c instanceof RuntimeException re) {
+                throw re;
+              }
+              if (c instanceof Error err) {
+                throw err;
+              }
+              throw new IllegalStateException(c);
+            }
+          }
+        }
+      }
+      return out;
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private static <T> Outcome<T> outcome(StoreCall<T> c) {
+    try {
+      return new Outcome<>(c.call(), null);
+    } catch (IOException e) {
+      return new Outcome<>(null, e);
+    }
+  }
 
   public FragmentObjectStore(Preset preset, List<Disk> disks, EncryptionKey key) {
     this(preset, disks, key, RETRY_DOWN_AFTER_DEFAULT);
@@ -236,6 +329,10 @@ public final class FragmentObjectStore implements ObjectStore {
 
   static String manifestName(String name) {
     return name + MANIFEST_SUFFIX;
+  }
+
+  static String tombstoneName(String name) {
+    return name + TOMBSTONE_SUFFIX;
   }
 
   static String columnName(String name, long generation, int column) {
@@ -459,24 +556,47 @@ public final class FragmentObjectStore implements ObjectStore {
     for (int c = 0; c < n; c++) {
       perStore[c % order.size()]++;
     }
+    // Every column to its planned store, all at once; the columns whose store failed go, in the next
+    // round, to other stores still below x. Bounded: each round that has failures takes at least one
+    // more store out, and there are finitely many.
+    List<Integer> pending = new ArrayList<>();
     for (int c = 0; c < n; c++) {
-      // Its planned store first; when that fails, any other store that is still below x.
-      for (int attempt = 0; attempt <= order.size() && !stored[c]; attempt++) {
+      pending.add(c);
+    }
+    for (int round = 0; round <= order.size() && !pending.isEmpty(); round++) {
+      List<StoreCall<Void>> calls = new ArrayList<>();
+      for (int c : pending) {
         DiskState d = byName.get(stores[c]);
-        if (!failed.contains(d)) {
-          try {
-            putInto(d, namespace, columnName(name, generation, c), columns[c].bytes());
-            stored[c] = true;
-            break;
-          } catch (IOException e) {
-            if (e instanceof InterruptedIOException) {
-              throw e;
-            }
-            failed.add(d);
-            markDown(d, e);
-          }
+        byte[] bytes = columns[c].bytes();
+        String column = columnName(name, generation, c);
+        calls.add(() -> {
+          putInto(d, namespace, column, bytes);
+          return null;
+        });
+      }
+      List<Outcome<Void>> outcomes = onStores(calls, false);
+      List<Integer> retry = new ArrayList<>();
+      InterruptedIOException interrupted = null;
+      for (int i = 0; i < pending.size(); i++) {
+        int c = pending.get(i);
+        IOException e = outcomes.get(i).error();
+        if (e == null) {
+          stored[c] = true;
+        } else if (e instanceof InterruptedIOException ie) {
+          interrupted = ie;
+        } else {
+          DiskState d = byName.get(stores[c]);
+          failed.add(d);
+          markDown(d, e);
+          retry.add(c);
         }
-        int from = order.indexOf(d);
+      }
+      if (interrupted != null) {
+        throw interrupted;
+      }
+      pending.clear();
+      for (int c : retry) {
+        int from = order.indexOf(byName.get(stores[c]));
         int to = -1;
         for (int i = 0; i < order.size(); i++) {
           if (!failed.contains(order.get(i)) && perStore[i] < p.x() && (to < 0 || perStore[i] < perStore[to])) {
@@ -484,11 +604,12 @@ public final class FragmentObjectStore implements ObjectStore {
           }
         }
         if (to < 0) {
-          break;
+          continue; // no store can take it: the column stays unstored
         }
         perStore[from]--;
         perStore[to]++;
         stores[c] = order.get(to).disk.name();
+        pending.add(c);
       }
     }
     int columnsLanded = 0;
@@ -520,19 +641,30 @@ public final class FragmentObjectStore implements ObjectStore {
         stripes, preset.name(), stores, offsets, lengths, crcs);
     byte[] encoded = man.encode();
     Manifest previous = previousVersion(namespace, name); // restored if this put has to be undone
+    List<DiskState> targets = new ArrayList<>();
+    List<StoreCall<Void>> manifestPuts = new ArrayList<>();
     for (DiskState d : up) {
-      if (failed.contains(d)) {
-        continue;
+      if (!failed.contains(d)) {
+        targets.add(d);
+        manifestPuts.add(() -> {
+          putInto(d, namespace, manifestName(name), encoded);
+          return null;
+        });
       }
-      try {
-        putInto(d, namespace, manifestName(name), encoded);
-      } catch (IOException e) {
-        if (e instanceof InterruptedIOException) {
-          throw e;
-        }
-        failed.add(d);
-        markDown(d, e);
+    }
+    List<Outcome<Void>> manifestOutcomes = onStores(manifestPuts, false);
+    InterruptedIOException manifestInterrupted = null;
+    for (int i = 0; i < targets.size(); i++) {
+      IOException e = manifestOutcomes.get(i).error();
+      if (e instanceof InterruptedIOException ie) {
+        manifestInterrupted = ie;
+      } else if (e != null) {
+        failed.add(targets.get(i));
+        markDown(targets.get(i), e);
       }
+    }
+    if (manifestInterrupted != null) {
+      throw manifestInterrupted;
     }
     failedHere.addAll(failed);
     int landed = 0;
@@ -630,42 +762,115 @@ public final class FragmentObjectStore implements ObjectStore {
 
   /** Fragments of one column: the bytes of the column object and where each fragment is. */
   private static final class ColumnBuilder {
-    final java.io.ByteArrayOutputStream out;
+    private byte[] buf;
+    private int size;
+    private final int fragmentMax;
     final long[] offsets;
     final int[] lengths;
     final int[] rawCrcs;
 
-    /** Sized for uncompressed fragments, so that building a column copies nothing twice. */
-    ColumnBuilder(int stripes, int fragmentSize) {
-      out = new java.io.ByteArrayOutputStream((int) Math.min(Integer.MAX_VALUE - 16,
-          (long) stripes * (fragmentSize + FragmentCodec.HEADER_BYTES + 16)));
+    /**
+     * Sized for every fragment at its largest (uncompressed, plus the GCM tag when encrypted): fragments
+     * are encoded straight into it, and without compression the column is handed over with no copy.
+     */
+    ColumnBuilder(int stripes, int fragmentSize, boolean encrypted) {
+      fragmentMax = FragmentCodec.maxEncodedBytes(fragmentSize, encrypted);
+      long capacity = (long) stripes * fragmentMax;
+      if (capacity > Integer.MAX_VALUE - 16) {
+        throw new IllegalArgumentException("a column of " + capacity + " bytes is too large for one object");
+      }
+      buf = new byte[(int) capacity];
       offsets = new long[stripes];
       lengths = new int[stripes];
       rawCrcs = new int[stripes];
     }
 
+    /**
+     * Encodes the fragment of stripe {@code s} into its slot (stripe s at s times the largest fragment),
+     * so that threads encoding different stripes write different bytes. {@link #compact} then closes the
+     * gaps that compression left.
+     */
+    void put(int s, byte[] raw, int len, long generation, int column, Compression compression, EncryptionKey key) {
+      int at = s * fragmentMax;
+      lengths[s] = FragmentCodec.encodeInto(raw, 0, len, generation, s, column, compression, key, buf, at);
+      offsets[s] = at;
+    }
+
+    /** After every stripe is in: fragments moved down over the gaps (none when nothing shrank). */
+    void compact() {
+      int pos = 0;
+      for (int s = 0; s < offsets.length; s++) {
+        if (offsets[s] != pos) {
+          System.arraycopy(buf, (int) offsets[s], buf, pos, lengths[s]);
+          offsets[s] = pos;
+        }
+        pos += lengths[s];
+      }
+      size = pos;
+    }
+
+    /** The column object's bytes (the same array on every call), once {@link #compact}ed. */
     byte[] bytes() {
-      return out.toByteArray();
+      if (size != buf.length) {
+        buf = java.util.Arrays.copyOf(buf, size);
+      }
+      return buf;
     }
   }
 
-  private ColumnBuilder[] encode(byte[] data, long generation, int k, int m, int fragmentSize, int stripes) {
+  /** At most this many threads encode the stripes of one object; fewer when the machine has fewer cores. */
+  static final int ENCODE_THREADS_MAX = 4;
+  /** Objects smaller than this are encoded on the put's own thread: handing over would cost more. */
+  static final int ENCODE_PARALLEL_MIN_BYTES = 4 << 20;
+
+  /**
+   * Cuts the object into stripes, encodes them (on up to {@link #ENCODE_THREADS_MAX} threads, each a
+   * range of stripes, for a large object) and returns the columns, built in place.
+   */
+  private ColumnBuilder[] encode(byte[] data, long generation, int k, int m, int fragmentSize, int stripes)
+      throws InterruptedIOException {
     int n = k + m;
-    ReedSolomon rs = coder(k, m);
     ColumnBuilder[] columns = new ColumnBuilder[n];
     for (int c = 0; c < n; c++) {
-      columns[c] = new ColumnBuilder(stripes, fragmentSize);
+      columns[c] = new ColumnBuilder(stripes, fragmentSize, preset.encrypted() && key != null);
     }
+    int threads = data.length < ENCODE_PARALLEL_MIN_BYTES ? 1
+        : Math.min(stripes, Math.min(ENCODE_THREADS_MAX, Runtime.getRuntime().availableProcessors()));
+    if (threads <= 1) {
+      encodeStripes(data, generation, k, m, fragmentSize, 0, stripes, columns);
+    } else {
+      List<StoreCall<Void>> parts = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int from = (int) ((long) stripes * t / threads);
+        int to = (int) ((long) stripes * (t + 1) / threads);
+        parts.add(() -> {
+          encodeStripes(data, generation, k, m, fragmentSize, from, to, columns);
+          return null;
+        });
+      }
+      onStores(parts, false); // disjoint stripes: disjoint slots of the columns; unchecked failures rethrown
+    }
+    for (ColumnBuilder c : columns) {
+      c.compact();
+    }
+    return columns;
+  }
+
+  /** Encodes stripes [from, to) into their slots of the columns. */
+  private void encodeStripes(byte[] data, long generation, int k, int m, int fragmentSize, int from, int to,
+      ColumnBuilder[] columns) {
+    int n = k + m;
+    ReedSolomon rs = coder(k, m);
     byte[][] shards = new byte[n][fragmentSize];
     CRC32C crc = new CRC32C();
     EncryptionKey useKey = preset.encrypted() ? key : null;
-    for (int s = 0; s < stripes; s++) {
+    for (int s = from; s < to; s++) {
       long base = (long) s * k * fragmentSize;
       for (int c = 0; c < k; c++) {
-        long from = base + (long) c * fragmentSize;
-        int len = (int) Math.max(0, Math.min(fragmentSize, data.length - from));
+        long at = base + (long) c * fragmentSize;
+        int len = (int) Math.max(0, Math.min(fragmentSize, data.length - at));
         if (len > 0) {
-          System.arraycopy(data, (int) from, shards[c], 0, len);
+          System.arraycopy(data, (int) at, shards[c], 0, len);
         }
         if (len < fragmentSize) {
           java.util.Arrays.fill(shards[c], Math.max(0, len), fragmentSize, (byte) 0);
@@ -675,33 +880,15 @@ public final class FragmentObjectStore implements ObjectStore {
       for (int c = 0; c < n; c++) {
         crc.reset();
         crc.update(shards[c], 0, fragmentSize);
-        byte[] frag = FragmentCodec.encode(shards[c], 0, fragmentSize, generation, s, c, preset.compression(), useKey);
-        columns[c].offsets[s] = columns[c].out.size();
-        columns[c].lengths[s] = frag.length;
         columns[c].rawCrcs[s] = (int) crc.getValue();
-        columns[c].out.write(frag, 0, frag.length);
+        columns[c].put(s, shards[c], fragmentSize, generation, c, preset.compression(), useKey);
       }
     }
-    return columns;
   }
 
   /** After a replace: columns of earlier versions of the object go. */
-  private void removeOtherGenerations(String namespace, String name, long generation) {
-    String prefix = name + COLUMN_MARK;
-    String keep = prefix + Long.toHexString(generation) + ".";
-    for (DiskState d : upDisks()) {
-      try {
-        for (String n : d.disk.store().list(namespace, prefix)) {
-          if (!n.startsWith(keep) && n.indexOf('.', prefix.length()) > 0) {
-            d.disk.store().delete(namespace, n);
-          }
-        }
-      } catch (NoSuchObjectException e) {
-        // the store has not got the namespace: nothing to remove
-      } catch (IOException e) {
-        log.debug("could not remove old versions of {}/{} on '{}': {}", namespace, name, d.disk.name(), e.toString());
-      }
-    }
+  private void removeOtherGenerations(String namespace, String name, long generation) throws InterruptedIOException {
+    deleteColumns(upDisks(), namespace, name, generation);
   }
 
   // ---- manifests
@@ -711,33 +898,51 @@ public final class FragmentObjectStore implements ObjectStore {
     Manifest best = null;
     int answered = 0;
     IOException last = null;
-    for (DiskState d : upDisks()) {
-      try {
-        byte[] b = d.disk.store().get(namespace, manifestName(name));
+    List<DiskState> up = upDisks();
+    List<StoreCall<byte[]>> gets = new ArrayList<>();
+    for (DiskState d : up) {
+      gets.add(() -> d.disk.store().get(namespace, manifestName(name)));
+    }
+    List<Outcome<byte[]>> got = onStores(gets, true); // from every store at once
+    int found = 0;
+    for (int i = 0; i < up.size(); i++) {
+      DiskState d = up.get(i);
+      IOException e = got.get(i).error();
+      if (e instanceof NoSuchObjectException) {
         answered++;
-        Manifest m;
-        try {
-          m = Manifest.decode(b, "object '" + name + "' in namespace '" + namespace + "' on store '" + d.disk.name() + "'");
-        } catch (IOException e) {
-          log.warn("{}", e.getMessage());
-          suspects.add(key(namespace, name));
-          continue;
-        }
-        if (perStore != null) {
-          perStore.put(d, m);
-        }
-        if (best == null || m.manifestVersion > best.manifestVersion) {
-          best = m;
-        }
-      } catch (NoSuchObjectException e) {
-        answered++;
-      } catch (IOException e) {
-        if (e instanceof InterruptedIOException) {
-          throw e;
-        }
+        continue;
+      }
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      if (e != null) {
         last = e;
         markDown(d, e);
+        continue;
       }
+      answered++;
+      Manifest m;
+      try {
+        m = Manifest.decode(got.get(i).value(), "object '" + name + "' in namespace '" + namespace + "' on store '"
+            + d.disk.name() + "'");
+      } catch (IOException bad) {
+        log.warn("{}", bad.getMessage());
+        suspects.add(key(namespace, name));
+        continue;
+      }
+      found++;
+      if (perStore != null) {
+        perStore.put(d, m);
+      }
+      if (best == null || m.manifestVersion > best.manifestVersion) {
+        best = m;
+      }
+    }
+    if (best != null && found < answered && deletedAfter(namespace, name, best.manifestVersion)) {
+      // Stores disagree, and the object was deleted after the newest manifest found: that manifest is
+      // on a store that missed the delete. The object is gone; repair removes it there.
+      suspects.add(key(namespace, name));
+      throw new NoSuchObjectException(namespace, name);
     }
     if (best == null) {
       if (answered == 0) {
@@ -749,6 +954,44 @@ public final class FragmentObjectStore implements ObjectStore {
       throw new NoSuchObjectException(namespace, name);
     }
     return best;
+  }
+
+  /**
+   * The newest delete record of the object on the stores up, or -1 when none has one. Read only when
+   * stores disagree on whether the object exists, so it costs nothing in the common case.
+   */
+  private long deleteVersion(String namespace, String name) throws IOException {
+    List<DiskState> up = upDisks();
+    List<StoreCall<byte[]>> gets = new ArrayList<>();
+    for (DiskState d : up) {
+      gets.add(() -> d.disk.store().get(namespace, tombstoneName(name)));
+    }
+    List<Outcome<byte[]>> got = onStores(gets, true);
+    long newest = -1;
+    for (int i = 0; i < up.size(); i++) {
+      IOException e = got.get(i).error();
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      if (e instanceof NoSuchObjectException) {
+        continue;
+      }
+      if (e != null) {
+        markDown(up.get(i), e);
+        continue;
+      }
+      try {
+        newest = Math.max(newest, Tombstone.decode(got.get(i).value(), "object '" + name + "' in namespace '"
+            + namespace + "' on store '" + up.get(i).disk.name() + "'"));
+      } catch (IOException bad) {
+        log.warn("{}; ignored", bad.getMessage());
+      }
+    }
+    return newest;
+  }
+
+  private boolean deletedAfter(String namespace, String name, long manifestVersion) throws IOException {
+    return deleteVersion(namespace, name) > manifestVersion;
   }
 
   private Manifest manifest(String namespace, String name) throws IOException {
@@ -859,16 +1102,30 @@ public final class FragmentObjectStore implements ObjectStore {
     }
     long stripeBytes = (long) m.k * m.fragmentSize;
     Map<Integer, byte[][]> rebuilt = new HashMap<>();
+    // The data fragments that hold the range, in order: {stripe, column, offset in it, bytes}.
+    List<int[]> pieces = new ArrayList<>();
     long pos = offset;
     long end = offset + want;
     while (pos < end) {
-      int stripe = (int) (pos / stripeBytes);
-      int column = (int) ((pos % stripeBytes) / m.fragmentSize);
       int inFragment = (int) (pos % m.fragmentSize);
       int n = (int) Math.min(end - pos, m.fragmentSize - inFragment);
-      byte[] raw = dataFragment(namespace, name, m, stripe, column, rebuilt);
-      dst.put(raw, inFragment, n);
+      pieces.add(new int[] {(int) (pos / stripeBytes), (int) ((pos % stripeBytes) / m.fragmentSize), inFragment, n});
       pos += n;
+    }
+    // Fetched from their stores a wave at a time, in parallel (one fragment: on this thread); a fragment
+    // that fails is rebuilt from its stripe's others.
+    for (int from = 0; from < pieces.size(); from += STORE_CALLS_PARALLEL_MAX) {
+      List<int[]> wave = pieces.subList(from, Math.min(pieces.size(), from + STORE_CALLS_PARALLEL_MAX));
+      List<StoreCall<byte[]>> fetches = new ArrayList<>();
+      for (int[] p : wave) {
+        fetches.add(rebuilt.containsKey(p[0]) ? () -> null : () -> fetch(namespace, name, m, p[0], p[1]));
+      }
+      List<Outcome<byte[]>> got = onStores(fetches, true);
+      for (int i = 0; i < wave.size(); i++) {
+        int[] p = wave.get(i);
+        byte[] raw = dataFragment(namespace, name, m, p[0], p[1], rebuilt, got.get(i));
+        dst.put(raw, p[2], p[3]);
+      }
     }
   }
 
@@ -893,26 +1150,27 @@ public final class FragmentObjectStore implements ObjectStore {
     }
   }
 
+  /** The raw bytes of one data fragment: as fetched, or rebuilt when the fetch failed. */
   private byte[] dataFragment(String namespace, String name, Manifest m, int stripe, int column,
-      Map<Integer, byte[][]> rebuilt) throws IOException {
+      Map<Integer, byte[][]> rebuilt, Outcome<byte[]> fetched) throws IOException {
     byte[][] shards = rebuilt.get(stripe);
     if (shards != null) {
       return shards[column];
     }
-    try {
-      return fetch(namespace, name, m, stripe, column);
-    } catch (IOException e) {
-      if (e instanceof InterruptedIOException || superseded(namespace, name, m)) {
-        throw e; // a replaced version's fragments go: the caller reads the new one
-      }
-      log.warn("{}/{}: fragment {} of stripe {} unreadable ({}); rebuilding it from the others", namespace, name,
-          column, stripe, e.getMessage());
-      suspects.add(key(namespace, name));
-      degradedReads.incrementAndGet();
-      shards = rebuildStripe(namespace, name, m, stripe, column);
-      rebuilt.put(stripe, shards);
-      return shards[column];
+    IOException e = fetched.error();
+    if (e == null) {
+      return fetched.value();
     }
+    if (e instanceof InterruptedIOException || superseded(namespace, name, m)) {
+      throw e; // a replaced version's fragments go: the caller reads the new one
+    }
+    log.warn("{}/{}: fragment {} of stripe {} unreadable ({}); rebuilding it from the others", namespace, name,
+        column, stripe, e.getMessage());
+    suspects.add(key(namespace, name));
+    degradedReads.incrementAndGet();
+    shards = rebuildStripe(namespace, name, m, stripe, column);
+    rebuilt.put(stripe, shards);
+    return shards[column];
   }
 
   /** One fragment, checked: from its column object with one ranged read. */
@@ -953,20 +1211,38 @@ public final class FragmentObjectStore implements ObjectStore {
     boolean[] present = new boolean[n];
     int have = 0;
     StringBuilder lost = new StringBuilder();
-    for (int c = 0; c < n && have < m.k; c++) {
-      if (c == skip) {
-        lost.append(" ").append(c).append(" (unreadable)");
-        continue;
+    if (skip >= 0) {
+      lost.append(" ").append(skip).append(" (unreadable)");
+    }
+    // As many fragments as still needed, fetched at once; a wave's failures are made up by the next
+    // columns in the next wave. Bounded: every wave uses up columns, and there are n.
+    int next = 0;
+    while (have < m.k && next < n) {
+      List<Integer> wave = new ArrayList<>();
+      while (wave.size() < m.k - have && next < n) {
+        if (next != skip) {
+          wave.add(next);
+        }
+        next++;
       }
-      try {
-        shards[c] = fetch(namespace, name, m, stripe, c);
-        present[c] = true;
-        have++;
-      } catch (IOException e) {
+      List<StoreCall<byte[]>> fetches = new ArrayList<>();
+      for (int c : wave) {
+        fetches.add(() -> fetch(namespace, name, m, stripe, c));
+      }
+      List<Outcome<byte[]>> got = onStores(fetches, true);
+      for (int i = 0; i < wave.size(); i++) {
+        int c = wave.get(i);
+        IOException e = got.get(i).error();
         if (e instanceof InterruptedIOException) {
           throw e;
         }
-        lost.append(" ").append(c).append(" (").append(e.getMessage()).append(")");
+        if (e != null) {
+          lost.append(" ").append(c).append(" (").append(e.getMessage()).append(")");
+        } else {
+          shards[c] = got.get(i).value();
+          present[c] = true;
+          have++;
+        }
       }
     }
     if (have < m.k) {
@@ -1020,41 +1296,96 @@ public final class FragmentObjectStore implements ObjectStore {
     lock.lock();
     try {
       manifests.invalidate(key(namespace, name));
+      long deleteVersion = nextVersion();
       IOException last = null;
-      int ok = 0;
       // Manifests first, then columns: an object is either whole or gone.
       List<DiskState> up = upDisks();
+      List<StoreCall<Void>> deletes = new ArrayList<>();
       for (DiskState d : up) {
-        try {
-          d.disk.store().delete(namespace, manifestName(name));
-          ok++;
-        } catch (NoSuchObjectException e) {
-          ok++;
-        } catch (IOException e) {
+        deletes.add(() -> {
+          try {
+            d.disk.store().delete(namespace, manifestName(name));
+          } catch (NoSuchObjectException e) {
+            // not there: as good
+          }
+          return null;
+        });
+      }
+      List<Outcome<Void>> outcomes = onStores(deletes, false);
+      List<DiskState> answered = new ArrayList<>();
+      for (int i = 0; i < up.size(); i++) {
+        IOException e = outcomes.get(i).error();
+        if (e == null) {
+          answered.add(up.get(i));
+        } else {
           last = e;
-          markDown(d, e);
+          markDown(up.get(i), e);
         }
       }
-      if (ok == 0) {
+      if (answered.isEmpty()) {
         throw new IOException("delete object '" + name + "' in namespace '" + namespace + "': no store answered", last);
       }
-      String prefix = name + COLUMN_MARK;
-      for (DiskState d : up) {
+      if (answered.size() < disks.size()) {
+        // A store missed the delete: a record of it on the others, so that the object does not come back
+        // with that store, and repair removes it there.
+        byte[] record = Tombstone.encode(deleteVersion);
+        List<StoreCall<Void>> puts = new ArrayList<>();
+        for (DiskState d : answered) {
+          puts.add(() -> {
+            putInto(d, namespace, tombstoneName(name), record);
+            return null;
+          });
+        }
+        int recorded = 0;
+        for (Outcome<Void> o : onStores(puts, false)) {
+          recorded += o.error() == null ? 1 : 0;
+        }
+        log.info("{}/{}: deleted while {} of {} stores did not answer; delete recorded on {} stores, replayed on the "
+            + "others by repair when they are back", namespace, name, disks.size() - answered.size(), disks.size(),
+            recorded);
+      }
+      deleteColumns(answered, namespace, name, null);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Deletes on each store (in parallel) the object's column objects, except those of generation {@code keep}
+   * (null: all). Failures are logged only: what stays is garbage that a later pass removes.
+   */
+  private int deleteColumns(List<DiskState> stores, String namespace, String name, Long keep) throws InterruptedIOException {
+    String prefix = name + COLUMN_MARK;
+    String kept = keep == null ? null : prefix + Long.toHexString(keep) + ".";
+    List<StoreCall<Integer>> calls = new ArrayList<>();
+    for (DiskState d : stores) {
+      calls.add(() -> {
+        int n = 0;
         try {
-          for (String n : d.disk.store().list(namespace, prefix)) {
-            if (n.indexOf('.', prefix.length()) > 0) {
-              d.disk.store().delete(namespace, n);
+          for (String col : d.disk.store().list(namespace, prefix)) {
+            if (col.indexOf('.', prefix.length()) > 0 && (kept == null || !col.startsWith(kept))) {
+              d.disk.store().delete(namespace, col);
+              n++;
             }
           }
         } catch (NoSuchObjectException e) {
           // nothing there
-        } catch (IOException e) {
-          log.debug("deleting columns of {}/{} on '{}': {}", namespace, name, d.disk.name(), e.toString());
         }
-      }
-    } finally {
-      lock.unlock();
+        return n;
+      });
     }
+    List<Outcome<Integer>> outcomes = onStores(calls, false);
+    int deleted = 0;
+    for (int i = 0; i < stores.size(); i++) {
+      Outcome<Integer> o = outcomes.get(i);
+      if (o.error() != null) {
+        log.debug("deleting columns of {}/{} on '{}': {}", namespace, name, stores.get(i).disk.name(),
+            o.error().toString());
+      } else {
+        deleted += o.value();
+      }
+    }
+    return deleted;
   }
 
   @Override
@@ -1065,29 +1396,51 @@ public final class FragmentObjectStore implements ObjectStore {
     int ok = 0;
     int missing = 0;
     IOException last = null;
-    for (DiskState d : upDisks()) {
-      try {
-        for (String n : d.disk.store().list(namespace, prefix)) {
-          if (n.endsWith(MANIFEST_SUFFIX)) {
-            String object = n.substring(0, n.length() - MANIFEST_SUFFIX.length());
-            if (object.startsWith(prefix) && !object.isEmpty()) {
-              names.add(object);
-            }
-          }
-        }
-        ok++;
-      } catch (NoSuchObjectException e) {
+    Set<String> deleted = new TreeSet<>();
+    List<DiskState> up = upDisks();
+    List<StoreCall<List<String>>> lists = new ArrayList<>();
+    for (DiskState d : up) {
+      lists.add(() -> d.disk.store().list(namespace, prefix));
+    }
+    List<Outcome<List<String>>> got = onStores(lists, true); // every store at once
+    for (int i = 0; i < up.size(); i++) {
+      IOException e = got.get(i).error();
+      if (e instanceof NoSuchObjectException) {
         missing++;
-      } catch (IOException e) {
-        last = e;
-        markDown(d, e);
+        continue;
       }
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      if (e != null) {
+        last = e;
+        markDown(up.get(i), e);
+        continue;
+      }
+      for (String n : got.get(i).value()) {
+        if (n.endsWith(MANIFEST_SUFFIX)) {
+          String object = n.substring(0, n.length() - MANIFEST_SUFFIX.length());
+          if (object.startsWith(prefix) && !object.isEmpty()) {
+            names.add(object);
+          }
+        } else if (n.endsWith(TOMBSTONE_SUFFIX)) {
+          deleted.add(n.substring(0, n.length() - TOMBSTONE_SUFFIX.length()));
+        }
+      }
+      ok++;
     }
     if (ok == 0) {
       if (missing > 0) {
         throw new NoSuchObjectException(namespace);
       }
       throw new IOException("list namespace '" + namespace + "': every store is down", last);
+    }
+    // A name with a delete record may be a deleted object still on a store that missed the delete (or
+    // one written again since): its versions decide. Delete records are rare, so this costs little.
+    for (String n : deleted) {
+      if (names.contains(n) && !exists(namespace, n)) {
+        names.remove(n);
+      }
     }
     return new ArrayList<>(names);
   }
@@ -1205,17 +1558,19 @@ public final class FragmentObjectStore implements ObjectStore {
     final AtomicLong manifests = new AtomicLong();
     final AtomicLong rewritten = new AtomicLong();
     final AtomicLong unrecoverable = new AtomicLong();
+    final AtomicLong deletesReplayed = new AtomicLong();
     volatile int storesDown;
 
     void reset() {
-      for (AtomicLong a : List.of(checked, missing, corrupt, repaired, manifests, rewritten, unrecoverable)) {
+      for (AtomicLong a : List.of(checked, missing, corrupt, repaired, manifests, rewritten, unrecoverable,
+          deletesReplayed)) {
         a.set(0);
       }
     }
 
     RepairReport snapshot() {
       return new RepairReport(checked.get(), missing.get(), corrupt.get(), repaired.get(), manifests.get(),
-          rewritten.get(), unrecoverable.get(), storesDown);
+          rewritten.get(), unrecoverable.get(), storesDown, deletesReplayed.get());
     }
   }
 
@@ -1242,9 +1597,10 @@ public final class FragmentObjectStore implements ObjectStore {
       probeStores();
       progress.storesDown = storesDown().size();
       for (String ns : listNamespaces()) {
-        List<String> names;
+        Set<String> names;
+        Set<String> withRecords = new HashSet<>();
         try {
-          names = list(ns, "");
+          names = storedNames(ns, withRecords);
         } catch (NoSuchObjectException e) {
           continue;
         }
@@ -1252,7 +1608,7 @@ public final class FragmentObjectStore implements ObjectStore {
           if (closed) {
             throw new IOException(this + " closed during repair");
           }
-          repairObject(ns, name, verify);
+          repairObject(ns, name, verify, withRecords.contains(name));
         }
       }
       RepairReport r = progress.snapshot();
@@ -1274,7 +1630,7 @@ public final class FragmentObjectStore implements ObjectStore {
       for (String k : keys) {
         int slash = k.indexOf('/');
         suspects.remove(k);
-        repairObject(k.substring(0, slash), k.substring(slash + 1), true);
+        repairObject(k.substring(0, slash), k.substring(slash + 1), true, false);
       }
       return progress.snapshot();
     } finally {
@@ -1282,20 +1638,127 @@ public final class FragmentObjectStore implements ObjectStore {
     }
   }
 
-  private void probeStores() {
-    downDuringPass.clear();
-    for (DiskState d : disks) {
+  /** Every object name with a manifest or a delete record on some store up, deleted or not. */
+  private Set<String> storedNames(String namespace, Set<String> withRecords) throws IOException {
+    Set<String> names = new TreeSet<>();
+    int ok = 0;
+    for (DiskState d : upDisks()) {
       try {
-        d.disk.store().listNamespaces();
+        for (String n : d.disk.store().list(namespace, "")) {
+          if (n.endsWith(MANIFEST_SUFFIX) && n.length() > MANIFEST_SUFFIX.length()) {
+            names.add(n.substring(0, n.length() - MANIFEST_SUFFIX.length()));
+          } else if (n.endsWith(TOMBSTONE_SUFFIX) && n.length() > TOMBSTONE_SUFFIX.length()) {
+            names.add(n.substring(0, n.length() - TOMBSTONE_SUFFIX.length()));
+            withRecords.add(n.substring(0, n.length() - TOMBSTONE_SUFFIX.length()));
+          }
+        }
+        ok++;
+      } catch (NoSuchObjectException e) {
+        // not on this store
+      } catch (IOException e) {
+        markDown(d, e);
+      }
+    }
+    if (ok == 0) {
+      throw new NoSuchObjectException(namespace);
+    }
+    return names;
+  }
+
+  /**
+   * Replays a delete that stores missed: from every store up, the manifests older than the newest
+   * delete record go, then the columns. Once every configured store has answered, the records go too.
+   * Called with the object's lock held.
+   */
+  private void replayDelete(String namespace, String name) throws IOException {
+    long deletedAt = deleteVersion(namespace, name);
+    if (deletedAt < 0) {
+      return; // deleted everywhere, nothing recorded: nothing to do
+    }
+    List<DiskState> up = new ArrayList<>(upDisks());
+    up.removeAll(downDuringPass);
+    List<StoreCall<Boolean>> calls = new ArrayList<>();
+    for (DiskState d : up) {
+      calls.add(() -> {
+        Manifest there;
+        try {
+          there = Manifest.decode(d.disk.store().get(namespace, manifestName(name)), name);
+        } catch (NoSuchObjectException e) {
+          return false;
+        }
+        if (there.manifestVersion >= deletedAt) {
+          throw new IOException("store '" + d.disk.name() + "' has a version of " + namespace + "/" + name
+              + " newer than its delete record");
+        }
+        d.disk.store().delete(namespace, manifestName(name));
+        return true;
+      });
+    }
+    List<Outcome<Boolean>> outcomes = onStores(calls, false);
+    List<DiskState> cleaned = new ArrayList<>();
+    for (int i = 0; i < up.size(); i++) {
+      Outcome<Boolean> o = outcomes.get(i);
+      if (o.error() != null) {
+        log.warn("repair: {}/{}: could not replay its delete on store '{}': {}", namespace, name, up.get(i).disk.name(),
+            o.error().toString());
+        continue;
+      }
+      cleaned.add(up.get(i));
+      if (o.value()) {
+        progress.deletesReplayed.incrementAndGet();
+        log.info("repair: {}/{} was deleted while store '{}' was away; removed there", namespace, name,
+            up.get(i).disk.name());
+      }
+    }
+    deleteColumns(cleaned, namespace, name, null);
+    if (cleaned.size() == disks.size()) {
+      dropDeleteRecords(namespace, name);
+    }
+  }
+
+  private void dropDeleteRecords(String namespace, String name) throws InterruptedIOException {
+    List<StoreCall<Void>> calls = new ArrayList<>();
+    for (DiskState d : disks) {
+      calls.add(() -> {
+        try {
+          d.disk.store().delete(namespace, tombstoneName(name));
+        } catch (NoSuchObjectException e) {
+          // none there
+        }
+        return null;
+      });
+    }
+    onStores(calls, false);
+  }
+
+  private void probeStores() throws InterruptedIOException {
+    downDuringPass.clear();
+    List<StoreCall<Void>> probes = new ArrayList<>();
+    for (DiskState d : disks) {
+      probes.add(() -> {
+        try {
+          d.disk.store().listNamespaces();
+        } catch (RuntimeException e) {
+          throw new IOException(e);
+        }
+        return null;
+      });
+    }
+    List<Outcome<Void>> got = onStores(probes, true); // every store at once
+    for (int i = 0; i < disks.size(); i++) {
+      DiskState d = disks.get(i);
+      IOException e = got.get(i).error();
+      if (e == null) {
         markUp(d);
-      } catch (IOException | RuntimeException e) {
+      } else {
         markDown(d, e);
         downDuringPass.add(d);
       }
     }
   }
 
-  private void repairObject(String namespace, String name, boolean verify) throws IOException {
+  /** {@code hasRecord}: a delete record of the name was seen; it goes once the object is on every store. */
+  private void repairObject(String namespace, String name, boolean verify, boolean hasRecord) throws IOException {
     ReentrantLock lock = lockFor(namespace, name);
     lock.lock();
     try {
@@ -1304,7 +1767,8 @@ public final class FragmentObjectStore implements ObjectStore {
       try {
         m = loadManifest(namespace, name, perStore);
       } catch (NoSuchObjectException e) {
-        return; // deleted meanwhile
+        replayDelete(namespace, name); // deleted: meanwhile, or while some store was away
+        return;
       }
       progress.checked.incrementAndGet();
       if (m.encrypted && (key == null || key.fingerprint() != m.keyFingerprint)) {
@@ -1333,8 +1797,10 @@ public final class FragmentObjectStore implements ObjectStore {
         }
         m = rebuildColumns(namespace, name, m, bad);
       }
-      // Every store that is up gets the newest manifest.
+      // Every store that is up gets the newest manifest; one that had an older version (it was away during
+      // a replace) loses that version's columns.
       byte[] encoded = null;
+      List<DiskState> outdated = new ArrayList<>();
       for (DiskState d : upDisks()) {
         Manifest have = perStore.get(d);
         if (have == null || have.manifestVersion < m.manifestVersion) {
@@ -1342,12 +1808,21 @@ public final class FragmentObjectStore implements ObjectStore {
           try {
             putInto(d, namespace, manifestName(name), encoded);
             progress.manifests.incrementAndGet();
+            if (have != null && have.generation != m.generation) {
+              outdated.add(d);
+            }
           } catch (IOException e) {
             markDown(d, e);
           }
         }
       }
+      if (!outdated.isEmpty()) {
+        deleteColumns(outdated, namespace, name, m.generation);
+      }
       manifests.put(key(namespace, name), m);
+      if (hasRecord && storesDown().isEmpty() && downDuringPass.isEmpty() && perStore.size() == disks.size()) {
+        dropDeleteRecords(namespace, name); // written again after a delete, and now on every store
+      }
       int best = bestUsablePolicy();
       if (best >= 0 && m.policyIndex > best) {
         byte[] data = new byte[(int) m.objectSize];
@@ -1432,26 +1907,69 @@ public final class FragmentObjectStore implements ObjectStore {
     ColumnBuilder[] rebuilt = new ColumnBuilder[n];
     for (int c = 0; c < n; c++) {
       if (bad[c]) {
-        rebuilt[c] = new ColumnBuilder(m.stripes, m.fragmentSize);
+        rebuilt[c] = new ColumnBuilder(m.stripes, m.fragmentSize, useKey != null);
       }
     }
     for (int s = 0; s < m.stripes; s++) {
       byte[][] shards = rebuildStripe(namespace, name, m, s, firstBad(bad));
       for (int c = 0; c < n; c++) {
         if (bad[c]) {
-          byte[] frag = FragmentCodec.encode(shards[c], 0, m.fragmentSize, m.generation, s, c, m.compression, useKey);
-          rebuilt[c].offsets[s] = rebuilt[c].out.size();
-          rebuilt[c].lengths[s] = frag.length;
-          rebuilt[c].out.write(frag, 0, frag.length);
+          rebuilt[c].put(s, shards[c], m.fragmentSize, m.generation, c, m.compression, useKey);
         }
       }
     }
+    for (ColumnBuilder b : rebuilt) {
+      if (b != null) {
+        b.compact();
+      }
+    }
     Manifest out = m;
+    // First every rebuilt column to its planned store, all at once; a column whose put failed then
+    // looks for another store, one column after the other (rare).
+    List<Integer> planned = new ArrayList<>();
+    List<StoreCall<Void>> puts = new ArrayList<>();
+    List<DiskState> targets = new ArrayList<>();
+    Manifest plan = m;
     for (int c = 0; c < n; c++) {
-      if (!bad[c]) {
+      DiskState t = bad[c] ? placeColumn(plan, c, Set.of()) : null;
+      if (t != null) {
+        plan = plan.withColumn(c, t.disk.name(), rebuilt[c].offsets, rebuilt[c].lengths, plan.manifestVersion);
+        byte[] bytes = rebuilt[c].bytes();
+        String column = columnName(name, m.generation, c);
+        planned.add(c);
+        targets.add(t);
+        puts.add(() -> {
+          putInto(t, namespace, column, bytes);
+          return null;
+        });
+      }
+    }
+    List<Outcome<Void>> outcomes = onStores(puts, false);
+    Map<Integer, DiskState> refusedFirst = new HashMap<>();
+    boolean[] done = new boolean[n];
+    for (int i = 0; i < planned.size(); i++) {
+      int c = planned.get(i);
+      IOException e = outcomes.get(i).error();
+      if (e instanceof InterruptedIOException) {
+        throw e;
+      }
+      if (e == null) {
+        out = out.withColumn(c, targets.get(i).disk.name(), rebuilt[c].offsets, rebuilt[c].lengths, nextVersion());
+        progress.repaired.addAndGet(Math.max(1, m.stripes));
+        done[c] = true;
+      } else {
+        markDown(targets.get(i), e);
+        refusedFirst.put(c, targets.get(i));
+      }
+    }
+    for (int c = 0; c < n; c++) {
+      if (!bad[c] || done[c]) {
         continue;
       }
       Set<DiskState> refused = new HashSet<>();
+      if (refusedFirst.containsKey(c)) {
+        refused.add(refusedFirst.get(c));
+      }
       DiskState target = null;
       // Bounded: each failed store is excluded, and there are finitely many.
       for (int attempt = 0; attempt <= disks.size(); attempt++) {

@@ -1,6 +1,11 @@
 package org.vsa.backends.fragment;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Systematic Reed-Solomon erasure code over GF(2^8) (polynomial x^8+x^4+x^3+x^2+1, 0x11d): k data
@@ -11,6 +16,11 @@ import java.util.Arrays;
  * k x k submatrix stays invertible (any k shards suffice). The same construction as Backblaze's
  * and Klaus Post's coders; written here because no maintained Java coder is on Maven Central.
  * Exhaustive tests over every erasure pattern of small (k, m) check the "any k" property.
+ *
+ * <p>Speed: all output rows of a 4 KiB block are computed together, eight bytes per {@code long}, a
+ * product by a constant as XORs of the input doubled bit by bit ({@link #codeRows}); about 3.7 GB of
+ * data per CPU-second for (4,2) on the bench machine, against 0.65 for a table lookup per byte
+ * ({@link #codeRowsReference}, kept as the tests' reference). Same bytes either way.
  *
  * <p>Instances are immutable and thread-safe. k + m is at most 255.
  */
@@ -73,6 +83,11 @@ public final class ReedSolomon {
     return m;
   }
 
+  /** The coefficients of parity shard p (a copy), for tests. */
+  byte[] parityRow(int p) {
+    return matrix[k + p].clone();
+  }
+
   static byte mul(int a, int b) {
     return MUL[a & 0xff][b & 0xff];
   }
@@ -106,10 +121,8 @@ public final class ReedSolomon {
    */
   public void encode(byte[][] shards, int offset, int length) {
     checkShards(shards, offset, length);
-    byte[][] data = Arrays.copyOf(shards, k);
-    for (int p = 0; p < m; p++) {
-      codeRow(matrix[k + p], data, shards[k + p], offset, length);
-    }
+    codeRows(Arrays.copyOfRange(matrix, k, k + m), Arrays.copyOf(shards, k), Arrays.copyOfRange(shards, k, k + m),
+        offset, length);
   }
 
   /**
@@ -141,18 +154,25 @@ public final class ReedSolomon {
         }
       }
       byte[][] inverse = invert(sub);
+      List<byte[]> rows = new ArrayList<>();
+      List<byte[]> outs = new ArrayList<>();
       for (int i = 0; i < k; i++) {
         if (!present[i]) {
-          codeRow(inverse[i], in, shards[i], offset, length);
+          rows.add(inverse[i]);
+          outs.add(shards[i]);
         }
       }
+      codeRows(rows.toArray(new byte[0][]), in, outs.toArray(new byte[0][]), offset, length);
     }
-    byte[][] data = Arrays.copyOf(shards, k);
+    List<byte[]> rows = new ArrayList<>();
+    List<byte[]> outs = new ArrayList<>();
     for (int p = 0; p < m; p++) {
       if (!present[k + p]) {
-        codeRow(matrix[k + p], data, shards[k + p], offset, length);
+        rows.add(matrix[k + p]);
+        outs.add(shards[k + p]);
       }
     }
+    codeRows(rows.toArray(new byte[0][]), Arrays.copyOf(shards, k), outs.toArray(new byte[0][]), offset, length);
   }
 
   private void checkShards(byte[][] shards, int offset, int length) {
@@ -166,18 +186,125 @@ public final class ReedSolomon {
     }
   }
 
-  /** out = sum over c of row[c] * in[c], byte by byte. */
-  private static void codeRow(byte[] row, byte[][] in, byte[] out, int offset, int length) {
-    byte[] t0 = MUL[row[0] & 0xff];
-    byte[] src0 = in[0];
-    for (int i = offset; i < offset + length; i++) {
-      out[i] = t0[src0[i] & 0xff];
+  /**
+   * Bytes coded per block: the block of every input and output (a few KiB each) stays in the L1/L2
+   * cache while all rows are computed, instead of streaming whole fragments once per coefficient.
+   */
+  static final int BLOCK_BYTES = 4096;
+  private static final int BLOCK_LONGS = BLOCK_BYTES / 8;
+  private static final long LOW7 = 0x7f7f7f7f7f7f7f7fL;
+  private static final long HIGH1 = 0x8080808080808080L;
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.nativeOrder());
+
+  /**
+   * {@code out[p] = sum over j of rows[p][j] * in[j]} for every output p, over bytes {@code [offset, offset +
+   * length)}. The fast path: eight bytes per long, and a product by a constant c computed as the XOR of x, 2x, 4x,
+   * ..., 128x for the bits set in c, where 2x is a shift and a conditional XOR of the polynomial done on eight bytes
+   * at once (no table, no per-byte branch). The loops are plain long[] loops that the JIT turns into SIMD
+   * instructions. Each input block is doubled only as far as the highest coefficient bit any row needs; a
+   * coefficient 1 is a plain XOR. Gives the same bytes as {@link #codeRowsReference}: a test checks it.
+   */
+  static void codeRows(byte[][] rows, byte[][] in, byte[][] out, int offset, int length) {
+    int r = rows.length;
+    int k = in.length;
+    if (r == 0 || length == 0) {
+      return;
     }
-    for (int c = 1; c < row.length; c++) {
-      byte[] t = MUL[row[c] & 0xff];
-      byte[] src = in[c];
-      for (int i = offset; i < offset + length; i++) {
-        out[i] ^= t[src[i] & 0xff];
+    int[] topBit = new int[k];
+    for (int j = 0; j < k; j++) {
+      int or = 0;
+      for (int p = 0; p < r; p++) {
+        or |= rows[p][j] & 0xff;
+      }
+      topBit[j] = 31 - Integer.numberOfLeadingZeros(or); // -1 when no row uses input j
+    }
+    long[] x = new long[BLOCK_LONGS];
+    long[][] acc = new long[r][BLOCK_LONGS];
+    int end = offset + length;
+    for (int pos = offset; pos < end; pos += BLOCK_BYTES) {
+      int n = Math.min(BLOCK_BYTES, end - pos);
+      int longs = n >>> 3;
+      boolean[] started = new boolean[r];
+      for (int j = 0; j < k; j++) {
+        if (topBit[j] < 0) {
+          continue;
+        }
+        load(in[j], pos, x, longs);
+        for (int b = 0; ; b++) {
+          for (int p = 0; p < r; p++) {
+            if (((rows[p][j] >>> b) & 1) != 0) {
+              if (started[p]) {
+                xorInto(acc[p], x, longs);
+              } else {
+                System.arraycopy(x, 0, acc[p], 0, longs);
+                started[p] = true;
+              }
+            }
+          }
+          if (b == topBit[j]) {
+            break;
+          }
+          timesTwo(x, longs);
+        }
+      }
+      for (int p = 0; p < r; p++) {
+        if (started[p]) {
+          store(acc[p], out[p], pos, longs);
+        } else {
+          Arrays.fill(out[p], pos, pos + longs * 8, (byte) 0);
+        }
+      }
+      for (int i = pos + longs * 8; i < pos + n; i++) { // the last 0-7 bytes
+        for (int p = 0; p < r; p++) {
+          int v = 0;
+          for (int j = 0; j < k; j++) {
+            v ^= MUL[rows[p][j] & 0xff][in[j][i] & 0xff];
+          }
+          out[p][i] = (byte) v;
+        }
+      }
+    }
+  }
+
+  private static void load(byte[] src, int from, long[] dst, int longs) {
+    for (int i = 0; i < longs; i++) {
+      dst[i] = (long) LONGS.get(src, from + (i << 3));
+    }
+  }
+
+  private static void store(long[] src, byte[] dst, int from, int longs) {
+    for (int i = 0; i < longs; i++) {
+      LONGS.set(dst, from + (i << 3), src[i]);
+    }
+  }
+
+  private static void xorInto(long[] acc, long[] x, int longs) {
+    for (int i = 0; i < longs; i++) {
+      acc[i] ^= x[i];
+    }
+  }
+
+  /** Each of the eight bytes of every long times 2 in GF(2^8): shift left, and XOR 0x1d where the top bit fell out. */
+  private static void timesTwo(long[] x, int longs) {
+    for (int i = 0; i < longs; i++) {
+      long v = x[i];
+      long h = (v & HIGH1) >>> 7;
+      x[i] = ((v & LOW7) << 1) ^ h ^ (h << 2) ^ (h << 3) ^ (h << 4);
+    }
+  }
+
+  /** The reference: byte by byte through the 64 KiB product table. Kept for tests. */
+  static void codeRowsReference(byte[][] rows, byte[][] in, byte[][] out, int offset, int length) {
+    for (int p = 0; p < rows.length; p++) {
+      byte[] row = rows[p];
+      byte[] o = out[p];
+      Arrays.fill(o, offset, offset + length, (byte) 0);
+      for (int c = 0; c < row.length; c++) {
+        byte[] t = MUL[row[c] & 0xff];
+        byte[] src = in[c];
+        for (int i = offset; i < offset + length; i++) {
+          o[i] ^= t[src[i] & 0xff];
+        }
       }
     }
   }

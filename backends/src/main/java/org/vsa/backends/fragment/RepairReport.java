@@ -13,15 +13,17 @@ package org.vsa.backends.fragment;
  * @param objectsRewritten objects written under a fallback policy and rewritten under a better one
  * @param objectsUnrecoverable objects with fewer than k intact fragments
  * @param storesDown stores that did not answer at the start of the pass
+ * @param deletesReplayed objects removed from a store that missed their delete (it was down then)
  */
 public record RepairReport(long objectsChecked, long fragmentsMissing, long fragmentsCorrupt, long fragmentsRepaired,
-    long manifestsRepaired, long objectsRewritten, long objectsUnrecoverable, int storesDown) {
+    long manifestsRepaired, long objectsRewritten, long objectsUnrecoverable, int storesDown,
+    long deletesReplayed) {
 
   @Override
   public String toString() {
     return objectsChecked + " objects checked, " + fragmentsMissing + " fragments missing, " + fragmentsCorrupt
         + " corrupt, " + fragmentsRepaired + " repaired, " + manifestsRepaired + " manifests repaired, "
         + objectsRewritten + " objects rewritten to a better policy, " + objectsUnrecoverable + " unrecoverable, "
-        + storesDown + " stores down";
+        + storesDown + " stores down, " + deletesReplayed + " deletes replayed";
   }
 }

@@ -20,6 +20,10 @@ public final class FlakyStore extends ForwardingObjectStore {
     public volatile NameHook beforePut;
     /** Runs after every put has reached the disk (it may throw: a failure reported after the fact). */
     public volatile NameHook afterPut;
+    /** Runs before every whole-object get reaches the disk, with the object's name. */
+    public volatile NameHook beforeGet;
+    /** Runs before every ranged read reaches the disk, with the object's name. */
+    public volatile NameHook beforeEachRead;
   }
 
   /** A test action on one object name. */
@@ -111,12 +115,20 @@ public final class FlakyStore extends ForwardingObjectStore {
       sw.beforeRead = null;
       hook.run();
     }
+    NameHook each = sw.beforeEachRead;
+    if (each != null) {
+      each.run(name);
+    }
     super.read(namespace, name, offset, dst);
   }
 
   @Override
   public byte[] get(String namespace, String name) throws IOException {
     check();
+    NameHook before = sw.beforeGet;
+    if (before != null) {
+      before.run(name);
+    }
     return super.get(namespace, name);
   }
 

@@ -393,6 +393,198 @@ class FragmentObjectStoreTest {
         "a fresh process reads the previous version");
   }
 
+  /**
+   * A gate that opens only when {@code parties} calls are inside it at the same time: calls made one
+   * after the other never open it and fail after the bound (the test then fails on a real outcome,
+   * the put's error), calls made in parallel all pass.
+   */
+  private static FlakyStore.NameHook together(java.util.concurrent.CountDownLatch gate,
+      java.util.function.Predicate<String> which) {
+    return name -> {
+      if (!which.test(name)) {
+        return;
+      }
+      gate.countDown();
+      try {
+        if (!gate.await(30, java.util.concurrent.TimeUnit.SECONDS)) {
+          throw new IOException("store calls were not made in parallel (test)");
+        }
+      } catch (InterruptedException e) {
+        throw new java.io.InterruptedIOException();
+      }
+    };
+  }
+
+  /** A put sends its fragment columns to their six stores at once, then its manifests at once. */
+  @Test
+  void aPutSendsItsFragmentsAndManifestsToTheStoresInParallel() throws Exception {
+    Preset preset = preset(Compression.NONE, false, 16 * 1024, new Policy(4, 2, 6, 1));
+    FragmentObjectStore s = open(preset, 6, null);
+    s.createNamespace(NS);
+    java.util.concurrent.CountDownLatch columns = new java.util.concurrent.CountDownLatch(6);
+    java.util.concurrent.CountDownLatch manifests = new java.util.concurrent.CountDownLatch(6);
+    for (FlakyStore.Switch sw : flaky) {
+      FlakyStore.NameHook c = together(columns, n -> n.contains(FragmentObjectStore.COLUMN_MARK));
+      FlakyStore.NameHook m = together(manifests, n -> n.endsWith(FragmentObjectStore.MANIFEST_SUFFIX));
+      sw.beforePut = name -> {
+        c.run(name);
+        m.run(name);
+      };
+    }
+    byte[] d = data(21, 300_000);
+    s.put(NS, "sco_7", d);
+    assertEquals(0, columns.getCount());
+    assertEquals(0, manifests.getCount());
+    assertEquals(List.of(), s.storesDown());
+    assertArrayEquals(d, open(preset, 6, null).get(NS, "sco_7"));
+  }
+
+  /** A process that has not got an object's manifest cached reads it from every store at once. */
+  @Test
+  void aManifestIsReadFromEveryStoreInParallel() throws Exception {
+    Preset preset = preset(Compression.NONE, false, 16 * 1024, new Policy(2, 2, 4, 1));
+    FragmentObjectStore s = open(preset, 5, null);
+    s.createNamespace(NS);
+    byte[] d = data(22, 50_000);
+    s.put(NS, "tlog_3", d);
+    java.util.concurrent.CountDownLatch gets = new java.util.concurrent.CountDownLatch(5);
+    for (FlakyStore.Switch sw : flaky) {
+      sw.beforeGet = together(gets, n -> n.endsWith(FragmentObjectStore.MANIFEST_SUFFIX));
+    }
+    FragmentObjectStore fresh = open(preset, 5, null);
+    assertArrayEquals(d, fresh.get(NS, "tlog_3"));
+    assertEquals(0, gets.getCount());
+    // and a put of a new object (no manifest anywhere) asks every store at once too
+    java.util.concurrent.CountDownLatch none = new java.util.concurrent.CountDownLatch(5);
+    for (FlakyStore.Switch sw : flaky) {
+      sw.beforeGet = together(none, n -> n.endsWith(FragmentObjectStore.MANIFEST_SUFFIX));
+    }
+    fresh.put(NS, "tlog_4", d);
+    assertEquals(0, none.getCount());
+    for (FlakyStore.Switch sw : flaky) {
+      sw.beforeGet = null;
+    }
+    assertArrayEquals(d, open(preset, 5, null).get(NS, "tlog_4"));
+  }
+
+  /** A read that spans several fragments fetches them from their stores at once, not one after the other. */
+  @Test
+  void aReadOfSeveralFragmentsFetchesThemInParallel() throws Exception {
+    Preset preset = preset(Compression.NONE, false, 16 * 1024, new Policy(2, 1, 3, 1));
+    FragmentObjectStore s = open(preset, 3, null);
+    s.createNamespace(NS);
+    byte[] d = data(25, 200_000);
+    s.put(NS, "sco_12", d);
+    java.util.concurrent.CountDownLatch reads = new java.util.concurrent.CountDownLatch(5);
+    for (FlakyStore.Switch sw : flaky) {
+      sw.beforeEachRead = together(reads, n -> n.contains(FragmentObjectStore.COLUMN_MARK));
+    }
+    FragmentObjectStore fresh = open(preset, 3, null);
+    fresh.size(NS, "sco_12");
+    ByteBuffer b = ByteBuffer.allocate(5 * 16 * 1024 - 100); // five data fragments, the first from byte 50
+    fresh.read(NS, "sco_12", 16 * 1024 * 2 + 50, b);
+    assertEquals(0, reads.getCount());
+    assertEquals(5, fresh.fragmentsFetched());
+    assertEquals(0, fresh.degradedReads());
+    assertArrayEquals(Arrays.copyOfRange(d, 16 * 1024 * 2 + 50, 16 * 1024 * 7 - 50), b.array());
+  }
+
+  /**
+   * A delete made while a store is down: the object must not come back with that store (reads, exists
+   * and list say it is gone), and repair removes its manifest and columns there, then the delete
+   * records. An object written again under the same name afterwards is read normally.
+   */
+  @Test
+  void aDeleteMissedByAStoreIsReplayedWhenItReturns() throws Exception {
+    Policy p = new Policy(2, 1, 2, 2);
+    Preset preset = preset(Compression.NONE, false, 16 * 1024, p);
+    FragmentObjectStore s = open(preset, 3, null);
+    s.createNamespace(NS);
+    byte[] d = data(23, 80_000);
+    s.put(NS, "sco_9", d);
+    s.put(NS, "sco_10", d);
+    flaky.get(1).down = true;
+    s.delete(NS, "sco_9");
+    s.delete(NS, "sco_10");
+    flaky.get(1).down = false;
+    Path stale = roots.get(1).resolve(NS).resolve("sco_9" + FragmentObjectStore.MANIFEST_SUFFIX);
+    assertTrue(Files.exists(stale), "the store that was down still has the object");
+    FragmentObjectStore fresh = open(preset, 3, null);
+    assertThrows(NoSuchObjectException.class, () -> fresh.get(NS, "sco_9"));
+    assertFalse(fresh.exists(NS, "sco_9"));
+    assertEquals(List.of(), fresh.list(NS, ""));
+    fresh.put(NS, "sco_10", data(24, 30_000)); // written again after its delete
+    assertEquals(List.of("sco_10"), fresh.list(NS, ""));
+
+    RepairReport rep = fresh.repair(false);
+    assertEquals(1, rep.deletesReplayed(), rep.toString());
+    assertFalse(Files.exists(stale), "the missed delete was replayed");
+    assertTrue(columnFiles("sco_9").isEmpty(), "no column of the deleted object is left: " + columnFiles("sco_9"));
+    assertEquals(0, rep.objectsUnrecoverable(), rep.toString());
+    assertEquals(3, columnFiles("sco_10").size(), "only the new version's columns: " + columnFiles("sco_10"));
+    fresh.repair(false); // the new sco_10 is on every store now: its old delete record goes
+    for (Path root : roots) {
+      try (Stream<Path> files = Files.list(root.resolve(NS))) {
+        assertEquals(List.of(), files.map(f -> f.getFileName().toString())
+            .filter(n -> n.endsWith(FragmentObjectStore.TOMBSTONE_SUFFIX)).toList(), "delete records left on " + root);
+      }
+    }
+    assertArrayEquals(data(24, 30_000), open(preset, 3, null).get(NS, "sco_10"));
+    assertEquals(List.of("sco_10"), open(preset, 3, null).list(NS, ""));
+  }
+
+  /**
+   * A large object is encoded on several threads, a range of stripes each, with compression shrinking
+   * some fragments and not others (the gaps are closed afterwards): every byte reads back, whole, ranged,
+   * and degraded, from a fresh process; the stored fragments are as small as compressed.
+   */
+  @Test
+  void aLargeObjectEncodedOnSeveralThreadsReadsBackExactly() throws Exception {
+    for (boolean encrypted : new boolean[] {false, true}) {
+      flaky.clear();
+      roots.clear();
+      Preset preset = preset(Compression.LZ4, encrypted, 64 * 1024, new Policy(3, 2, 5, 1));
+      EncryptionKey k = encrypted ? key(9) : null;
+      FragmentObjectStore s = open(preset, 5, k);
+      String ns = encrypted ? "vdisk-enc" : NS;
+      s.createNamespace(ns);
+      byte[] d = data(31, FragmentObjectStore.ENCODE_PARALLEL_MIN_BYTES + 2 * 1024 * 1024 + 4321);
+      s.put(ns, "sco_big", d);
+      FragmentObjectStore fresh = open(preset, 5, k);
+      assertArrayEquals(d, fresh.get(ns, "sco_big"));
+      ByteBuffer b = ByteBuffer.allocate(300_000);
+      fresh.read(ns, "sco_big", 5_000_001, b);
+      assertArrayEquals(Arrays.copyOfRange(d, 5_000_001, 5_300_001), b.array());
+      flaky.get(0).down = true;
+      flaky.get(3).down = true;
+      assertArrayEquals(d, open(preset, 5, k).get(ns, "sco_big"), "degraded, two stores down");
+      flaky.get(0).down = false;
+      flaky.get(3).down = false;
+      long stored = 0;
+      for (Path root : roots) {
+        try (Stream<Path> files = Files.list(root.resolve(ns))) {
+          for (Path f : files.filter(f -> f.getFileName().toString().contains(FragmentObjectStore.COLUMN_MARK)).toList()) {
+            stored += Files.size(f);
+          }
+        }
+      }
+      assertTrue(stored < d.length * 5L / 3 * 9 / 10, "half the data is runs: compressed columns, " + stored + " bytes");
+    }
+  }
+
+  @Test
+  void aDeleteRecordIsChecked() throws Exception {
+    long v = 1234567890123L;
+    assertEquals(v, Tombstone.decode(Tombstone.encode(v), "x"));
+    for (int i = 0; i < Tombstone.BYTES; i++) {
+      byte[] b = Tombstone.encode(v);
+      b[i] ^= 0x10;
+      int at = i;
+      assertThrows(IOException.class, () -> Tombstone.decode(b, "x"), "flipped byte " + at);
+    }
+    assertThrows(IOException.class, () -> Tombstone.decode(new byte[5], "x"));
+  }
+
   @Test
   void wrongOrMissingKeyIsAClearErrorAndReturnsNoData() throws Exception {
     Preset enc = preset(Compression.LZ4, true, 16 * 1024, new Policy(2, 1, 2, 1));

@@ -81,6 +81,79 @@ class ReedSolomonTest {
     assertEquals(EXPECTED_PATTERNS, patterns, "every pattern of at most m erasures was tried");
   }
 
+  /** Every coefficient times every byte value, through the fast path, equals the product table. */
+  @Test
+  void fastPathMultipliesEveryByteByEveryCoefficient() {
+    byte[] all = new byte[256 * 33 + 5]; // several longs, a tail of 5 bytes
+    for (int i = 0; i < all.length; i++) {
+      all[i] = (byte) i;
+    }
+    for (int c = 0; c < 256; c++) {
+      byte[] out = new byte[all.length];
+      ReedSolomon.codeRows(new byte[][] {{(byte) c}}, new byte[][] {all}, new byte[][] {out}, 0, all.length);
+      for (int i = 0; i < all.length; i++) {
+        assertEquals(slowMul(c, all[i] & 0xff), out[i] & 0xff, c + "*" + (all[i] & 0xff) + " at " + i);
+      }
+    }
+  }
+
+  /**
+   * For every (k, m) of the matrix: the fast path's encode, its rebuild rows (random inverse-like
+   * coefficient rows) and a range in the middle of the shards give the same bytes as the reference
+   * byte-by-byte table path, on random data of lengths across block and long boundaries.
+   */
+  @Test
+  void fastPathEqualsReferencePathForEveryShape() {
+    Random rnd = new Random(4242);
+    int[] lengths = {1, 7, 8, 9, 4095, 4096, 4097, 3 * 4096 + 13, 65536};
+    for (int k = 1; k <= 8; k++) {
+      for (int m = 0; m <= 4; m++) {
+        ReedSolomon rs = new ReedSolomon(k, m);
+        for (int len : lengths) {
+          int offset = rnd.nextInt(3) * 5;
+          byte[][] shards = new byte[k + m][offset + len + 3];
+          for (int i = 0; i < k; i++) {
+            rnd.nextBytes(shards[i]);
+          }
+          rs.encode(shards, offset, len);
+          byte[][] reference = new byte[m][offset + len + 3];
+          byte[][] rows = new byte[m][];
+          for (int p = 0; p < m; p++) {
+            rows[p] = rs.parityRow(p);
+          }
+          ReedSolomon.codeRowsReference(rows, java.util.Arrays.copyOf(shards, k), reference, offset, len);
+          for (int p = 0; p < m; p++) {
+            assertArrayEquals(java.util.Arrays.copyOfRange(reference[p], offset, offset + len),
+                java.util.Arrays.copyOfRange(shards[k + p], offset, offset + len),
+                "k=" + k + " m=" + m + " len=" + len + " parity " + p);
+          }
+          // arbitrary coefficients (zeros, ones and others), as the rebuild rows are
+          int r = 1 + rnd.nextInt(4);
+          byte[][] any = new byte[r][k];
+          for (byte[] row : any) {
+            for (int j = 0; j < k; j++) {
+              int pick = rnd.nextInt(4);
+              row[j] = (byte) (pick == 0 ? 0 : pick == 1 ? 1 : rnd.nextInt(256));
+            }
+          }
+          byte[][] fast = new byte[r][offset + len + 3];
+          byte[][] slow = new byte[r][offset + len + 3];
+          for (int p = 0; p < r; p++) {
+            rnd.nextBytes(fast[p]); // the fast path must overwrite, not XOR into, its outputs
+          }
+          byte[][] in = java.util.Arrays.copyOf(shards, k);
+          ReedSolomon.codeRows(any, in, fast, offset, len);
+          ReedSolomon.codeRowsReference(any, in, slow, offset, len);
+          for (int p = 0; p < r; p++) {
+            assertArrayEquals(java.util.Arrays.copyOfRange(slow[p], offset, offset + len),
+                java.util.Arrays.copyOfRange(fast[p], offset, offset + len),
+                "k=" + k + " m=" + m + " len=" + len + " row " + p);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void encodesARangeOnly() {
     ReedSolomon rs = new ReedSolomon(3, 2);
