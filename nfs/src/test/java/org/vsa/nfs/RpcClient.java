@@ -86,6 +86,17 @@ final class RpcClient implements Closeable {
     if (rx != id) {
       throw new IOException("xid " + rx + " != " + id);
     }
+    return results(r);
+  }
+
+  /** Reads the next reply, whatever its call (a server answers concurrent calls in any order). */
+  java.util.Map.Entry<Integer, XdrIn> anyReply() throws IOException {
+    XdrIn r = readRecord();
+    int rx = r.i();
+    return java.util.Map.entry(rx, results(r));
+  }
+
+  private static XdrIn results(XdrIn r) throws IOException {
     r.i(); // REPLY
     int replyStat = r.i();
     if (replyStat != 0) {
