@@ -1,7 +1,7 @@
 #!/bin/bash
 # cpexp.sh JAR TAG: vsa on a fresh data dir; nfs-cp 1 GiB up, then down 3 times (timed), per-thread CPU of the downloads
 JAR=$1; TAG=$2
-D=/work/bench-vsa-exp; O=/tmp/nfs4/cp-$TAG; rm -rf $D $O; mkdir -p $O
+D=/work/bench-vsa-exp; O=${OUTDIR:-/tmp/nfs4}/cp-$TAG; rm -rf $D $O; mkdir -p $O
 [ -f /dev/shm/nfs4-src.bin ] || head -c 1073741824 /dev/urandom > /dev/shm/nfs4-src.bin
 java -Xmx4g $VSA_JAVA_OPTS -jar $JAR serve --data-dir $D --iscsi-port 13261 --nfs-port 12051 --mount-port 12050 --portmap none > $O/vsa.log 2>&1 &
 P=$!

@@ -1,8 +1,10 @@
 #!/bin/bash
 # exp.sh JAR TAG [RUNTIME]: vsa on a fresh data dir, 1 GiB file laid out over NFS, then fio 64k seq writes
 # (iodepth 32) while sampling per-thread schedstat and kernel stacks of vsa's threads.
+# Probe used for bench/README-frontends.md, section "NFS after branch nfs4" (root; fio-net; vsa.jar as $1).
+# Env: PRE="randwrite:4k read:64k" (workloads before, 15 s each), CONFIG=vsa.yaml, VSA_JAVA_OPTS, WL/BS, OUTDIR.
 JAR=$1; TAG=$2; RT=${3:-20}; WL=${WL:-write}; BS=${BS:-64k}
-D=/work/bench-vsa-exp; O=/tmp/nfs4/exp-$TAG; rm -rf $D $O; mkdir -p $O
+D=/work/bench-vsa-exp; O=${OUTDIR:-/tmp/nfs4}/exp-$TAG; rm -rf $D $O; mkdir -p $O
 java -Xmx4g $VSA_JAVA_OPTS -jar $JAR serve ${CONFIG:+--config $CONFIG} --data-dir $D --iscsi-port 13261 --nfs-port 12051 --mount-port 12050 --portmap none > $O/vsa.log 2>&1 &
 P=$!
 for i in $(seq 120); do grep -q "vsa running" $O/vsa.log && break; sleep 0.5; done
@@ -15,7 +17,7 @@ for pre in $PRE; do
   python3 -c "import json; j=json.load(open('$O/pre-${pre%%:*}.json'))['jobs'][0]; print('  pre $pre MB/s', round(j['write']['bw']/1024 + j['read']['bw']/1024))"
 done
 snap > $O/sched0.txt
-python3 /tmp/nfs4/ksample.py $P $O/kstacks.txt &
+python3 "$(dirname "$0")/ksample.py" $P $O/kstacks.txt &
 S=$!
 cat /proc/loadavg > $O/load.txt
 /usr/local/bin/fio-net --name=w --ioengine=nfs --nfs_url="$URL" --filename=fio-1g.dat --rw=$WL --bs=$BS --iodepth=32 --time_based --runtime=$RT --ramp_time=2 --size=1024m --output-format=json --output=$O/fio.json > /dev/null 2>&1
