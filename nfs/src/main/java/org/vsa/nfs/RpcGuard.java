@@ -88,6 +88,7 @@ final class RpcGuard {
         return ctx.getStopAction();
       }
       STATE.set(ctx.getConnection(), new State());
+      SocketReads.widen(ctx.getConnection());
       return ctx.getInvokeAction();
     }
 

@@ -50,6 +50,24 @@ final class RpcClient implements Closeable {
 
   XdrIn call(int prog, int vers, int proc, Args args) throws IOException {
     Out o = new Out();
+    int id = callBody(o, prog, vers, proc, args);
+    sendRecord(o.bytes());
+    return reply(id);
+  }
+
+  /** One call as a whole record (record mark included), not sent; its xid is {@link #lastXid()}. */
+  byte[] callRecord(int prog, int vers, int proc, Args args) {
+    Out o = new Out();
+    callBody(o, prog, vers, proc, args);
+    byte[] body = o.bytes();
+    return ByteBuffer.allocate(4 + body.length).putInt(0x80000000 | body.length).put(body).array();
+  }
+
+  int lastXid() {
+    return xid - 1;
+  }
+
+  private int callBody(Out o, int prog, int vers, int proc, Args args) {
     int id = xid++;
     o.i(id).i(0).i(2).i(prog).i(vers).i(proc);
     o.i(1); // AUTH_SYS
@@ -58,12 +76,27 @@ final class RpcClient implements Closeable {
     o.opaque(cred.bytes());
     o.i(0).i(0); // verifier AUTH_NONE
     args.write(o);
-    sendRecord(o.bytes());
+    return id;
+  }
+
+  /** Reads the next reply, which must be that of call {@code id}, up to its results. */
+  XdrIn reply(int id) throws IOException {
     XdrIn r = readRecord();
     int rx = r.i();
     if (rx != id) {
       throw new IOException("xid " + rx + " != " + id);
     }
+    return results(r);
+  }
+
+  /** Reads the next reply, whatever its call (a server answers concurrent calls in any order). */
+  java.util.Map.Entry<Integer, XdrIn> anyReply() throws IOException {
+    XdrIn r = readRecord();
+    int rx = r.i();
+    return java.util.Map.entry(rx, results(r));
+  }
+
+  private static XdrIn results(XdrIn r) throws IOException {
     r.i(); // REPLY
     int replyStat = r.i();
     if (replyStat != 0) {
