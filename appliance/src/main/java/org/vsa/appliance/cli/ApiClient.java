@@ -97,8 +97,10 @@ final class ApiClient {
       String why = n != null && n.has("error") ? n.get("error").asText() : "HTTP " + r.statusCode();
       throw new Failure(exitCodeOf(r.statusCode()), why);
     } catch (IOException e) {
-      throw new Failure(Cli.EXIT_FAILURE, "cannot reach the management API at " + base + ": "
-          + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+      String why = e instanceof java.net.ConnectException ? "connection refused (is the appliance running?)"
+          : e instanceof java.net.http.HttpTimeoutException ? "timed out"
+          : e.getMessage() == null ? "I/O error" : e.getMessage();
+      throw new Failure(Cli.EXIT_FAILURE, "cannot reach the management API at " + base + ": " + why);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Failure(Cli.EXIT_FAILURE, "interrupted");
