@@ -190,6 +190,7 @@ final class LocalVolume extends Volume {
     // a flatten empties the lineage once no mapping entry names it; a read that looked its
     // clusters up just before may still resolve an ancestor's level, so the old names stay
     lineageNamespaces = ns.length == 0 && lineageNamespaces.length > 0 ? lineageNamespaces : ns;
+    ctx.readCache().setQuota(volumeKey, r.settings().readCacheQuotaBytes());
     record = r;
     spec = r.spec();
   }
@@ -1564,6 +1565,7 @@ final class LocalVolume extends Volume {
     deleteTree(wbDir);
     ctx.writeBuffer().release(bytes);
     ctx.readCache().invalidateVolume(volumeKey);
+    ctx.readCache().setQuota(volumeKey, 0);
   }
 
   static void deleteTree(Path dir) throws IOException {
