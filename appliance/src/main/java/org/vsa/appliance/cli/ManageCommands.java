@@ -29,7 +29,8 @@ final class ManageCommands {
     String url;
 
     @Option(names = "--data-dir", paramLabel = "DIR",
-        description = "the appliance's data directory, for its URL and admin credential; default: ./vsa-data")
+        description = "the appliance's data directory, for its URL and admin credential; default: ./vsa-data, "
+            + "else /var/lib/vsa (the package's) when an appliance runs there")
     Path dataDir;
 
     @Option(names = "--user", paramLabel = "NAME", description = "default: VSA_USER, else the credential file's, else admin")
@@ -54,10 +55,21 @@ final class ManageCommands {
 
     abstract void run(ApiClient api) throws ApiClient.Failure;
 
+    /** ./vsa-data (the embedded default's), else the package's /var/lib/vsa when an appliance runs there. */
+    private Path defaultDataDir() {
+      Path local = env.workingDir().resolve("vsa-data");
+      Path packaged = Path.of("/var/lib/vsa");
+      if (!java.nio.file.Files.exists(local.resolve(org.vsa.appliance.Appliance.MANAGEMENT_URL_FILE))
+          && java.nio.file.Files.exists(packaged.resolve(org.vsa.appliance.Appliance.MANAGEMENT_URL_FILE))) {
+        return packaged;
+      }
+      return local;
+    }
+
     @Override
     public Integer call() {
       try {
-        Path dir = common.dataDir == null ? env.workingDir().resolve("vsa-data") : env.workingDir().resolve(common.dataDir);
+        Path dir = common.dataDir != null ? env.workingDir().resolve(common.dataDir) : defaultDataDir();
         run(ApiClient.of(common.url, common.user, common.password, dir));
         env.out().flush();
         return Cli.EXIT_OK;
