@@ -96,6 +96,7 @@ class ModelBasedTest {
     private int op;
     private final boolean dedupe;
     private boolean sawShare;
+    private int flattens;
     private final byte[][] blocks = new byte[6][];
 
     SnapshotModel(long seed, Path runDir) {
@@ -122,6 +123,7 @@ class ModelBasedTest {
         for (op = 0; op < SNAP_OPS; op++) {
           step();
         }
+        System.out.println("seed " + seed + ": " + flattens + " clones flattened");
         e.close();
         e = start(runDir);
         for (String d : disks.keySet()) {
@@ -312,7 +314,9 @@ class ModelBasedTest {
         }
         return;
       }
-      parents.remove(d);
+      if (parents.remove(d) != null) {
+        flattens++;
+      }
       if (e.volume(d).orElseThrow().cloneSource().isPresent()) {
         fail("flattened " + d + " still has a parent");
       }
