@@ -632,7 +632,7 @@ public final class Engine implements AutoCloseable {
       Flattener f = new Flattener(v, bytesPerSecondMax);
       log.info("vDisk {}: flattening (copying what it inherits from {})", vdisk, v.record().lineage().get(0).name());
       for (int pass = 0; ; pass++) {
-        f.copyAll();
+        f.copyAll(ownHistory(v));
         // the copies must be durable and in the backend before the lineage goes: a restore from
         // the backend (node loss) then finds every cluster in the clone's own objects
         long last = v.sealForSnapshot()[0];
@@ -650,7 +650,7 @@ public final class Engine implements AutoCloseable {
             throw new IllegalStateException("vDisk " + vdisk + " was deleted or replaced during the flatten");
           }
           checkFlattenable(v);
-          if (Flattener.scan(v).size == 0) {
+          if (Flattener.scan(v, ownHistory(v)).size == 0) {
             List<String> detached = v.record().lineage().stream().map(a -> a.name() + "@" + a.snapshot()).toList();
             VolumeRecord r = v.record().withoutLineage();
             storeRecord(r);
@@ -672,6 +672,16 @@ public final class Engine implements AutoCloseable {
     } finally {
       flattening.remove(vdisk);
     }
+  }
+
+  /**
+   * The mapping the vDisk's own TLog history gives, without its lineage (the open SCO is sealed
+   * first, so that everything written so far is in it): what a snapshot, clone or restore of it
+   * would see once the lineage is gone.
+   */
+  private Mapping ownHistory(LocalVolume v) throws IOException {
+    long last = v.sealForSnapshot()[0];
+    return Mapping.materialize(this::readTlog, v.id(), List.of(), tables.get(v.name()).head().upTo(last));
   }
 
   private void checkFlattenable(LocalVolume v) {

@@ -7,8 +7,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The copy phase of a flatten: every cluster the clone still maps at an ancestor's level (1..255;
- * shared dedupe locations are absolute and stay) is read from the ancestor's SCO, checked against
+ * The copy phase of a flatten: every cluster the clone still maps at an ancestor's level (1..255),
+ * and every shared (dedupe) location it got from an ancestor's history rather than its own, is
+ * read from where it is stored, checked against
  * its CRC32C and written into the clone's open SCO with the scrubber's compare-and-append
  * ({@link LocalVolume#relocate(long, long[], ByteBuffer, int[])}): a client write that reaches the
  * cluster first wins. Runs beside client I/O, rate-limited.
@@ -52,15 +53,25 @@ final class Flattener {
     }
   }
 
-  static boolean inherited(long loc) {
+  /**
+   * Whether a live mapping entry is inherited: it names an ancestor's SCO (level 1..255), or it is
+   * a shared (dedupe) location that the clone's own TLog history does not record ({@code own}:
+   * the mapping of that history alone). The latter came with the mapping the clone was created
+   * with, from an ancestor's SHARE record: without the lineage nothing would name it, so it must
+   * be written into the clone's own history too.
+   */
+  static boolean inherited(long cluster, long loc, Mapping own) {
     int level = Layout.lineageOf(loc);
-    return level >= 1 && level <= Layout.LINEAGE_MAX;
+    if (level >= 1 && level <= Layout.LINEAGE_MAX) {
+      return true;
+    }
+    return Layout.isShared(loc) && own.location(cluster) != loc;
   }
 
-  static Inherited scan(LocalVolume v) throws IOException {
+  static Inherited scan(LocalVolume v, Mapping own) throws IOException {
     Inherited in = new Inherited();
     v.forEachMapped((cluster, loc, crc) -> {
-      if (inherited(loc)) {
+      if (inherited(cluster, loc, own)) {
         in.add(cluster, loc, crc);
       }
     });
@@ -68,8 +79,8 @@ final class Flattener {
   }
 
   /** Copies every inherited cluster once; returns how many were inherited at the scan. */
-  int copyAll() throws IOException {
-    Inherited in = scan(v);
+  int copyAll(Mapping own) throws IOException {
+    Inherited in = scan(v, own);
     int i = 0;
     while (i < in.size) {
       int j = i + 1;

@@ -89,6 +89,61 @@ class FlattenTest {
     }
   }
 
+  /**
+   * Clusters a dedupe-enabled parent stored as SHARE records come to the clone with its initial
+   * mapping; a flatten writes them into the clone's own history, so that its snapshots and clones
+   * (rebuilt from that history alone once the lineage is gone) still see them.
+   */
+  @Test
+  void sharedClustersInheritedFromADedupeParentSurviveTheFlatten() throws Exception {
+    byte[] block = pattern(31, Layout.CLUSTER_BYTES);
+    byte[] want = new byte[(int) (8 * MIB)];
+    try (Engine e = TestEngines.start(dir)) {
+      Volume p = e.create(TestEngines.spec("p", 8 * MIB));
+      e.updateSettings("p", java.util.Map.of("dedupe", "true"));
+      byte[] first = pattern(32, (int) (4 * MIB));
+      write(p, 0, first, Durability.BUFFERED);
+      System.arraycopy(first, 0, want, 0, first.length);
+      write(p, 4 * MIB, block, Durability.BUFFERED);
+      System.arraycopy(block, 0, want, (int) (4 * MIB), block.length);
+      e.createSnapshot("p", "seal"); // seals; once uploaded, its clusters can be shared
+      for (int i = 0; i < 3000 && e.scosAwaitingUpload() > 0; i++) {
+        Thread.sleep(10);
+      }
+      e.deleteSnapshot("p", "seal");
+      // the stored copy enters the dedupe index once its SCO is in the backend: rewrite one
+      // cluster with it until a write shares (bounded)
+      for (int i = 0; i < 3000 && e.stats("p").get("dedupeShared") == 0; i++) {
+        write(p, 4 * MIB + Layout.CLUSTER_BYTES, block, Durability.BUFFERED);
+        Thread.sleep(10);
+      }
+      assertTrue(e.stats("p").get("dedupeShared") > 0, "a write shared the stored copy: " + e.stats("p"));
+      for (int k = 1; k < 256; k++) {
+        write(p, 4 * MIB + (long) k * Layout.CLUSTER_BYTES, block, Durability.BUFFERED);
+        System.arraycopy(block, 0, want, (int) (4 * MIB) + k * Layout.CLUSTER_BYTES, block.length);
+      }
+      assertTrue(e.stats("p").get("dedupeShared") >= 255, "the parent shares: " + e.stats("p"));
+      assertTrue(((LocalVolume) p).mappingOf(4 * MIB / Layout.CLUSTER_BYTES + 100)[0] < 0, "a shared location");
+      e.createSnapshot("p", "s");
+      Volume c = e.cloneVolume("p", "s", "c");
+      e.flatten("c", 0);
+      assertArrayEquals(want, read(c, 0, want.length));
+      e.createSnapshot("c", "cs");
+      Volume cc = e.cloneVolume("c", "cs", "cc");
+      assertArrayEquals(want, read(cc, 0, want.length), "a clone of the flattened clone's snapshot");
+      e.deleteSnapshot("p", "s");
+      e.delete("p");
+      assertArrayEquals(want, read(c, 0, want.length));
+      assertArrayEquals(want, read(cc, 0, want.length));
+    }
+    try (Engine e = TestEngines.start(dir)) {
+      assertArrayEquals(want, read(e.volume("c").orElseThrow(), 0, want.length));
+      assertArrayEquals(want, read(e.volume("cc").orElseThrow(), 0, want.length));
+      e.scrubAll(ScrubOptions.defaults().withRate(0));
+      assertArrayEquals(want, read(e.volume("c").orElseThrow(), 0, want.length), "after a scrub of every vDisk");
+    }
+  }
+
   @Test
   void flattenedCloneKeepsWritesMadeDuringTheFlatten() throws Exception {
     long size = 16 * MIB;
