@@ -13,7 +13,7 @@
 # (ProtectSystem, PrivateTmp, ...) are not.
 #
 # The service keeps the unit's command line; its ports are moved to free ones through
-# /etc/default/vsa (VSA_OPTS), the file the unit reads, so that 3260, 2049 and 111 may be busy.
+# /etc/default/vsa (VSA_OPTS), the file the unit reads, so that 3260, 2049, 111 and 8080 may be busy.
 #
 # Usage: packaging/test-install.sh [FIRST_DEB [SECOND_DEB]]
 #   FIRST_DEB  default: the newest packaging/target/vsa_*_all.deb (built by `mvn package` if none)
@@ -192,9 +192,9 @@ fi
 
 # --- the service, run as the unit says ---------------------------------------------------
 
-read -r ISCSI_PORT NFS_PORT MOUNT_PORT DTL_PORT < <(python3 -c '
+read -r ISCSI_PORT NFS_PORT MOUNT_PORT DTL_PORT MGMT_PORT < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(4)]
+ss = [socket.socket() for _ in range(5)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])
 for s in ss: s.close()')
@@ -204,8 +204,8 @@ ISCSI_URL="iscsi://127.0.0.1:$ISCSI_PORT"
 
 set_test_ports() { # the admin's way to add flags: /etc/default/vsa, read by the unit
   cat >"$DEFAULTS" <<EOF
-# written by packaging/test-install.sh: ports moved off 3260/2049/20048/26100/111
-VSA_OPTS="--iscsi-port $ISCSI_PORT --nfs-port $NFS_PORT --mount-port $MOUNT_PORT --dtl-port $DTL_PORT --portmap none"
+# written by packaging/test-install.sh: ports moved off 3260/2049/20048/26100/111/8080
+VSA_OPTS="--iscsi-port $ISCSI_PORT --nfs-port $NFS_PORT --mount-port $MOUNT_PORT --dtl-port $DTL_PORT --mgmt-port $MGMT_PORT --portmap none"
 EOF
 }
 
@@ -302,6 +302,9 @@ head -c $((3 * 1024 * 1024 + 512)) /dev/urandom >"$WORK/kept.img"
 client nfs-cp "$WORK/kept.img" "$FILE_URL" >/dev/null || fail "nfs-cp a file in"
 client nfs-cp "$FILE_URL" "$WORK/back1.img" >/dev/null || fail "nfs-cp the file back"
 check "the file read back over NFS equals the one written" cmp -s "$WORK/kept.img" "$WORK/back1.img"
+check "the admin credential was created 600 vsa:vsa" test "$(mode_owner "$DATA/admin.credential")" = "600 vsa:vsa"
+check "vsa vdisk list (as root, credential and URL from $DATA) lists demo" \
+  bash -c "timeout $CLIENT_TIMEOUT /usr/bin/vsa vdisk list --data-dir $DATA | grep -q '^demo '"
 check "nothing under $DATA is readable by others (UMask)" test -z "$(find "$DATA" -perm -o=r -print -quit)"
 check "everything under $DATA belongs to vsa" test -z "$(find "$DATA" ! -user vsa -print -quit)"
 stop_service "$WORK/run1.log"
@@ -352,7 +355,8 @@ run_playbook() {
   ( cd "$ANSIBLE_DIR" && ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 timeout "$APT_TIMEOUT" \
       ansible-playbook -c local -i tests/localhost.ini site.yml \
         -e @tests/ci-vars.yml -e "vsa_deb=$SECOND_DEB" \
-        -e "vsa_iscsi_port=$ISCSI_PORT" -e "vsa_nfs_port=$NFS_PORT" -e "vsa_nfs_mount_port=$MOUNT_PORT" -e "vsa_dtl_port=$DTL_PORT" ) \
+        -e "vsa_iscsi_port=$ISCSI_PORT" -e "vsa_nfs_port=$NFS_PORT" -e "vsa_nfs_mount_port=$MOUNT_PORT" -e "vsa_dtl_port=$DTL_PORT" \
+        -e "vsa_mgmt_port=$MGMT_PORT" ) \
     >"$log" 2>&1 || { cat "$log"; fail "ansible-playbook"; }
   sed -n '/PLAY RECAP/,$p' "$log"
 }
@@ -374,7 +378,8 @@ CONFIG_SUM2=$(sha256sum "$CONFIG")
 ( cd "$ANSIBLE_DIR" && ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 timeout "$APT_TIMEOUT" \
     ansible-playbook -c local -i tests/localhost.ini site.yml \
       -e @tests/ci-vars.yml -e "vsa_deb=$SECOND_DEB" -e vsa_write_buffer_capacity=1MiB \
-      -e "vsa_iscsi_port=$ISCSI_PORT" -e "vsa_nfs_port=$NFS_PORT" -e "vsa_nfs_mount_port=$MOUNT_PORT" -e "vsa_dtl_port=$DTL_PORT" ) \
+      -e "vsa_iscsi_port=$ISCSI_PORT" -e "vsa_nfs_port=$NFS_PORT" -e "vsa_nfs_mount_port=$MOUNT_PORT" -e "vsa_dtl_port=$DTL_PORT" \
+      -e "vsa_mgmt_port=$MGMT_PORT" ) \
   >"$WORK/ansible3.log" 2>&1 && { cat "$WORK/ansible3.log"; fail "ansible-playbook accepted writeBuffer.capacity 1MiB"; }
 check "the failed run names vsa's error" grep -q 'writeBuffer.capacity = 1MiB is out of range' "$WORK/ansible3.log"
 check "the failed run left the config as it was" test "$(sha256sum "$CONFIG")" = "$CONFIG_SUM2"

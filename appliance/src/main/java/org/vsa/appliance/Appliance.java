@@ -66,6 +66,8 @@ public final class Appliance implements AutoCloseable {
   private final DtlServer dtlServer;
   private final DtlConnector dtlConnector;
   private final List<String> createdVdisks;
+  private org.vsa.appliance.mgmt.ManagementServer management;
+  private org.vsa.appliance.mgmt.ManagementApi managementApi;
   private Boolean stopOutcome;
 
   private Appliance(
@@ -128,12 +130,104 @@ public final class Appliance implements AutoCloseable {
         opened.push(nfs);
       }
       Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created);
+      opened.push(appliance::stopManagement);
+      appliance.startManagement();
       log.info("vsa running: node {}, data dir {}, bind address {}, vDisks: {}",
           config.node().name(), dataDir, config.node().bindAddress().getHostAddress(), appliance.describeVdisks());
       return appliance;
     } catch (StartupException | RuntimeException | Error e) {
       closeAll(opened, e);
       throw e;
+    }
+  }
+
+  /**
+   * Starts the management API (unless disabled): maps the iSCSI LUNs it made before, loads or
+   * creates the admin credential, and writes the API's URL to {@code <dataDir>/management.url}
+   * for the CLI.
+   */
+  private void startManagement() throws StartupException {
+    ApplianceConfig.Management m = config.management();
+    Path dataDir = config.node().dataDir();
+    org.vsa.appliance.mgmt.LunTable luns;
+    try {
+      luns = org.vsa.appliance.mgmt.LunTable.open(dataDir.resolve("iscsi"));
+    } catch (IOException e) {
+      throw new StartupException("the LUN table of the management API: " + reason(e, dataDir.resolve("iscsi")), e);
+    }
+    if (iscsi != null) {
+      org.vsa.appliance.mgmt.ManagementApi.restoreLuns(iscsi, luns, engine);
+    }
+    if (!m.enabled()) {
+      log.info("management API disabled (management.enabled = false)");
+      return;
+    }
+    org.vsa.appliance.mgmt.AdminCredential credential = adminCredential(m, dataDir);
+    managementApi = new org.vsa.appliance.mgmt.ManagementApi(engine, config, iscsi, luns);
+    try {
+      management = org.vsa.appliance.mgmt.ManagementServer.start(m.bindAddress(), m.port(), credential, managementApi);
+    } catch (IOException e) {
+      throw new StartupException(e.getMessage(), e);
+    }
+    String host = m.bindAddress().isAnyLocalAddress() ? "127.0.0.1" : m.bindAddress().getHostAddress();
+    if (host.contains(":")) {
+      host = "[" + host + "]";
+    }
+    String url = "http://" + host + ":" + management.localAddress().getPort();
+    try {
+      Path tmp = dataDir.resolve(MANAGEMENT_URL_FILE + ".tmp");
+      Files.writeString(tmp, url + "\n", StandardCharsets.UTF_8);
+      Files.move(tmp, dataDir.resolve(MANAGEMENT_URL_FILE), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new StartupException("cannot write " + dataDir.resolve(MANAGEMENT_URL_FILE) + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** In the data directory while the appliance runs: the management API's URL, for the CLI. */
+  public static final String MANAGEMENT_URL_FILE = "management.url";
+
+  private static org.vsa.appliance.mgmt.AdminCredential adminCredential(ApplianceConfig.Management m, Path dataDir)
+      throws StartupException {
+    if (m.password().isPresent()) {
+      log.info("management API: admin credential from the configuration (user {})", m.user());
+      return new org.vsa.appliance.mgmt.AdminCredential(m.user(), m.password().get());
+    }
+    Path file = dataDir.resolve(org.vsa.appliance.mgmt.AdminCredential.FILE);
+    try {
+      Optional<org.vsa.appliance.mgmt.AdminCredential> stored = org.vsa.appliance.mgmt.AdminCredential.read(dataDir);
+      if (stored.isPresent()) {
+        log.info("management API: admin credential from {} (user {})", file, stored.get().user());
+        return stored.get();
+      }
+      org.vsa.appliance.mgmt.AdminCredential c = org.vsa.appliance.mgmt.AdminCredential.createIn(dataDir, m.user());
+      // shown this once; afterwards only the file (mode 0600) has it
+      log.warn("management API: admin credential created: user {} password {} (stored in {}, mode 0600; "
+          + "it is not shown again)", c.user(), c.password(), file);
+      return c;
+    } catch (IOException e) {
+      throw new StartupException("admin credential: " + reason(e, file), e);
+    }
+  }
+
+  /** The management API's address, or empty when it is disabled. */
+  public Optional<java.net.InetSocketAddress> managementAddress() {
+    return Optional.ofNullable(management).map(org.vsa.appliance.mgmt.ManagementServer::localAddress);
+  }
+
+  private void stopManagement() {
+    if (management != null) {
+      management.close();
+      management = null;
+      try {
+        Files.deleteIfExists(config.node().dataDir().resolve(MANAGEMENT_URL_FILE));
+      } catch (IOException e) {
+        log.warn("cannot remove {}: {}", MANAGEMENT_URL_FILE, e.toString());
+      }
+    }
+    if (managementApi != null) {
+      managementApi.close();
+      managementApi = null;
     }
   }
 
@@ -255,6 +349,7 @@ public final class Appliance implements AutoCloseable {
     }
     log.info("stopping: flushing every vDisk");
     boolean clean = true;
+    stopManagement();
     if (nfs != null) {
       clean &= closeLogged("NFS server", nfs);
     }

@@ -28,7 +28,7 @@ class ApplianceBackendTest {
   @TempDir Path work;
 
   private ApplianceConfig config(String yaml) throws Exception {
-    return new ConfigLoader(work).parse("node: {dataDir: data}\niscsi: {enabled: false}\nnfs: {enabled: false}\n"
+    return new ConfigLoader(work).parse("node: {dataDir: data}\nmanagement: {port: 0}\ndtl: {port: 0}\niscsi: {enabled: false}\nnfs: {enabled: false}\n"
         + "writeBuffer: {capacity: 64MiB}\nreadCache: {capacity: 16MiB}\n"
         + "vpools: [{name: p, scoSize: 4MiB}]\nvdisks: [{name: d, vpool: p, size: 64MiB}]\n" + yaml,
         "test", ConfigOverrides.none());

@@ -30,7 +30,7 @@ class ApplianceTest {
   Path work;
 
   private ApplianceConfig config(String yaml) throws Exception {
-    return new ConfigLoader(work).parse("node: {dataDir: data}\ndtl: {port: 0}\niscsi: {port: 0}\nnfs: {port: 0, mountPort: 0, portmap: none}\n" + yaml, "test", ConfigOverrides.none());
+    return new ConfigLoader(work).parse("node: {dataDir: data}\ndtl: {port: 0}\nmanagement: {port: 0}\niscsi: {port: 0}\nnfs: {port: 0, mountPort: 0, portmap: none}\n" + yaml, "test", ConfigOverrides.none());
   }
 
   @Test

@@ -61,6 +61,7 @@ class DtlProcessTest {
     Path cfg = a.resolve("vsa.yaml");
     Files.writeString(cfg, String.join("\n",
         "node: {dataDir: " + a.resolve("data") + "}",
+        "management: {port: 0}",
         "dtl: {port: 0, ackTimeoutMillis: " + ackTimeoutMillis + "}",
         "iscsi: {port: " + iscsiPort + "}",
         "nfs: {enabled: false}",
@@ -223,7 +224,7 @@ class DtlProcessTest {
   @Test
   void theApplianceReportsEachVdisksDtlState() throws Exception {
     int deadPort = freePort();
-    String yaml = "node: {dataDir: data}\ndtl: {port: 0, ackTimeoutMillis: 200}\niscsi: {enabled: false}\n"
+    String yaml = "node: {dataDir: data}\nmanagement: {port: 0}\ndtl: {port: 0, ackTimeoutMillis: 200}\niscsi: {enabled: false}\n"
         + "nfs: {enabled: false}\nvdisks: [{name: alone}, {name: guarded, dtlMode: async, dtlPeer: 127.0.0.1:" + deadPort
         + "}]\n";
     try (Appliance app = Appliance.start(new ConfigLoader(work).parse(yaml, "test", ConfigOverrides.none()))) {

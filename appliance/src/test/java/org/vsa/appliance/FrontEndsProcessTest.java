@@ -36,7 +36,7 @@ class FrontEndsProcessTest {
     int iscsi = freePort();
     int nfs = freePort();
     int mount = freePort();
-    String[] serveArgs = {"serve", "--dtl-port", "0", "--data-dir", work.resolve("data").toString(), "--iscsi-port", Integer.toString(iscsi),
+    String[] serveArgs = {"serve", "--mgmt-port", "0", "--dtl-port", "0", "--data-dir", work.resolve("data").toString(), "--iscsi-port", Integer.toString(iscsi),
         "--nfs-port", Integer.toString(nfs), "--mount-port", Integer.toString(mount), "--portmap", "none"};
     String export = "nfs://127.0.0.1/default/?nfsport=" + nfs + "&mountport=" + mount + "&version=3";
     String file = "nfs://127.0.0.1/default/hello.img?nfsport=" + nfs + "&mountport=" + mount + "&version=3";

@@ -42,7 +42,7 @@ class ServeProcessTest {
   void firstStartCreatesDemoThenSigtermStopsInOrderWithStatusZero() throws Exception {
     Path data = work.resolve("data");
 
-    try (Serve serve = Serve.start(work, "serve", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", data.toString())) {
+    try (Serve serve = Serve.start(work, "serve", "--mgmt-port", "0", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", data.toString())) {
       String running = serve.awaitStdout(l -> l.contains(RUNNING), START_TIMEOUT);
       assertTrue(running.contains("data dir " + data), running);
       assertTrue(running.contains("demo (1GiB"), running);
@@ -62,7 +62,7 @@ class ServeProcessTest {
     }
 
     // The restart finds demo: nothing is created. A second SIGTERM while it stops changes nothing.
-    try (Serve serve = Serve.start(work, "serve", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", data.toString())) {
+    try (Serve serve = Serve.start(work, "serve", "--mgmt-port", "0", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", data.toString())) {
       String running = serve.awaitStdout(l -> l.contains(RUNNING), START_TIMEOUT);
       assertTrue(running.contains("demo (1GiB"), running);
       assertFalse(serve.stdout().stream().anyMatch(l -> l.contains("created vDisk")), serve.report());
@@ -78,7 +78,7 @@ class ServeProcessTest {
 
   @Test
   void sigintStopsInOrderWithStatusZero() throws Exception {
-    try (Serve serve = Serve.start(work, "serve", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", "data")) {
+    try (Serve serve = Serve.start(work, "serve", "--mgmt-port", "0", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", "data")) {
       serve.awaitStdout(l -> l.contains(RUNNING), START_TIMEOUT);
       // A process started with SIGINT ignored (a background job of a non-interactive shell, as
       // some CI runners start the build) keeps it ignored: nothing to test then.
@@ -106,7 +106,7 @@ class ServeProcessTest {
   @Test
   void aStartErrorExitsWithStatusOneAndOneLine() throws Exception {
     Path file = Files.writeString(work.resolve("a-file"), "");
-    try (Serve serve = Serve.start(work, "serve", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", file.resolve("data").toString())) {
+    try (Serve serve = Serve.start(work, "serve", "--mgmt-port", "0", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", file.resolve("data").toString())) {
       assertEquals(1, serve.awaitExit(STOP_TIMEOUT), serve.report());
       assertEquals(1, serve.stderr().size(), serve.report());
       assertTrue(serve.stderr().get(0).startsWith("vsa: cannot start: cannot create node.dataDir"), serve.report());

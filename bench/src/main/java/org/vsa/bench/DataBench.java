@@ -18,7 +18,7 @@ import org.vsa.volume.VolumeSpec;
 /**
  * Data management figures (see bench/README.md): snapshot and clone time of thin vDisks of
  * different nominal sizes with the same data written (they must not grow with the size), and
- * scrub throughput after a random overwrite of part of the data.
+ * scrub throughput after a random overwrite of part of the data; flatten throughput of a clone.
  *
  * <p>Options: {@code --written=4GiB}, {@code --sizes=10GiB,100GiB}, {@code --overwrite-percent=60},
  * {@code --dir=./data-bench} (deleted at the end unless {@code --keep}).
@@ -77,6 +77,16 @@ public final class DataBench {
       // scrub: overwrite part of the first vDisk at random clusters, then scrub without a rate limit
       String name = "thin-" + sizes[0];
       Volume v = e.volume(name).orElseThrow();
+      // flatten: the clone copies every cluster it inherits, unlimited rate, then drops its lineage
+      progress("flattening %s-clone", name);
+      long f0 = System.nanoTime();
+      org.vsa.volume.FlattenReport fr = e.flatten(name + "-clone", 0);
+      double fs = (System.nanoTime() - f0) / 1e9;
+      System.out.println();
+      System.out.println("| flatten | seconds | clusters copied | MB/s (copied and uploaded) |");
+      System.out.println("|---|---|---|---|");
+      System.out.printf("| clone of %s with %s written | %.1f | %d | %.0f |%n", sizes[0], fmt(written), fs,
+          fr.clustersCopied(), fr.clustersCopied() * 4096 / 1e6 / fs);
       e.delete(name + "-clone");
       e.deleteSnapshot(name, "snap");
       Random r = new Random(7);

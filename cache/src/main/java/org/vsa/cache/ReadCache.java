@@ -58,6 +58,16 @@ import org.slf4j.LoggerFactory;
  * the vDisk's metadata, which also catches corruption on flash). Anything else is a miss that
  * drops the index entry.
  *
+ * <p><b>Quotas.</b> A vDisk may have a quota ({@link #setQuota}): the most blocks it may hold.
+ * Blocks held are counted per vDisk (an entry counts from the moment it owns a slot until the
+ * removal listener frees that slot). Each admitted block of a vDisk with a quota is also queued
+ * in that vDisk's insertion order; once the vDisk holds more than its quota, its oldest blocks
+ * leave the index (their slots go back to the free queue) until it is within it. So a vDisk with
+ * a quota competes for the rest of the cache under W-TinyLFU like any other, but never holds more
+ * than its quota, and within its quota its blocks are replaced oldest first. The order queue
+ * holds stale keys of blocks W-TinyLFU evicted; it is compacted once it is twice the quota (plus
+ * {@value #QUOTA_SLACK}), so it stays bounded.
+ *
  * <p><b>Errors.</b> The cache is an optimisation: an I/O error on its file is logged (at most
  * once per 10 s) and counted, and becomes a miss or a skipped insert; only {@link #open} throws.
  * A {@link FileChannel} closes itself when a thread blocked in it is interrupted; the cache then
@@ -74,6 +84,23 @@ public final class ReadCache implements AutoCloseable {
   static final int PENDING_MAX = 4096;
 
   private record Key(long volumeKey, long location) {}
+
+  static final int QUOTA_SLACK = 1024;
+
+  /** A vDisk's quota and its admitted blocks' keys in insertion order (stale ones included). */
+  private static final class Quota {
+    final long blocksMax;
+    final java.util.ArrayDeque<Long> order = new java.util.ArrayDeque<>();
+
+    Quota(long blocksMax) {
+      this.blocksMax = blocksMax;
+    }
+  }
+
+  /** Blocks held (entries owning a slot) per vDisk. */
+  private final ConcurrentMap<Long, AtomicLong> held = new java.util.concurrent.ConcurrentHashMap<>();
+  private final ConcurrentMap<Long, Quota> quotas = new java.util.concurrent.ConcurrentHashMap<>();
+  private final LongAdder quotaEvictions = new LongAdder();
 
   private final Path file;
   private final int slotCount;
@@ -153,6 +180,7 @@ public final class ReadCache implements AutoCloseable {
         .<Key, Integer>removalListener((key, slot, cause) -> {
           if (slot != null && slot >= 0) {
             freeSlots.offer(slot);
+            heldBy(key.volumeKey()).decrementAndGet();
           }
         })
         .build();
@@ -258,8 +286,103 @@ public final class ReadCache implements AutoCloseable {
       freeSlots.offer(slot);
       return;
     }
+    AtomicLong count = heldBy(volumeKey);
+    count.incrementAndGet(); // before the entry owns the slot: its removal may follow at once
     if (!map.replace(key, RESERVED, slot)) {
+      count.decrementAndGet();
       freeSlots.offer(slot); // the reservation was evicted or invalidated meanwhile
+      return;
+    }
+    Quota q = quotas.get(volumeKey);
+    if (q != null) {
+      synchronized (q) {
+        q.order.addLast(location);
+        enforce(volumeKey, q);
+      }
+    }
+  }
+
+  private AtomicLong heldBy(long volumeKey) {
+    return held.computeIfAbsent(volumeKey, k -> new AtomicLong());
+  }
+
+  /**
+   * Sets the most bytes (rounded down to whole blocks) the vDisk {@code volumeKey} may hold; 0
+   * removes its quota. A vDisk over a new, lower quota loses its oldest blocks at once.
+   */
+  public void setQuota(long volumeKey, long bytes) {
+    if (bytes < 0) {
+      throw new IllegalArgumentException("read cache quota must be >= 0; got " + bytes);
+    }
+    if (bytes == 0) {
+      quotas.remove(volumeKey);
+      return;
+    }
+    long blocks = Math.max(1, bytes / BLOCK_BYTES);
+    Quota old = quotas.get(volumeKey);
+    if (old != null && old.blocksMax == blocks) {
+      return;
+    }
+    Quota q = new Quota(blocks);
+    if (index != null) {
+      // the order of what it holds now is unknown: take the index's, oldest insertion unknown, so any order
+      for (Key k : index.asMap().keySet()) {
+        if (k.volumeKey() == volumeKey) {
+          q.order.addLast(k.location());
+        }
+      }
+    }
+    quotas.put(volumeKey, q);
+    synchronized (q) {
+      enforce(volumeKey, q);
+    }
+  }
+
+  /** The vDisk's quota in bytes, 0 if it has none. */
+  public long quotaBytes(long volumeKey) {
+    Quota q = quotas.get(volumeKey);
+    return q == null ? 0 : q.blocksMax * BLOCK_BYTES;
+  }
+
+  /** Blocks the vDisk holds in the cache now. */
+  public long blocksHeld(long volumeKey) {
+    AtomicLong c = held.get(volumeKey);
+    return c == null ? 0 : c.get();
+  }
+
+  /** For tests: the length of the vDisk's quota order queue (0 without a quota). */
+  int quotaOrderLength(long volumeKey) {
+    Quota q = quotas.get(volumeKey);
+    if (q == null) {
+      return 0;
+    }
+    synchronized (q) {
+      return q.order.size();
+    }
+  }
+
+  /** Blocks that left the cache because their vDisk was over its quota. */
+  public long quotaEvictions() {
+    return quotaEvictions.sum();
+  }
+
+  /** Drops the vDisk's oldest blocks while it is over its quota. Holds q's monitor. */
+  private void enforce(long volumeKey, Quota q) {
+    if (index == null) {
+      return;
+    }
+    AtomicLong count = heldBy(volumeKey);
+    ConcurrentMap<Key, Integer> map = index.asMap();
+    // bounded: each pass removes one queued key
+    while (count.get() > q.blocksMax && !q.order.isEmpty()) {
+      Key k = new Key(volumeKey, q.order.pollFirst());
+      Integer slot = map.get(k);
+      if (slot != null && slot >= 0 && map.remove(k, slot)) {
+        quotaEvictions.increment();
+      }
+    }
+    if (q.order.size() > 2 * q.blocksMax + QUOTA_SLACK) {
+      q.order.removeIf(loc -> !map.containsKey(new Key(volumeKey, loc)));
     }
   }
 
@@ -353,6 +476,16 @@ public final class ReadCache implements AutoCloseable {
       seen.set(slot);
       check(ownerVolumeKeys.get(slot) == e.getKey().volumeKey() && ownerLocations.get(slot) == e.getKey().location(),
           "slot " + slot + " tagged for another key than " + e.getKey());
+    }
+    Map<Long, Long> counted = new java.util.HashMap<>();
+    for (Key k : index.asMap().keySet()) {
+      counted.merge(k.volumeKey(), 1L, Long::sum);
+    }
+    for (Map.Entry<Long, AtomicLong> e : held.entrySet()) {
+      check(e.getValue().get() == counted.getOrDefault(e.getKey(), 0L), "volume " + e.getKey() + " counted "
+          + e.getValue().get() + " blocks, holds " + counted.getOrDefault(e.getKey(), 0L));
+      Quota q = quotas.get(e.getKey());
+      check(q == null || e.getValue().get() <= q.blocksMax, "volume " + e.getKey() + " over its quota");
     }
     for (int slot : freeSlots.snapshot()) {
       check(!seen.get(slot), "slot " + slot + " both free and owned (or free twice)");

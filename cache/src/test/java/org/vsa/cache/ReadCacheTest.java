@@ -3,6 +3,8 @@ package org.vsa.cache;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -77,6 +79,55 @@ class ReadCacheTest {
     ByteBuffer block = blockFor(volumeKey, location);
     cache.insert(volumeKey, location, block);
     assertEquals(0, block.position(), "insert leaves the position");
+  }
+
+  @Test
+  void aVdiskOverItsQuotaLosesItsOwnOldestBlocksNotOthers() throws IOException {
+    open(256);
+    cache.setQuota(1, 16L * B);
+    assertEquals(16L * B, cache.quotaBytes(1));
+    for (int i = 0; i < 64; i++) {
+      insert(2, (long) i * B); // another vDisk, no quota
+    }
+    for (int i = 0; i < 100; i++) {
+      insert(1, (long) i * B);
+      assertTrue(cache.blocksHeld(1) <= 16, "held " + cache.blocksHeld(1) + " after insert " + i);
+    }
+    assertEquals(16, cache.blocksHeld(1));
+    assertEquals(84, cache.quotaEvictions());
+    for (int i = 0; i < 84; i++) {
+      assertNull(read(1, (long) i * B), "old block " + i + " of the vDisk over its quota is gone");
+    }
+    for (int i = 84; i < 100; i++) {
+      assertNotNull(read(1, (long) i * B), "its newest 16 blocks stay");
+    }
+    for (int i = 0; i < 64; i++) {
+      assertNotNull(read(2, (long) i * B), "the other vDisk keeps every block");
+    }
+    assertEquals(64, cache.blocksHeld(2));
+    cache.checkInvariants();
+
+    // a lower quota applies at once; no quota lets it grow again
+    cache.setQuota(1, 4L * B);
+    assertEquals(4, cache.blocksHeld(1));
+    cache.setQuota(1, 0);
+    for (int i = 200; i < 240; i++) {
+      insert(1, (long) i * B);
+    }
+    assertEquals(44, cache.blocksHeld(1));
+    assertThrows(IllegalArgumentException.class, () -> cache.setQuota(1, -1));
+  }
+
+  @Test
+  void theQuotaOrderQueueStaysBoundedWhenTheCacheEvictsTheBlocks() throws IOException {
+    open(32); // far smaller than the quota: W-TinyLFU evicts, the quota never does
+    cache.setQuota(1, 1000L * B);
+    for (int i = 0; i < 20_000; i++) {
+      insert(1, (long) i * B);
+    }
+    assertTrue(cache.blocksHeld(1) <= 32);
+    assertEquals(0, cache.quotaEvictions());
+    assertTrue(cache.quotaOrderLength(1) <= 2 * 1000 + ReadCache.QUOTA_SLACK + 1, "order queue " + cache.quotaOrderLength(1));
   }
 
   @Test

@@ -67,6 +67,15 @@ public record IscsiConfig(
     return new IscsiConfig(bindAddress, port, targets, loginTimeout, workerThreads, queueDepth, Optional.of(dir));
   }
 
+  /** The same configuration with {@code t} in place of the target of the same name. */
+  public IscsiConfig withTarget(Target t) {
+    List<Target> next = new java.util.ArrayList<>();
+    for (Target old : targets) {
+      next.add(old.iqn().equalsIgnoreCase(t.iqn()) ? t : old);
+    }
+    return new IscsiConfig(bindAddress, port, next, loginTimeout, workerThreads, queueDepth, reservationsDir);
+  }
+
   public Optional<Target> target(String iqn) {
     return targets.stream().filter(t -> t.iqn().equalsIgnoreCase(iqn)).findFirst();
   }

@@ -47,7 +47,8 @@ public final class IscsiTarget implements AutoCloseable {
   /** Largest write (Expected Data Transfer Length) buffered for one command. */
   static final int MAX_DATA_OUT_BYTES = 8 << 20 | 4096;
 
-  private final IscsiConfig config;
+  /** Replaced (never mutated) when a LUN is mapped or unmapped at runtime; sessions bind LUNs at login. */
+  private volatile IscsiConfig config;
   private final VolumeLookup volumes;
   private final EventLoopGroup boss;
   private final EventLoopGroup loops;
@@ -118,6 +119,42 @@ public final class IscsiTarget implements AutoCloseable {
 
   public IscsiConfig config() {
     return config;
+  }
+
+  /**
+   * Maps {@code vdisk} as LUN {@code lun} of target {@code iqn} while the target runs: sessions
+   * that log in from now on see it (REPORT LUNS), sessions already logged in keep their LUNs.
+   * IllegalArgumentException if there is no such target, IllegalStateException if the LUN is taken.
+   */
+  public synchronized void mapLun(String iqn, int lun, String vdisk) {
+    IscsiConfig.Target t = config.target(iqn)
+        .orElseThrow(() -> new IllegalArgumentException("no iSCSI target " + iqn));
+    if (t.luns().containsKey(lun)) {
+      throw new IllegalStateException("LUN " + lun + " of iSCSI target " + iqn + " is taken by vDisk " + t.luns().get(lun));
+    }
+    Map<Integer, String> luns = new java.util.TreeMap<>(t.luns());
+    luns.put(lun, vdisk);
+    config = config.withTarget(new IscsiConfig.Target(t.iqn(), luns, t.chap(), t.mutualChap()));
+    log.info("iSCSI target {}: LUN {} = vDisk {} (for sessions that log in from now on)", t.iqn(), lun, vdisk);
+  }
+
+  /** Removes LUN {@code lun} of target {@code iqn} (if mapped) for sessions that log in from now on. */
+  public synchronized void unmapLun(String iqn, int lun) {
+    IscsiConfig.Target t = config.target(iqn)
+        .orElseThrow(() -> new IllegalArgumentException("no iSCSI target " + iqn));
+    if (!t.luns().containsKey(lun)) {
+      return;
+    }
+    Map<Integer, String> luns = new java.util.TreeMap<>(t.luns());
+    String was = luns.remove(lun);
+    config = config.withTarget(new IscsiConfig.Target(t.iqn(), luns, t.chap(), t.mutualChap()));
+    units.remove(t.iqn() + "/" + lun);
+    log.info("iSCSI target {}: LUN {} (vDisk {}) unmapped", t.iqn(), lun, was);
+  }
+
+  /** The I_T nexuses (initiator, ISID) logged in to target {@code iqn} now. */
+  public java.util.List<String> sessionsOf(String iqn) {
+    return nexusesOf(iqn);
   }
 
   ThreadPoolExecutor workers() {

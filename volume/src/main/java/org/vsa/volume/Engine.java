@@ -48,6 +48,7 @@ public final class Engine implements AutoCloseable {
   /** Bumped with every vDisk's generation and at every clone: a scrub of shared SCOs then defers deletions. */
   private final java.util.concurrent.atomic.AtomicLong anyGeneration = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.Set<String> scrubbing = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.Set<String> flattening = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile java.time.Clock clock = java.time.Clock.systemUTC();
   private ScheduledExecutorService scheduler;
 
@@ -599,6 +600,99 @@ public final class Engine implements AutoCloseable {
     log.info("vDisk {} cloned from snapshot {} of {} ({} mapping pages rebuilt in {} ms)", name, e.name(), parent,
         m.pages.size(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     return v;
+  }
+
+  /**
+   * Flattens a clone: copies every cluster it still inherits from its parent chain into its own
+   * SCOs (see {@link Flattener}: beside client I/O, at most {@code bytesPerSecondMax} bytes/s, 0 =
+   * unlimited), waits until the copies are durable and in the backend, then cuts the lineage,
+   * so that its parent's snapshot is no longer held by it (that snapshot and the parent can then
+   * be deleted). A crash at any point leaves a clone that reads correctly; flatten runs again.
+   * Refused while the clone has snapshots of its own (their histories name the ancestors' SCOs):
+   * delete them first. A vDisk that is not a clone has nothing to flatten.
+   */
+  public FlattenReport flatten(String vdisk, long bytesPerSecondMax) throws IOException {
+    if (bytesPerSecondMax < 0) {
+      throw new IllegalArgumentException("flatten rate must be 0 (unlimited) or positive; got " + bytesPerSecondMax);
+    }
+    long t0 = System.nanoTime();
+    LocalVolume v;
+    synchronized (this) {
+      checkOpen();
+      v = existing(vdisk);
+      if (v.record().lineage().isEmpty()) {
+        return new FlattenReport(vdisk, 0, 0, List.of(), 0);
+      }
+      checkFlattenable(v);
+      if (!flattening.add(vdisk)) {
+        throw new IllegalStateException("a flatten of vDisk " + vdisk + " is already running");
+      }
+    }
+    try {
+      Flattener f = new Flattener(v, bytesPerSecondMax);
+      log.info("vDisk {}: flattening (copying what it inherits from {})", vdisk, v.record().lineage().get(0).name());
+      for (int pass = 0; ; pass++) {
+        f.copyAll(ownHistory(v));
+        // the copies must be durable and in the backend before the lineage goes: a restore from
+        // the backend (node loss) then finds every cluster in the clone's own objects
+        long last = v.sealForSnapshot()[0];
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(600);
+        while (!v.uploadedThrough(last)) {
+          if (System.nanoTime() > deadline || v.isClosed()) {
+            throw new IOException("vDisk " + vdisk + ": the flattened clusters did not reach the backend in 600 s; "
+                + "the clone still reads through its parent; run the flatten again");
+          }
+          java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+        }
+        synchronized (this) {
+          checkOpen();
+          if (volumes.get(vdisk) != v) {
+            throw new IllegalStateException("vDisk " + vdisk + " was deleted or replaced during the flatten");
+          }
+          checkFlattenable(v);
+          if (Flattener.scan(v, ownHistory(v)).size == 0) {
+            List<String> detached = v.record().lineage().stream().map(a -> a.name() + "@" + a.snapshot()).toList();
+            VolumeRecord r = v.record().withoutLineage();
+            storeRecord(r);
+            v.configure(r);
+            generations.merge(vdisk, 1L, Long::sum);
+            anyGeneration.incrementAndGet();
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            log.info("vDisk {} flattened: {} clusters copied, {} replaced by writes meanwhile, in {} ms; "
+                + "it no longer depends on {}", vdisk, f.copied, f.skipped, ms, String.join(", ", detached));
+            return new FlattenReport(vdisk, f.copied, f.skipped, detached, ms);
+          }
+        }
+        // clusters still inherited: a relocation lost to a concurrent checkpoint or the like; bounded retries
+        if (pass >= 3) {
+          throw new IOException("vDisk " + vdisk + ": clusters still inherited after " + (pass + 1)
+              + " flatten passes; run the flatten again");
+        }
+      }
+    } finally {
+      flattening.remove(vdisk);
+    }
+  }
+
+  /**
+   * The mapping the vDisk's own TLog history gives, without its lineage (the open SCO is sealed
+   * first, so that everything written so far is in it): what a snapshot, clone or restore of it
+   * would see once the lineage is gone.
+   */
+  private Mapping ownHistory(LocalVolume v) throws IOException {
+    long last = v.sealForSnapshot()[0];
+    return Mapping.materialize(this::readTlog, v.id(), List.of(), tables.get(v.name()).head().upTo(last));
+  }
+
+  private void checkFlattenable(LocalVolume v) {
+    if (v.isTemplate()) {
+      throw new IllegalStateException("vDisk " + v.name() + " is a template: it cannot be flattened (clone it instead)");
+    }
+    List<String> own = snapshotNames(v.name());
+    if (!own.isEmpty()) {
+      throw new IllegalStateException("vDisk " + v.name() + " cannot be flattened while it has snapshots ("
+          + String.join(", ", own) + "): their history reads through its parent; delete them first");
+    }
   }
 
   /**

@@ -187,7 +187,10 @@ final class LocalVolume extends Volume {
     for (int i = 0; i < ns.length; i++) {
       ns[i] = r.lineage().get(i).namespace();
     }
-    lineageNamespaces = ns;
+    // a flatten empties the lineage once no mapping entry names it; a read that looked its
+    // clusters up just before may still resolve an ancestor's level, so the old names stay
+    lineageNamespaces = ns.length == 0 && lineageNamespaces.length > 0 ? lineageNamespaces : ns;
+    ctx.readCache().setQuota(volumeKey, r.settings().readCacheQuotaBytes());
     record = r;
     spec = r.spec();
   }
@@ -1269,6 +1272,27 @@ final class LocalVolume extends Volume {
     }
   }
 
+  /**
+   * Flatten: reads clusters [first, first + n) at the locations {@code locs} looked up earlier
+   * (not the current mapping), each checked against {@code crcs}, into {@code out}. Every
+   * location must be non-zero.
+   */
+  void readAt(long first, long[] locs, int[] crcs, ByteBuffer out) throws IOException {
+    checkOpen();
+    int n = locs.length;
+    int base = out.position();
+    int i = 0;
+    while (i < n) {
+      Verify.that(locs[i] != 0, "flatten read of an unmapped cluster %d", first + i);
+      int j = i + 1;
+      while (j < n && locs[j] == locs[j - 1] + 1 && Layout.slotOf(locs[j - 1]) < 0xFFFF) {
+        j++;
+      }
+      readRun(first + i, locs, crcs, i, j, out, base, false);
+      i = j;
+    }
+  }
+
   /** The namespace a shared (deduplicated) location names. */
   private String sharedNamespace(long loc) throws IOException {
     Dedupe dd = ctx.dedupe();
@@ -1541,6 +1565,7 @@ final class LocalVolume extends Volume {
     deleteTree(wbDir);
     ctx.writeBuffer().release(bytes);
     ctx.readCache().invalidateVolume(volumeKey);
+    ctx.readCache().setQuota(volumeKey, 0);
   }
 
   static void deleteTree(Path dir) throws IOException {

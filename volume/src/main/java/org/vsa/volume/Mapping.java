@@ -73,6 +73,12 @@ final class Mapping {
     }
   }
 
+  /** The location a cluster maps to (0: unmapped). */
+  long location(long cluster) {
+    Page p = pages.get(cluster >>> Layout.PAGE_SHIFT);
+    return p == null ? 0 : p.location((int) (cluster & (Layout.PAGE_ENTRIES - 1)));
+  }
+
   void set(long cluster, long location, int crc) {
     pages.computeIfAbsent(cluster >>> Layout.PAGE_SHIFT, Page::new)
         .set((int) (cluster & (Layout.PAGE_ENTRIES - 1)), location, crc);

@@ -64,6 +64,11 @@ record VolumeRecord(UUID id, VolumeSpec spec, VolumeSettings settings, boolean t
     return new VolumeRecord(id, sp, s, template, lineage);
   }
 
+  /** The record of a flattened clone: no lineage, so it holds no ancestor's snapshot. */
+  VolumeRecord withoutLineage() {
+    return new VolumeRecord(id, spec, settings, template, List.of());
+  }
+
   VolumeRecord asTemplate() {
     return new VolumeRecord(id, spec, settings, true, lineage);
   }

@@ -96,6 +96,7 @@ class ModelBasedTest {
     private int op;
     private final boolean dedupe;
     private boolean sawShare;
+    private int flattens;
     private final byte[][] blocks = new byte[6][];
 
     SnapshotModel(long seed, Path runDir) {
@@ -122,6 +123,7 @@ class ModelBasedTest {
         for (op = 0; op < SNAP_OPS; op++) {
           step();
         }
+        System.out.println("seed " + seed + ": " + flattens + " clones flattened");
         e.close();
         e = start(runDir);
         for (String d : disks.keySet()) {
@@ -209,8 +211,10 @@ class ModelBasedTest {
         rollback(d);
       } else if (kind < 90) {
         deleteSnapshot(d);
-      } else if (kind < 93) {
+      } else if (kind < 92) {
         cloneOne(d);
+      } else if (kind < 93) {
+        flatten(d);
       } else if (kind < 94) {
         deleteDisk(d);
       } else if (kind < 97) {
@@ -291,6 +295,32 @@ class ModelBasedTest {
       snaps.put(name, new LinkedHashMap<>());
       parents.put(name, new String[] {d, s});
       check(name, "after cloning");
+    }
+
+    /** Flattens a clone: refused while it has snapshots; afterwards it holds no snapshot of its parent. */
+    private void flatten(String d) throws Exception {
+      boolean refused = parents.containsKey(d) && !snaps.get(d).isEmpty();
+      try {
+        FlattenReport r = e.flatten(d, 0);
+        if (refused) {
+          fail("flatten of " + d + ", which has snapshots, was allowed");
+        }
+        if (!parents.containsKey(d) && r.clustersCopied() != 0) {
+          fail("flatten of " + d + ", which is no clone, copied " + r.clustersCopied() + " clusters");
+        }
+      } catch (IllegalStateException ex) {
+        if (!refused) {
+          throw ex;
+        }
+        return;
+      }
+      if (parents.remove(d) != null) {
+        flattens++;
+      }
+      if (e.volume(d).orElseThrow().cloneSource().isPresent()) {
+        fail("flattened " + d + " still has a parent");
+      }
+      check(d, "after a flatten");
     }
 
     private void deleteDisk(String d) throws Exception {

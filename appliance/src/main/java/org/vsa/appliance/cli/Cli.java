@@ -20,7 +20,10 @@ import picocli.CommandLine.UnmatchedArgumentException;
  *   <caption>Exit status</caption>
  *   <tr><td>0</td><td>success, help, version; {@code serve} stopped in order by SIGTERM/SIGINT</td></tr>
  *   <tr><td>1</td><td>the appliance could not start, or stopped with errors</td></tr>
- *   <tr><td>2</td><td>a usage error or a configuration error</td></tr>
+ *   <tr><td>2</td><td>a usage error or a configuration error; management verbs: input the API refused (400)</td></tr>
+ *   <tr><td>3</td><td>management verbs: not found (404)</td></tr>
+ *   <tr><td>4</td><td>management verbs: conflict, e.g. name taken, in use, has clones (409)</td></tr>
+ *   <tr><td>5</td><td>management verbs: authentication failed or no credential</td></tr>
  * </table>
  */
 public final class Cli {
@@ -28,6 +31,12 @@ public final class Cli {
   public static final int EXIT_OK = 0;
   public static final int EXIT_FAILURE = 1;
   public static final int EXIT_USAGE = 2;
+  /** Management verbs: the vDisk, snapshot, ... does not exist (HTTP 404). */
+  public static final int EXIT_NOT_FOUND = 3;
+  /** Management verbs: refused in the current state: name taken, in use, has clones (HTTP 409). */
+  public static final int EXIT_CONFLICT = 4;
+  /** Management verbs: no credential, or the API refused it (HTTP 401, 429). */
+  public static final int EXIT_AUTH = 5;
 
   private static final Logger log = LoggerFactory.getLogger(Cli.class);
 
@@ -72,6 +81,7 @@ public final class Cli {
     CommandLine cl = new CommandLine(new VsaCommand());
     cl.addSubcommand("serve", new ServeCommand(env));
     cl.addSubcommand("config", new ConfigCommand(env));
+    ManageCommands.register(cl, env);
     cl.addSubcommand("help", new CommandLine.HelpCommand());
     cl.setOut(env.out());
     cl.setErr(env.err());

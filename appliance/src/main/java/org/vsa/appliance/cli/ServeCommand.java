@@ -78,6 +78,12 @@ public final class ServeCommand implements Callable<Integer> {
     overrides.set("nfs.mountPort", "--mount-port", port);
   }
 
+  @Option(names = "--mgmt-port", paramLabel = "N",
+      description = "management API port (management.port); default: 8080, on 127.0.0.1")
+  void mgmtPort(int port) {
+    overrides.set("management.port", "--mgmt-port", port);
+  }
+
   /** The configuration this invocation runs with. */
   ApplianceConfig config() throws Exception {
     ConfigLoader loader = new ConfigLoader(env.workingDir());

@@ -15,7 +15,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = VsaCommand.Version.class,
     description = "Software-defined storage appliance: vDisks over iSCSI and NFS, backed by object stores.",
-    footer = {"", "Exit status: 0 success, 1 failure at start or stop, 2 usage or configuration error."})
+    footer = {"", "Exit status: 0 success, 1 failure at start or stop (management verbs: server error or API unreachable),",
+        "2 usage or configuration error (or input the API refused), 3 not found, 4 conflict, 5 authentication failed."})
 public final class VsaCommand implements Runnable {
 
   @Spec

@@ -39,7 +39,8 @@ public record ApplianceConfig(
     Nfs nfs,
     Snapshots snapshots,
     Scrub scrub,
-    Dtl dtl) {
+    Dtl dtl,
+    Management management) {
 
   public ApplianceConfig {
     Objects.requireNonNull(node);
@@ -56,6 +57,26 @@ public record ApplianceConfig(
     Objects.requireNonNull(snapshots);
     Objects.requireNonNull(scrub);
     Objects.requireNonNull(dtl);
+    Objects.requireNonNull(management);
+  }
+
+  /**
+   * {@code management:} the management REST API (and the CLI that talks to it).
+   *
+   * @param enabled whether the appliance serves it
+   * @param bindAddress the address it listens on: 127.0.0.1 unless configured otherwise (not
+   *     {@code node.bindAddress}: the API is for this host's administrators first)
+   * @param port its port ({@code --mgmt-port}); 0 picks a free one (written to the data directory)
+   * @param user the administrator's user name
+   * @param password the administrator's password if the configuration sets it; otherwise one is
+   *     created at first start and kept in the data directory (mode 0600)
+   */
+  public record Management(boolean enabled, InetAddress bindAddress, int port, String user, Optional<String> password) {
+    @Override
+    public String toString() {
+      return "Management[enabled=" + enabled + ", bindAddress=" + bindAddress + ", port=" + port + ", user=" + user
+          + ", password=" + (password.isPresent() ? "(set)" : "(generated)") + "]";
+    }
   }
 
   /**

@@ -215,11 +215,12 @@ public final class ConfigLoader {
     ApplianceConfig.Snapshots snapshots = readSnapshots(root, vpools);
     ApplianceConfig.Scrub scrub = readScrub(root);
     ApplianceConfig.Dtl dtl = readDtl(root, dataDir, workingDir);
+    ApplianceConfig.Management management = readManagement(root);
     root.done();
 
     ApplianceConfig config = new ApplianceConfig(
         node, writeBuffer, readCache, metadata, backend, groupCommit, upload, new ArrayList<>(vpools.values()), vdisks,
-        iscsi, nfs, snapshots, scrub, dtl);
+        iscsi, nfs, snapshots, scrub, dtl, management);
     checkWriteBufferHoldsScos(config);
     Vpool smallest = config.vpools().stream().min((a, c) -> Long.compare(a.scoSizeBytes(), c.scoSizeBytes())).orElseThrow();
     BackendConfigReader.checkFragmentSize(backend, smallest.scoSizeBytes(), smallest.name());
@@ -381,6 +382,26 @@ public final class ConfigLoader {
         s.integer("ackTimeoutMillis", 2000, DTL_ACK_TIMEOUT_MILLIS));
     s.done();
     return dtl;
+  }
+
+  public static final int DEFAULT_MANAGEMENT_PORT = 8080;
+  private static final Pattern USER = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  private static final Pattern PASSWORD = Pattern.compile("[\\x21-\\x7e]{12,255}");
+
+  /** {@code management:} the REST API: bound to 127.0.0.1 unless configured otherwise. */
+  private static ApplianceConfig.Management readManagement(Section root) throws ConfigException {
+    Section s = root.section("management");
+    boolean enabled = s.bool("enabled", true);
+    java.net.InetAddress bind = s.ipLiteral("bindAddress", "127.0.0.1");
+    int port = (int) s.integer("port", DEFAULT_MANAGEMENT_PORT, PORT);
+    String user = s.name("user", "admin", USER, "1 to 64 of A-Z a-z 0-9 . _ -");
+    String password = s.optionalText("password", true);
+    if (password != null && !PASSWORD.matcher(password).matches()) {
+      throw new ConfigException(s.keyPath("password"), s.keyPath("password")
+          + " must be 12 to 255 printable characters without spaces (the value is not shown)");
+    }
+    s.done();
+    return new ApplianceConfig.Management(enabled, bind, port, user, Optional.ofNullable(password));
   }
 
   private static Optional<String> peer(Section s, String key) throws ConfigException {

@@ -50,7 +50,8 @@ class CliTest {
   void noCommandIsAUsageError() {
     CliRun run = CliRun.run(work);
     assertEquals(2, run.exitCode());
-    assertEquals("vsa: missing command; commands: serve, config, help (see 'vsa --help')", run.oneErrLine());
+    assertEquals("vsa: missing command; commands: serve, config, vdisk, snapshot, clone, template, help (see 'vsa --help')",
+        run.oneErrLine());
     assertEquals("", run.out());
   }
 

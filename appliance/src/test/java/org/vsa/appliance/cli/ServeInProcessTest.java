@@ -34,7 +34,7 @@ class ServeInProcessTest {
       stopped.whenComplete((v, e) -> stoppedSeen.complete(null));
     };
 
-    CliRun run = CliRun.run(work, stopAtOnce, "serve", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", "data");
+    CliRun run = CliRun.run(work, stopAtOnce, "serve", "--mgmt-port", "0", "--dtl-port", "0", "--iscsi-port", "0", "--nfs-port", "0", "--mount-port", "0", "--portmap", "none", "--data-dir", "data");
 
     assertEquals(0, run.exitCode(), run.err());
     assertEquals("", run.err());
@@ -47,7 +47,7 @@ class ServeInProcessTest {
 
     // The demo vDisk is there for the next start, which creates nothing.
     try (Appliance again = Appliance.start(
-        new ConfigLoader(work).loadDefault(new ConfigOverrides().set("node.dataDir", "--data-dir", "data").set("iscsi.port", "--iscsi-port", 0).set("nfs.port", "--nfs-port", 0).set("nfs.mountPort", "--mount-port", 0).set("nfs.portmap", "--portmap", "none").set("dtl.port", "--dtl-port", 0)))) {
+        new ConfigLoader(work).loadDefault(new ConfigOverrides().set("node.dataDir", "--data-dir", "data").set("iscsi.port", "--iscsi-port", 0).set("nfs.port", "--nfs-port", 0).set("nfs.mountPort", "--mount-port", 0).set("nfs.portmap", "--portmap", "none").set("dtl.port", "--dtl-port", 0).set("management.port", "--mgmt-port", 0)))) {
       assertEquals(List.of(), again.createdVdisks());
       assertTrue(again.engine().volume("demo").isPresent());
     }

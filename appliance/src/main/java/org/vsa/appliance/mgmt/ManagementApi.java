@@ -1,0 +1,577 @@
+package org.vsa.appliance.mgmt;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.vsa.appliance.config.ApplianceConfig;
+import org.vsa.appliance.config.Sizes;
+import org.vsa.dtl.DtlMode;
+import org.vsa.iscsi.IscsiConfig;
+import org.vsa.iscsi.IscsiTarget;
+import org.vsa.volume.CachePolicy;
+import org.vsa.volume.Engine;
+import org.vsa.volume.FlattenReport;
+import org.vsa.volume.SnapshotInfo;
+import org.vsa.volume.Volume;
+import org.vsa.volume.VolumeSettings;
+import org.vsa.volume.VolumeSpec;
+
+/**
+ * The resources of the management API, version 1 (under {@code /api/v1}): vDisks, their
+ * settings, snapshots (rollback), clones (flatten) and templates. Every input is checked here
+ * first, so that bad input is a 400 naming the field; an unknown vDisk or snapshot is a 404; a
+ * request the engine refuses in the current state (name taken, in use, has clones) is a 409 with
+ * the engine's reason. A vDisk created or cloned through the API becomes the next free LUN of the
+ * first iSCSI target (kept across restarts in {@link LunTable}) and appears as
+ * {@code <name>.raw} in its vPool's NFS export.
+ */
+public final class ManagementApi implements ManagementServer.Handler {
+  private static final Logger log = LoggerFactory.getLogger(ManagementApi.class);
+  static final String PREFIX = "/api/v1";
+  private static final Pattern NAME = Pattern.compile(VolumeSpec.NAME_PATTERN);
+  private static final Pattern NFS_CREATED = Pattern.compile(".*-nfs-[0-9]+");
+
+  private final Engine engine;
+  private final ApplianceConfig config;
+  private final IscsiTarget iscsi;
+  private final LunTable lunTable;
+  private final Map<String, FlattenJob> flattens = new ConcurrentHashMap<>();
+  private final ExecutorService background = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "mgmt-flatten");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /** A flatten started through the API: running, done (with its report) or failed (with why). */
+  public record FlattenJob(String state, String error, FlattenReport report) {}
+
+  public ManagementApi(Engine engine, ApplianceConfig config, IscsiTarget iscsi, LunTable lunTable) {
+    this.engine = engine;
+    this.config = config;
+    this.iscsi = iscsi;
+    this.lunTable = lunTable;
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  private interface Route {
+    ManagementServer.Reply run(Matcher m, Map<String, String> query, byte[] body) throws IOException;
+  }
+
+  private record Entry(String method, Pattern path, Route route) {}
+
+  private final List<Entry> routes = List.of(
+      new Entry("GET", Pattern.compile(""), (m, q, b) -> ok(index())),
+      new Entry("GET", Pattern.compile("/vdisks"), (m, q, b) -> ok(listVdisks())),
+      new Entry("POST", Pattern.compile("/vdisks"), (m, q, b) -> createVdisk(object(b))),
+      new Entry("GET", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> ok(show(vdisk(m.group(1))))),
+      new Entry("PATCH", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> resize(vdisk(m.group(1)), object(b))),
+      new Entry("DELETE", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> delete(vdisk(m.group(1)))),
+      new Entry("GET", Pattern.compile("/vdisks/([^/]+)/settings"), (m, q, b) -> ok(settings(vdisk(m.group(1)).settings()))),
+      new Entry("PATCH", Pattern.compile("/vdisks/([^/]+)/settings"), (m, q, b) -> updateSettings(vdisk(m.group(1)), object(b))),
+      new Entry("GET", Pattern.compile("/vdisks/([^/]+)/snapshots"), (m, q, b) -> ok(snapshots(vdisk(m.group(1))))),
+      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/snapshots"), (m, q, b) -> createSnapshot(vdisk(m.group(1)), object(b))),
+      new Entry("GET", Pattern.compile("/vdisks/([^/]+)/snapshots/([^/]+)"), (m, q, b) -> ok(snapshot(vdisk(m.group(1)), m.group(2)))),
+      new Entry("DELETE", Pattern.compile("/vdisks/([^/]+)/snapshots/([^/]+)"), (m, q, b) -> deleteSnapshot(vdisk(m.group(1)), m.group(2))),
+      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/snapshots/([^/]+)/rollback"), (m, q, b) -> rollback(vdisk(m.group(1)), m.group(2))),
+      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/clones"), (m, q, b) -> createClone(vdisk(m.group(1)), object(b))),
+      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/flatten"), (m, q, b) -> flatten(vdisk(m.group(1)), optionalObject(b))),
+      new Entry("GET", Pattern.compile("/vdisks/([^/]+)/flatten"), (m, q, b) -> flattenState(vdisk(m.group(1)))),
+      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/template"), (m, q, b) -> setTemplate(vdisk(m.group(1)))));
+
+  @Override
+  public ManagementServer.Reply handle(String method, String path, Map<String, String> query, byte[] body)
+      throws IOException {
+    if (!path.equals(PREFIX) && !path.startsWith(PREFIX + "/")) {
+      throw ApiException.notFound("no such resource: " + path + " (the API is under " + PREFIX + ")");
+    }
+    String rest = path.substring(PREFIX.length());
+    if (rest.endsWith("/")) {
+      rest = rest.substring(0, rest.length() - 1);
+    }
+    List<String> allowed = new ArrayList<>();
+    for (Entry e : routes) {
+      Matcher m = e.path().matcher(rest);
+      if (m.matches()) {
+        if (e.method().equals(method)) {
+          try {
+            return e.route().run(m, query, body);
+          } catch (IllegalStateException ex) {
+            throw ApiException.conflict(ex.getMessage());
+          } catch (IllegalArgumentException ex) {
+            throw ApiException.badInput(null, ex.getMessage());
+          }
+        }
+        allowed.add(e.method());
+      }
+    }
+    if (!allowed.isEmpty()) {
+      throw new ApiException(405, method + " is not allowed on " + path + " (allowed: " + String.join(", ", allowed) + ")", null);
+    }
+    throw ApiException.notFound("no such resource: " + path);
+  }
+
+  private static ManagementServer.Reply ok(Object body) {
+    return new ManagementServer.Reply(200, body);
+  }
+
+  private Map<String, Object> index() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("api", "vsa management API");
+    m.put("version", 1);
+    m.put("resources", List.of(PREFIX + "/vdisks", PREFIX + "/vdisks/{name}", PREFIX + "/vdisks/{name}/settings",
+        PREFIX + "/vdisks/{name}/snapshots", PREFIX + "/vdisks/{name}/snapshots/{snapshot}/rollback",
+        PREFIX + "/vdisks/{name}/clones", PREFIX + "/vdisks/{name}/flatten", PREFIX + "/vdisks/{name}/template"));
+    return m;
+  }
+
+  // ---------------------------------------------------------------- vDisks
+
+  private Volume vdisk(String name) {
+    return engine.volume(name).orElseThrow(() -> ApiException.notFound("no vDisk " + name));
+  }
+
+  private List<Map<String, Object>> listVdisks() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (Volume v : engine.volumes()) {
+      out.add(summary(v));
+    }
+    return out;
+  }
+
+  private Map<String, Object> summary(Volume v) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", v.name());
+    m.put("vpool", v.spec().vpool());
+    m.put("sizeBytes", v.sizeBytes());
+    m.put("size", Sizes.format(v.sizeBytes()));
+    m.put("template", v.isTemplate());
+    m.put("parent", v.cloneSource().map(c -> Map.of("vdisk", c.parent(), "snapshot", c.snapshot())).orElse(null));
+    List<Map<String, Object>> luns = new ArrayList<>();
+    for (IscsiConfig.Target t : iscsiTargets()) {
+      t.luns().forEach((lun, name) -> {
+        if (name.equals(v.name())) {
+          luns.add(Map.of("target", t.iqn(), "lun", lun));
+        }
+      });
+    }
+    m.put("iscsi", luns);
+    m.put("nfs", nfsFile(v));
+    return m;
+  }
+
+  private Map<String, Object> show(Volume v) {
+    Map<String, Object> m = summary(v);
+    m.put("blockSize", v.blockSize());
+    m.put("scoSizeBytes", v.spec().scoSizeBytes());
+    m.put("settings", settings(v.settings()));
+    m.put("dtlState", engine.dtlState(v.name()).map(Enum::name).orElse(null));
+    m.put("snapshots", engine.snapshotNames(v.name()));
+    m.put("exportHolders", v.exportHolders());
+    FlattenJob f = flattens.get(v.name());
+    if (f != null) {
+      m.put("flatten", f);
+    }
+    return m;
+  }
+
+  private static Map<String, Object> settings(VolumeSettings s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("dtlMode", s.dtlMode().configName());
+    m.put("cachePolicy", s.cachePolicy().configName());
+    m.put("readCacheQuotaBytes", s.readCacheQuotaBytes());
+    m.put("dedupe", s.dedupe());
+    return m;
+  }
+
+  private List<IscsiConfig.Target> iscsiTargets() {
+    return iscsi == null ? List.of() : iscsi.config().targets();
+  }
+
+  private String nfsFile(Volume v) {
+    if (!config.nfs().enabled() || NFS_CREATED.matcher(v.name()).matches()) {
+      return null;
+    }
+    return config.nfs().server().exports().stream().filter(e -> e.vpool().equals(v.spec().vpool())).findFirst()
+        .map(e -> (e.path().endsWith("/") ? e.path() : e.path() + "/") + v.name() + ".raw").orElse(null);
+  }
+
+  private ManagementServer.Reply createVdisk(ObjectNode b) throws IOException {
+    known(b, "name", "size", "vpool", "blockSize", "scoSize", "dtlMode", "cachePolicy", "readCacheQuota", "dedupe",
+        "export");
+    String name = name(b, "name");
+    long size = size(b, "size", true, 0);
+    String vpoolName = b.has("vpool") ? text(b, "vpool") : config.vpools().get(0).name();
+    ApplianceConfig.Vpool pool = config.vpool(vpoolName)
+        .orElseThrow(() -> ApiException.badInput("vpool", "vPool " + vpoolName + " is not configured on this node (known: "
+            + config.vpools().stream().map(ApplianceConfig.Vpool::name).toList() + ")"));
+    int blockSize = b.has("blockSize") ? (int) integer(b, "blockSize") : 512;
+    if (blockSize != 512 && blockSize != 4096) {
+      throw ApiException.badInput("blockSize", "blockSize must be 512 or 4096; got " + blockSize);
+    }
+    long sco = size(b, "scoSize", false, pool.scoSizeBytes());
+    if (sco % 4096 != 0 || sco < VolumeSpec.SCO_SIZE_MIN || sco > VolumeSpec.SCO_SIZE_MAX) {
+      throw ApiException.badInput("scoSize", "scoSize must be a multiple of 4KiB in [4MiB, 128MiB]; got " + sco);
+    }
+    if (size % 4096 != 0 || size < Sizes.MiB || size > 64 * Sizes.TiB) {
+      throw ApiException.badInput("size", "size must be a multiple of 4KiB in [1MiB, 64TiB]; got " + size);
+    }
+    VolumeSettings settings = new VolumeSettings(DtlMode.NONE, pool.cachePolicy(), 0, false);
+    settings = applySettings(settings, b, Set.of("dtlMode", "cachePolicy", "readCacheQuota", "dedupe"));
+    boolean export = !b.has("export") || bool(b, "export");
+    if (engine.volume(name).isPresent()) {
+      throw ApiException.conflict("vDisk " + name + " already exists");
+    }
+    VolumeSpec spec = new VolumeSpec(name, pool.name(), size, blockSize, sco, settings.cachePolicy(), settings.dtlMode());
+    Volume v = engine.create(spec, settings);
+    if (export) {
+      exportAsLun(v.name());
+    }
+    log.info("management API: vDisk {} created ({} bytes, vPool {})", name, size, pool.name());
+    return new ManagementServer.Reply(201, show(v));
+  }
+
+  private ManagementServer.Reply resize(Volume v, ObjectNode b) throws IOException {
+    known(b, "size");
+    long size = size(b, "size", true, 0);
+    if (size % 4096 != 0 || size < Sizes.MiB || size > 64 * Sizes.TiB) {
+      throw ApiException.badInput("size", "size must be a multiple of 4KiB in [1MiB, 64TiB]; got " + size);
+    }
+    engine.resize(v.name(), size);
+    return ok(show(vdisk(v.name())));
+  }
+
+  private ManagementServer.Reply delete(Volume v) throws IOException {
+    refuseIfLoggedIn(v, "deleted");
+    engine.delete(v.name());
+    unexport(v.name());
+    log.info("management API: vDisk {} deleted", v.name());
+    return new ManagementServer.Reply(204, null);
+  }
+
+  private ManagementServer.Reply updateSettings(Volume v, ObjectNode b) throws IOException {
+    known(b, "dtlMode", "cachePolicy", "readCacheQuota", "dedupe");
+    if (b.isEmpty()) {
+      throw ApiException.badInput(null, "no setting given (known: dtlMode, cachePolicy, readCacheQuota, dedupe)");
+    }
+    VolumeSettings s = applySettings(v.settings(), b, Set.of("dtlMode", "cachePolicy", "readCacheQuota", "dedupe"));
+    return ok(settings(engine.updateSettings(v.name(), s)));
+  }
+
+  private static VolumeSettings applySettings(VolumeSettings s, ObjectNode b, Set<String> keys) {
+    for (String k : List.of("dtlMode", "cachePolicy", "readCacheQuota", "dedupe")) {
+      if (!keys.contains(k) || !b.has(k)) {
+        continue;
+      }
+      JsonNode n = b.get(k);
+      try {
+        switch (k) {
+          case "dtlMode" -> s = s.withDtlMode(DtlMode.parse(text(b, k)));
+          case "cachePolicy" -> s = s.withCachePolicy(CachePolicy.parse(text(b, k)));
+          case "readCacheQuota" -> s = s.withReadCacheQuota(size(b, k, true, 0));
+          default -> s = s.withDedupe(bool(b, k));
+        }
+      } catch (ApiException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        throw ApiException.badInput(k, k + " = " + n + ": " + e.getMessage());
+      }
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- snapshots, clones, templates
+
+  private List<Map<String, Object>> snapshots(Volume v) throws IOException {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (SnapshotInfo s : engine.snapshots(v.name())) {
+      out.add(snapshotJson(s));
+    }
+    return out;
+  }
+
+  private Map<String, Object> snapshot(Volume v, String name) throws IOException {
+    for (SnapshotInfo s : engine.snapshots(v.name())) {
+      if (s.name().equals(name)) {
+        return snapshotJson(s);
+      }
+    }
+    throw ApiException.notFound("vDisk " + v.name() + " has no snapshot " + name);
+  }
+
+  private static Map<String, Object> snapshotJson(SnapshotInfo s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", s.name());
+    m.put("created", s.created().toString());
+    m.put("sizeBytes", s.sizeBytes());
+    m.put("scheduled", s.scheduled());
+    m.put("pinnedBytes", s.pinnedBytes());
+    m.put("clones", s.clones());
+    return m;
+  }
+
+  private void requireSnapshot(Volume v, String snap) {
+    if (!engine.snapshotNames(v.name()).contains(snap)) {
+      throw ApiException.notFound("vDisk " + v.name() + " has no snapshot " + snap);
+    }
+  }
+
+  private ManagementServer.Reply createSnapshot(Volume v, ObjectNode b) throws IOException {
+    known(b, "name");
+    String name = name(b, "name");
+    SnapshotInfo s = engine.createSnapshot(v.name(), name);
+    return new ManagementServer.Reply(201, snapshotJson(s));
+  }
+
+  private ManagementServer.Reply deleteSnapshot(Volume v, String snap) throws IOException {
+    requireSnapshot(v, snap);
+    engine.deleteSnapshot(v.name(), snap);
+    return new ManagementServer.Reply(204, null);
+  }
+
+  private ManagementServer.Reply rollback(Volume v, String snap) throws IOException {
+    requireSnapshot(v, snap);
+    refuseIfLoggedIn(v, "rolled back");
+    engine.rollback(v.name(), snap);
+    return ok(show(vdisk(v.name())));
+  }
+
+  private ManagementServer.Reply createClone(Volume parent, ObjectNode b) throws IOException {
+    known(b, "name", "snapshot", "export");
+    String name = name(b, "name");
+    String snap = b.has("snapshot") ? text(b, "snapshot") : null;
+    if (snap == null && !parent.isTemplate()) {
+      throw ApiException.badInput("snapshot", "snapshot is required (only a template's clone may leave it out)");
+    }
+    if (snap != null) {
+      requireSnapshot(parent, snap);
+    }
+    boolean export = !b.has("export") || bool(b, "export");
+    if (engine.volume(name).isPresent()) {
+      throw ApiException.conflict("vDisk " + name + " already exists");
+    }
+    Volume c = engine.cloneVolume(parent.name(), snap, name);
+    if (export) {
+      exportAsLun(c.name());
+    }
+    log.info("management API: vDisk {} cloned from {}@{}", name, parent.name(), snap == null ? "(template)" : snap);
+    return new ManagementServer.Reply(201, show(c));
+  }
+
+  private ManagementServer.Reply flatten(Volume v, ObjectNode b) {
+    known(b, "rate");
+    long rate = size(b, "rate", false, 0);
+    if (v.cloneSource().isEmpty()) {
+      throw ApiException.conflict("vDisk " + v.name() + " is not a clone: there is nothing to flatten");
+    }
+    if (!engine.snapshotNames(v.name()).isEmpty()) {
+      throw ApiException.conflict("vDisk " + v.name() + " cannot be flattened while it has snapshots ("
+          + String.join(", ", engine.snapshotNames(v.name())) + "); delete them first");
+    }
+    FlattenJob running = new FlattenJob("running", null, null);
+    FlattenJob before = flattens.get(v.name());
+    if (before != null && before.state().equals("running")) {
+      throw ApiException.conflict("a flatten of vDisk " + v.name() + " is already running");
+    }
+    flattens.put(v.name(), running);
+    background.execute(() -> {
+      try {
+        flattens.put(v.name(), new FlattenJob("done", null, engine.flatten(v.name(), rate)));
+      } catch (IOException | RuntimeException e) {
+        log.warn("management API: flatten of vDisk {} failed: {}", v.name(), e.toString());
+        flattens.put(v.name(), new FlattenJob("failed", e.getMessage() == null ? e.toString() : e.getMessage(), null));
+      }
+    });
+    return new ManagementServer.Reply(202, running);
+  }
+
+  private ManagementServer.Reply flattenState(Volume v) {
+    FlattenJob f = flattens.get(v.name());
+    if (f == null) {
+      throw ApiException.notFound("no flatten of vDisk " + v.name() + " was started since the appliance started");
+    }
+    return ok(f);
+  }
+
+  private ManagementServer.Reply setTemplate(Volume v) throws IOException {
+    engine.setTemplate(v.name());
+    return ok(show(vdisk(v.name())));
+  }
+
+  // ---------------------------------------------------------------- exports
+
+  /**
+   * iSCSI sessions are not exports the engine knows of (the target binds LUNs at login), so a
+   * rollback or deletion of a vDisk that is a LUN of a target with logged-in initiators is refused
+   * here, naming them.
+   */
+  private void refuseIfLoggedIn(Volume v, String what) {
+    for (IscsiConfig.Target t : iscsiTargets()) {
+      if (t.luns().containsValue(v.name())) {
+        List<String> sessions = iscsi.sessionsOf(t.iqn());
+        if (!sessions.isEmpty()) {
+          throw ApiException.conflict("vDisk " + v.name() + " is in use: it is a LUN of iSCSI target " + t.iqn()
+              + ", where " + String.join(", ", sessions) + " are logged in; log them out before it is " + what);
+        }
+      }
+    }
+  }
+
+  /** Maps the vDisk as the next free LUN of the first iSCSI target, and remembers it. */
+  private void exportAsLun(String vdisk) throws IOException {
+    if (iscsi == null || iscsiTargets().isEmpty()) {
+      return;
+    }
+    IscsiConfig.Target t = iscsiTargets().get(0);
+    int lun = 0;
+    while (t.luns().containsKey(lun)) {
+      lun++;
+    }
+    if (lun > 16383) {
+      log.warn("iSCSI target {} has no free LUN for vDisk {}", t.iqn(), vdisk);
+      return;
+    }
+    lunTable.add(new LunTable.Lun(t.iqn(), lun, vdisk));
+    iscsi.mapLun(t.iqn(), lun, vdisk);
+  }
+
+  private void unexport(String vdisk) throws IOException {
+    for (LunTable.Lun l : lunTable.removeVdisk(vdisk)) {
+      if (iscsi != null) {
+        iscsi.unmapLun(l.iqn(), l.lun());
+      }
+    }
+  }
+
+  /** At start: maps the LUNs the API made before (a LUN taken by the configuration meanwhile stays the configuration's). */
+  public static void restoreLuns(IscsiTarget iscsi, LunTable table, Engine engine) {
+    for (LunTable.Lun l : table.all()) {
+      try {
+        if (engine.volume(l.vdisk()).isEmpty()) {
+          log.warn("iSCSI LUN {} of {}: vDisk {} no longer exists; not mapped", l.lun(), l.iqn(), l.vdisk());
+          continue;
+        }
+        iscsi.mapLun(l.iqn(), l.lun(), l.vdisk());
+      } catch (RuntimeException e) {
+        log.warn("iSCSI LUN {} of {} (vDisk {}) made through the API is not mapped: {}", l.lun(), l.iqn(), l.vdisk(),
+            e.getMessage());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- input
+
+  private static ObjectNode object(byte[] body) {
+    if (body.length == 0) {
+      throw ApiException.badInput(null, "a JSON object body is required");
+    }
+    JsonNode n;
+    try {
+      n = ManagementServer.JSON.readTree(body);
+    } catch (JsonProcessingException e) {
+      throw ApiException.badInput(null, "the body is not valid JSON: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw ApiException.badInput(null, "the body cannot be read: " + e.getMessage());
+    }
+    if (n == null || !n.isObject()) {
+      throw ApiException.badInput(null, "the body must be a JSON object");
+    }
+    return (ObjectNode) n;
+  }
+
+  private static ObjectNode optionalObject(byte[] body) {
+    return body.length == 0 ? ManagementServer.JSON.createObjectNode() : object(body);
+  }
+
+  private static void known(ObjectNode b, String... fields) {
+    Set<String> k = Set.of(fields);
+    for (Iterator<String> it = b.fieldNames(); it.hasNext(); ) {
+      String f = it.next();
+      if (!k.contains(f)) {
+        throw ApiException.badInput(f, "unknown field '" + f + "' (known: " + String.join(", ", fields) + ")");
+      }
+    }
+  }
+
+  private static String text(ObjectNode b, String f) {
+    JsonNode n = b.get(f);
+    if (n == null || !n.isTextual()) {
+      throw ApiException.badInput(f, f + " must be a string" + (n == null ? " (missing)" : "; got " + n));
+    }
+    return n.asText();
+  }
+
+  private static String name(ObjectNode b, String f) {
+    String s = text(b, f);
+    if (!NAME.matcher(s).matches()) {
+      throw ApiException.badInput(f, f + " must match " + VolumeSpec.NAME_PATTERN + "; got '" + s + "'");
+    }
+    return s;
+  }
+
+  private static long integer(ObjectNode b, String f) {
+    JsonNode n = b.get(f);
+    if (n == null || !n.canConvertToLong() || !n.isIntegralNumber()) {
+      throw ApiException.badInput(f, f + " must be an integer; got " + n);
+    }
+    return n.asLong();
+  }
+
+  private static boolean bool(ObjectNode b, String f) {
+    JsonNode n = b.get(f);
+    if (n == null || !n.isBoolean()) {
+      throw ApiException.badInput(f, f + " must be true or false; got " + n);
+    }
+    return n.asBoolean();
+  }
+
+  /** A size: a byte count, or a string with a unit ("10GiB", "512M"). */
+  private static long size(ObjectNode b, String f, boolean required, long dflt) {
+    JsonNode n = b.get(f);
+    if (n == null || n.isNull()) {
+      if (required) {
+        throw ApiException.badInput(f, f + " is required (" + Sizes.UNITS_HELP + ")");
+      }
+      return dflt;
+    }
+    long v;
+    if (n.isIntegralNumber() && n.canConvertToLong()) {
+      v = n.asLong();
+    } else if (n.isTextual()) {
+      try {
+        v = Sizes.parse(n.asText());
+      } catch (IllegalArgumentException e) {
+        throw ApiException.badInput(f, f + " = \"" + n.asText() + "\" " + e.getMessage());
+      }
+    } else {
+      throw ApiException.badInput(f, f + " must be " + Sizes.UNITS_HELP + "; got " + n);
+    }
+    if (v < 0) {
+      throw ApiException.badInput(f, f + " must not be negative; got " + v);
+    }
+    return v;
+  }
+
+  public void close() {
+    background.shutdownNow();
+  }
+
+  Optional<FlattenJob> flattenJob(String vdisk) {
+    return Optional.ofNullable(flattens.get(vdisk));
+  }
+}
