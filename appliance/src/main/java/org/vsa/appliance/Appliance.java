@@ -66,13 +66,15 @@ public final class Appliance implements AutoCloseable {
   private final DtlServer dtlServer;
   private final DtlConnector dtlConnector;
   private final List<String> createdVdisks;
+  private final NfsUse nfsUse;
   private org.vsa.appliance.mgmt.ManagementServer management;
   private org.vsa.appliance.mgmt.ManagementApi managementApi;
   private Boolean stopOutcome;
 
   private Appliance(
       ApplianceConfig config, FileChannel lock, ObjectStore backend, Engine engine, IscsiTarget iscsi,
-      NfsServer nfs, DtlServer dtlServer, DtlConnector dtlConnector, List<String> createdVdisks) {
+      NfsServer nfs, DtlServer dtlServer, DtlConnector dtlConnector, List<String> createdVdisks, NfsUse nfsUse) {
+    this.nfsUse = nfsUse;
     this.dtlServer = dtlServer;
     this.dtlConnector = dtlConnector;
     this.config = config;
@@ -125,11 +127,12 @@ public final class Appliance implements AutoCloseable {
       if (iscsi != null) {
         opened.push(iscsi);
       }
-      NfsServer nfs = startNfs(config, engine);
+      NfsUse nfsUse = new NfsUse();
+      NfsServer nfs = startNfs(config, engine, nfsUse);
       if (nfs != null) {
         opened.push(nfs);
       }
-      Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created);
+      Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created, nfsUse);
       opened.push(appliance::stopManagement);
       appliance.startManagement();
       log.info("vsa running: node {}, data dir {}, bind address {}, vDisks: {}",
@@ -163,7 +166,7 @@ public final class Appliance implements AutoCloseable {
       return;
     }
     org.vsa.appliance.mgmt.AdminCredential credential = adminCredential(m, dataDir);
-    managementApi = new org.vsa.appliance.mgmt.ManagementApi(engine, config, iscsi, luns);
+    managementApi = new org.vsa.appliance.mgmt.ManagementApi(engine, config, iscsi, luns, nfsUse);
     try {
       management = org.vsa.appliance.mgmt.ManagementServer.start(m.bindAddress(), m.port(), credential, managementApi);
     } catch (IOException e) {
@@ -295,14 +298,14 @@ public final class Appliance implements AutoCloseable {
     return Optional.ofNullable(nfs);
   }
 
-  private static NfsServer startNfs(ApplianceConfig config, Engine engine) throws StartupException {
+  private static NfsServer startNfs(ApplianceConfig config, Engine engine, NfsUse use) throws StartupException {
     if (!config.nfs().enabled()) {
       log.info("NFS disabled (nfs.enabled = false)");
       return null;
     }
     NfsConfig c = config.nfs().server();
     try {
-      NfsServer server = NfsServer.start(c, new EngineVolumeCatalog(engine, config));
+      NfsServer server = NfsServer.start(c, new EngineVolumeCatalog(engine, config, use));
       log.info("NFS listening on {} (MOUNT on {}), exports: {}", server.localAddress(), server.mountAddress(),
           c.exports().stream().map(e -> e.path() + " (vPool " + e.vpool() + ")").collect(Collectors.joining(", ")));
       return server;

@@ -12,19 +12,22 @@ import org.vsa.volume.VolumeSpec;
 /**
  * The NFS gateway's view of the engine: vDisks it creates over NFS get their vPool's SCO size
  * and read-cache policy, and 512-byte blocks (what ESXi and Linux initiators expect of a LUN).
+ * Every volume it hands out stamps its last use in {@link NfsUse}.
  */
 final class EngineVolumeCatalog implements VolumeCatalog {
   private final Engine engine;
   private final ApplianceConfig config;
+  private final NfsUse use;
 
-  EngineVolumeCatalog(Engine engine, ApplianceConfig config) {
+  EngineVolumeCatalog(Engine engine, ApplianceConfig config, NfsUse use) {
     this.engine = engine;
     this.config = config;
+    this.use = use;
   }
 
   @Override
   public Optional<BlockVolume> get(String name) {
-    return engine.volume(name).map(v -> v);
+    return engine.volume(name).map(use::track);
   }
 
   @Override
@@ -36,17 +39,18 @@ final class EngineVolumeCatalog implements VolumeCatalog {
   public BlockVolume create(String name, String vpool, long sizeBytes) throws IOException {
     ApplianceConfig.Vpool pool = config.vpool(vpool)
         .orElseThrow(() -> new IOException("vPool " + vpool + " is not configured on this node"));
-    return engine.create(new VolumeSpec(name, vpool, sizeBytes, 512, pool.scoSizeBytes(), pool.cachePolicy()));
+    return use.track(engine.create(new VolumeSpec(name, vpool, sizeBytes, 512, pool.scoSizeBytes(), pool.cachePolicy())));
   }
 
   @Override
   public BlockVolume resize(String name, long sizeBytes) throws IOException {
     engine.resize(name, sizeBytes);
-    return engine.volume(name).orElseThrow(() -> new IOException("vDisk " + name + " vanished during a resize"));
+    return use.track(engine.volume(name).orElseThrow(() -> new IOException("vDisk " + name + " vanished during a resize")));
   }
 
   @Override
   public void delete(String name) throws IOException {
     engine.delete(name);
+    use.forget(name);
   }
 }

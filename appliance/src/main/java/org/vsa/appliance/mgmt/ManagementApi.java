@@ -60,7 +60,11 @@ public final class ManagementApi implements ManagementServer.Handler {
   /** A flatten started through the API: running, done (with its report) or failed (with why). */
   public record FlattenJob(String state, String error, FlattenReport report) {}
 
-  public ManagementApi(Engine engine, ApplianceConfig config, IscsiTarget iscsi, LunTable lunTable) {
+  private final org.vsa.appliance.NfsUse nfsUse;
+
+  public ManagementApi(Engine engine, ApplianceConfig config, IscsiTarget iscsi, LunTable lunTable,
+      org.vsa.appliance.NfsUse nfsUse) {
+    this.nfsUse = nfsUse;
     this.engine = engine;
     this.config = config;
     this.iscsi = iscsi;
@@ -409,6 +413,7 @@ public final class ManagementApi implements ManagementServer.Handler {
   }
 
   private ManagementServer.Reply setTemplate(Volume v) throws IOException {
+    refuseIfLoggedIn(v, "made a template");
     engine.setTemplate(v.name());
     return ok(show(vdisk(v.name())));
   }
@@ -418,9 +423,17 @@ public final class ManagementApi implements ManagementServer.Handler {
   /**
    * iSCSI sessions are not exports the engine knows of (the target binds LUNs at login), so a
    * rollback or deletion of a vDisk that is a LUN of a target with logged-in initiators is refused
-   * here, naming them.
+   * here, naming them. NFSv3 has no sessions: a vDisk whose file was read or written over NFS in
+   * the last minute ({@link org.vsa.appliance.NfsUse#IN_USE_NANOS}) counts as in use too.
    */
   private void refuseIfLoggedIn(Volume v, String what) {
+    if (nfsUse != null && nfsUse.inUse(v.name())) {
+      long seconds = nfsUse.sinceLastUse(v.name()).orElse(0) / 1_000_000_000L;
+      throw ApiException.conflict("vDisk " + v.name() + " is in use: its file was read or written over NFS "
+          + seconds + " s ago (NFS has no sessions: a vDisk used in the last "
+          + org.vsa.appliance.NfsUse.IN_USE_NANOS / 1_000_000_000L + " s counts as in use); stop its clients before it is "
+          + what);
+    }
     for (IscsiConfig.Target t : iscsiTargets()) {
       if (t.luns().containsValue(v.name())) {
         List<String> sessions = iscsi.sessionsOf(t.iqn());

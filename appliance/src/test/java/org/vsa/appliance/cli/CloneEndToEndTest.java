@@ -73,6 +73,38 @@ class CloneEndToEndTest {
     }
   }
 
+  /**
+   * NFSv3 has no sessions: a vDisk whose file was read over NFS within the last minute is in use,
+   * and the CLI's rollback, template and delete are refused (exit 4) naming NFS; a vDisk of the same
+   * appliance that NFS did not touch is rolled back.
+   */
+  @Test
+  void aVdiskReadOverNfsLatelyIsInUse() throws Exception {
+    try (Appliance a = Appliance.start(new ConfigLoader(work).parse("node: {dataDir: data}\ndtl: {port: 0}\n"
+        + "management: {port: 0}\niscsi: {port: 0}\nnfs: {port: 0, mountPort: 0, portmap: none}\n"
+        + "vpools: [{name: default, scoSize: 4MiB}]\nvdisks: [{name: used, size: 4MiB}, {name: idle, size: 4MiB}]\n"
+        + "writeBuffer: {capacity: 256MiB}\nreadCache: {capacity: 16MiB}\n", "test", ConfigOverrides.none()))) {
+      for (String v : List.of("used", "idle")) {
+        CliRun snap = CliRun.run(work, "snapshot", "create", v, "s1", "--data-dir", "data");
+        assertEquals(0, snap.exitCode(), snap.err());
+      }
+      assertEquals(4 << 20, nfsCat(a, "used.raw").length);
+
+      for (String[] verb : List.of(new String[] {"snapshot", "rollback", "used", "s1"},
+          new String[] {"template", "set", "used"}, new String[] {"vdisk", "delete", "used"})) {
+        String[] args = Arrays.copyOf(verb, verb.length + 2);
+        args[verb.length] = "--data-dir";
+        args[verb.length + 1] = "data";
+        CliRun refused = CliRun.run(work, args);
+        assertEquals(4, refused.exitCode(), String.join(" ", verb) + ": " + refused.out() + refused.err());
+        assertTrue(refused.err().contains("is in use: its file was read or written over NFS"), refused.err());
+      }
+      CliRun idle = CliRun.run(work, "snapshot", "rollback", "idle", "s1", "--data-dir", "data");
+      assertEquals(0, idle.exitCode(), idle.err());
+      assertEquals(4 << 20, nfsCat(a, "used.raw").length, "the refused delete left the file");
+    }
+  }
+
   private static byte[] readLun(int port, int lun, int bytes) throws Exception {
     byte[] out = new byte[bytes];
     try (RawInitiator i = new RawInitiator(port)) {
