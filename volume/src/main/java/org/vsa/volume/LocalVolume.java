@@ -98,6 +98,10 @@ final class LocalVolume extends Volume {
    * acknowledgement's path.
    */
   static final long DTL_ACKED_FORCE_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100);
+  /** {@link #DTL_ACKED_FORCE_NANOS}, longer in tests that cut the unforced tail as a power loss would. */
+  static volatile long dtlAckedForceNanos = DTL_ACKED_FORCE_NANOS;
+  /** What the last group commit forced of the open pair: {TLog/SCO number, TLog bytes, SCO bytes} (tests). */
+  private volatile long[] forcedMark = new long[3];
   /** The kernel's boot id at open (see {@link BootMarker}). */
   private volatile String bootId = BootMarker.UNKNOWN;
   /** Its index in the vPool's dedupe table, or -1 (see {@link Dedupe}). */
@@ -303,6 +307,7 @@ final class LocalVolume extends Volume {
       // are: force them before this run adds to them, so that the history on disk stays a prefix and
       // no acknowledgement of the last run keeps resting on the DTL.
       v.forceWriteBuffer();
+      v.forcedMark = new long[] {v.current.number, v.tlogPos, Layout.slotOffset(v.nextSlot)};
       BootMarker.write(wbDir, new BootMarker.State(boot, 0));
     } catch (IOException | RuntimeException e) {
       md.close();
@@ -465,8 +470,11 @@ final class LocalVolume extends Volume {
   private void forceWriteBuffer() throws IOException {
     for (String prefix : new String[] {"sco_", "tlog_"}) {
       for (long n : numbersIn(prefix)) {
-        try (FileChannel ch = FileChannel.open(wbDir.resolve(prefix + n), StandardOpenOption.WRITE)) {
+        Path p = wbDir.resolve(prefix.equals("sco_") ? Layout.scoName(n) : Layout.tlogName(n));
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
           ch.force(true);
+        } catch (java.nio.file.NoSuchFileException e) {
+          // uploaded meanwhile (recovery queued it): the backend holds it
         }
       }
     }
@@ -726,7 +734,7 @@ final class LocalVolume extends Volume {
       if (dtlAcks) {
         dtlAckSeq.accumulateAndGet(seq, Math::max); // before the wait: leftSync() forces through it
         if (d.awaitHeld(seq) && d.state() == DtlState.OK_SYNC) {
-          committer.requestWithin(seq, DTL_ACKED_FORCE_NANOS);
+          committer.requestWithin(seq, dtlAckedForceNanos);
           IOException failure = committer.failure();
           if (failure != null) {
             throw new IOException("vDisk " + name() + " stopped after a write-buffer failure", failure);
@@ -766,6 +774,16 @@ final class LocalVolume extends Volume {
     } catch (java.util.concurrent.RejectedExecutionException e) {
       dtlAcksArming.set(false);
     }
+  }
+
+  /** Whether DURABLE writes may be acknowledged on the DTL's force alone now (tests). */
+  boolean dtlAcksArmed() {
+    return dtlAcks;
+  }
+
+  /** {TLog/SCO number, TLog bytes, SCO bytes} of the open pair as the last group commit forced it (tests). */
+  long[] forcedMark() {
+    return forcedMark.clone();
   }
 
   /** The DTL stream left OK_SYNC: force at once what was acknowledged on its force alone. Must not block. */
@@ -982,12 +1000,14 @@ final class LocalVolume extends Volume {
     FileChannel tl;
     long target;
     List<Sealed> sealed;
+    long[] mark;
     appendLock.lock();
     try {
       writeTlogBuffer();
       target = lastSeq;
       sco = current;
       tl = tlog;
+      mark = new long[] {current.number, tlogPos, Layout.slotOffset(nextSlot)};
       sealed = new ArrayList<>(sealedUnsynced);
       sealedUnsynced.clear();
     } finally {
@@ -1001,6 +1021,7 @@ final class LocalVolume extends Volume {
     }
     sco.channel.force(false);
     tl.force(false);
+    forcedMark = mark;
     for (Sealed s : sealed) {
       ctx.uploader().submit(this, s.sco().number);
     }
