@@ -102,6 +102,8 @@ final class LocalVolume extends Volume {
   static volatile long dtlAckedForceNanos = DTL_ACKED_FORCE_NANOS;
   /** What the last group commit forced of the open pair: {TLog/SCO number, TLog bytes, SCO bytes} (tests). */
   private volatile long[] forcedMark = new long[3];
+  /** The last record recovery kept of the write buffer's history (before it seals the open TLog). */
+  private long recoveredSeq;
   /** The kernel's boot id at open (see {@link BootMarker}). */
   private volatile String bootId = BootMarker.UNKNOWN;
   /** Its index in the vPool's dedupe table, or -1 (see {@link Dedupe}). */
@@ -299,9 +301,9 @@ final class LocalVolume extends Volume {
     v.bootId = boot;
     try {
       v.recover();
-      if (dtlLast > v.lastSeq) {
+      if (dtlLast > v.recoveredSeq) {
         DtlRestore.refuse(spec.name(), wbDir.resolve(DtlRestore.OPEN_WITHOUT_DTL), "recovery stopped at sequence "
-            + v.lastSeq + " although the DTL held the history up to " + dtlLast, null);
+            + v.recoveredSeq + " although the DTL held the history up to " + dtlLast, null);
       }
       // A kill -9 leaves written but unforced files (the page cache) that recovery read back as they
       // are: force them before this run adds to them, so that the history on disk stays a prefix and
@@ -340,6 +342,7 @@ final class LocalVolume extends Volume {
     log.info("vDisk {}: recovering from the checkpoint at sequence {} (replay from TLog {}); TLogs in the write buffer: {}",
         name(), appliedSeq, replayFrom, tlogNumbers);
     lastSeq = appliedSeq;
+    recoveredSeq = appliedSeq;
     long prevSeq = -1;
     long lastNumber = replayFrom - 1;
     boolean stopped = false;
@@ -386,6 +389,7 @@ final class LocalVolume extends Volume {
           }
           prevSeq = r.seq();
           lastSeq = Math.max(lastSeq, r.seq());
+          recoveredSeq = Math.max(recoveredSeq, r.seq());
           kept++;
           if (r.type() == TLog.WRITE) {
             slots = r.a() + 1;
