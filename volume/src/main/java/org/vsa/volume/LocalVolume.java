@@ -310,7 +310,9 @@ final class LocalVolume extends Volume {
       // no acknowledgement of the last run keeps resting on the DTL.
       v.forceWriteBuffer();
       v.forcedMark = new long[] {v.current.number, v.tlogPos, Layout.slotOffset(v.nextSlot)};
-      BootMarker.write(wbDir, new BootMarker.State(boot, 0));
+      if (spec.dtlMode() == DtlMode.SYNC) {
+        BootMarker.write(wbDir, new BootMarker.State(boot, 0)); // only sync mode acknowledges on the DTL's force
+      }
     } catch (IOException | RuntimeException e) {
       md.close();
       throw e;
