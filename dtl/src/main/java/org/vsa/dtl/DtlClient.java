@@ -37,6 +37,7 @@ final class DtlClient implements DtlStream {
   private final EventLoopGroup group;
   private final Bootstrap bootstrap;
   private final LongConsumer sealRequest;
+  private final java.util.function.Consumer<DtlState> leftSync;
   private final DtlEvents events;
   private final ScheduledFuture<?> ticker;
   private final DtlMode mode;
@@ -49,8 +50,10 @@ final class DtlClient implements DtlStream {
   private long backpressureNanos;
 
   DtlClient(String name, UUID vdisk, DtlMode mode, long epoch, long lastSeq, long lastSco, ClientConfig cfg,
-      InetSocketAddress peer, EventLoopGroup group, LongConsumer sealRequest, DtlEvents events) {
+      InetSocketAddress peer, EventLoopGroup group, LongConsumer sealRequest,
+      java.util.function.Consumer<DtlState> leftSync, DtlEvents events) {
     this.name = name;
+    this.leftSync = leftSync;
     this.mode = mode;
     this.cfg = cfg;
     this.peer = peer;
@@ -117,6 +120,13 @@ final class DtlClient implements DtlStream {
         log.warn("vDisk {}: DTL state {} -> {}: {}", name, s.from(), s.to(), s.why());
       } else {
         log.info("vDisk {}: DTL state {} -> {}: {}", name, s.from(), s.to(), s.why());
+      }
+      if (s.from() == DtlState.OK_SYNC) {
+        try {
+          leftSync.accept(s.to()); // inline, before any writer is released: must not block
+        } catch (RuntimeException ex) {
+          log.error("vDisk {}: the engine's reaction to leaving OK_SYNC failed", name, ex);
+        }
       }
       try {
         events.stateChanged(name, s.from(), s.to(), s.why());
@@ -282,6 +292,11 @@ final class DtlClient implements DtlStream {
   @Override
   public DtlMode mode() {
     return mode;
+  }
+
+  @Override
+  public long epoch() {
+    return machine.epoch();
   }
 
   synchronized long heldSeq() {

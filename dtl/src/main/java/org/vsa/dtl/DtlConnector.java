@@ -70,6 +70,17 @@ public final class DtlConnector implements AutoCloseable {
    */
   public DtlStream open(UUID vdisk, String name, DtlMode mode, long lastSeq, long lastSco, LongConsumer sealRequest)
       throws IOException {
+    return open(vdisk, name, mode, lastSeq, lastSco, sealRequest, to -> { });
+  }
+
+  /**
+   * As above; {@code leftSync} is called with the new state whenever the stream leaves OK_SYNC,
+   * inline on the client's thread before any waiting writer is released, so it must not block
+   * (the engine asks for a local force there: a write acknowledged on the DTL's force alone must
+   * not stay unforced locally once the DTL stops protecting it).
+   */
+  public DtlStream open(UUID vdisk, String name, DtlMode mode, long lastSeq, long lastSco, LongConsumer sealRequest,
+      java.util.function.Consumer<DtlState> leftSync) throws IOException {
     if (mode == DtlMode.NONE) {
       return DtlStream.standalone(mode, "DTL mode none");
     }
@@ -80,7 +91,8 @@ public final class DtlConnector implements AutoCloseable {
     }
     long epoch = readEpoch(vdisk) + 1;
     writeEpoch(vdisk, epoch);
-    return new DtlClient(name, vdisk, mode, epoch, lastSeq, lastSco, cfg, peer.get(), group, sealRequest, events);
+    return new DtlClient(name, vdisk, mode, epoch, lastSeq, lastSco, cfg, peer.get(), group, sealRequest, leftSync,
+        events);
   }
 
   /** What a vDisk's DTL held when it was fetched for a restore. */

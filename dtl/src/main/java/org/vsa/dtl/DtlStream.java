@@ -43,6 +43,11 @@ public interface DtlStream extends AutoCloseable {
 
   DtlMode mode();
 
+  /** The ownership epoch this stream writes with (0: no DTL). */
+  default long epoch() {
+    return 0;
+  }
+
   @Override
   void close();
 

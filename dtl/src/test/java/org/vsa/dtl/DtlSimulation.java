@@ -19,6 +19,14 @@ import java.util.UUID;
  * while the old owner may linger as a zombie). The DTL server crashes and loses unsynced, torn
  * bytes. Every fault rate comes from the seed.
  *
+ * <p>Owners also lose power: their write buffer keeps what they had forced locally (plus, at
+ * random, a further prefix the kernel had written back). In sync mode, once the stream was OK_SYNC
+ * (the engine's boot marker names the epoch then), a write released while the DTL held it is
+ * acknowledged on the DTL's force alone, and forced locally only later (a seal, a background
+ * commit, leaving OK_SYNC); every other acknowledgement forces locally first. Recovery after a power
+ * loss takes the write buffer's lost tail from the DTL when the marker names an epoch, as
+ * {@code DtlRestore.afterReboot} does.
+ *
  * <p>Safety, checked at every restore and at the end: the restored history agrees with the
  * owner's history on every entry up to the highest one acknowledged as protected (a sync-mode
  * write, or a flush, released while the DTL held it). Liveness, checked after the faults stop:
@@ -43,6 +51,7 @@ final class DtlSimulation {
   private final double pServerCrash;
   private final double pOwnerCrash;
   private final double pNodeLoss;
+  private final double pPowerLoss;
   private final double pPartition;
   private final long uploadDelayMaxNanos;
   private final long serverBudgetBytes;
@@ -74,6 +83,9 @@ final class DtlSimulation {
   private final List<Owner> zombies = new ArrayList<>();
   private int nextOwnerId = 1;
   int restores;
+  /** Power losses recovered (and checked), and how many of them took entries from the DTL. */
+  int powerLosses;
+  int powerLossesFromDtl;
   int protectedAcks;
   int unprotectedAcks;
   /** Writes held back by the queue bound (the writer retried later), and writes the bound let through. */
@@ -92,6 +104,7 @@ final class DtlSimulation {
     pServerCrash = rnd.nextInt(4) == 0 ? 0 : rnd.nextDouble() * 0.01;
     pOwnerCrash = rnd.nextInt(4) == 0 ? 0 : rnd.nextDouble() * 0.005;
     pNodeLoss = rnd.nextInt(3) == 0 ? 0 : rnd.nextDouble() * 0.004;
+    pPowerLoss = rnd.nextInt(3) == 0 ? 0 : rnd.nextDouble() * 0.004;
     pPartition = rnd.nextInt(3) == 0 ? 0 : rnd.nextDouble() * 0.005;
     uploadDelayMaxNanos = (1 + rnd.nextInt(rnd.nextBoolean() ? 20 : 400)) * MS;
     // small entries, or cluster-sized ones that fill the queue's bound within a few writes
@@ -130,18 +143,25 @@ final class DtlSimulation {
     int inOpen;
     int scoEntries = 3 + rnd.nextInt(40);
     long written; // entries whose log record reached the OS (survive a process crash)
+    long forced; // entries forced locally (survive a power loss)
+    /** The highest entry acknowledged after a local force (survives a power loss without the DTL). */
+    long localAckMax;
+    /** The epoch the boot marker names once the stream was OK_SYNC in sync mode (0: none). */
+    long markerEpoch;
     boolean holding; // the last write attempt was held back by the queue bound
     long protectedMax;
     final TreeMap<Long, Long> uploads = new TreeMap<>(); // sealed SCO -> upload done at (or -1: not started)
     final List<long[]> waiters = new ArrayList<>(); // {seq}
     boolean zombie;
 
-    Owner(List<Entry> history, long epoch, long openSco, long protectedMax) {
+    Owner(List<Entry> history, long epoch, long openSco, long protectedMax, long localAckMax) {
       this.history = history;
       this.epoch = epoch;
       this.openSco = openSco;
       this.written = history.size();
+      this.forced = history.size(); // the engine forces what it recovered before it goes on
       this.protectedMax = protectedMax;
+      this.localAckMax = localAckMax;
       long lastSco = history.isEmpty() ? 0 : history.get(history.size() - 1).sco();
       machine = new ClientMachine(clientConfig, new Random(rnd.nextLong()), VDISK, mode, epoch, history.size(), lastSco);
     }
@@ -152,8 +172,15 @@ final class DtlSimulation {
 
     void step(ClientMachine.Event e) {
       long overflowsBefore = machine.overflows();
+      DtlState before = machine.state();
       List<ClientMachine.Action> actions = machine.step(e, now);
       overflows += machine.overflows() - overflowsBefore;
+      if (before == DtlState.OK_SYNC && machine.state() != DtlState.OK_SYNC) {
+        forced = written; // leaving OK_SYNC forces what was acknowledged on the DTL's force alone
+      }
+      if (mode == DtlMode.SYNC && markerEpoch == 0 && machine.state() == DtlState.OK_SYNC && !zombie) {
+        markerEpoch = epoch; // the engine writes its boot marker, then acknowledges on the DTL's force
+      }
       // the memory bound: while the DTL is away nothing holds writers back and the retain bound drops the queue
       Verify.that(machine.queuedBytes() <= clientConfig.retainMaxBytes(), "queue of %d bytes past the retain bound",
           machine.queuedBytes());
@@ -195,6 +222,12 @@ final class DtlSimulation {
         long seq = waiters.get(i)[0];
         if (seq <= released) {
           waiters.remove(i);
+          boolean onTheDtlAlone = seq <= held && mode == DtlMode.SYNC && markerEpoch != 0
+              && machine.state() == DtlState.OK_SYNC;
+          if (!onTheDtlAlone) {
+            forced = Math.max(forced, seq); // the local group commit before the acknowledgement
+            localAckMax = Math.max(localAckMax, seq);
+          }
           if (seq <= held) {
             protectedMax = Math.max(protectedMax, seq);
             protectedAcks++;
@@ -248,6 +281,7 @@ final class DtlSimulation {
     void seal() {
       append(new Entry(lastSeq() + 1, openSco, new byte[] {2}, new byte[0]));
       written = history.size();
+      forced = written; // the commit after a seal forces the sealed pair before its upload
       if (!zombie) {
         uploads.put(openSco, now + (long) (rnd.nextDouble() * uploadDelayMaxNanos));
       }
@@ -406,36 +440,74 @@ final class DtlSimulation {
         backend.put(u.getKey(), es); // the put had completed
       }
     }
-    owner = startOwner(h, o.epoch + 1, o.protectedMax);
+    owner = startOwner(h, o.epoch + 1, o.protectedMax, o.localAckMax);
   }
 
-  /** A restarted owner: recovery seals the open SCO and queues every sealed SCO not in the backend. */
-  private Owner startOwner(List<Entry> h, long epoch, long protectedMax) {
-    long lastSco = h.isEmpty() ? 1 : h.get(h.size() - 1).sco();
-    boolean lastSealed = !h.isEmpty() && h.get(h.size() - 1).record()[0] == 2;
-    long open = lastSealed ? lastSco + 1 : lastSco;
-    h.add(new Entry(h.size() + 1, open, new byte[] {2}, new byte[0]));
-    Owner n = new Owner(h, epoch, open + 1, protectedMax);
-    for (long s = 1; s <= open; s++) {
-      if (!backend.containsKey(s)) {
-        n.uploads.put(s, now + (long) (rnd.nextDouble() * uploadDelayMaxNanos));
+  /**
+   * The owner's node loses power: its write buffer keeps what was forced (and perhaps a further
+   * prefix the kernel had written back); recovery takes the rest from the DTL when the boot marker
+   * names an epoch. Every acknowledged write must be there: those acknowledged on the DTL's force
+   * and those acknowledged after a local force.
+   */
+  private void powerLoss() {
+    Owner o = owner;
+    int keep = (int) (o.forced + rnd.nextInt((int) (o.written - o.forced) + 1));
+    List<Entry> h = new ArrayList<>(o.history.subList(0, keep));
+    note("owner " + o.id + " loses power; its write buffer keeps " + keep + " of " + o.lastSeq() + " entries ("
+        + o.forced + " forced), marker epoch " + o.markerEpoch);
+    for (var u : o.uploads.entrySet()) {
+      if (rnd.nextBoolean() && u.getKey() < (h.isEmpty() ? 0 : h.get(h.size() - 1).sco() + 1)) {
+        List<Entry> es = new ArrayList<>();
+        for (Entry e : h) {
+          if (e.sco() == u.getKey()) {
+            es.add(e);
+          }
+        }
+        backend.put(u.getKey(), es); // the put had completed
       }
     }
-    n.step(new ClientMachine.BackendHolds(n.watermark()));
-    n.step(new ClientMachine.Tick());
-    return n;
+    long epoch = o.epoch + 1;
+    if (o.markerEpoch != 0) {
+      if (log == null) {
+        restartServer(); // the open waits for the DTL (or the operator overrides: not simulated)
+      }
+      Verify.that(log.streamEpoch() == o.markerEpoch, "after a power loss the DTL holds the stream of epoch %d, the"
+          + " marker names %d", log.streamEpoch(), o.markerEpoch);
+      epoch = Math.max(log.highestEpoch(), o.epoch) + 1;
+      serverStep(new Msg.Hello(VDISK, epoch)); // the fetch claims a new epoch
+      List<Entry> dtl = fetchAll(epoch);
+      int added = 0;
+      for (Entry e : dtl) {
+        if (e.seq() <= h.size()) {
+          Verify.that(e.sameAs(h.get((int) e.seq() - 1)), "DTL entry %d differs from the write buffer's", e.seq());
+        } else {
+          Verify.that(e.seq() == h.size() + 1, "the DTL's entries start at %d, the write buffer ends at %d", e.seq(),
+              h.size());
+          h.add(e);
+          added++;
+        }
+      }
+      if (added > 0) {
+        powerLossesFromDtl++;
+      }
+      epoch++;
+    }
+    long must = Math.max(o.protectedMax, o.localAckMax);
+    if (h.size() < must) {
+      throw new AssertionError("recovery after a power loss: the history ends at " + h.size() + " but entry " + must
+          + " was acknowledged (protected up to " + o.protectedMax + ", locally forced up to " + o.localAckMax + ")");
+    }
+    for (int i = 0; i < must; i++) {
+      if (!h.get(i).sameAs(o.history.get(i))) {
+        throw new AssertionError("recovery after a power loss: entry " + (i + 1) + " differs from the one written");
+      }
+    }
+    powerLosses++;
+    owner = startOwner(h, epoch, o.protectedMax, o.localAckMax);
   }
 
-  /** The owner's node is lost; the vDisk is restored from the backend and the DTL and checked. */
-  private void loseNode(String why) {
-    Owner o = owner;
-    note("node of owner " + o.id + " lost " + why + "; restoring from the backend and the DTL");
-    if (log == null) {
-      restartServer(); // the restore waits for the DTL to come back
-    }
-    long epoch = Math.max(log.highestEpoch(), o.epoch) + 1;
-    // fence the old owner, then read the whole stream (what the Fetch RPC does)
-    serverStep(new Msg.Hello(VDISK, epoch));
+  /** Reads the DTL's whole stream with {@code epoch} (what the Fetch RPC does). */
+  private List<Entry> fetchAll(long epoch) {
     List<Entry> dtl = new ArrayList<>();
     long after = 0;
     while (true) {
@@ -459,9 +531,39 @@ final class DtlSimulation {
       }
       after = s.toSeq();
       if (!s.more()) {
-        break;
+        return dtl;
       }
     }
+  }
+
+  /** A restarted owner: recovery seals the open SCO and queues every sealed SCO not in the backend. */
+  private Owner startOwner(List<Entry> h, long epoch, long protectedMax, long localAckMax) {
+    long lastSco = h.isEmpty() ? 1 : h.get(h.size() - 1).sco();
+    boolean lastSealed = !h.isEmpty() && h.get(h.size() - 1).record()[0] == 2;
+    long open = lastSealed ? lastSco + 1 : lastSco;
+    h.add(new Entry(h.size() + 1, open, new byte[] {2}, new byte[0]));
+    Owner n = new Owner(h, epoch, open + 1, protectedMax, localAckMax);
+    for (long s = 1; s <= open; s++) {
+      if (!backend.containsKey(s)) {
+        n.uploads.put(s, now + (long) (rnd.nextDouble() * uploadDelayMaxNanos));
+      }
+    }
+    n.step(new ClientMachine.BackendHolds(n.watermark()));
+    n.step(new ClientMachine.Tick());
+    return n;
+  }
+
+  /** The owner's node is lost; the vDisk is restored from the backend and the DTL and checked. */
+  private void loseNode(String why) {
+    Owner o = owner;
+    note("node of owner " + o.id + " lost " + why + "; restoring from the backend and the DTL");
+    if (log == null) {
+      restartServer(); // the restore waits for the DTL to come back
+    }
+    long epoch = Math.max(log.highestEpoch(), o.epoch) + 1;
+    // fence the old owner, then read the whole stream (what the Fetch RPC does)
+    serverStep(new Msg.Hello(VDISK, epoch));
+    List<Entry> dtl = fetchAll(epoch);
     List<Entry> restored = restore(backend, dtl);
     check(o, restored, "restore after node loss");
     // SCOs past the backend's contiguous prefix belong to the lost owner's history, which the
@@ -478,7 +580,7 @@ final class DtlSimulation {
     if (rnd.nextBoolean()) {
       zombies.add(o); // keeps writing for a while, fenced out by the epoch
     }
-    owner = startOwner(new ArrayList<>(restored), epoch, o.protectedMax);
+    owner = startOwner(new ArrayList<>(restored), epoch, o.protectedMax, 0); // locally acknowledged writes may go with the node
   }
 
   private void serverStep(Msg m) {
@@ -530,7 +632,7 @@ final class DtlSimulation {
   // ---------------------------------------------------------------- the schedule
 
   void run() {
-    owner = startOwner(new ArrayList<>(), 1, 0);
+    owner = startOwner(new ArrayList<>(), 1, 0, 0);
     for (int i = 0; i < steps; i++) {
       advance((long) (rnd.nextDouble() * 3 * MS), true);
       double r = rnd.nextDouble();
@@ -555,7 +657,9 @@ final class DtlSimulation {
         crashOwner();
       } else if ((f -= pOwnerCrash) < pNodeLoss) {
         loseNode("mid-run");
-      } else if ((f -= pNodeLoss) < pPartition) {
+      } else if ((f -= pNodeLoss) < pPowerLoss) {
+        powerLoss();
+      } else if ((f -= pPowerLoss) < pPartition) {
         partitioned = !partitioned;
         note(partitioned ? "network partitioned" : "partition healed");
       }
@@ -632,6 +736,9 @@ final class DtlSimulation {
       restartServer();
     }
     owner.uploads();
+    if (rnd.nextInt(10) == 0) {
+      owner.forced = owner.written; // the background group commit after acknowledgements on the DTL's force
+    }
     owner.step(new ClientMachine.Tick());
     for (Owner z : zombies) {
       z.step(new ClientMachine.Tick());

@@ -32,6 +32,8 @@ class DtlSimulationTest {
     long base = new Random().nextLong();
     long deadline = System.nanoTime() + 90_000_000_000L;
     int restores = 0;
+    int powerLosses = 0;
+    int powerLossesFromDtl = 0;
     long protectedAcks = 0;
     long unprotected = 0;
     long heldBack = 0;
@@ -47,6 +49,8 @@ class DtlSimulationTest {
         throw new AssertionError("schedule failed; replay with -Dsim.seed=" + seed + ": " + e.getMessage(), e);
       }
       restores += s.restores;
+      powerLosses += s.powerLosses;
+      powerLossesFromDtl += s.powerLossesFromDtl;
       protectedAcks += s.protectedAcks;
       unprotected += s.unprotectedAcks;
       heldBack += s.heldBack;
@@ -57,15 +61,17 @@ class DtlSimulationTest {
         break; // a slow machine: fewer schedules, still a run
       }
     }
-    System.out.printf("DTL simulation: %d schedules from seed %d, %d restores checked, %d protected and %d"
-        + " unprotected acknowledgements, %d write attempts held back by the queue bound (%d resumed),"
-        + " %d queue overflows%n", ran, base, restores, protectedAcks, unprotected, heldBack, resumed, overflows);
+    System.out.printf("DTL simulation: %d schedules from seed %d, %d restores checked, %d power losses checked (%d"
+        + " took entries from the DTL), %d protected and %d unprotected acknowledgements, %d write attempts held back"
+        + " by the queue bound (%d resumed), %d queue overflows%n", ran, base, restores, powerLosses, powerLossesFromDtl,
+        protectedAcks, unprotected, heldBack, resumed, overflows);
     assertTrue(ran >= Math.min(schedules, 200), "too few schedules ran: " + ran);
     assertTrue(restores >= ran, "every schedule ends with a checked restore");
     assertTrue(protectedAcks > 0, "some writes were acknowledged as protected");
     if (ran >= 1000) {
       assertTrue(heldBack > 0 && resumed > 0, "back-pressure held writers back and let them go again");
       assertTrue(overflows > 0, "the retain bound still dropped a queue while the DTL was away");
+      assertTrue(powerLossesFromDtl > 0, "some power losses were recovered through the DTL");
     }
   }
 }

@@ -177,6 +177,120 @@ final class DtlRestore {
         (System.nanoTime() - t0) / 1_000_000, b, restored, bySco.size(), fetched.streamEpoch(), fetched.baseSeq());
   }
 
+  /** Created by the operator in a vDisk's write-buffer directory: open it without the DTL's tail after a reboot. */
+  static final String OPEN_WITHOUT_DTL = "open-without-dtl";
+
+  /** The vDisk may lack acknowledged writes and its DTL cannot supply them: it is not opened. */
+  static final class RefusedException extends IOException {
+    RefusedException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * After an OS crash or power loss (the boot id changed) of a sync-mode vDisk whose
+   * acknowledgements rested on the DTL's force: its write buffer may have lost an unforced tail of
+   * acknowledged writes, which the DTL holds. Fetches the DTL's entries and writes every one whose
+   * SCO the backend does not hold into that SCO and TLog of the write buffer, at its place (the
+   * TLog record at its index, the data at its slot: the bytes the owner wrote), so that the
+   * ordinary recovery then replays a history that goes through the DTL's last entry. Writes that
+   * the write buffer kept are rewritten with the same bytes; nothing is removed; doing it twice (a
+   * crash in between) gives the same files.
+   *
+   * <p>Why the DTL's first entry of each SCO is that TLog's first record (so its index is known): in
+   * the stream of one epoch the DTL receives every record of every TLog after its base; it drops
+   * (trims) whole SCOs, and only those the backend holds; its base after a catch-up lies in a SCO
+   * the backend holds. SCOs the backend holds were forced before their upload and are skipped.
+   *
+   * <p>Returns the sequence number the recovered history must reach, or -1 when there is nothing to
+   * check. Throws {@link RefusedException} when the DTL is unreachable or does not hold this run's
+   * stream, unless the operator created {@value #OPEN_WITHOUT_DTL} in the write-buffer directory.
+   */
+  static long afterReboot(VolumeSpec spec, UUID id, Path wbDir, EngineContext ctx, BootMarker.State prev)
+      throws IOException {
+    String name = spec.name();
+    String ns = LocalVolume.namespaceOf(id);
+    Path override = wbDir.resolve(OPEN_WITHOUT_DTL);
+    log.warn("vDisk {}: the node restarted since its last run (boot id {} then, {} now) while its DTL-mode-sync"
+        + " acknowledgements rested on the DTL (epoch {}); taking the write buffer's possibly lost tail from the DTL",
+        name, prev.bootId(), ctx.bootId().get(), prev.dtlEpoch());
+    if (ctx.dtl() == null || ctx.dtl().peerOf(name).isEmpty()) {
+      return refuse(name, override, "no DTL peer is configured to take them from", null);
+    }
+    if (prev.dtlEpoch() == BootMarker.EPOCH_UNKNOWN) {
+      return refuse(name, override, "its boot marker is unreadable, so the DTL's stream cannot be matched to the last run", null);
+    }
+    DtlConnector.Fetched fetched;
+    try {
+      fetched = ctx.dtl().fetch(id, name);
+    } catch (IOException e) {
+      return refuse(name, override, "its DTL " + ctx.dtl().peerOf(name).get() + " is unreachable (" + e.getMessage() + ")", e);
+    }
+    if (fetched.streamEpoch() != prev.dtlEpoch()) {
+      return refuse(name, override, "its DTL holds the stream of epoch " + fetched.streamEpoch() + ", not the last run's "
+          + prev.dtlEpoch() + (fetched.streamEpoch() > prev.dtlEpoch() ? " (another owner wrote to it since)"
+          : " (the DTL lost its log)"), null);
+    }
+    TreeMap<Long, List<Entry>> bySco = new TreeMap<>();
+    for (Entry e : fetched.entries()) {
+      bySco.computeIfAbsent(e.sco(), k -> new ArrayList<>()).add(e);
+    }
+    long written = 0;
+    for (var sco : bySco.entrySet()) {
+      long n = sco.getKey();
+      if (ctx.backend().exists(ns, Layout.tlogName(n))) {
+        continue; // forced before its upload: the write buffer has it, or had it and let it go
+      }
+      long first = sco.getValue().get(0).seq();
+      Path tlogPath = wbDir.resolve(Layout.tlogName(n));
+      Path scoPath = wbDir.resolve(Layout.scoName(n));
+      if (Files.exists(scoPath)) {
+        Fs.unshare(scoPath);
+      }
+      try (FileChannel tl = FileChannel.open(tlogPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+          FileChannel sc = FileChannel.open(scoPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        TLog.writeFully(tl, TLog.header(id, n), 0);
+        TLog.writeFully(sc, Sco.header(id, n), 0);
+        for (Entry e : sco.getValue()) {
+          TLog.Record r = e.record().length == TLog.RECORD_BYTES ? TLog.decode(ByteBuffer.wrap(e.record())) : null;
+          if (r == null || r.seq() != e.seq()) {
+            throw new IOException("vDisk " + name + ": DTL entry " + e.seq() + " does not hold a valid TLog record");
+          }
+          TLog.writeFully(tl, ByteBuffer.wrap(e.record()), TLog.HEADER_BYTES + (e.seq() - first) * TLog.RECORD_BYTES);
+          if (r.type() == TLog.WRITE) {
+            if (e.data().length != Layout.CLUSTER_BYTES || Layout.crc32c(e.data(), 0, e.data().length) != r.dataCrc()) {
+              throw new IOException("vDisk " + name + ": DTL entry " + e.seq() + " holds no valid cluster of data");
+            }
+            TLog.writeFully(sc, ByteBuffer.wrap(e.data()), Layout.slotOffset(r.a()));
+          }
+          written++;
+        }
+        sc.force(true);
+        tl.force(true);
+      }
+    }
+    Fs.fsyncDirectory(wbDir);
+    long last = fetched.entries().isEmpty() ? fetched.baseSeq() : fetched.entries().get(fetched.entries().size() - 1).seq();
+    log.warn("vDisk {}: wrote {} DTL entries (stream epoch {}, ({}, {}]) into the write buffer; recovery replays them",
+        name, written, fetched.streamEpoch(), fetched.baseSeq(), last);
+    return last;
+  }
+
+  /** Refuses to open the vDisk, or (operator override) says what may be lost and goes on. */
+  static long refuse(String name, Path override, String why, Throwable cause) throws IOException {
+    String risk = "vDisk " + name + ": writes acknowledged in DTL mode sync before the restart may exist only on its DTL,"
+        + " and " + why;
+    if (Files.exists(override)) {
+      log.error("{}; opening it anyway because {} exists: those writes are LOST if the write buffer lacks them", risk,
+          override);
+      return -1;
+    }
+    String msg = risk + ". Not opening it, so as not to serve a vDisk without acknowledged writes: bring the DTL back"
+        + " and restart, or, to open it without them (accepting their loss), create " + override + " and restart";
+    log.error(msg);
+    throw new RefusedException(msg, cause);
+  }
+
   private static void writeFile(Path p, List<ByteBuffer> parts, List<Long> offsets) throws IOException {
     Files.deleteIfExists(p); // never rewrite in place: a sealed SCO may be linked into the backend
     try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,

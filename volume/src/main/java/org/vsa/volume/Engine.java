@@ -70,6 +70,16 @@ public final class Engine implements AutoCloseable {
    * {@code dtl}, and one whose write buffer is gone is restored from the backend and its DTL.
    */
   public static Engine start(EngineConfig config, org.vsa.dtl.DtlConnector dtl) throws IOException {
+    return start(config, dtl, BootMarker.SYSTEM);
+  }
+
+  /**
+   * As above, with the source of the kernel's boot id (tests simulate a reboot with it): a sync-mode
+   * vDisk opened under another boot id than its last run may lack acknowledged writes locally, and
+   * takes them from its DTL before it serves I/O (see {@link BootMarker}).
+   */
+  public static Engine start(EngineConfig config, org.vsa.dtl.DtlConnector dtl,
+      java.util.function.Supplier<String> bootId) throws IOException {
     Files.createDirectories(config.metadataDir());
     WriteBuffer wb = new WriteBuffer(config.writeBufferDir(), config.writeBufferCapacityBytes());
     Files.createDirectories(config.readCacheFile().toAbsolutePath().getParent());
@@ -86,7 +96,7 @@ public final class Engine implements AutoCloseable {
     });
     Dedupe dedupe = Dedupe.open(config.metadataDir(), dedupeEntriesMax(config));
     EngineContext ctx = new EngineContext(config, wb, rc, config.backend(), pageCache,
-        new Uploader(config.uploadThreads()), checkpointer, dtl, dedupe);
+        new Uploader(config.uploadThreads()), checkpointer, dtl, dedupe, bootId);
     Engine e = new Engine(ctx);
     try {
       e.openAll();

@@ -8,7 +8,8 @@ import org.vsa.cache.WriteBuffer;
 
 /**
  * What every vDisk of one engine shares; {@code dtl} is null when this node runs no DTL client;
- * {@code dedupe} is the vPool's deduplication index (see {@link Dedupe}).
+ * {@code dedupe} is the vPool's deduplication index (see {@link Dedupe}); {@code bootId} gives the
+ * kernel's boot id (see {@link BootMarker}; tests pass their own to simulate a reboot).
  */
 record EngineContext(
     EngineConfig config,
@@ -19,7 +20,8 @@ record EngineContext(
     Uploader uploader,
     ExecutorService checkpointer,
     org.vsa.dtl.DtlConnector dtl,
-    Dedupe dedupe) {
+    Dedupe dedupe,
+    java.util.function.Supplier<String> bootId) {
 
   /** Resident (changed, not yet checkpointed) pages a vDisk may hold before it checkpoints. */
   int dirtyPagesMax() {

@@ -37,6 +37,9 @@ final class GroupCommitter implements Runnable {
   private final Condition done = lock.newCondition();
   private long requestedSeq;
   private long durableSeq;
+  /** A commit through this seq is due by {@link #lazyDeadlineNanos} (writes acknowledged on the DTL's force). */
+  private long lazySeq;
+  private long lazyDeadlineNanos;
   private long oldestWaitStartNanos;
   private int waiters;
   private int inFlight;
@@ -136,6 +139,27 @@ final class GroupCommitter implements Runnable {
     }
   }
 
+  /**
+   * Asks for a commit through {@code seq} within {@code delayNanos}, or sooner once
+   * {@code maxBytes} were written since the last commit; nobody waits for it. For writes whose
+   * acknowledgement rests on another copy (the DTL's force in sync mode): the local force follows
+   * off the acknowledgement's path, in the background, batched.
+   */
+  void requestWithin(long seq, long delayNanos) {
+    lock.lock();
+    try {
+      if (seq > lazySeq) {
+        if (lazySeq <= durableSeq) {
+          lazyDeadlineNanos = System.nanoTime() + delayNanos;
+          work.signal();
+        }
+        lazySeq = seq;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Something else made everything up to {@code seq} durable. */
   void markDurable(long seq) {
     lock.lock();
@@ -180,7 +204,22 @@ final class GroupCommitter implements Runnable {
       lock.lock();
       try {
         while (!stopped && failure == null && requestedSeq <= durableSeq) {
-          work.awaitUninterruptibly();
+          if (lazySeq > durableSeq) {
+            long left = lazyDeadlineNanos - System.nanoTime();
+            if (left <= 0 || bytesSinceCommit >= maxBytes) {
+              requestedSeq = lazySeq;
+              oldestWaitStartNanos = System.nanoTime();
+              break;
+            }
+            try {
+              work.awaitNanos(left);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              return;
+            }
+          } else {
+            work.awaitUninterruptibly();
+          }
         }
         if (stopped || failure != null) {
           return;

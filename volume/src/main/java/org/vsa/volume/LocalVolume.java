@@ -82,6 +82,30 @@ final class LocalVolume extends Volume {
   private final java.util.concurrent.atomic.AtomicLong exportIds = new java.util.concurrent.atomic.AtomicLong();
   /** The DTL stream (standalone until open() connects it); see {@link DtlRestore} for the way back. */
   private volatile DtlStream dtl = DtlStream.standalone(DtlMode.NONE, "opening");
+  /**
+   * Sync mode: DURABLE writes and flushes may be acknowledged on the DTL's force alone (the local
+   * force follows in the background). Set once the boot marker names the stream's epoch (see
+   * {@link BootMarker}), the first time the stream is OK_SYNC; until then they wait for the local
+   * group commit as in the other modes.
+   */
+  private volatile boolean dtlAcks;
+  private final AtomicBoolean dtlAcksArming = new AtomicBoolean();
+  /** The highest seq a writer may acknowledge on the DTL's force alone (set before it waits). */
+  private final java.util.concurrent.atomic.AtomicLong dtlAckSeq = new java.util.concurrent.atomic.AtomicLong();
+  /**
+   * How soon the local write buffer is forced after a write acknowledged on the DTL's force alone
+   * (or after {@code groupCommit.maxBytes} of them): a background group commit, off the
+   * acknowledgement's path.
+   */
+  static final long DTL_ACKED_FORCE_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100);
+  /** {@link #DTL_ACKED_FORCE_NANOS}, longer in tests that cut the unforced tail as a power loss would. */
+  static volatile long dtlAckedForceNanos = DTL_ACKED_FORCE_NANOS;
+  /** What the last group commit forced of the open pair: {TLog/SCO number, TLog bytes, SCO bytes} (tests). */
+  private volatile long[] forcedMark = new long[3];
+  /** The last record recovery kept of the write buffer's history (before it seals the open TLog). */
+  private long recoveredSeq;
+  /** The kernel's boot id at open (see {@link BootMarker}). */
+  private volatile String bootId = BootMarker.UNKNOWN;
   /** Its index in the vPool's dedupe table, or -1 (see {@link Dedupe}). */
   private volatile int sharedIndex = -1;
   /**
@@ -269,10 +293,29 @@ final class LocalVolume extends Volume {
     if (DtlRestore.needed(spec, metadataDir, wbDir, ctx)) {
       DtlRestore.restore(spec, id, metadataDir, wbDir, ctx);
     }
+    String boot = ctx.bootId().get();
+    BootMarker.State prev = BootMarker.read(wbDir);
+    long dtlLast = -1;
+    if (BootMarker.mayLackAcknowledgedWrites(prev, boot)) {
+      dtlLast = DtlRestore.afterReboot(spec, id, wbDir, ctx, prev);
+    }
     MetadataStore md = MetadataStore.open(metadataDir, id, ctx.pageCache());
     LocalVolume v = new LocalVolume(spec, id, wbDir, ctx, md);
+    v.bootId = boot;
     try {
       v.recover();
+      if (dtlLast > v.recoveredSeq) {
+        DtlRestore.refuse(spec.name(), wbDir.resolve(DtlRestore.OPEN_WITHOUT_DTL), "recovery stopped at sequence "
+            + v.recoveredSeq + " although the DTL held the history up to " + dtlLast, null);
+      }
+      // A kill -9 leaves written but unforced files (the page cache) that recovery read back as they
+      // are: force them before this run adds to them, so that the history on disk stays a prefix and
+      // no acknowledgement of the last run keeps resting on the DTL.
+      v.forceWriteBuffer();
+      v.forcedMark = new long[] {v.current.number, v.tlogPos, Layout.slotOffset(v.nextSlot)};
+      if (spec.dtlMode() == DtlMode.SYNC) {
+        BootMarker.write(wbDir, new BootMarker.State(boot, 0)); // only sync mode acknowledges on the DTL's force
+      }
     } catch (IOException | RuntimeException e) {
       md.close();
       throw e;
@@ -281,8 +324,10 @@ final class LocalVolume extends Volume {
     v.committer.start();
     try {
       DtlRestore.markWriteBuffer(wbDir);
+      Files.deleteIfExists(wbDir.resolve(DtlRestore.OPEN_WITHOUT_DTL)); // it served this open only
       if (ctx.dtl() != null && spec.dtlMode() != DtlMode.NONE) {
-        v.dtl = ctx.dtl().open(id, spec.name(), spec.dtlMode(), v.lastSeq, v.current.number - 1, v::sealForDtl);
+        v.dtl = ctx.dtl().open(id, spec.name(), spec.dtlMode(), v.lastSeq, v.current.number - 1, v::sealForDtl,
+            v::leftSync);
         v.dtl.backendHolds(v.backendWatermark());
       } else {
         v.dtl = DtlStream.standalone(spec.dtlMode(), spec.dtlMode() == DtlMode.NONE ? "DTL mode none" : "no DTL client");
@@ -302,6 +347,7 @@ final class LocalVolume extends Volume {
     log.info("vDisk {}: recovering from the checkpoint at sequence {} (replay from TLog {}); TLogs in the write buffer: {}",
         name(), appliedSeq, replayFrom, tlogNumbers);
     lastSeq = appliedSeq;
+    recoveredSeq = appliedSeq;
     long prevSeq = -1;
     long lastNumber = replayFrom - 1;
     boolean stopped = false;
@@ -348,6 +394,7 @@ final class LocalVolume extends Volume {
           }
           prevSeq = r.seq();
           lastSeq = Math.max(lastSeq, r.seq());
+          recoveredSeq = Math.max(recoveredSeq, r.seq());
           kept++;
           if (r.type() == TLog.WRITE) {
             slots = r.a() + 1;
@@ -426,6 +473,21 @@ final class LocalVolume extends Volume {
     for (long n : toUpload) {
       ctx.uploader().submit(this, n);
     }
+  }
+
+  /** Forces every SCO and TLog of the write buffer, then its directory (at open). */
+  private void forceWriteBuffer() throws IOException {
+    for (String prefix : new String[] {"sco_", "tlog_"}) {
+      for (long n : numbersIn(prefix)) {
+        Path p = wbDir.resolve(prefix.equals("sco_") ? Layout.scoName(n) : Layout.tlogName(n));
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
+          ch.force(true);
+        } catch (java.nio.file.NoSuchFileException e) {
+          // uploaded meanwhile (recovery queued it): the backend holds it
+        }
+      }
+    }
+    Fs.fsyncDirectory(wbDir);
   }
 
   private TreeSet<Long> numbersIn(String prefix) throws IOException {
@@ -657,10 +719,87 @@ final class LocalVolume extends Volume {
       }
     }
     if (durability == Durability.DURABLE) {
-      committer.awaitDurable(seq);
-    }
-    if (dtl.mode() == DtlMode.SYNC) {
+      awaitDurable(seq);
+    } else if (dtl.mode() == DtlMode.SYNC) {
       dtl.awaitHeld(seq);
+    }
+  }
+
+  /**
+   * Returns once everything up to {@code seq} is safe as a DURABLE write's acknowledgement promises.
+   * In DTL mode sync while the stream is OK_SYNC (and the boot marker names its epoch), that is once
+   * the DTL has forced it: the local force is asked for in the background (within
+   * {@link #DTL_ACKED_FORCE_NANOS}), and recovery after a reboot takes what the write buffer lost
+   * from the DTL. Otherwise it is the local group commit, as in the other modes (and in sync mode
+   * the DTL as well, as for every sync-mode write).
+   */
+  private void awaitDurable(long seq) throws IOException {
+    DtlStream d = dtl;
+    if (d.mode() != DtlMode.SYNC) {
+      committer.awaitDurable(seq);
+      return;
+    }
+    if (d.state() == DtlState.OK_SYNC) {
+      if (dtlAcks) {
+        dtlAckSeq.accumulateAndGet(seq, Math::max); // before the wait: leftSync() forces through it
+        if (d.awaitHeld(seq) && d.state() == DtlState.OK_SYNC) {
+          committer.requestWithin(seq, dtlAckedForceNanos);
+          IOException failure = committer.failure();
+          if (failure != null) {
+            throw new IOException("vDisk " + name() + " stopped after a write-buffer failure", failure);
+          }
+          return;
+        }
+      } else {
+        armDtlAcks(d);
+      }
+    }
+    committer.awaitDurable(seq);
+    d.awaitHeld(seq);
+  }
+
+  /**
+   * The stream is OK_SYNC for the first time in this run: records its epoch in the boot marker (in
+   * the background), after which DURABLE writes may be acknowledged on the DTL's force alone.
+   */
+  private void armDtlAcks(DtlStream d) {
+    if (!dtlAcksArming.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      ctx.checkpointer().execute(() -> {
+        try {
+          if (!closed) {
+            BootMarker.write(wbDir, new BootMarker.State(bootId, d.epoch()));
+            dtlAcks = true;
+            log.info("vDisk {}: DURABLE writes are acknowledged once the DTL (epoch {}) has forced them; the write"
+                + " buffer is forced in the background", name(), d.epoch());
+          }
+        } catch (IOException | RuntimeException e) {
+          log.warn("vDisk {}: cannot write the boot marker ({}); DURABLE writes keep waiting for the local force", name(),
+              e.toString());
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      dtlAcksArming.set(false);
+    }
+  }
+
+  /** Whether DURABLE writes may be acknowledged on the DTL's force alone now (tests). */
+  boolean dtlAcksArmed() {
+    return dtlAcks;
+  }
+
+  /** {TLog/SCO number, TLog bytes, SCO bytes} of the open pair as the last group commit forced it (tests). */
+  long[] forcedMark() {
+    return forcedMark.clone();
+  }
+
+  /** The DTL stream left OK_SYNC: force at once what was acknowledged on its force alone. Must not block. */
+  private void leftSync(DtlState to) {
+    long s = dtlAckSeq.get();
+    if (s > 0) {
+      committer.request(s);
     }
   }
 
@@ -870,12 +1009,14 @@ final class LocalVolume extends Volume {
     FileChannel tl;
     long target;
     List<Sealed> sealed;
+    long[] mark;
     appendLock.lock();
     try {
       writeTlogBuffer();
       target = lastSeq;
       sco = current;
       tl = tlog;
+      mark = new long[] {current.number, tlogPos, Layout.slotOffset(nextSlot)};
       sealed = new ArrayList<>(sealedUnsynced);
       sealedUnsynced.clear();
     } finally {
@@ -889,6 +1030,7 @@ final class LocalVolume extends Volume {
     }
     sco.channel.force(false);
     tl.force(false);
+    forcedMark = mark;
     for (Sealed s : sealed) {
       ctx.uploader().submit(this, s.sco().number);
     }
@@ -1333,6 +1475,10 @@ final class LocalVolume extends Volume {
     } finally {
       appendLock.unlock();
     }
+    if (dtl.mode() == DtlMode.SYNC) {
+      awaitDurable(target);
+      return;
+    }
     committer.awaitDurable(target);
     if (dtl.mode() != DtlMode.NONE) {
       dtl.awaitHeld(target);
@@ -1462,6 +1608,9 @@ final class LocalVolume extends Volume {
     }
     try {
       committer.awaitDurable(target);
+      if (dtlAcks) {
+        BootMarker.write(wbDir, new BootMarker.State(bootId, 0)); // every acknowledged write is forced locally
+      }
     } catch (IOException e) {
       error = e;
     }

@@ -31,6 +31,12 @@ public final class DtlCrashChild {
         name -> Optional.of(new InetSocketAddress("127.0.0.1", port)), DtlEvents.NONE);
   }
 
+  /** A connector that gives up on an unreachable DTL within a second (refusal tests). */
+  static DtlConnector connectorQuick(Path dir, int port) throws java.io.IOException {
+    return new DtlConnector(dir.resolve("dtl-client"), ClientConfig.defaults().withAckTimeoutNanos(200_000_000L),
+        name -> Optional.of(new InetSocketAddress("127.0.0.1", port)), DtlEvents.NONE);
+  }
+
   static byte[] data(long seed, int round, int thread, long i) {
     return TestEngines.pattern(seed * 1_000_003L + round * 10_007L + thread * 100_003L + i, Layout.CLUSTER_BYTES);
   }
