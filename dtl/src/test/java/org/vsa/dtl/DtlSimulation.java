@@ -429,6 +429,12 @@ final class DtlSimulation {
     int keep = (int) (o.written + rnd.nextInt((int) (o.lastSeq() - o.written) + 1));
     List<Entry> h = new ArrayList<>(o.history.subList(0, keep));
     note("owner " + o.id + " crashes; its write buffer keeps " + keep + " of " + o.lastSeq() + " entries");
+    completeSomeUploads(o, h);
+    owner = startOwner(h, o.epoch + 1, o.protectedMax, o.localAckMax);
+  }
+
+  /** Some of the uploads in flight at a crash had completed: their SCOs (of the kept history) are in the backend. */
+  private void completeSomeUploads(Owner o, List<Entry> h) {
     for (var u : o.uploads.entrySet()) {
       if (rnd.nextBoolean() && u.getKey() < (h.isEmpty() ? 0 : h.get(h.size() - 1).sco() + 1)) {
         List<Entry> es = new ArrayList<>();
@@ -440,7 +446,6 @@ final class DtlSimulation {
         backend.put(u.getKey(), es); // the put had completed
       }
     }
-    owner = startOwner(h, o.epoch + 1, o.protectedMax, o.localAckMax);
   }
 
   /**
@@ -455,17 +460,7 @@ final class DtlSimulation {
     List<Entry> h = new ArrayList<>(o.history.subList(0, keep));
     note("owner " + o.id + " loses power; its write buffer keeps " + keep + " of " + o.lastSeq() + " entries ("
         + o.forced + " forced), marker epoch " + o.markerEpoch);
-    for (var u : o.uploads.entrySet()) {
-      if (rnd.nextBoolean() && u.getKey() < (h.isEmpty() ? 0 : h.get(h.size() - 1).sco() + 1)) {
-        List<Entry> es = new ArrayList<>();
-        for (Entry e : h) {
-          if (e.sco() == u.getKey()) {
-            es.add(e);
-          }
-        }
-        backend.put(u.getKey(), es); // the put had completed
-      }
-    }
+    completeSomeUploads(o, h);
     long epoch = o.epoch + 1;
     if (o.markerEpoch != 0) {
       if (log == null) {
