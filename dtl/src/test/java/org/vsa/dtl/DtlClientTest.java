@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -113,23 +114,6 @@ class DtlClientTest {
     return t;
   }
 
-  /** Waits until the writer sits in awaitRoom with its count unchanged over two looks. */
-  private static long awaitHeldBack(Thread w, AtomicLong appended) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (true) {
-      long before = appended.get();
-      boolean waiting = w.getState() == Thread.State.TIMED_WAITING && java.util.Arrays.stream(w.getStackTrace())
-          .anyMatch(f -> f.getMethodName().equals("awaitRoom"));
-      if (waiting && appended.get() == before) {
-        return before;
-      }
-      if (System.nanoTime() > deadline || !w.isAlive()) {
-        fail("the writer was not held back; appended " + before + ", state " + w.getState());
-      }
-      Thread.sleep(5);
-    }
-  }
-
   @Test
   void aLaggingDtlHoldsWritersBackAndADeadOneReleasesThem() throws Exception {
     UUID v = UUID.randomUUID();
@@ -149,7 +133,7 @@ class DtlClientTest {
       proxy.pauseAnswers(true);
       AtomicLong appended = new AtomicLong();
       Thread w = writer(s, appended, 400, errors);
-      long held = awaitHeldBack(w, appended);
+      long held = HeldBack.await(w, appended, Duration.ofSeconds(20));
       long entryBytes = new Entry(1, 1, new byte[1], new byte[4096]).sizeBytes();
       assertTrue(held * entryBytes >= retain / 2 && held * entryBytes < retain / 2 + 2 * entryBytes,
           "held back at the bound of " + retain / 2 + " bytes: " + held + " entries");
@@ -165,7 +149,7 @@ class DtlClientTest {
       // held back again, then the DTL node dies: DEGRADED, the writer is released and goes on
       proxy.pauseAnswers(true);
       Thread w2 = writer(s, appended, 1400, errors);
-      awaitHeldBack(w2, appended);
+      HeldBack.await(w2, appended, Duration.ofSeconds(20));
       long t0 = System.nanoTime();
       proxy.close();
       await(() -> appended.get() == 1400 && !w2.isAlive(), "the writer went on after the DTL died");

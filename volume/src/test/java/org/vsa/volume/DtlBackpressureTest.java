@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -23,6 +23,7 @@ import org.vsa.dtl.DtlEvents;
 import org.vsa.dtl.DtlMode;
 import org.vsa.dtl.DtlServer;
 import org.vsa.dtl.DtlState;
+import org.vsa.dtl.HeldBack;
 import org.vsa.dtl.PausingProxy;
 
 /**
@@ -62,23 +63,6 @@ class DtlBackpressureTest {
     return t;
   }
 
-  /** The writer sits in the DTL's awaitRoom with its count unchanged. */
-  private static long awaitHeldBack(Thread w, AtomicLong done) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (true) {
-      long before = done.get();
-      boolean waiting = w.getState() == Thread.State.TIMED_WAITING
-          && Arrays.stream(w.getStackTrace()).anyMatch(f -> f.getMethodName().equals("awaitRoom"));
-      if (waiting && done.get() == before) {
-        return before;
-      }
-      if (System.nanoTime() > deadline || !w.isAlive()) {
-        fail("the writer was not held back; wrote " + before + ", state " + w.getState());
-      }
-      Thread.sleep(5);
-    }
-  }
-
   @Test
   void aLaggingDtlSlowsAsyncWritersDownAndADeadOneLetsThemGoOn() throws Exception {
     List<Throwable> errors = new CopyOnWriteArrayList<>();
@@ -96,7 +80,7 @@ class DtlBackpressureTest {
       proxy.pauseAnswers(true);
       AtomicLong done = new AtomicLong();
       Thread w = writer(v, done, 600, errors);
-      long held = awaitHeldBack(w, done);
+      long held = HeldBack.await(w, done, Duration.ofSeconds(60));
       assertTrue(held >= 100 && held <= 140, "held back at about 512 KiB of 4 KiB writes: " + held);
       assertEquals(DtlState.OK_SYNC, e.dtlState("a").orElseThrow(), e.dtlReason("a").orElseThrow());
 
@@ -108,7 +92,7 @@ class DtlBackpressureTest {
 
       proxy.pauseAnswers(true);
       Thread w2 = writer(v, done, 2000, errors);
-      awaitHeldBack(w2, done);
+      HeldBack.await(w2, done, Duration.ofSeconds(60));
       proxy.close(); // the DTL node dies while the writer is held back
       await(() -> done.get() == 2000 && !w2.isAlive(), "the writer went on after the DTL died");
       assertEquals(DtlState.DEGRADED, e.dtlState("a").orElseThrow());
