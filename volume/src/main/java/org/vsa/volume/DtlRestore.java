@@ -68,7 +68,18 @@ final class DtlRestore {
     String ns = LocalVolume.namespaceOf(id);
     log.warn("vDisk {}: its write buffer is gone; restoring it from the backend and its DTL", name);
     long t0 = System.nanoTime();
-    DtlConnector.Fetched fetched = ctx.dtl().fetch(id, name);
+    DtlConnector.Fetched fetched;
+    try {
+      fetched = ctx.dtl().fetch(id, name);
+    } catch (IOException e) {
+      // nothing changed yet: the vDisk stays offline and is retried once the DTL may be back
+      String msg = "vDisk " + name + ": its write buffer is gone and its DTL " + ctx.dtl().peerOf(name).orElse(null)
+          + " is unreachable (" + e.getMessage() + "), so writes that had not reached the backend cannot be restored."
+          + " Not opening it: bring the DTL back; the open is retried every 30 s, or at once with `vsa vdisk open "
+          + name + "`";
+      log.error(msg);
+      throw new RefusedException(msg, e);
+    }
 
     // which TLogs make up the vDisk's history (a rollback cuts some out), and what it inherits
     Path recordFile = metadataDir.resolve(Engine.RECORD_FILE);
@@ -285,8 +296,10 @@ final class DtlRestore {
           override);
       return -1;
     }
-    String msg = risk + ". Not opening it, so as not to serve a vDisk without acknowledged writes: bring the DTL back"
-        + " and restart, or, to open it without them (accepting their loss), create " + override + " and restart";
+    String msg = risk + ". Not opening it, so as not to serve a vDisk without acknowledged writes (serving it could"
+        + " return stale data for them): it stays offline. Bring the DTL back (the open is retried every 30 s), or, to"
+        + " open it without them (accepting their loss), create " + override + "; then `vsa vdisk open " + name
+        + "` opens it at once";
     log.error(msg);
     throw new RefusedException(msg, cause);
   }

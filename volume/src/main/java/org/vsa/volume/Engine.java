@@ -51,6 +51,26 @@ public final class Engine implements AutoCloseable {
   private final java.util.Set<String> flattening = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile java.time.Clock clock = java.time.Clock.systemUTC();
   private ScheduledExecutorService scheduler;
+  /**
+   * vDisks found at start that could not be opened safely, by name: listed, kept in the front
+   * ends, refusing I/O, holding back what could free data they reference (see {@link #holding}).
+   */
+  private final Map<String, Offline> offline = new ConcurrentSkipListMap<>();
+  /** The front ends' stable handles, by name (see {@link VolumeHandle}); dropped when the vDisk is deleted. */
+  private final Map<String, VolumeHandle> handles = new java.util.concurrent.ConcurrentHashMap<>();
+  /** How often an offline vDisk refused for its DTL is opened again by itself. */
+  static final long OFFLINE_RETRY_MILLIS = 30_000;
+  private volatile long offlineRetryNanos = TimeUnit.MILLISECONDS.toNanos(OFFLINE_RETRY_MILLIS);
+  private long lastOfflineRetryNanos = System.nanoTime();
+
+  /** An offline vDisk: its directory, its record if readable, and why. */
+  private record Offline(String name, Path dir, VolumeRecord record, String reason, boolean retriedPeriodically,
+      java.time.Instant since) {
+    OfflineVdisk view() {
+      return new OfflineVdisk(name, Optional.ofNullable(record).map(VolumeRecord::spec), reason, retriedPeriodically,
+          since);
+    }
+  }
 
   private Engine(EngineContext ctx) {
     this.ctx = ctx;
@@ -105,6 +125,9 @@ public final class Engine implements AutoCloseable {
       throw ex;
     }
     e.maintenance.scheduleWithFixedDelay(e::maintain, 500, 500, TimeUnit.MILLISECONDS);
+    // on the schedule thread, not the maintenance one: a retry holds the engine's lock while it
+    // asks the DTL, which must not delay the idle seals
+    e.schedules().scheduleWithFixedDelay(e::retryOfflinePeriodically, 1, 1, TimeUnit.SECONDS);
     return e;
   }
 
@@ -127,8 +150,39 @@ public final class Engine implements AutoCloseable {
         log.warn("{} holds no {}; it is not a vDisk, skipping", dir, RECORD_FILE);
         continue;
       }
-      openOne(dir);
+      try {
+        openOne(dir);
+      } catch (IOException | RuntimeException e) {
+        markOffline(dir, e);
+      }
     }
+    if (!offline.isEmpty()) {
+      log.error("{} of {} vDisks are offline ({}); the others are served. Fix the cause, then bring each online with"
+          + " `vsa vdisk open NAME` (Engine.retryOpen); those refused for their DTL are retried every {} s",
+          offline.size(), offline.size() + volumes.size(), String.join(", ", offline.keySet()),
+          TimeUnit.NANOSECONDS.toSeconds(offlineRetryNanos));
+    }
+  }
+
+  /** The vDisk in {@code dir} could not be opened: it goes offline with the reason (and its record, if readable). */
+  private void markOffline(Path dir, Exception e) {
+    String name = dir.getFileName().toString();
+    VolumeRecord r = null;
+    try {
+      Path rec = dir.resolve(RECORD_FILE);
+      r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
+      name = r.spec().name();
+    } catch (IOException | RuntimeException ignored) {
+      // the record itself is what failed: the vDisk is known by its directory's name only
+    }
+    String why = e.getMessage() == null ? e.toString() : e.getMessage();
+    if (!why.contains(name)) {
+      why = "vDisk " + name + ": " + why;
+    }
+    boolean dtl = e instanceof DtlRestore.RefusedException;
+    offline.put(name, new Offline(name, dir, r, why, dtl, clock.instant()));
+    log.error("vDisk {} is OFFLINE (its reads and writes fail, its snapshots, clones and scrubs{} are held): {}", name,
+        r == null ? " and every vPool's scrubs" : "", why, dtl ? null : e);
   }
 
   /** Opens the vDisk in {@code dir}, first finishing a rollback that was interrupted. */
@@ -151,8 +205,13 @@ public final class Engine implements AutoCloseable {
       r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
     }
     LocalVolume v = LocalVolume.open(r.spec(), r.id(), dir, ctx);
-    v.configure(r);
-    configureDedupe(v);
+    try {
+      v.configure(r);
+      configureDedupe(v);
+    } catch (IOException | RuntimeException e) {
+      v.close();
+      throw e;
+    }
     tables.put(r.spec().name(), table);
     volumes.put(r.spec().name(), v);
     log.info("vDisk {} ({} bytes, id {}) opened in {} ms", r.spec().name(), r.spec().sizeBytes(), r.id(),
@@ -177,6 +236,157 @@ public final class Engine implements AutoCloseable {
     return Optional.ofNullable(volumes.get(name));
   }
 
+  // ---------------------------------------------------------------- offline vDisks
+
+  /**
+   * The vDisks that are offline: found at start (or at a rollback's reopen) but not opened safely,
+   * each with the reason. An offline vDisk is not in {@link #volumes()}; its reads and writes
+   * through {@link #handle} fail with {@link VolumeOfflineException}; snapshots, clones, rollback,
+   * resize, settings, template, flatten and deletion of it are refused; and while it is offline no
+   * scrub, snapshot deletion, rollback or flatten in its vPool frees or rewrites what it (or a
+   * clone of it) may reference. Brought online by {@link #retryOpen}, and every 30 s by itself when
+   * its DTL was the cause.
+   */
+  public List<OfflineVdisk> offlineVdisks() {
+    return offline.values().stream().map(Offline::view).toList();
+  }
+
+  /** The offline vDisk of that name, if it is offline. */
+  public Optional<OfflineVdisk> offlineVdisk(String name) {
+    return Optional.ofNullable(offline.get(name)).map(Offline::view);
+  }
+
+  /** True if the engine knows the vDisk, online or offline. */
+  public boolean contains(String name) {
+    return volumes.containsKey(name) || offline.containsKey(name);
+  }
+
+  /**
+   * Opens an offline vDisk again, after its cause was fixed (its DTL is back, or the operator
+   * created {@code open-without-dtl}); a no-op for a vDisk that is online. On success it serves
+   * at once, through the handles the front ends already hold. On failure it stays offline with
+   * the new reason, which the IOException carries.
+   *
+   * @throws IllegalStateException if the engine knows no such vDisk
+   */
+  public synchronized Volume retryOpen(String name) throws IOException {
+    checkOpen();
+    LocalVolume online = volumes.get(name);
+    if (online != null) {
+      return online;
+    }
+    Offline o = offline.get(name);
+    if (o == null) {
+      throw new IllegalStateException("no vDisk " + name);
+    }
+    log.info("vDisk {}: opening it again (offline since {}: {})", name, o.since(), o.reason());
+    LocalVolume v;
+    try {
+      v = openOne(o.dir());
+    } catch (IOException | RuntimeException e) {
+      markOffline(o.dir(), e);
+      Offline now = offline.get(name);
+      throw new IOException(now == null ? e.getMessage() : now.reason(), e);
+    }
+    offline.remove(name);
+    if (v == null) {
+      throw new IllegalStateException("vDisk " + name + " was being deleted; its deletion is finished now");
+    }
+    log.info("vDisk {} is ONLINE again: its LUN and NFS file serve I/O, and the operations held in vPool {} resume",
+        name, v.spec().vpool());
+    return v;
+  }
+
+  /** For tests: how often offline vDisks refused for their DTL are retried. */
+  void setOfflineRetryInterval(java.time.Duration d) {
+    offlineRetryNanos = d.toNanos();
+  }
+
+  /** Opens again, by itself, the offline vDisks whose DTL refused them (the DTL may be back). */
+  private void retryOfflinePeriodically() {
+    if (offline.isEmpty() || System.nanoTime() - lastOfflineRetryNanos < offlineRetryNanos) {
+      return;
+    }
+    lastOfflineRetryNanos = System.nanoTime();
+    for (Offline o : List.copyOf(offline.values())) {
+      if (!o.retriedPeriodically() || closed) {
+        continue;
+      }
+      try {
+        retryOpen(o.name());
+      } catch (IOException | RuntimeException e) {
+        log.warn("vDisk {} stays offline (retried every {} s): {}", o.name(),
+            TimeUnit.NANOSECONDS.toSeconds(offlineRetryNanos), e.getMessage());
+      }
+    }
+  }
+
+  /**
+   * The vDisk a front end exports (an iSCSI LUN, an NFS file): a stable handle that goes to
+   * whatever the engine serves under that name now. Present for an online vDisk and for an
+   * offline one whose record is readable (its I/O fails with {@link VolumeOfflineException}
+   * until it is online again); empty otherwise.
+   */
+  public Optional<Volume> handle(String name) {
+    LocalVolume v = volumes.get(name);
+    Offline o = offline.get(name);
+    if (v == null && (o == null || o.record() == null)) {
+      return Optional.empty();
+    }
+    VolumeSpec spec = v != null ? v.spec() : o.record().spec();
+    UUID id = v != null ? v.id() : o.record().id();
+    VolumeHandle h = handles.computeIfAbsent(name, n -> new VolumeHandle(this, n, spec, id));
+    return Optional.of(h);
+  }
+
+  /** The vDisk served now under that name, or null (offline, deleted, being rolled back). */
+  LocalVolume online(String name) {
+    return volumes.get(name);
+  }
+
+  /** Why I/O through a handle cannot be served now. */
+  IOException unavailable(String name) {
+    Offline o = offline.get(name);
+    if (o != null) {
+      return new VolumeOfflineException(name, o.reason());
+    }
+    return new IOException("vDisk " + name + " is not available (deleted, being rolled back, or the engine is closed)");
+  }
+
+  /**
+   * Offline vDisks whose references the freeing operations of vPool {@code vpool} cannot see:
+   * those of that vPool, those whose record is unreadable (vPool unknown), and dedupe-registered
+   * ones (a shared location may name a SCO of any dedupe vDisk of the engine).
+   */
+  private List<Offline> holding(String vpool) {
+    List<Offline> out = new ArrayList<>();
+    for (Offline o : offline.values()) {
+      if (o.record() == null || o.record().spec().vpool().equals(vpool) || ctx.dedupe().byId(o.record().id()) != null) {
+        out.add(o);
+      }
+    }
+    return out;
+  }
+
+  /** Null if nothing holds vPool {@code vpool}'s freeing operations, else why they are held. */
+  private String heldReason(String vpool) {
+    List<Offline> h = holding(vpool);
+    if (h.isEmpty()) {
+      return null;
+    }
+    return "held while vDisk" + (h.size() > 1 ? "s " : " ") + String.join(", ", h.stream().map(Offline::name).toList())
+        + " of vPool " + vpool + " " + (h.size() > 1 ? "are" : "is") + " offline (what "
+        + (h.size() > 1 ? "they" : "it") + " or " + (h.size() > 1 ? "their" : "its")
+        + " clones reference cannot be seen until then); it resumes once online (vsa vdisk open)";
+  }
+
+  private void refuseIfHeld(String vpool, String what) {
+    String why = heldReason(vpool);
+    if (why != null) {
+      throw new IllegalStateException(what + " is " + why);
+    }
+  }
+
   /** Creates a thin vDisk; IllegalStateException if the name is taken. */
   public synchronized Volume create(VolumeSpec spec) throws IOException {
     return create(spec, VolumeSettings.defaults(spec));
@@ -185,8 +395,9 @@ public final class Engine implements AutoCloseable {
   /** Creates a thin vDisk with the given settings (their cache policy wins over the spec's). */
   public synchronized Volume create(VolumeSpec spec, VolumeSettings settings) throws IOException {
     checkOpen();
-    if (volumes.containsKey(spec.name())) {
-      throw new IllegalStateException("vDisk " + spec.name() + " already exists");
+    if (contains(spec.name())) {
+      throw new IllegalStateException("vDisk " + spec.name() + " already exists" + (offline.containsKey(spec.name())
+          ? " (offline)" : ""));
     }
     UUID id = UUID.randomUUID();
     VolumeRecord rec = new VolumeRecord(id, spec).withSettings(settings);
@@ -215,10 +426,7 @@ public final class Engine implements AutoCloseable {
    */
   public synchronized void resize(String name, long sizeBytes) throws IOException {
     checkOpen();
-    LocalVolume v = volumes.get(name);
-    if (v == null) {
-      throw new IllegalStateException("no vDisk " + name);
-    }
+    LocalVolume v = existing(name);
     VolumeSpec s = v.spec();
     VolumeSpec next = new VolumeSpec(s.name(), s.vpool(), sizeBytes, s.blockSize(), s.scoSizeBytes(), s.cachePolicy(),
         s.dtlMode());
@@ -257,10 +465,8 @@ public final class Engine implements AutoCloseable {
   /** Deletes the vDisk, locally and in the backend. */
   public synchronized void delete(String name) throws IOException {
     checkOpen();
-    LocalVolume v = volumes.get(name);
-    if (v == null) {
-      throw new IllegalStateException("no vDisk " + name);
-    }
+    LocalVolume v = existing(name);
+    refuseIfUnknownLineage(v.spec().vpool(), "deleting vDisk " + name);
     List<String> clones = clonesOf(v.id(), null);
     if (!clones.isEmpty()) {
       throw new IllegalStateException("vDisk " + name + " cannot be deleted: clones " + String.join(", ", clones)
@@ -284,6 +490,7 @@ public final class Engine implements AutoCloseable {
     }
     volumes.remove(name);
     tables.remove(name);
+    handles.remove(name);
     anyGeneration.incrementAndGet();
     v.close();
     v.deleteLocalFiles();
@@ -294,6 +501,19 @@ public final class Engine implements AutoCloseable {
       collectRetained(ctx.dedupe().namespace(shared.index()));
     }
     log.info("vDisk {} deleted", name);
+  }
+
+  /**
+   * Null if the SCOs of a deleted dedupe vDisk may be collected, else why not: an offline vDisk
+   * that is dedupe-registered, or whose record is unreadable, may reference them.
+   */
+  private String collectHeld() {
+    for (Offline o : offline.values()) {
+      if (o.record() == null || ctx.dedupe().byId(o.record().id()) != null) {
+        return heldReason(o.record() == null ? "(unknown)" : o.record().spec().vpool());
+      }
+    }
+    return null;
   }
 
   /** Registers a dedupe-enabled vDisk in the vPool's dedupe table (and tells it its index). */
@@ -337,6 +557,11 @@ public final class Engine implements AutoCloseable {
    * namespace left the index when the vDisk was deleted).
    */
   private synchronized void collectRetained(Dedupe.Namespace n) throws IOException {
+    String held = collectHeld();
+    if (held != null) {
+      log.warn("dedupe: namespace {} of a deleted vDisk keeps every object: collecting it is {}", n.name(), held);
+      return;
+    }
     java.util.Set<Long> refs = sharedReferences(n.index(), true);
     String ns = n.name();
     int deleted = 0;
@@ -436,6 +661,7 @@ public final class Engine implements AutoCloseable {
     if (t.find(snapshot).isEmpty()) {
       throw new IllegalStateException("vDisk " + vdisk + " has no snapshot " + snapshot);
     }
+    refuseIfUnknownLineage(v.spec().vpool(), "deleting snapshot " + snapshot + " of vDisk " + vdisk);
     List<String> clones = clonesOf(v.id(), snapshot);
     if (!clones.isEmpty()) {
       throw new IllegalStateException("snapshot " + snapshot + " of vDisk " + vdisk + " cannot be deleted: clones "
@@ -469,6 +695,7 @@ public final class Engine implements AutoCloseable {
     SnapshotTable t = tables.get(vdisk);
     SnapshotTable.Entry e = t.find(snapshot).orElseThrow(
         () -> new IllegalStateException("vDisk " + vdisk + " has no snapshot " + snapshot));
+    refuseIfUnknownLineage(v.spec().vpool(), "rolling back vDisk " + vdisk);
     boolean after = false;
     List<String> later = new ArrayList<>();
     for (SnapshotTable.Entry s : t.snapshots()) {
@@ -500,8 +727,9 @@ public final class Engine implements AutoCloseable {
     try {
       openOne(dir);
     } catch (IOException | RuntimeException ex) {
-      log.error("vDisk {}: rollback to {} is stored but could not be finished now; it is retried at the next start",
-          vdisk, snapshot, ex);
+      log.error("vDisk {}: rollback to {} is stored but could not be finished now; it is finished when the vDisk is"
+          + " opened again (vsa vdisk open, or the next start)", vdisk, snapshot, ex);
+      markOffline(dir, ex);
       throw ex;
     }
     log.info("vDisk {} rolled back to snapshot {}{}", vdisk, snapshot,
@@ -512,7 +740,8 @@ public final class Engine implements AutoCloseable {
     try {
       openOne(dir);
     } catch (IOException | RuntimeException e) {
-      log.error("vDisk {}: reopening failed; it is unavailable until the next start", vdisk, e);
+      log.error("vDisk {}: reopening failed; it is offline until it is opened again", vdisk, e);
+      markOffline(dir, e);
     }
   }
 
@@ -558,8 +787,8 @@ public final class Engine implements AutoCloseable {
   public synchronized Volume cloneVolume(String parent, String snapshot, String name) throws IOException {
     checkOpen();
     LocalVolume p = existing(parent);
-    if (volumes.containsKey(name)) {
-      throw new IllegalStateException("vDisk " + name + " already exists");
+    if (contains(name)) {
+      throw new IllegalStateException("vDisk " + name + " already exists" + (offline.containsKey(name) ? " (offline)" : ""));
     }
     SnapshotTable t = tables.get(parent);
     SnapshotTable.Entry e;
@@ -633,6 +862,7 @@ public final class Engine implements AutoCloseable {
       if (v.record().lineage().isEmpty()) {
         return new FlattenReport(vdisk, 0, 0, List.of(), 0);
       }
+      refuseIfHeld(v.spec().vpool(), "flattening vDisk " + vdisk);
       checkFlattenable(v);
       if (!flattening.add(vdisk)) {
         throw new IllegalStateException("a flatten of vDisk " + vdisk + " is already running");
@@ -763,11 +993,20 @@ public final class Engine implements AutoCloseable {
 
   /** vDisks cloned (directly or further down) from {@code id}'s snapshot {@code snapshot} (any if null). */
   private List<String> clonesOf(UUID id, String snapshot) {
-    List<String> out = new ArrayList<>();
+    List<VolumeRecord> records = new ArrayList<>();
     for (LocalVolume v : volumes.values()) {
-      for (VolumeRecord.Ancestor a : v.record().lineage()) {
+      records.add(v.record());
+    }
+    for (Offline o : offline.values()) {
+      if (o.record() != null) {
+        records.add(o.record()); // an offline clone holds its parent's snapshot as much as an online one
+      }
+    }
+    List<String> out = new ArrayList<>();
+    for (VolumeRecord r : records) {
+      for (VolumeRecord.Ancestor a : r.lineage()) {
         if (a.id().equals(id) && (snapshot == null || a.snapshot().equals(snapshot))) {
-          out.add(v.name());
+          out.add(r.spec().name() + (offline.containsKey(r.spec().name()) ? " (offline)" : ""));
           break;
         }
       }
@@ -775,9 +1014,28 @@ public final class Engine implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Refuses {@code what} while an offline vDisk's record is unreadable: its lineage (which
+   * snapshots it was cloned from) is unknown, so no snapshot of any vDisk may go.
+   */
+  private void refuseIfUnknownLineage(String vpool, String what) {
+    for (Offline o : offline.values()) {
+      if (o.record() == null) {
+        throw new IllegalStateException(what + " is held while vDisk " + o.name() + " is offline with an unreadable"
+            + " record (it may be a clone of any snapshot of vPool " + vpool + "): " + o.reason());
+      }
+    }
+  }
+
   private LocalVolume existing(String vdisk) {
     LocalVolume v = volumes.get(vdisk);
     if (v == null) {
+      Offline o = offline.get(vdisk);
+      if (o != null) {
+        throw new IllegalStateException("vDisk " + vdisk + " is offline, so it cannot be changed, snapshotted, cloned,"
+            + " rolled back, resized or deleted until it is brought online (vsa vdisk open " + vdisk + "): "
+            + o.reason());
+      }
       throw new IllegalStateException("no vDisk " + vdisk);
     }
     return v;
@@ -901,7 +1159,21 @@ public final class Engine implements AutoCloseable {
   /** Scrubs every vDisk in turn; a failure of one is logged and reported, the others go on. */
   public List<ScrubReport> scrubAll(ScrubOptions o) {
     List<ScrubReport> out = new ArrayList<>();
+    Map<String, String> held = new java.util.TreeMap<>();
     for (String name : List.copyOf(volumes.keySet())) {
+      LocalVolume v = volumes.get(name);
+      String vpool = v == null ? null : v.spec().vpool();
+      String why = vpool == null ? null : held.computeIfAbsent(vpool, p -> {
+        String r = heldReason(p);
+        if (r != null) {
+          log.warn("scrubs of vPool {} {}", p, r);
+        }
+        return r == null ? "" : r;
+      });
+      if (why != null && !why.isEmpty()) {
+        out.add(new ScrubReport(name, 0, 0, 0, 0, 0, 0, 0, "scrub " + why));
+        continue;
+      }
       try {
         out.add(scrub(name, o));
       } catch (IOException | RuntimeException e) {
@@ -911,6 +1183,10 @@ public final class Engine implements AutoCloseable {
     }
     for (Dedupe.Namespace n : ctx.dedupe().inState(Dedupe.State.RETAINED)) {
       try {
+        if (collectHeld() != null) {
+          log.warn("dedupe: collecting namespace {} of a deleted vDisk is {}", n.name(), collectHeld());
+          continue;
+        }
         collectRetained(n);
       } catch (IOException | RuntimeException e) {
         log.warn("dedupe: collecting namespace {} of a deleted vDisk failed: {}", n.name(), e.toString());
@@ -931,6 +1207,11 @@ public final class Engine implements AutoCloseable {
     synchronized (this) {
       checkOpen();
       v = existing(vdisk);
+      String held = heldReason(v.spec().vpool());
+      if (held != null) {
+        log.warn("vDisk {}: scrub {}", vdisk, held);
+        return new ScrubReport(vdisk, 0, 0, 0, 0, 0, 0, 0, "scrub " + held);
+      }
       t = tables.get(vdisk);
       gen = generations.getOrDefault(vdisk, 0L);
       if (!scrubbing.add(vdisk)) {
@@ -1093,6 +1374,7 @@ public final class Engine implements AutoCloseable {
       }
     }
     volumes.clear();
+    offline.clear();
     ctx.checkpointer().shutdown();
     try {
       ctx.checkpointer().awaitTermination(30, TimeUnit.SECONDS);
@@ -1123,6 +1405,7 @@ public final class Engine implements AutoCloseable {
       v.abandon();
     }
     volumes.clear();
+    offline.clear();
     ctx.checkpointer().shutdownNow();
     ctx.readCache().close();
     ctx.dedupe().close();

@@ -303,11 +303,7 @@ final class LocalVolume extends Volume {
     LocalVolume v = new LocalVolume(spec, id, wbDir, ctx, md);
     v.bootId = boot;
     try {
-      v.recover();
-      if (dtlLast > v.recoveredSeq) {
-        DtlRestore.refuse(spec.name(), wbDir.resolve(DtlRestore.OPEN_WITHOUT_DTL), "recovery stopped at sequence "
-            + v.recoveredSeq + " although the DTL held the history up to " + dtlLast, null);
-      }
+      v.recover(dtlLast);
       // A kill -9 leaves written but unforced files (the page cache) that recovery read back as they
       // are: force them before this run adds to them, so that the history on disk stays a prefix and
       // no acknowledgement of the last run keeps resting on the DTL.
@@ -339,7 +335,12 @@ final class LocalVolume extends Volume {
     return v;
   }
 
-  private void recover() throws IOException {
+  /**
+   * @param dtlLast the sequence number the recovered history must reach (the DTL's last entry
+   *     after a reboot), or -1: checked before recovery accounts, uploads or checkpoints anything,
+   *     so that a refusal leaves nothing of this attempt behind in the engine's shared parts
+   */
+  private void recover(long dtlLast) throws IOException {
     long appliedSeq = metadata.appliedSeq();
     long replayFrom = metadata.replayFromTlog();
     TreeSet<Long> tlogNumbers = numbersIn("tlog_");
@@ -438,6 +439,10 @@ final class LocalVolume extends Volume {
     if (replayed > 0) {
       log.info("vDisk {}: replayed {} TLog records after the checkpoint (sequence {} to {})",
           name(), replayed, appliedSeq + 1, lastSeq);
+    }
+    if (dtlLast > recoveredSeq) {
+      DtlRestore.refuse(name(), wbDir.resolve(DtlRestore.OPEN_WITHOUT_DTL), "recovery stopped at sequence "
+          + recoveredSeq + " although the DTL held the history up to " + dtlLast, null);
     }
     // account what is in the write buffer and find what still has to go to the backend
     for (long n : numbersIn("tlog_")) {

@@ -60,8 +60,14 @@ class DtlRebootTest {
    * does, and returns the write buffer's directory of the vDisk.
    */
   private Path writeAcknowledgedOnTheDtlAndCrash(DtlServer server) throws Exception {
+    return writeAcknowledgedOnTheDtlAndCrash(server, e -> { });
+  }
+
+  /** As above, with {@code alsoWrite} run on the engine first (other vDisks, their writes). */
+  private Path writeAcknowledgedOnTheDtlAndCrash(DtlServer server, EngineStep alsoWrite) throws Exception {
     try (DtlConnector c = DtlCrashChild.connector(data, server.port())) {
       Engine e = start(c, "boot-A");
+      alsoWrite.run(e);
       Volume v = e.create(TestEngines.spec("s", 64L << 20).withDtlMode(DtlMode.SYNC));
       LocalVolume lv = (LocalVolume) v;
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -134,17 +140,18 @@ class DtlRebootTest {
   }
 
   @Test
-  void afterARebootWithTheDtlDownTheVdiskIsRefusedUnlessTheOperatorAcceptsTheLoss() throws Exception {
+  void afterARebootWithTheDtlDownTheVdiskIsOfflineUnlessTheOperatorAcceptsTheLoss() throws Exception {
     Path wb;
     int port;
     try (DtlServer server = DtlServer.start(dir.resolve("dtl"), "127.0.0.1", 0, 1L << 30)) {
       port = server.port();
       wb = writeAcknowledgedOnTheDtlAndCrash(server);
     }
-    try (DtlConnector c = DtlCrashChild.connectorQuick(data, port)) {
-      IOException refused = assertThrows(IOException.class, () -> start(c, "boot-B").close());
-      assertTrue(refused.getMessage().contains("unreachable") && refused.getMessage().contains(DtlRestore.OPEN_WITHOUT_DTL),
-          refused.getMessage());
+    try (DtlConnector c = DtlCrashChild.connectorQuick(data, port); Engine e = start(c, "boot-B")) {
+      assertTrue(e.volume("s").isEmpty(), "the vDisk is not served");
+      String reason = e.offlineVdisk("s").orElseThrow().reason();
+      assertTrue(reason.contains("unreachable") && reason.contains(wb.resolve(DtlRestore.OPEN_WITHOUT_DTL).toString()),
+          reason);
     }
     Files.createFile(wb.resolve(DtlRestore.OPEN_WITHOUT_DTL));
     try (DtlConnector c = DtlCrashChild.connectorQuick(data, port); Engine e = start(c, "boot-B")) {
@@ -152,6 +159,12 @@ class DtlRebootTest {
       assertTrue(matching(v) < CLUSTERS, "without the DTL the cut writes are gone: the DTL is what brought them back");
       assertFalse(Files.exists(wb.resolve(DtlRestore.OPEN_WITHOUT_DTL)), "the override serves one open");
     }
+  }
+
+  /** Runs on an engine before the crash. */
+  @FunctionalInterface
+  interface EngineStep {
+    void run(Engine e) throws Exception;
   }
 
   @Test
@@ -175,6 +188,171 @@ class DtlRebootTest {
     }
     try (DtlConnector c = DtlCrashChild.connectorQuick(data, port); Engine e = start(c, "boot-A")) {
       assertEquals(CLUSTERS, matching(e.volume("s").orElseThrow()), "the DTL is down and not needed");
+    }
+  }
+
+  // ---------------------------------------------------------------- offline vDisks
+
+  private static final long HEALTHY_BYTES = 8L << 20; // two 4 MiB SCOs
+
+  private static byte[] healthy(int pass, long i) {
+    return TestEngines.pattern(88_000_000L + pass * 1_000_003L + i, Layout.CLUSTER_BYTES);
+  }
+
+  /** Writes every cluster of {@code v} with pass {@code pass}'s data, durably, and waits until the backend holds it. */
+  private static void fillHealthy(Volume v, int pass) throws Exception {
+    for (long i = 0; i < HEALTHY_BYTES / Layout.CLUSTER_BYTES; i++) {
+      v.write(i * Layout.CLUSTER_BYTES, ByteBuffer.wrap(healthy(pass, i)), Durability.BUFFERED);
+    }
+    v.flush();
+    LocalVolume lv = (LocalVolume) v;
+    long last = lv.sealForSnapshot()[0];
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!lv.uploadedThrough(last)) {
+      assertTrue(System.nanoTime() < deadline, "uploads did not finish in 120 s");
+      Thread.sleep(10);
+    }
+  }
+
+  private static void assertHealthy(Volume v, int pass) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(Layout.CLUSTER_BYTES);
+    for (long i = 0; i < HEALTHY_BYTES / Layout.CLUSTER_BYTES; i++) {
+      b.clear();
+      v.read(i * Layout.CLUSTER_BYTES, b);
+      assertArrayEquals(healthy(pass, i), b.array(), "healthy vDisk, cluster " + i);
+    }
+  }
+
+  /** A connector whose DTL peer is whatever {@code peer} holds now (the DTL may come back on another port). */
+  private DtlConnector movableConnector(java.util.concurrent.atomic.AtomicReference<java.net.InetSocketAddress> peer)
+      throws IOException {
+    return new DtlConnector(data.resolve("dtl-client"),
+        org.vsa.dtl.ClientConfig.defaults().withAckTimeoutNanos(TimeUnit.MILLISECONDS.toNanos(500)),
+        name -> java.util.Optional.of(peer.get()), org.vsa.dtl.DtlEvents.NONE);
+  }
+
+  private static java.util.Set<String> objects(org.vsa.backends.ObjectStore b, String ns) throws IOException {
+    return new java.util.TreeSet<>(b.list(ns, ""));
+  }
+
+  @Test
+  void aVdiskWhoseDtlIsDownGoesOfflineTheOthersServeAndScrubsWaitUntilItIsBack() throws Exception {
+    Path dtlDir = dir.resolve("dtl");
+    String[] healthyNs = new String[1];
+    Path wb;
+    try (DtlServer server = DtlServer.start(dtlDir, "127.0.0.1", 0, 1L << 30)) {
+      wb = writeAcknowledgedOnTheDtlAndCrash(server, e -> {
+        Volume h = e.create(TestEngines.spec("h", HEALTHY_BYTES));
+        healthyNs[0] = LocalVolume.namespaceOf(h.id());
+        fillHealthy(h, 1);
+        fillHealthy(h, 2); // pass 1's SCOs are garbage now: a scrub would delete them
+      });
+    }
+    var peer = new java.util.concurrent.atomic.AtomicReference<>(new java.net.InetSocketAddress("127.0.0.1", 1));
+    try (DtlConnector c = movableConnector(peer); Engine e = start(c, "boot-B");
+        org.vsa.backends.ObjectStore backend = TestEngines.localBackend(data)) {
+      // the engine started; the healthy vDisk serves every acknowledged write and takes new ones
+      Volume h = e.volume("h").orElseThrow();
+      assertHealthy(h, 2);
+      h.write(0, ByteBuffer.wrap(healthy(2, 0)), Durability.DURABLE);
+      assertEquals(java.util.List.of("h"), e.volumes().stream().map(Volume::name).toList());
+
+      // the other one is offline, with a reason that names it, the DTL, the risk and the override
+      OfflineVdisk off = e.offlineVdisk("s").orElseThrow();
+      assertTrue(off.retriedPeriodically());
+      String why = off.reason();
+      assertTrue(why.contains("vDisk s") && why.contains("127.0.0.1:1") && why.contains("unreachable")
+          && why.contains("stale data") && why.contains(wb.resolve(DtlRestore.OPEN_WITHOUT_DTL).toString()), why);
+      assertTrue(e.volume("s").isEmpty());
+      Volume handle = e.handle("s").orElseThrow(); // what a LUN or NFS file holds
+      assertEquals(64L << 20, handle.sizeBytes());
+      VolumeOfflineException readRefused = assertThrows(VolumeOfflineException.class,
+          () -> handle.read(0, ByteBuffer.allocate(Layout.CLUSTER_BYTES)));
+      assertTrue(readRefused.getMessage().contains("unreachable"), readRefused.getMessage());
+      assertThrows(VolumeOfflineException.class,
+          () -> handle.write(0, ByteBuffer.wrap(pattern(9)), Durability.DURABLE));
+      assertThrows(VolumeOfflineException.class, handle::flush);
+      for (org.junit.jupiter.api.function.Executable refused : java.util.List.<org.junit.jupiter.api.function.Executable>of(
+          () -> e.createSnapshot("s", "snap"), () -> e.delete("s"), () -> e.resize("s", 128L << 20),
+          () -> e.rollback("s", "snap"), () -> e.cloneVolume("s", "snap", "s2"), () -> e.scrub("s", ScrubOptions.defaults()),
+          () -> e.create(TestEngines.spec("s", 1L << 20)))) {
+        IllegalStateException ex = assertThrows(IllegalStateException.class, refused);
+        assertTrue(ex.getMessage().contains("offline"), ex.getMessage());
+      }
+
+      // a scrub in its vPool frees nothing while it is offline
+      java.util.Set<String> before = objects(backend, healthyNs[0]);
+      ScrubReport held = e.scrub("h", ScrubOptions.defaults().withRate(0));
+      assertTrue(held.deferred() != null && held.deferred().contains("offline") && held.scosDeleted() == 0, held.toString());
+      for (ScrubReport r : e.scrubAll(ScrubOptions.defaults().withRate(0))) {
+        assertTrue(r.deferred() != null && r.deferred().contains("vDisk s"), r.toString());
+      }
+      assertEquals(before, objects(backend, healthyNs[0]), "nothing of the vPool is deleted while s is offline");
+
+      // a retry while the DTL is still down keeps it offline
+      IOException stillDown = assertThrows(IOException.class, () -> e.retryOpen("s"));
+      assertTrue(stillDown.getMessage().contains("unreachable"), stillDown.getMessage());
+      assertTrue(e.offlineVdisk("s").isPresent());
+
+      // the DTL comes back (on another port): the vDisk opens with every acknowledged write
+      try (DtlServer server = DtlServer.start(dtlDir, "127.0.0.1", 0, 1L << 30)) {
+        peer.set(new java.net.InetSocketAddress("127.0.0.1", server.port()));
+        e.retryOpen("s");
+        assertTrue(e.offlineVdisk("s").isEmpty());
+        assertEquals(CLUSTERS, matching(handle), "through the handle the front ends held while it was offline");
+        assertEquals(CLUSTERS, matching(e.volume("s").orElseThrow()));
+        handle.write(0, ByteBuffer.wrap(pattern(0)), Durability.DURABLE);
+
+        // and the scrub runs again: pass 1's SCOs go
+        ScrubReport freed = e.scrub("h", ScrubOptions.defaults().withRate(0));
+        assertTrue(freed.deferred() == null && freed.scosDeleted() > 0, freed.toString());
+        assertHealthy(h, 2);
+      }
+    }
+  }
+
+  @Test
+  void openWithoutDtlCreatedAfterStartThenRetryOpenBringsItOnline() throws Exception {
+    Path wb;
+    int port;
+    try (DtlServer server = DtlServer.start(dir.resolve("dtl"), "127.0.0.1", 0, 1L << 30)) {
+      port = server.port();
+      wb = writeAcknowledgedOnTheDtlAndCrash(server);
+    }
+    try (DtlConnector c = DtlCrashChild.connectorQuick(data, port); Engine e = start(c, "boot-B")) {
+      Volume handle = e.handle("s").orElseThrow();
+      assertThrows(VolumeOfflineException.class, () -> handle.read(0, ByteBuffer.allocate(Layout.CLUSTER_BYTES)));
+      Files.createFile(wb.resolve(DtlRestore.OPEN_WITHOUT_DTL));
+      e.retryOpen("s");
+      assertTrue(e.offlineVdisk("s").isEmpty());
+      int kept = matching(handle);
+      assertTrue(kept < CLUSTERS, "without the DTL the cut writes are gone (" + kept + " of " + CLUSTERS + " kept)");
+      assertFalse(Files.exists(wb.resolve(DtlRestore.OPEN_WITHOUT_DTL)), "the override serves one open");
+      handle.write(0, ByteBuffer.wrap(pattern(5)), Durability.DURABLE);
+      assertArrayEquals(pattern(5), TestEngines.read(handle, 0, Layout.CLUSTER_BYTES));
+    }
+  }
+
+  @Test
+  void theEngineRetriesByItselfOnceTheDtlIsBack() throws Exception {
+    Path dtlDir = dir.resolve("dtl");
+    try (DtlServer server = DtlServer.start(dtlDir, "127.0.0.1", 0, 1L << 30)) {
+      writeAcknowledgedOnTheDtlAndCrash(server);
+    }
+    var peer = new java.util.concurrent.atomic.AtomicReference<>(new java.net.InetSocketAddress("127.0.0.1", 1));
+    try (DtlConnector c = movableConnector(peer); Engine e = start(c, "boot-B")) {
+      assertTrue(e.offlineVdisk("s").isPresent());
+      e.setOfflineRetryInterval(java.time.Duration.ofMillis(200));
+      try (DtlServer server = DtlServer.start(dtlDir, "127.0.0.1", 0, 1L << 30)) {
+        peer.set(new java.net.InetSocketAddress("127.0.0.1", server.port()));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (e.volume("s").isEmpty()) {
+          assertTrue(System.nanoTime() < deadline, "not online 60 s after the DTL came back: "
+              + e.offlineVdisk("s").map(OfflineVdisk::reason).orElse("?"));
+          Thread.sleep(20);
+        }
+        assertEquals(CLUSTERS, matching(e.handle("s").orElseThrow()));
+      }
     }
   }
 }

@@ -1,0 +1,131 @@
+package org.vsa.volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * What a front end holds for a vDisk (an iSCSI LUN, an NFS file): the engine's stable handle by
+ * name. Every call goes to the vDisk the engine serves now, so a LUN or file bound while the vDisk
+ * was offline serves again once it is brought online, and one bound before a rollback follows the
+ * reopened vDisk. While the vDisk is offline, I/O fails with {@link VolumeOfflineException} and the
+ * size and identity come from its record.
+ */
+final class VolumeHandle extends Volume {
+  private final Engine engine;
+  private final String name;
+  /** The record's spec and id, for a vDisk that is offline (never null: no handle without them). */
+  private volatile VolumeSpec lastSpec;
+  private volatile UUID lastId;
+
+  VolumeHandle(Engine engine, String name, VolumeSpec spec, UUID id) {
+    this.engine = engine;
+    this.name = name;
+    this.lastSpec = spec;
+    this.lastId = id;
+  }
+
+  /** The vDisk served now; throws {@link VolumeOfflineException} (or "gone") otherwise. */
+  private LocalVolume target() throws IOException {
+    LocalVolume v = engine.online(name);
+    if (v != null) {
+      return v;
+    }
+    throw engine.unavailable(name);
+  }
+
+  private Optional<LocalVolume> current() {
+    LocalVolume v = engine.online(name);
+    if (v != null) {
+      lastSpec = v.spec();
+      lastId = v.id();
+    }
+    return Optional.ofNullable(v);
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public UUID id() {
+    return current().map(LocalVolume::id).orElse(lastId);
+  }
+
+  @Override
+  public long sizeBytes() {
+    return spec().sizeBytes();
+  }
+
+  @Override
+  public int blockSize() {
+    return spec().blockSize();
+  }
+
+  @Override
+  public VolumeSpec spec() {
+    return current().map(LocalVolume::spec).orElse(lastSpec);
+  }
+
+  @Override
+  public VolumeSettings settings() {
+    return current().map(LocalVolume::settings).orElse(VolumeSettings.defaults(lastSpec));
+  }
+
+  @Override
+  public boolean isTemplate() {
+    return current().map(LocalVolume::isTemplate).orElse(false);
+  }
+
+  @Override
+  public Optional<CloneSource> cloneSource() {
+    return current().flatMap(LocalVolume::cloneSource);
+  }
+
+  @Override
+  public Export export(String holder, boolean writable) {
+    LocalVolume v = engine.online(name);
+    if (v == null) {
+      throw new IllegalStateException(engine.unavailable(name).getMessage());
+    }
+    return v.export(holder, writable);
+  }
+
+  @Override
+  public List<String> exportHolders() {
+    return current().map(LocalVolume::exportHolders).orElse(List.of());
+  }
+
+  @Override
+  public void read(long offset, ByteBuffer dst) throws IOException {
+    target().read(offset, dst);
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, Durability durability) throws IOException {
+    target().write(offset, src, durability);
+  }
+
+  @Override
+  public void flush() throws IOException {
+    target().flush();
+  }
+
+  @Override
+  public void unmap(long offset, long length) throws IOException {
+    target().unmap(offset, length);
+  }
+
+  @Override
+  public boolean readOnly() {
+    return current().map(LocalVolume::readOnly).orElse(false);
+  }
+
+  @Override
+  public String toString() {
+    return "vDisk " + name;
+  }
+}
