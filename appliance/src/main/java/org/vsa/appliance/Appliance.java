@@ -323,14 +323,19 @@ public final class Appliance implements AutoCloseable {
     IscsiConfig c = config.iscsi().target();
     for (IscsiConfig.Target t : c.targets()) {
       t.luns().forEach((lun, vdisk) -> {
-        if (engine.volume(vdisk).isEmpty()) {
+        if (engine.offlineVdisk(vdisk).isPresent()) {
+          log.warn("iSCSI target {} LUN {} is vDisk {}, which is offline: {}", t.iqn(), lun, vdisk,
+              engine.handle(vdisk).isPresent() ? "the LUN is there and answers NOT READY until the vDisk is online"
+                  : "its record is unreadable, so the LUN is left out of sessions until the vDisk is online");
+        } else if (engine.volume(vdisk).isEmpty()) {
           log.warn("iSCSI target {} LUN {} names vDisk {}, which does not exist (yet): the LUN reports not ready",
               t.iqn(), lun, vdisk);
         }
       });
     }
     try {
-      return IscsiTarget.start(c, engine::volume);
+      // handles, not the volumes themselves: a LUN bound while its vDisk is offline serves once it is online
+      return IscsiTarget.start(c, engine::handle);
     } catch (IOException | RuntimeException e) {
       // the target's own message names the address: "iSCSI: cannot listen on HOST:PORT: ..."
       throw new StartupException(e.getMessage() == null ? "iSCSI: " + e : e.getMessage(), e);
@@ -388,12 +393,19 @@ public final class Appliance implements AutoCloseable {
 
   private String describeVdisks() {
     List<Volume> volumes = engine.volumes();
-    if (volumes.isEmpty()) {
+    List<org.vsa.volume.OfflineVdisk> offline = engine.offlineVdisks();
+    if (volumes.isEmpty() && offline.isEmpty()) {
       return "none";
     }
-    return volumes.stream()
+    String online = volumes.stream()
         .map(v -> v.name() + " (" + Sizes.format(v.sizeBytes()) + ", vPool " + v.spec().vpool() + ")")
         .collect(Collectors.joining(", "));
+    if (offline.isEmpty()) {
+      return online;
+    }
+    return (online.isEmpty() ? "" : online + "; ") + "OFFLINE: "
+        + offline.stream().map(org.vsa.volume.OfflineVdisk::name).collect(Collectors.joining(", "))
+        + " (see vsa vdisk list)";
   }
 
   /** Scheduled snapshots and scrubbing, as {@code snapshots:} and {@code scrub:} say. */
@@ -414,6 +426,9 @@ public final class Appliance implements AutoCloseable {
       if (existing.isPresent()) {
         warnIfDifferent(existing.get().spec(), wanted);
         continue;
+      }
+      if (engine.contains(vdisk.name())) {
+        continue; // offline: it exists, and is never created again over its data
       }
       try {
         engine.create(wanted, config.volumeSettings(vdisk));

@@ -25,14 +25,26 @@ final class EngineVolumeCatalog implements VolumeCatalog {
     this.use = use;
   }
 
+  /**
+   * The engine's handle, for an offline vDisk too: its file stays in the namespace (never
+   * forgotten as if the vDisk were gone) and its reads and writes fail with NFS3ERR_IO until it
+   * is online again, when the same file serves.
+   */
   @Override
   public Optional<BlockVolume> get(String name) {
-    return engine.volume(name).map(use::track);
+    return engine.handle(name).map(use::track);
   }
 
   @Override
   public List<Entry> list() {
-    return engine.volumes().stream().map(v -> new Entry(v.name(), v.spec().vpool())).toList();
+    List<Entry> out = new java.util.ArrayList<>();
+    engine.volumes().forEach(v -> out.add(new Entry(v.name(), v.spec().vpool())));
+    for (org.vsa.volume.OfflineVdisk o : engine.offlineVdisks()) {
+      // one whose record is unreadable has no vPool to appear in (no vPool is named ""), but is listed so that the
+      // NFS namespace keeps its file rather than forgetting it as a deleted vDisk's
+      out.add(new Entry(o.name(), o.spec().map(s -> s.vpool()).orElse("")));
+    }
+    return out;
   }
 
   @Override
@@ -44,13 +56,23 @@ final class EngineVolumeCatalog implements VolumeCatalog {
 
   @Override
   public BlockVolume resize(String name, long sizeBytes) throws IOException {
+    offlineCheck(name);
     engine.resize(name, sizeBytes);
     return use.track(engine.volume(name).orElseThrow(() -> new IOException("vDisk " + name + " vanished during a resize")));
   }
 
   @Override
   public void delete(String name) throws IOException {
+    offlineCheck(name);
     engine.delete(name);
     use.forget(name);
+  }
+
+  /** An offline vDisk's file fails like its I/O (NFS3ERR_IO), not with an internal error. */
+  private void offlineCheck(String name) throws IOException {
+    var off = engine.offlineVdisk(name);
+    if (off.isPresent()) {
+      throw new org.vsa.volume.VolumeOfflineException(name, off.get().reason());
+    }
   }
 }

@@ -44,6 +44,14 @@ public interface BlockVolume {
   /** Deallocates the range; it reads as zeros afterwards. */
   void unmap(long offset, long length) throws IOException;
 
+  /**
+   * False while the vDisk is offline (the engine could not open it safely): its I/O fails with
+   * {@link VolumeOfflineException}, and front ends report "not ready" (SCSI TEST UNIT READY).
+   */
+  default boolean ready() {
+    return true;
+  }
+
   /** True if writes and unmaps are refused (a template vDisk); front ends report write protection. */
   default boolean readOnly() {
     return false;

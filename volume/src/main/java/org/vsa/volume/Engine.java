@@ -176,13 +176,15 @@ public final class Engine implements AutoCloseable {
       // the record itself is what failed: the vDisk is known by its directory's name only
     }
     String why = e.getMessage() == null ? e.toString() : e.getMessage();
-    if (!why.contains(name)) {
-      why = "vDisk " + name + ": " + why;
+    if (!why.startsWith("vDisk " + name)) {
+      why = "vDisk " + name + " could not be opened: " + why;
     }
     boolean dtl = e instanceof DtlRestore.RefusedException;
     offline.put(name, new Offline(name, dir, r, why, dtl, clock.instant()));
-    log.error("vDisk {} is OFFLINE (its reads and writes fail, its snapshots, clones and scrubs{} are held): {}", name,
-        r == null ? " and every vPool's scrubs" : "", why, dtl ? null : e);
+    log.error("vDisk {} is OFFLINE: {}. Its reads and writes fail, the other vDisks are served; scrubs, dedupe"
+        + " collection and flattens of {} are held until it is online again (vsa vdisk open {}{})", name, why,
+        r == null ? "every vPool (its record, so its vPool, is unreadable)" : "vPool " + r.spec().vpool(), name,
+        dtl ? ", or by itself every " + TimeUnit.NANOSECONDS.toSeconds(offlineRetryNanos) + " s" : "", dtl ? null : e);
   }
 
   /** Opens the vDisk in {@code dir}, first finishing a rollback that was interrupted. */

@@ -120,6 +120,11 @@ final class VolumeHandle extends Volume {
   }
 
   @Override
+  public boolean ready() {
+    return engine.online(name) != null;
+  }
+
+  @Override
   public boolean readOnly() {
     return current().map(LocalVolume::readOnly).orElse(false);
   }

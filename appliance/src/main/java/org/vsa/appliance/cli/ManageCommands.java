@@ -156,7 +156,7 @@ final class ManageCommands {
     return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
   }
 
-  private static final String[] VDISK_COLUMNS = {"name", "size", "vpool", "template", "parent", "iscsi", "nfs"};
+  private static final String[] VDISK_COLUMNS = {"name", "state", "size", "vpool", "template", "parent", "iscsi", "nfs"};
 
   // ---------------------------------------------------------------- vdisk
 
@@ -175,7 +175,8 @@ final class ManageCommands {
   private static final String EXIT_TEXT = "%nExit status: 0 success, 1 server error or API unreachable, "
       + "2 usage error or input refused, 3 not found, 4 conflict (name taken, in use, has clones), 5 authentication failed.";
 
-  @Command(name = "vdisk", mixinStandardHelpOptions = true, description = "vDisks: list, show, create, resize, set, delete",
+  @Command(name = "vdisk", mixinStandardHelpOptions = true,
+      description = "vDisks: list, show, create, resize, set, delete, open",
       footer = EXIT_TEXT)
   static final class Vdisk extends Group {}
 
@@ -187,7 +188,38 @@ final class ManageCommands {
 
     @Override
     void run(ApiClient api) throws ApiClient.Failure {
-      print(api.get("/vdisks"), VDISK_COLUMNS);
+      JsonNode all = api.get("/vdisks");
+      print(all, VDISK_COLUMNS);
+      if (!common.json && all != null) {
+        // the reasons are too long for the table: one line each below it
+        for (JsonNode v : all) {
+          if ("offline".equals(v.path("state").asText())) {
+            env.out().println("offline " + v.path("name").asText() + ": " + v.path("reason").asText());
+          }
+        }
+      }
+    }
+  }
+
+  @Command(name = "open", mixinStandardHelpOptions = true,
+      description = "bring an offline vDisk online once its cause is fixed (its DTL is back, or open-without-dtl was"
+          + " created); its LUN and NFS file serve again. Exit 4 with the reason if it stays offline")
+  static final class VdiskOpen extends Verb {
+    @Parameters(paramLabel = "NAME")
+    String name;
+
+    VdiskOpen(Cli.Environment env) {
+      super(env);
+    }
+
+    @Override
+    void run(ApiClient api) throws ApiClient.Failure {
+      JsonNode n = api.call("POST", "/vdisks/" + seg(name) + "/open", null);
+      if (common.json) {
+        print(n);
+        return;
+      }
+      done("vDisk " + name + " is online");
     }
   }
 
@@ -536,6 +568,7 @@ final class ManageCommands {
     vdisk.addSubcommand("resize", new VdiskResize(env));
     vdisk.addSubcommand("set", new VdiskSet(env));
     vdisk.addSubcommand("delete", new VdiskDelete(env));
+    vdisk.addSubcommand("open", new VdiskOpen(env));
     cl.addSubcommand("vdisk", vdisk);
     picocli.CommandLine snapshot = new picocli.CommandLine(new Snapshot());
     snapshot.addSubcommand("list", new SnapshotList(env));

@@ -27,6 +27,7 @@ import org.vsa.volume.CachePolicy;
 import org.vsa.volume.Engine;
 import org.vsa.volume.FlattenReport;
 import org.vsa.volume.SnapshotInfo;
+import org.vsa.volume.OfflineVdisk;
 import org.vsa.volume.Volume;
 import org.vsa.volume.VolumeSettings;
 import org.vsa.volume.VolumeSpec;
@@ -83,7 +84,8 @@ public final class ManagementApi implements ManagementServer.Handler {
       new Entry("GET", Pattern.compile(""), (m, q, b) -> ok(index())),
       new Entry("GET", Pattern.compile("/vdisks"), (m, q, b) -> ok(listVdisks())),
       new Entry("POST", Pattern.compile("/vdisks"), (m, q, b) -> createVdisk(object(b))),
-      new Entry("GET", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> ok(show(vdisk(m.group(1))))),
+      new Entry("GET", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> ok(showAny(m.group(1)))),
+      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/open"), (m, q, b) -> open(m.group(1))),
       new Entry("PATCH", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> resize(vdisk(m.group(1)), object(b))),
       new Entry("DELETE", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> delete(vdisk(m.group(1)))),
       new Entry("GET", Pattern.compile("/vdisks/([^/]+)/settings"), (m, q, b) -> ok(settings(vdisk(m.group(1)).settings()))),
@@ -140,43 +142,103 @@ public final class ManagementApi implements ManagementServer.Handler {
     m.put("version", 1);
     m.put("resources", List.of(PREFIX + "/vdisks", PREFIX + "/vdisks/{name}", PREFIX + "/vdisks/{name}/settings",
         PREFIX + "/vdisks/{name}/snapshots", PREFIX + "/vdisks/{name}/snapshots/{snapshot}/rollback",
-        PREFIX + "/vdisks/{name}/clones", PREFIX + "/vdisks/{name}/flatten", PREFIX + "/vdisks/{name}/template"));
+        PREFIX + "/vdisks/{name}/clones", PREFIX + "/vdisks/{name}/flatten", PREFIX + "/vdisks/{name}/template",
+        PREFIX + "/vdisks/{name}/open"));
     return m;
   }
 
   // ---------------------------------------------------------------- vDisks
 
+  /** An online vDisk; 404 if there is none, 409 with the reason if it is offline. */
   private Volume vdisk(String name) {
-    return engine.volume(name).orElseThrow(() -> ApiException.notFound("no vDisk " + name));
+    Optional<Volume> v = engine.volume(name);
+    if (v.isPresent()) {
+      return v.get();
+    }
+    Optional<OfflineVdisk> off = engine.offlineVdisk(name);
+    if (off.isPresent()) {
+      throw ApiException.conflict(off.get().reason() + " (the vDisk is offline: bring it online with POST " + PREFIX
+          + "/vdisks/" + name + "/open, vsa vdisk open " + name + ")");
+    }
+    throw ApiException.notFound("no vDisk " + name);
   }
 
   private List<Map<String, Object>> listVdisks() {
-    List<Map<String, Object>> out = new ArrayList<>();
+    java.util.TreeMap<String, Map<String, Object>> out = new java.util.TreeMap<>();
     for (Volume v : engine.volumes()) {
-      out.add(summary(v));
+      out.put(v.name(), summary(v));
     }
-    return out;
+    for (OfflineVdisk o : engine.offlineVdisks()) {
+      out.put(o.name(), offlineSummary(o));
+    }
+    return new ArrayList<>(out.values());
   }
 
   private Map<String, Object> summary(Volume v) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("name", v.name());
+    m.put("state", "online");
+    m.put("reason", null);
     m.put("vpool", v.spec().vpool());
     m.put("sizeBytes", v.sizeBytes());
     m.put("size", Sizes.format(v.sizeBytes()));
     m.put("template", v.isTemplate());
     m.put("parent", v.cloneSource().map(c -> Map.of("vdisk", c.parent(), "snapshot", c.snapshot())).orElse(null));
+    m.put("iscsi", luns(v.name()));
+    m.put("nfs", nfsFile(v.name(), v.spec().vpool()));
+    return m;
+  }
+
+  /** An offline vDisk: what its record says (if readable), and why it is offline. */
+  private Map<String, Object> offlineSummary(OfflineVdisk o) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", o.name());
+    m.put("state", "offline");
+    m.put("reason", o.reason());
+    m.put("vpool", o.spec().map(VolumeSpec::vpool).orElse(null));
+    m.put("sizeBytes", o.spec().map(VolumeSpec::sizeBytes).orElse(null));
+    m.put("size", o.spec().map(s -> Sizes.format(s.sizeBytes())).orElse(null));
+    m.put("offlineSince", o.since().toString());
+    m.put("retriedPeriodically", o.retriedPeriodically());
+    m.put("iscsi", luns(o.name()));
+    m.put("nfs", o.spec().map(s -> nfsFile(o.name(), s.vpool())).orElse(null));
+    return m;
+  }
+
+  private List<Map<String, Object>> luns(String vdisk) {
     List<Map<String, Object>> luns = new ArrayList<>();
     for (IscsiConfig.Target t : iscsiTargets()) {
       t.luns().forEach((lun, name) -> {
-        if (name.equals(v.name())) {
+        if (name.equals(vdisk)) {
           luns.add(Map.of("target", t.iqn(), "lun", lun));
         }
       });
     }
-    m.put("iscsi", luns);
-    m.put("nfs", nfsFile(v));
-    return m;
+    return luns;
+  }
+
+  private Map<String, Object> showAny(String name) {
+    Optional<OfflineVdisk> off = engine.offlineVdisk(name);
+    if (off.isPresent() && engine.volume(name).isEmpty()) {
+      return offlineSummary(off.get());
+    }
+    return show(vdisk(name));
+  }
+
+  /**
+   * Brings an offline vDisk online (its cause fixed: the DTL back, or open-without-dtl created);
+   * 200 with the vDisk either way when it is online, 409 with the reason when it stays offline.
+   */
+  private ManagementServer.Reply open(String name) {
+    if (!engine.contains(name)) {
+      throw ApiException.notFound("no vDisk " + name);
+    }
+    try {
+      engine.retryOpen(name);
+    } catch (IOException e) {
+      throw ApiException.conflict("vDisk " + name + " stays offline: " + e.getMessage());
+    }
+    return ok(show(vdisk(name)));
   }
 
   private Map<String, Object> show(Volume v) {
@@ -207,12 +269,12 @@ public final class ManagementApi implements ManagementServer.Handler {
     return iscsi == null ? List.of() : iscsi.config().targets();
   }
 
-  private String nfsFile(Volume v) {
-    if (!config.nfs().enabled() || NFS_CREATED.matcher(v.name()).matches()) {
+  private String nfsFile(String name, String vpool) {
+    if (!config.nfs().enabled() || NFS_CREATED.matcher(name).matches()) {
       return null;
     }
-    return config.nfs().server().exports().stream().filter(e -> e.vpool().equals(v.spec().vpool())).findFirst()
-        .map(e -> (e.path().endsWith("/") ? e.path() : e.path() + "/") + v.name() + ".raw").orElse(null);
+    return config.nfs().server().exports().stream().filter(e -> e.vpool().equals(vpool)).findFirst()
+        .map(e -> (e.path().endsWith("/") ? e.path() : e.path() + "/") + name + ".raw").orElse(null);
   }
 
   private ManagementServer.Reply createVdisk(ObjectNode b) throws IOException {
@@ -238,8 +300,9 @@ public final class ManagementApi implements ManagementServer.Handler {
     VolumeSettings settings = new VolumeSettings(DtlMode.NONE, pool.cachePolicy(), 0, false);
     settings = applySettings(settings, b, Set.of("dtlMode", "cachePolicy", "readCacheQuota", "dedupe"));
     boolean export = !b.has("export") || bool(b, "export");
-    if (engine.volume(name).isPresent()) {
-      throw ApiException.conflict("vDisk " + name + " already exists");
+    if (engine.contains(name)) {
+      throw ApiException.conflict("vDisk " + name + " already exists"
+          + (engine.offlineVdisk(name).isPresent() ? " (offline)" : ""));
     }
     VolumeSpec spec = new VolumeSpec(name, pool.name(), size, blockSize, sco, settings.cachePolicy(), settings.dtlMode());
     Volume v = engine.create(spec, settings);
@@ -366,8 +429,9 @@ public final class ManagementApi implements ManagementServer.Handler {
       requireSnapshot(parent, snap);
     }
     boolean export = !b.has("export") || bool(b, "export");
-    if (engine.volume(name).isPresent()) {
-      throw ApiException.conflict("vDisk " + name + " already exists");
+    if (engine.contains(name)) {
+      throw ApiException.conflict("vDisk " + name + " already exists"
+          + (engine.offlineVdisk(name).isPresent() ? " (offline)" : ""));
     }
     Volume c = engine.cloneVolume(parent.name(), snap, name);
     if (export) {
@@ -475,9 +539,13 @@ public final class ManagementApi implements ManagementServer.Handler {
   public static void restoreLuns(IscsiTarget iscsi, LunTable table, Engine engine) {
     for (LunTable.Lun l : table.all()) {
       try {
-        if (engine.volume(l.vdisk()).isEmpty()) {
+        if (!engine.contains(l.vdisk())) {
           log.warn("iSCSI LUN {} of {}: vDisk {} no longer exists; not mapped", l.lun(), l.iqn(), l.vdisk());
           continue;
+        }
+        if (engine.handle(l.vdisk()).isEmpty()) {
+          log.warn("iSCSI LUN {} of {}: vDisk {} is offline with an unreadable record; the LUN is left out of sessions"
+              + " until it is online", l.lun(), l.iqn(), l.vdisk());
         }
         iscsi.mapLun(l.iqn(), l.lun(), l.vdisk());
       } catch (RuntimeException e) {

@@ -120,6 +120,10 @@ public final class Commands {
     } catch (IllegalArgumentException e) {
       log.debug("SCSI 0x{}: {}", Integer.toHexString(r.u8(0)), e.toString());
       return ScsiResult.lbaOutOfRange();
+    } catch (org.vsa.volume.VolumeOfflineException e) {
+      // not a medium error: the vDisk is whole, and serves again once an administrator brings it online
+      log.debug("SCSI 0x{}: {}", Integer.toHexString(r.u8(0)), e.getMessage());
+      return ScsiResult.check(Sense.NOT_READY, Sense.LOGICAL_UNIT_NOT_READY_MANUAL_INTERVENTION_REQUIRED);
     } catch (IOException e) {
       log.warn("SCSI 0x{} on {} failed: {}", Integer.toHexString(r.u8(0)),
           r.lu() == null ? "-" : r.lu().volume().name(), e.toString());

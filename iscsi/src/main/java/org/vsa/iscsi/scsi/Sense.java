@@ -26,6 +26,8 @@ public final class Sense {
   public static final int WRITE_ERROR = 0x0c00;
   public static final int UNRECOVERED_READ_ERROR = 0x1100;
   public static final int INTERNAL_TARGET_FAILURE = 0x4400;
+  /** With NOT READY: the vDisk is offline until an administrator brings it online. */
+  public static final int LOGICAL_UNIT_NOT_READY_MANUAL_INTERVENTION_REQUIRED = 0x0403;
   public static final int SAVING_PARAMETERS_NOT_SUPPORTED = 0x3900;
   public static final int NO_ADDITIONAL_SENSE = 0x0000;
   public static final int DATA_PHASE_ERROR = 0x4b00;

@@ -156,4 +156,72 @@ class ScsiCommandsTest {
     lu.reservations().nexusLost("a");
     assertEquals(ScsiResult.GOOD, run(w, ones, "b").status());
   }
+
+  /** A vDisk the engine holds offline: every I/O fails with VolumeOfflineException. */
+  private static final class OfflineVolume implements BlockVolume {
+    @Override
+    public String name() {
+      return "off";
+    }
+
+    @Override
+    public java.util.UUID id() {
+      return new java.util.UUID(7, 7);
+    }
+
+    @Override
+    public long sizeBytes() {
+      return 8L << 20;
+    }
+
+    @Override
+    public int blockSize() {
+      return 512;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws java.io.IOException {
+      throw new org.vsa.volume.VolumeOfflineException("off", "its DTL is unreachable");
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, org.vsa.volume.Durability d) throws java.io.IOException {
+      throw new org.vsa.volume.VolumeOfflineException("off", "its DTL is unreachable");
+    }
+
+    @Override
+    public void flush() throws java.io.IOException {
+      throw new org.vsa.volume.VolumeOfflineException("off", "its DTL is unreachable");
+    }
+
+    @Override
+    public void unmap(long offset, long length) throws java.io.IOException {
+      throw new org.vsa.volume.VolumeOfflineException("off", "its DTL is unreachable");
+    }
+
+    @Override
+    public boolean ready() {
+      return false;
+    }
+  }
+
+  @Test
+  void anOfflineVdiskAnswersNotReadyManualInterventionRequired() {
+    lu = new LogicalUnit("iqn.2026-11.org.vsa:test", 1, new OfflineVolume(), null);
+    byte[] read10 = {0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0};
+    byte[] write10 = {0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+    byte[] sync = {0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    byte[] tur = new byte[6];
+    for (byte[] cdb : List.of(tur, read10, write10, sync)) {
+      ScsiResult r = cdb == read10
+          ? Commands.execute(new ScsiRequest(java.util.Arrays.copyOf(cdb, 16), lu, List.of(0), new byte[0], 4096, "n"))
+          : run(cdb, cdb == write10 ? new byte[512] : null, "n");
+      assertEquals(ScsiResult.CHECK_CONDITION, r.status(), "opcode 0x" + Integer.toHexString(cdb[0]));
+      assertEquals(Sense.NOT_READY, r.sense()[2] & 0x0f);
+      assertEquals(0x04, r.sense()[12] & 0xff, "ASC: LOGICAL UNIT NOT READY");
+      assertEquals(0x03, r.sense()[13] & 0xff, "ASCQ: MANUAL INTERVENTION REQUIRED");
+    }
+    // INQUIRY still answers: the LUN is there
+    assertEquals(ScsiResult.GOOD, run(new byte[] {0x12, 0, 0, 0, 36, 0}, null, "n").status());
+  }
 }
