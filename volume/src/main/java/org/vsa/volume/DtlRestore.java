@@ -39,13 +39,19 @@ final class DtlRestore {
   private static final Logger log = LoggerFactory.getLogger(DtlRestore.class);
   /** Present in a vDisk's write-buffer directory once it has been opened there. */
   static final String MARKER = "write-buffer.present";
+  /**
+   * Present in a vDisk's metadata directory from the moment a restore starts deleting its metadata
+   * until the restored vDisk opened: a restore that failed or crashed half-way (its checkpoint
+   * already gone) is run again, never taken for a vDisk without a history.
+   */
+  static final String RESTORING = "restore.pending";
 
   private DtlRestore() {}
 
   /** A vDisk with a DTL and a history (a checkpoint) whose write buffer has no marker: it was lost. */
   static boolean needed(VolumeSpec spec, Path metadataDir, Path wbDir, EngineContext ctx) {
     boolean lost = spec.dtlMode() != DtlMode.NONE && !Files.exists(wbDir.resolve(MARKER))
-        && Files.exists(metadataDir.resolve("checkpoint"));
+        && (Files.exists(metadataDir.resolve("checkpoint")) || Files.exists(metadataDir.resolve(RESTORING)));
     if (lost && (ctx.dtl() == null || ctx.dtl().peerOf(spec.name()).isEmpty())) {
       log.error("vDisk {}: its write buffer is gone but no DTL peer is configured to restore it from; writes that"
           + " had not reached the backend are lost", spec.name());
@@ -86,11 +92,17 @@ final class DtlRestore {
     VolumeRecord record = VolumeRecord.decode(Files.readAllBytes(recordFile), recordFile);
     TlogRanges head = SnapshotTable.load(metadataDir).head();
 
-    // metadata (but the record and the snapshot table) and write buffer start over
+    // metadata (but the record and the snapshot table) and write buffer start over; until the
+    // restored vDisk opened, the pending marker says that this history is still to be restored
+    if (!Files.exists(metadataDir.resolve(RESTORING))) {
+      Files.write(metadataDir.resolve(RESTORING), ("restore of vDisk " + name + " from the backend and its DTL"
+          + " pending\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      Fs.fsyncDirectory(metadataDir);
+    }
     try (var s = Files.newDirectoryStream(metadataDir)) {
       for (Path p : s) {
         String f = p.getFileName().toString();
-        if (!f.equals(Engine.RECORD_FILE) && !f.equals(SnapshotTable.FILE)) {
+        if (!f.equals(Engine.RECORD_FILE) && !f.equals(SnapshotTable.FILE) && !f.equals(RESTORING)) {
           LocalVolume.deleteTree(p);
         }
       }

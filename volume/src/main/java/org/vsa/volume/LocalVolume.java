@@ -320,6 +320,9 @@ final class LocalVolume extends Volume {
     v.committer.start();
     try {
       DtlRestore.markWriteBuffer(wbDir);
+      if (Files.deleteIfExists(metadataDir.resolve(DtlRestore.RESTORING))) {
+        Fs.fsyncDirectory(metadataDir); // restored and opened: from here on its write buffer is its history
+      }
       Files.deleteIfExists(wbDir.resolve(DtlRestore.OPEN_WITHOUT_DTL)); // it served this open only
       if (ctx.dtl() != null && spec.dtlMode() != DtlMode.NONE) {
         v.dtl = ctx.dtl().open(id, spec.name(), spec.dtlMode(), v.lastSeq, v.current.number - 1, v::sealForDtl,

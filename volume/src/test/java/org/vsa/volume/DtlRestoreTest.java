@@ -2,6 +2,7 @@ package org.vsa.volume;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -146,6 +147,79 @@ class DtlRestoreTest {
           }
         }
       }
+    }
+  }
+
+  /** A backend whose TLog listings fail while {@code failing} is set (a store that went away mid-restore). */
+  private static final class FailingListings extends org.vsa.backends.ForwardingObjectStore {
+    private final org.vsa.backends.ObjectStore delegate;
+    volatile boolean failing = true;
+
+    FailingListings(org.vsa.backends.ObjectStore delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    protected org.vsa.backends.ObjectStore delegate() {
+      return delegate;
+    }
+
+    @Override
+    public java.util.List<String> list(String namespace, String prefix) throws java.io.IOException {
+      if (failing && prefix.equals("tlog_")) {
+        throw new java.io.IOException("backend unreachable (test)");
+      }
+      return delegate.list(namespace, prefix);
+    }
+  }
+
+  /**
+   * A restore that fails after it cleared the vDisk's metadata (the backend went away) leaves the
+   * vDisk offline; the engine serves the others; a retry once the backend is back restores every
+   * write, rather than opening a vDisk whose checkpoint is gone as an empty one.
+   */
+  @Test
+  void aRestoreThatFailsHalfWayLeavesTheVdiskOfflineAndARetryRestoresIt() throws Exception {
+    int clusters = 1500;
+    try (DtlServer server = DtlServer.start(dir.resolve("dtl"), "127.0.0.1", 0, 1L << 30)) {
+      Path data = dir.resolve("node");
+      try (DtlConnector c = DtlCrashChild.connector(data, server.port())) {
+        Engine e = Engine.start(TestEngines.config(data, TestEngines.localBackend(data)), c);
+        Volume v = e.create(TestEngines.spec("r", 64L << 20).withDtlMode(DtlMode.SYNC));
+        Volume other = e.create(TestEngines.spec("other", 8L << 20));
+        waitForSync(e, "r");
+        write(v, 0, clusters, 7);
+        write(other, 0, 100, 8);
+        other.flush();
+        assertEquals(DtlState.OK_SYNC, e.dtlState("r").orElseThrow());
+        e.crash();
+      }
+      // only r's write buffer is lost
+      LocalVolume.deleteTree(data.resolve("writebuffer").resolve(
+          java.nio.file.Files.list(data.resolve("metadata")).filter(p -> p.endsWith("r")).findFirst()
+              .map(p -> readId(p)).orElseThrow()));
+      FailingListings backend = new FailingListings(TestEngines.localBackend(data));
+      try (DtlConnector c = DtlCrashChild.connector(data, server.port());
+          Engine e = Engine.start(TestEngines.config(data, backend), c)) {
+        assertTrue(e.offlineVdisk("r").isPresent(), "the restore failed: r is offline");
+        assertTrue(e.offlineVdisk("r").orElseThrow().reason().contains("backend unreachable"),
+            e.offlineVdisk("r").orElseThrow().reason());
+        check(e.volume("other").orElseThrow(), 0, 100, 8, "the other vDisk");
+        // a retry while the backend is still away fails again, and still opens nothing empty
+        org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> e.retryOpen("r"));
+        backend.failing = false;
+        e.retryOpen("r");
+        check(e.volume("r").orElseThrow(), 0, clusters, 7, "r restored by the retry");
+      }
+    }
+  }
+
+  private static String readId(Path metadataDir) {
+    try {
+      Path rec = metadataDir.resolve(Engine.RECORD_FILE);
+      return LocalVolume.namespaceOf(VolumeRecord.decode(java.nio.file.Files.readAllBytes(rec), rec).id());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
   }
 }
