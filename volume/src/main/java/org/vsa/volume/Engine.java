@@ -337,7 +337,9 @@ public final class Engine implements AutoCloseable {
     }
     VolumeSpec spec = v != null ? v.spec() : o.record().spec();
     UUID id = v != null ? v.id() : o.record().id();
-    VolumeHandle h = handles.computeIfAbsent(name, n -> new VolumeHandle(this, n, spec, id));
+    // a handle of a deleted vDisk of the same name (its id) is replaced: it must not reach this one
+    VolumeHandle h = handles.compute(name, (n, old) -> old != null && old.id().equals(id) ? old
+        : new VolumeHandle(this, n, spec, id));
     return Optional.of(h);
   }
 

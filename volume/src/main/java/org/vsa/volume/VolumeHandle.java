@@ -11,38 +11,44 @@ import java.util.UUID;
  * name. Every call goes to the vDisk the engine serves now, so a LUN or file bound while the vDisk
  * was offline serves again once it is brought online, and one bound before a rollback follows the
  * reopened vDisk. While the vDisk is offline, I/O fails with {@link VolumeOfflineException} and the
- * size and identity come from its record.
+ * size and identity come from its record. A handle is bound to the vDisk's id: a vDisk deleted and
+ * created again under the same name is another vDisk, which an old handle never reaches.
  */
 final class VolumeHandle extends Volume {
   private final Engine engine;
   private final String name;
-  /** The record's spec and id, for a vDisk that is offline (never null: no handle without them). */
+  private final UUID id;
+  /** The spec last seen (the record's while offline); never null. */
   private volatile VolumeSpec lastSpec;
-  private volatile UUID lastId;
 
   VolumeHandle(Engine engine, String name, VolumeSpec spec, UUID id) {
     this.engine = engine;
     this.name = name;
     this.lastSpec = spec;
-    this.lastId = id;
+    this.id = id;
   }
 
   /** The vDisk served now; throws {@link VolumeOfflineException} (or "gone") otherwise. */
   private LocalVolume target() throws IOException {
     LocalVolume v = engine.online(name);
-    if (v != null) {
+    if (v != null && v.id().equals(id)) {
       return v;
+    }
+    if (v != null) {
+      throw new IOException("vDisk " + name + " was deleted (a vDisk of that name now is another one, id " + v.id()
+          + ")");
     }
     throw engine.unavailable(name);
   }
 
+  /** The vDisk served now under this handle's id, if any. */
   private Optional<LocalVolume> current() {
     LocalVolume v = engine.online(name);
-    if (v != null) {
-      lastSpec = v.spec();
-      lastId = v.id();
+    if (v == null || !v.id().equals(id)) {
+      return Optional.empty();
     }
-    return Optional.ofNullable(v);
+    lastSpec = v.spec();
+    return Optional.of(v);
   }
 
   @Override
@@ -52,7 +58,7 @@ final class VolumeHandle extends Volume {
 
   @Override
   public UUID id() {
-    return current().map(LocalVolume::id).orElse(lastId);
+    return id;
   }
 
   @Override
@@ -87,11 +93,8 @@ final class VolumeHandle extends Volume {
 
   @Override
   public Export export(String holder, boolean writable) {
-    LocalVolume v = engine.online(name);
-    if (v == null) {
-      throw new IllegalStateException(engine.unavailable(name).getMessage());
-    }
-    return v.export(holder, writable);
+    return current().orElseThrow(() -> new IllegalStateException(engine.unavailable(name).getMessage()))
+        .export(holder, writable);
   }
 
   @Override
@@ -121,7 +124,7 @@ final class VolumeHandle extends Volume {
 
   @Override
   public boolean ready() {
-    return engine.online(name) != null;
+    return current().isPresent();
   }
 
   @Override

@@ -200,4 +200,24 @@ class OfflineVdiskTest {
       assertPass(e.volume("o").orElseThrow(), 2);
     }
   }
+
+  @Test
+  void aHandleFollowsItsVdiskAndNeverAnotherOfTheSameName() throws Exception {
+    try (Engine e = TestEngines.start(dir)) {
+      Volume x = e.create(TestEngines.spec("x", SIZE));
+      Volume h = e.handle("x").orElseThrow();
+      h.write(0, ByteBuffer.wrap(data(1, 0)), Durability.DURABLE);
+      assertArrayEquals(data(1, 0), TestEngines.read(x, 0, Layout.CLUSTER_BYTES));
+      e.delete("x");
+      assertThrows(java.io.IOException.class, () -> h.read(0, ByteBuffer.allocate(Layout.CLUSTER_BYTES)));
+      e.create(TestEngines.spec("x", SIZE));
+      java.io.IOException stale = assertThrows(java.io.IOException.class,
+          () -> h.write(0, ByteBuffer.wrap(data(2, 0)), Durability.DURABLE));
+      assertTrue(stale.getMessage().contains("deleted"), stale.getMessage());
+      Volume h2 = e.handle("x").orElseThrow();
+      assertTrue(h2 != h && h2.ready() && !h.ready());
+      assertArrayEquals(new byte[Layout.CLUSTER_BYTES], TestEngines.read(h2, 0, Layout.CLUSTER_BYTES),
+          "the new vDisk got nothing through the old handle");
+    }
+  }
 }
