@@ -101,6 +101,11 @@ class OfflineVdiskEndToEndTest {
         CliRun snap = CliRun.run(work, "snapshot", "create", "bad", "s1", "--data-dir", "data");
         assertEquals(4, snap.exitCode(), snap.err());
         assertTrue(snap.err().contains("offline"), snap.err());
+        CliRun delete = CliRun.run(work, "vdisk", "delete", "bad", "--data-dir", "data");
+        assertEquals(4, delete.exitCode(), delete.err());
+        assertTrue(delete.err().contains("offline"), delete.err());
+        assertEquals(3, CliRun.run(work, "vdisk", "open", "nosuch", "--data-dir", "data").exitCode());
+        assertEquals(0, CliRun.run(work, "vdisk", "open", "good", "--data-dir", "data").exitCode(), "online: a no-op");
 
         // fixed: it comes online without a restart, and the session logged in all along reads it
         Files.write(checkpoint, intact);
