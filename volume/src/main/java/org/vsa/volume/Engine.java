@@ -29,7 +29,8 @@ import org.vsa.cache.WriteBuffer;
 /**
  * The vDisk engine of one node: every vDisk it serves, the shared write buffer, read cache,
  * metadata page cache and uploader. {@link #start} recovers every vDisk found under the metadata
- * directory.
+ * directory; one that cannot be opened safely goes offline alone (see {@link #offlineVdisks()})
+ * and the engine serves the others.
  */
 public final class Engine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Engine.class);
