@@ -91,8 +91,12 @@ class OfflineVdiskEndToEndTest {
         assertEquals(2, r.sense()[2] & 0x0f, "NOT READY");
         assertEquals(0x04, r.sense()[12] & 0xff, "LOGICAL UNIT NOT READY");
         assertEquals(2, session.scsi(1, RawInitiator.write10(0, BLOCKS, true), new byte[BLOCKS * 512], 0).status());
-        // its NFS file is there and fails its reads
-        assertNotEquals(0, nfsCatExit(a, "bad.raw"), "reading the offline vDisk's file over NFS must fail");
+        // its NFS file is there (not forgotten as a deleted vDisk's) and fails its reads with an I/O error
+        String listing = nfsTool(a, "nfs-ls", "").out;
+        assertTrue(listing.contains("bad.raw") && listing.contains("good.raw"), listing);
+        Run cat = nfsTool(a, "nfs-cat", "bad.raw");
+        assertNotEquals(0, cat.exit, "reading the offline vDisk's file over NFS must fail");
+        assertTrue(cat.err.contains("Failed to read"), "the file opens (LOOKUP) and its READ fails: " + cat.err);
 
         // refused while the cause is there
         CliRun refused = CliRun.run(work, "vdisk", "open", "bad", "--data-dir", "data");
@@ -171,7 +175,20 @@ class OfflineVdiskEndToEndTest {
     return Files.readAllBytes(out);
   }
 
-  private int nfsCatExit(Appliance a, String file) throws Exception {
-    return nfsCatProcess(a, file, Files.createTempFile(work, "nfs-cat", ".out")).exitValue();
+  private record Run(int exit, String out, String err) {}
+
+  /** Runs a libnfs tool on the export (or a file of it): exit status, stdout, stderr. */
+  private Run nfsTool(Appliance a, String tool, String file) throws Exception {
+    int nfs = a.nfs().orElseThrow().localAddress().getPort();
+    int mount = a.nfs().orElseThrow().mountAddress().getPort();
+    String url = "nfs://127.0.0.1/default/" + file + "?nfsport=" + nfs + "&mountport=" + mount + "&version=3";
+    Path out = Files.createTempFile(work, tool, ".out");
+    Path err = Files.createTempFile(work, tool, ".err");
+    Process p = new ProcessBuilder(List.of(tool, url)).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    if (!p.waitFor(120, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      fail(tool + " did not finish in 120 s");
+    }
+    return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
   }
 }
