@@ -932,6 +932,13 @@ public final class LocalNamespace implements Namespace {
 
   @Override
   public Written write(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    Written w = writeDeferred(fileId, offset, data, durability);
+    w.settle().await();
+    return new Written(w.count(), w.durable(), w.after(), Settle.NONE);
+  }
+
+  @Override
+  public Written writeDeferred(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
     Inode n = regular(fileId);
     int len = data.remaining();
     if (offset < 0 || offset + len > MAX_FILE_BYTES || offset + len < 0) {
@@ -941,10 +948,11 @@ public final class LocalNamespace implements Namespace {
       if (n.volume == null && vdiskThresholdBytes > 0 && offset + len > vdiskThresholdBytes) {
         toVdisk(n);
       }
+      Settle settle = Settle.NONE;
       if (n.volume != null || !writeSmall(n, offset, data, durability)) {
-        writeVdisk(n, offset, data, durability);
+        settle = writeVdisk(n, offset, data, durability);
       }
-      return new Written(len, durability == Durability.DURABLE, attrOf(n));
+      return new Written(len, durability == Durability.DURABLE, attrOf(n), settle);
     } catch (IOException e) {
       throw ioError(e);
     }
@@ -983,8 +991,11 @@ public final class LocalNamespace implements Namespace {
     }
   }
 
-  private void writeVdisk(Inode n, long offset, ByteBuffer data, Durability durability)
+  /** Writes into the file's vDisk; returns the durability wait left (the vDisk's, then the journal's). */
+  private Settle writeVdisk(Inode n, long offset, ByteBuffer data, Durability durability)
       throws IOException, NfsException {
+    BlockVolume.Pending pending;
+    long journaled = -1;
     int len = data.remaining();
     long end = offset + len;
     BlockVolume v = volume(n);
@@ -998,7 +1009,7 @@ public final class LocalNamespace implements Namespace {
         v = catalog.resize(n.volume, Math.min(growTo(end), roundUp(MAX_FILE_BYTES, 4096)));
       }
       if (aligned) {
-        v.write(offset, data, durability);
+        pending = v.writeDeferred(offset, data, durability);
       } else {
         long start = offset - offset % bs;
         long stop = roundUp(end, bs);
@@ -1012,7 +1023,7 @@ public final class LocalNamespace implements Namespace {
         merged.position((int) (offset - start));
         merged.put(data);
         merged.clear();
-        v.write(start, merged, durability);
+        pending = v.writeDeferred(start, merged, durability);
       }
       long size;
       boolean extended;
@@ -1035,13 +1046,28 @@ public final class LocalNamespace implements Namespace {
           lock.unlock();
         }
         if (durability == Durability.DURABLE) {
-          journal.syncTo(at);
+          journaled = at;
         }
       }
       Verify.that(size <= v.sizeBytes(), "file %d: size %d beyond its vDisk's %d", n.id, size, v.sizeBytes());
     } finally {
       l.unlock();
     }
+    if (pending == BlockVolume.Pending.NONE && journaled < 0) {
+      return Settle.NONE;
+    }
+    BlockVolume.Pending p = pending;
+    long at = journaled;
+    return () -> {
+      try {
+        p.await();
+        if (at >= 0) {
+          journal.syncTo(at); // the new size is as durable as the data
+        }
+      } catch (IOException e) {
+        throw ioError(e);
+      }
+    };
   }
 
   /**
