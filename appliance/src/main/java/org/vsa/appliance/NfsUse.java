@@ -82,6 +82,11 @@ public final class NfsUse {
     }
 
     @Override
+    public boolean writesAtOnce(long bytes) {
+      return v.writesAtOnce(bytes);
+    }
+
+    @Override
     public Pending writeDeferred(long offset, ByteBuffer src, Durability durability) throws IOException {
       used();
       return v.writeDeferred(offset, src, durability);

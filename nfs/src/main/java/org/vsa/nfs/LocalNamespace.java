@@ -939,18 +939,33 @@ public final class LocalNamespace implements Namespace {
 
   @Override
   public Written writeDeferred(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    return write(fileId, offset, data, durability, false);
+  }
+
+  @Override
+  public Written writeAtOnce(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    return write(fileId, offset, data, durability, true);
+  }
+
+  /** A write; {@code atOnce}: only if it needs no wait (else null, nothing done), see {@link #writeAtOnce}. */
+  private Written write(long fileId, long offset, ByteBuffer data, Durability durability, boolean atOnce)
+      throws NfsException {
     Inode n = regular(fileId);
     int len = data.remaining();
     if (offset < 0 || offset + len > MAX_FILE_BYTES || offset + len < 0) {
       throw Status.of(Status.FBIG, "write past the maximum file size");
     }
     try {
+      if (atOnce) {
+        Settle settle = n.volume == null ? null : writeVdisk(n, offset, data, durability, true);
+        return settle == null ? null : new Written(len, durability == Durability.DURABLE, attrOf(n), settle);
+      }
       if (n.volume == null && vdiskThresholdBytes > 0 && offset + len > vdiskThresholdBytes) {
         toVdisk(n);
       }
       Settle settle = Settle.NONE;
       if (n.volume != null || !writeSmall(n, offset, data, durability)) {
-        settle = writeVdisk(n, offset, data, durability);
+        settle = writeVdisk(n, offset, data, durability, false);
       }
       return new Written(len, durability == Durability.DURABLE, attrOf(n), settle);
     } catch (IOException e) {
@@ -991,8 +1006,11 @@ public final class LocalNamespace implements Namespace {
     }
   }
 
-  /** Writes into the file's vDisk; returns the durability wait left (the vDisk's, then the journal's). */
-  private Settle writeVdisk(Inode n, long offset, ByteBuffer data, Durability durability)
+  /**
+   * Writes into the file's vDisk; returns the durability wait left (the vDisk's, then the
+   * journal's). {@code atOnce}: null instead if the write would wait for a lock or room.
+   */
+  private Settle writeVdisk(Inode n, long offset, ByteBuffer data, Durability durability, boolean atOnce)
       throws IOException, NfsException {
     BlockVolume.Pending pending;
     long journaled = -1;
@@ -1003,7 +1021,14 @@ public final class LocalNamespace implements Namespace {
     boolean aligned = offset % bs == 0 && len % bs == 0;
     boolean grows = end > v.sizeBytes();
     var l = aligned && !grows ? n.io.readLock() : n.io.writeLock();
-    l.lock();
+    if (atOnce) {
+      // whole 4 KiB clusters only: a partial cluster is merged with what is there, which may need a backend read
+      if (!aligned || grows || (offset | len) % 4096 != 0 || !v.writesAtOnce(len) || !l.tryLock()) {
+        return null;
+      }
+    } else {
+      l.lock();
+    }
     try {
       if (end > v.sizeBytes()) {
         v = catalog.resize(n.volume, Math.min(growTo(end), roundUp(MAX_FILE_BYTES, 4096)));

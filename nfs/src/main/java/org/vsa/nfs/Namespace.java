@@ -89,6 +89,15 @@ public interface Namespace extends Closeable {
     return write(fileId, offset, data, durability);
   }
 
+  /**
+   * {@link #writeDeferred} if it can be done now without waiting for a lock, room or a disk
+   * (a whole-block write inside a vDisk-backed file's vDisk, which has room); otherwise null,
+   * with nothing changed and {@code data} untouched. The default always answers null.
+   */
+  default Written writeAtOnce(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    return null;
+  }
+
   /** Makes every write to the file that returned before this call durable. */
   void commit(long fileId) throws NfsException;
 

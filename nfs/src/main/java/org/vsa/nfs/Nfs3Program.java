@@ -93,11 +93,11 @@ final class Nfs3Program implements RpcDispatchable {
         return;
       }
       FileHandle h = FileHandle.decode(a.fh());
-      Runnable task = () -> guarded(call, () -> write(call, a));
+      WriteCall w = new WriteCall(call, a);
       if (h == null) {
-        workers.execute(task); // BADHANDLE, from a worker like any other error
+        workers.execute(w::run); // BADHANDLE, from a worker like any other error
       } else {
-        lanes.submit(h, a.dataBytes(), task);
+        lanes.submit(h, a.dataBytes(), w);
       }
       return;
     }
@@ -132,7 +132,7 @@ final class Nfs3Program implements RpcDispatchable {
       case 4 -> access(call, in);
       case 5 -> readlink(call, in);
       case 6 -> read(call, in);
-      case 7 -> write(call, WriteArgs.decode(in));
+      case 7 -> new WriteCall(call, WriteArgs.decode(in)).run();
       case 8 -> create(call, in);
       case 9 -> mkdir(call, in);
       case 10 -> symlink(call, in);
@@ -461,35 +461,89 @@ final class Nfs3Program implements RpcDispatchable {
     }
   }
 
-  private void write(RpcCall call, WriteArgs a) throws IOException {
-    if (a.dataBytes() >= 0 && a.dataBytes() <= WTMAX && a.in() instanceof org.dcache.oncrpc4j.xdr.Xdr xdr) {
-      // One copy from the record's buffers into a pooled direct buffer, which the engine writes
-      // to its file without a bounce; the buffer is reused once the data is written.
-      ByteBuffer data = directBuffers.take(a.dataBytes());
+  /** One WRITE call: its data taken out of the record once, then written here and now or in its lane. */
+  private final class WriteCall implements WriteLanes.Write {
+    private final RpcCall call;
+    private final WriteArgs a;
+    private ByteBuffer data; // pooled direct, once decoded
+    private boolean pooled;
+
+    WriteCall(RpcCall call, WriteArgs a) {
+      this.call = call;
+      this.a = a;
+    }
+
+    @Override
+    public boolean tryHere() {
+      FileHandle h = FileHandle.decode(a.fh());
+      Exported x = h == null ? null : byNamespace.get(h.namespaceId());
+      if (x == null || Caller.ruleNeedsLookup(x.export(), call.getTransport().getRemoteSocketAddress())) {
+        return false; // errors and DNS lookups are answered from a lane thread
+      }
+      boolean done = true;
       try {
-        Xdr3.opaqueInto(xdr, data);
-        write(call, a.fh(), a.offset(), a.count(), a.stable(), data);
+        decodeData();
+        done = write(call, a.fh(), a.offset(), a.count(), a.stable(), data, true);
+      } catch (IOException | RuntimeException e) {
+        garbage(call, e);
       } finally {
+        if (done) {
+          release();
+        }
+      }
+      return done;
+    }
+
+    @Override
+    public void run() {
+      try {
+        decodeData();
+        write(call, a.fh(), a.offset(), a.count(), a.stable(), data, false);
+      } catch (IOException | RuntimeException e) {
+        garbage(call, e);
+      } finally {
+        release();
+      }
+    }
+
+    private void decodeData() throws IOException {
+      if (data != null) {
+        return;
+      }
+      if (a.dataBytes() >= 0 && a.dataBytes() <= WTMAX && a.in() instanceof org.dcache.oncrpc4j.xdr.Xdr xdr) {
+        // One copy from the record's buffers into a pooled direct buffer, which the engine writes
+        // to its file without a bounce; the buffer is reused once the data is written.
+        ByteBuffer b = directBuffers.take(a.dataBytes());
+        pooled = true;
+        data = b;
+        Xdr3.opaqueInto(xdr, b);
+        return;
+      }
+      // Not oncrpc4j's stream, or more than wtmax (in memory already; INVAL below).
+      data = Xdr3.data(a.in(), (int) RpcGuard.MESSAGE_BYTES_MAX);
+    }
+
+    private void release() {
+      if (pooled) {
+        pooled = false;
         directBuffers.give(data);
       }
-      return;
     }
-    // Not oncrpc4j's stream, or more than wtmax (in memory already; INVAL below).
-    write(call, a.fh(), a.offset(), a.count(), a.stable(), Xdr3.data(a.in(), (int) RpcGuard.MESSAGE_BYTES_MAX));
   }
 
   /**
    * WRITE with its decoded arguments; {@code data} is only read before this returns. The wait for
-   * a stable write's durability is left to a worker, which then replies: a lane never waits.
+   * a stable write's durability is left to a worker, which then replies: a lane never waits for it.
+   * {@code atOnce}: only if the write needs no wait; false if it would (nothing done, no reply).
    */
-  private void write(RpcCall call, byte[] fh, long offset, long count, int stable, ByteBuffer data) {
+  private boolean write(RpcCall call, byte[] fh, long offset, long count, int stable, ByteBuffer data, boolean atOnce) {
     Target t;
     Namespace.Written w;
     try {
       t = target(call, fh);
     } catch (NfsException e) {
       reply(call, e.status(), attrs(Fail.WCC, null));
-      return;
+      return true;
     }
     try {
       writable(t);
@@ -506,14 +560,21 @@ final class Nfs3Program implements RpcDispatchable {
       need(t, a, 2, true);
       // stable_how -> Durability, here at the edge: FILE_SYNC and DATA_SYNC are durable on reply.
       Durability d = stable == UNSTABLE ? Durability.BUFFERED : Durability.DURABLE;
-      w = t.ns().writeDeferred(t.fileId(), offset, data, d);
+      if (atOnce) {
+        w = t.ns().writeAtOnce(t.fileId(), offset, data, d);
+        if (w == null) {
+          return false;
+        }
+      } else {
+        w = t.ns().writeDeferred(t.fileId(), offset, data, d);
+      }
     } catch (NfsException e) {
       reply(call, e.status(), attrs(Fail.WCC, t));
-      return;
+      return true;
     }
     if (w.settle() == Namespace.Settle.NONE) {
       replyWritten(call, t, w);
-      return;
+      return true;
     }
     Target target = t;
     workers.execute(() -> {
@@ -529,6 +590,7 @@ final class Nfs3Program implements RpcDispatchable {
       }
       replyWritten(call, target, w);
     });
+    return true;
   }
 
   private void replyWritten(RpcCall call, Target t, Namespace.Written w) {

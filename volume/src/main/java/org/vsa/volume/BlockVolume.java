@@ -62,6 +62,15 @@ public interface BlockVolume {
     return Pending.NONE;
   }
 
+  /**
+   * Whether a write of {@code bytes} would be appended now without waiting for room (the write
+   * buffer below its slow-down band, the DTL's queue not full). A hint, for a front end that would
+   * rather hand a write to a thread that may wait than wait itself; false when unknown.
+   */
+  default boolean writesAtOnce(long bytes) {
+    return false;
+  }
+
   /** Makes every write that returned before this call durable (SYNCHRONIZE CACHE, COMMIT). */
   void flush() throws IOException;
 

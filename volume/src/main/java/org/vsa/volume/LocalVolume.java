@@ -669,6 +669,12 @@ final class LocalVolume extends Volume {
   }
 
   @Override
+  public boolean writesAtOnce(long bytes) {
+    long clusters = (bytes + Layout.CLUSTER_BYTES) >>> Layout.CLUSTER_SHIFT; // an unaligned write may touch one more
+    return !closed && dtl.hasRoom() && ctx.writeBuffer().admitsAtOnce(clusters * (Layout.CLUSTER_BYTES + TLog.RECORD_BYTES));
+  }
+
+  @Override
   public Pending writeDeferred(long offset, ByteBuffer src, Durability durability) throws IOException {
     int len = src.remaining();
     checkRange(offset, len);
