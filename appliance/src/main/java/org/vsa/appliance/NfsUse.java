@@ -82,6 +82,17 @@ public final class NfsUse {
     }
 
     @Override
+    public boolean writesAtOnce(long bytes) {
+      return v.writesAtOnce(bytes);
+    }
+
+    @Override
+    public Pending writeDeferred(long offset, ByteBuffer src, Durability durability) throws IOException {
+      used();
+      return v.writeDeferred(offset, src, durability);
+    }
+
+    @Override
     public void flush() throws IOException {
       used();
       v.flush();

@@ -129,6 +129,12 @@ public final class WriteBuffer {
     usedBytes.addAndGet(bytes);
   }
 
+  /** Whether {@link #admit} of {@code bytes} would return now, neither held nor slowed down (a hint). */
+  public boolean admitsAtOnce(long bytes) {
+    long used = usedBytes.get();
+    return used + bytes < capacityBytes && delayNanosFor(used + bytes) == 0;
+  }
+
   /** Accounts bytes without throttling: recovery finding existing SCOs and TLogs. */
   public void account(long bytes) {
     checkBytes(bytes);

@@ -244,6 +244,11 @@ final class DtlClient implements DtlStream {
   }
 
   @Override
+  public synchronized boolean hasRoom() {
+    return machine.admits() || closed;
+  }
+
+  @Override
   public synchronized void awaitRoom() throws InterruptedIOException {
     if (machine.admits()) {
       return;

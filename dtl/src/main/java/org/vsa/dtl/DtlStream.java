@@ -28,6 +28,11 @@ public interface DtlStream extends AutoCloseable {
    */
   default void awaitRoom() throws java.io.InterruptedIOException {}
 
+  /** Whether {@link #awaitRoom()} would return at once now (a hint). */
+  default boolean hasRoom() {
+    return true;
+  }
+
   /** Writes held back by {@link #awaitRoom()} so far, and the nanoseconds they waited in all. */
   default long[] heldBack() {
     return new long[2];

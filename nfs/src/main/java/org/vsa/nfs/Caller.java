@@ -32,6 +32,23 @@ record Caller(int uid, int gid, int[] gids, boolean readOnly) {
     return new Caller(uid, gid, gids, rule.readOnly());
   }
 
+  /** Whether finding the caller's rule would look names up in the DNS now (see {@link ClientRule#needsLookup}). */
+  static boolean ruleNeedsLookup(Export export, InetSocketAddress remote) {
+    InetAddress addr = remote == null ? null : remote.getAddress();
+    if (addr == null) {
+      return false;
+    }
+    for (ClientRule r : export.clients()) {
+      if (r.needsLookup(addr)) {
+        return true;
+      }
+      if (r.matches(addr)) {
+        return false;
+      }
+    }
+    return false;
+  }
+
   static ClientRule rule(Export export, InetSocketAddress remote) {
     InetAddress addr = remote == null ? null : remote.getAddress();
     if (addr == null) {

@@ -39,6 +39,14 @@ public record ClientRule(String host, boolean readOnly, Squash squash, int anonU
     return new ClientRule("*", false, Squash.NO_ROOT_SQUASH, NOBODY, NOBODY);
   }
 
+  /** Whether {@link #matches} would look names up in the DNS now (a host-name rule not cached for this client). */
+  boolean needsLookup(InetAddress client) {
+    if (host.equals("*") || host.contains("/") || isIpLiteral(host)) {
+      return false;
+    }
+    return !Names.cached(host.toLowerCase(Locale.ROOT), client);
+  }
+
   public boolean matches(InetAddress client) {
     if (host.equals("*")) {
       return true;
@@ -94,6 +102,11 @@ public record ClientRule(String host, boolean readOnly, Squash squash, int anonU
 
     private static final java.util.concurrent.ConcurrentHashMap<String, Cached> CACHE =
         new java.util.concurrent.ConcurrentHashMap<>();
+
+    static boolean cached(String host, InetAddress client) {
+      Cached c = CACHE.get(host + " " + client.getHostAddress());
+      return c != null && c.expiresNanos() - System.nanoTime() > 0;
+    }
 
     static boolean matches(String host, InetAddress client) throws UnknownHostException {
       String key = host + " " + client.getHostAddress();

@@ -932,19 +932,42 @@ public final class LocalNamespace implements Namespace {
 
   @Override
   public Written write(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    Written w = writeDeferred(fileId, offset, data, durability);
+    w.settle().await();
+    return new Written(w.count(), w.durable(), w.after(), Settle.NONE);
+  }
+
+  @Override
+  public Written writeDeferred(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    return write(fileId, offset, data, durability, false);
+  }
+
+  @Override
+  public Written writeAtOnce(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    return write(fileId, offset, data, durability, true);
+  }
+
+  /** A write; {@code atOnce}: only if it needs no wait (else null, nothing done), see {@link #writeAtOnce}. */
+  private Written write(long fileId, long offset, ByteBuffer data, Durability durability, boolean atOnce)
+      throws NfsException {
     Inode n = regular(fileId);
     int len = data.remaining();
     if (offset < 0 || offset + len > MAX_FILE_BYTES || offset + len < 0) {
       throw Status.of(Status.FBIG, "write past the maximum file size");
     }
     try {
+      if (atOnce) {
+        Settle settle = n.volume == null ? null : writeVdisk(n, offset, data, durability, true);
+        return settle == null ? null : new Written(len, durability == Durability.DURABLE, attrOf(n), settle);
+      }
       if (n.volume == null && vdiskThresholdBytes > 0 && offset + len > vdiskThresholdBytes) {
         toVdisk(n);
       }
+      Settle settle = Settle.NONE;
       if (n.volume != null || !writeSmall(n, offset, data, durability)) {
-        writeVdisk(n, offset, data, durability);
+        settle = writeVdisk(n, offset, data, durability, false);
       }
-      return new Written(len, durability == Durability.DURABLE, attrOf(n));
+      return new Written(len, durability == Durability.DURABLE, attrOf(n), settle);
     } catch (IOException e) {
       throw ioError(e);
     }
@@ -983,8 +1006,14 @@ public final class LocalNamespace implements Namespace {
     }
   }
 
-  private void writeVdisk(Inode n, long offset, ByteBuffer data, Durability durability)
+  /**
+   * Writes into the file's vDisk; returns the durability wait left (the vDisk's, then the
+   * journal's). {@code atOnce}: null instead if the write would wait for a lock or room.
+   */
+  private Settle writeVdisk(Inode n, long offset, ByteBuffer data, Durability durability, boolean atOnce)
       throws IOException, NfsException {
+    BlockVolume.Pending pending;
+    long journaled = -1;
     int len = data.remaining();
     long end = offset + len;
     BlockVolume v = volume(n);
@@ -992,13 +1021,20 @@ public final class LocalNamespace implements Namespace {
     boolean aligned = offset % bs == 0 && len % bs == 0;
     boolean grows = end > v.sizeBytes();
     var l = aligned && !grows ? n.io.readLock() : n.io.writeLock();
-    l.lock();
+    if (atOnce) {
+      // whole 4 KiB clusters only: a partial cluster is merged with what is there, which may need a backend read
+      if (!aligned || grows || (offset | len) % 4096 != 0 || !v.writesAtOnce(len) || !l.tryLock()) {
+        return null;
+      }
+    } else {
+      l.lock();
+    }
     try {
       if (end > v.sizeBytes()) {
         v = catalog.resize(n.volume, Math.min(growTo(end), roundUp(MAX_FILE_BYTES, 4096)));
       }
       if (aligned) {
-        v.write(offset, data, durability);
+        pending = v.writeDeferred(offset, data, durability);
       } else {
         long start = offset - offset % bs;
         long stop = roundUp(end, bs);
@@ -1012,7 +1048,7 @@ public final class LocalNamespace implements Namespace {
         merged.position((int) (offset - start));
         merged.put(data);
         merged.clear();
-        v.write(start, merged, durability);
+        pending = v.writeDeferred(start, merged, durability);
       }
       long size;
       boolean extended;
@@ -1035,13 +1071,28 @@ public final class LocalNamespace implements Namespace {
           lock.unlock();
         }
         if (durability == Durability.DURABLE) {
-          journal.syncTo(at);
+          journaled = at;
         }
       }
       Verify.that(size <= v.sizeBytes(), "file %d: size %d beyond its vDisk's %d", n.id, size, v.sizeBytes());
     } finally {
       l.unlock();
     }
+    if (pending == BlockVolume.Pending.NONE && journaled < 0) {
+      return Settle.NONE;
+    }
+    BlockVolume.Pending p = pending;
+    long at = journaled;
+    return () -> {
+      try {
+        p.await();
+        if (at >= 0) {
+          journal.syncTo(at); // the new size is as durable as the data
+        }
+      } catch (IOException e) {
+        throw ioError(e);
+      }
+    };
   }
 
   /**

@@ -19,8 +19,20 @@ public interface Namespace extends Closeable {
   /** A directory entry; {@code cookie} is stable while the entry exists and never reused in its directory. */
   record Entry(String name, long fileId, long cookie) {}
 
-  /** What a write did: bytes written, whether they are already durable, the file's attributes after it. */
-  record Written(int count, boolean durable, Attr after) {}
+  /**
+   * What a write did: bytes written, whether they are durable once {@code settle} has returned, the
+   * file's attributes after it, and the wait left before it may be acknowledged (see
+   * {@link #writeDeferred}; {@link Settle#NONE} from {@link #write}).
+   */
+  record Written(int count, boolean durable, Attr after, Settle settle) {}
+
+  /** The durability wait left of a write. */
+  @FunctionalInterface
+  interface Settle {
+    Settle NONE = () -> { };
+
+    void await() throws NfsException;
+  }
 
   /** What a read did: bytes read (less at end of file), the file's attributes after it. */
   record Read(int count, Attr after) {}
@@ -67,6 +79,24 @@ public interface Namespace extends Closeable {
   Read read(long fileId, long offset, ByteBuffer dst) throws NfsException;
 
   Written write(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException;
+
+  /**
+   * {@link #write}, except that the wait for the asked durability (the group commit, the DTL) may
+   * be left in the result's {@code settle}, for the caller to do, on another thread if it likes,
+   * before acknowledging the write. {@code data} is consumed before this returns.
+   */
+  default Written writeDeferred(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    return write(fileId, offset, data, durability);
+  }
+
+  /**
+   * {@link #writeDeferred} if it can be done now without waiting for a lock, room or a disk
+   * (a whole-block write inside a vDisk-backed file's vDisk, which has room); otherwise null,
+   * with nothing changed and {@code data} untouched. The default always answers null.
+   */
+  default Written writeAtOnce(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
+    return null;
+  }
 
   /** Makes every write to the file that returned before this call durable. */
   void commit(long fileId) throws NfsException;

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executor;
 import org.dcache.oncrpc4j.rpc.OncRpcException;
 import org.dcache.oncrpc4j.rpc.RpcCall;
 import org.dcache.oncrpc4j.rpc.RpcDispatchable;
@@ -47,10 +48,18 @@ final class Nfs3Program implements RpcDispatchable {
   private final Map<Long, Exported> byNamespace;
   private final byte[] writeVerifier;
   private final DirectBuffers directBuffers = new DirectBuffers();
+  private final Executor workers;
+  private final WriteLanes lanes;
 
-  Nfs3Program(Map<Long, Exported> byNamespace, byte[] writeVerifier) {
+  /**
+   * {@code workers} run every procedure but WRITE, and the durability waits of stable WRITEs;
+   * {@code lanes} run each file's WRITEs in order, one at a time (see {@link WriteLanes}).
+   */
+  Nfs3Program(Map<Long, Exported> byNamespace, byte[] writeVerifier, Executor workers, WriteLanes lanes) {
     this.byNamespace = byNamespace;
     this.writeVerifier = writeVerifier.clone();
+    this.workers = workers;
+    this.lanes = lanes;
   }
 
   /** A resolved file handle: which export, which file, and who asks. */
@@ -68,16 +77,50 @@ final class Nfs3Program implements RpcDispatchable {
     }
   }
 
+  /**
+   * Runs on the connection's selector thread (oncrpc4j is given a direct executor): a WRITE's
+   * arguments but its data are decoded here and the call goes to its file's lane; every other call
+   * goes to a worker. Nothing here waits.
+   */
   @Override
   public void dispatchOncRpcCall(RpcCall call) throws OncRpcException, IOException {
-    try {
-      dispatch(call, call.getProcedure(), call.getXdr());
-    } catch (IOException | RuntimeException e) {
-      // Arguments that do not decode (short, lying lengths, bad enums): GARBAGE_ARGS, connection kept.
-      log.debug("NFS procedure {} from {}: {}", call.getProcedure(), call.getTransport().getRemoteSocketAddress(),
-          e.toString());
-      call.failRpcGarbage();
+    if (call.getProcedure() == 7) {
+      WriteArgs a;
+      try {
+        a = WriteArgs.decode(call.getXdr());
+      } catch (IOException | RuntimeException e) {
+        garbage(call, e);
+        return;
+      }
+      FileHandle h = FileHandle.decode(a.fh());
+      WriteCall w = new WriteCall(call, a);
+      if (h == null) {
+        workers.execute(w::run); // BADHANDLE, from a worker like any other error
+      } else {
+        lanes.submit(h, a.dataBytes(), w);
+      }
+      return;
     }
+    workers.execute(() -> guarded(call, () -> dispatch(call, call.getProcedure(), call.getXdr())));
+  }
+
+  private interface CallBody {
+    void run() throws IOException;
+  }
+
+  private static void guarded(RpcCall call, CallBody body) {
+    try {
+      body.run();
+    } catch (IOException | RuntimeException e) {
+      garbage(call, e);
+    }
+  }
+
+  /** Arguments that do not decode (short, lying lengths, bad enums): GARBAGE_ARGS, connection kept. */
+  private static void garbage(RpcCall call, Exception e) {
+    log.debug("NFS procedure {} from {}: {}", call.getProcedure(), call.getTransport().getRemoteSocketAddress(),
+        e.toString());
+    call.failRpcGarbage();
   }
 
   private void dispatch(RpcCall call, int proc, XdrDecodingStream in) throws IOException {
@@ -89,7 +132,7 @@ final class Nfs3Program implements RpcDispatchable {
       case 4 -> access(call, in);
       case 5 -> readlink(call, in);
       case 6 -> read(call, in);
-      case 7 -> write(call, in);
+      case 7 -> new WriteCall(call, WriteArgs.decode(in)).run();
       case 8 -> create(call, in);
       case 9 -> mkdir(call, in);
       case 10 -> symlink(call, in);
@@ -400,36 +443,109 @@ final class Nfs3Program implements RpcDispatchable {
     });
   }
 
-  private void write(RpcCall call, XdrDecodingStream in) throws IOException {
-    byte[] fh = Xdr3.fh(in);
-    long offset = in.xdrDecodeLong();
-    long count = in.xdrDecodeInt() & 0xffffffffL;
-    int stable = in.xdrDecodeInt();
-    if (stable < UNSTABLE || stable > FILE_SYNC) {
-      throw Xdr3.garbage("stable_how " + stable);
-    }
-    if (in instanceof org.dcache.oncrpc4j.xdr.Xdr xdr) {
-      int len = Xdr3.opaqueLength(xdr, (int) RpcGuard.MESSAGE_BYTES_MAX);
-      if (len <= WTMAX) {
-        // One copy from the record's buffers into a pooled direct buffer, which the engine writes
-        // to its file without a bounce; the buffer is reused once the write has returned.
-        ByteBuffer data = directBuffers.take(len);
-        try {
-          Xdr3.opaqueInto(xdr, data);
-          write(call, fh, offset, count, stable, data);
-        } finally {
-          directBuffers.give(data);
-        }
-        return;
+  /** WRITE's arguments up to its data, which stays in the call's record until the write runs. */
+  record WriteArgs(byte[] fh, long offset, long count, int stable, XdrDecodingStream in, int dataBytes) {
+    static WriteArgs decode(XdrDecodingStream in) throws IOException {
+      byte[] fh = Xdr3.fh(in);
+      long offset = in.xdrDecodeLong();
+      long count = in.xdrDecodeInt() & 0xffffffffL;
+      int stable = in.xdrDecodeInt();
+      if (stable < UNSTABLE || stable > FILE_SYNC) {
+        throw Xdr3.garbage("stable_how " + stable);
       }
+      int len = -1;
+      if (in instanceof org.dcache.oncrpc4j.xdr.Xdr xdr) {
+        len = Xdr3.opaqueLength(xdr, (int) RpcGuard.MESSAGE_BYTES_MAX);
+      }
+      return new WriteArgs(fh, offset, count, stable, in, len);
     }
-    // Not oncrpc4j's stream, or more than wtmax (in memory already; INVAL below).
-    write(call, fh, offset, count, stable, Xdr3.data(in, (int) RpcGuard.MESSAGE_BYTES_MAX));
   }
 
-  /** WRITE with its decoded arguments; {@code data} is only read before this returns. */
-  private void write(RpcCall call, byte[] fh, long offset, long count, int stable, ByteBuffer data) {
-    serve(call, fh, Fail.WCC, t -> {
+  /** One WRITE call: its data taken out of the record once, then written here and now or in its lane. */
+  private final class WriteCall implements WriteLanes.Write {
+    private final RpcCall call;
+    private final WriteArgs a;
+    private ByteBuffer data; // pooled direct, once decoded
+    private boolean pooled;
+
+    WriteCall(RpcCall call, WriteArgs a) {
+      this.call = call;
+      this.a = a;
+    }
+
+    @Override
+    public boolean tryHere() {
+      FileHandle h = FileHandle.decode(a.fh());
+      Exported x = h == null ? null : byNamespace.get(h.namespaceId());
+      if (x == null || Caller.ruleNeedsLookup(x.export(), call.getTransport().getRemoteSocketAddress())) {
+        return false; // errors and DNS lookups are answered from a lane thread
+      }
+      boolean done = true;
+      try {
+        decodeData();
+        done = write(call, a.fh(), a.offset(), a.count(), a.stable(), data, true);
+      } catch (IOException | RuntimeException e) {
+        garbage(call, e);
+      } finally {
+        if (done) {
+          release();
+        }
+      }
+      return done;
+    }
+
+    @Override
+    public void run() {
+      try {
+        decodeData();
+        write(call, a.fh(), a.offset(), a.count(), a.stable(), data, false);
+      } catch (IOException | RuntimeException e) {
+        garbage(call, e);
+      } finally {
+        release();
+      }
+    }
+
+    private void decodeData() throws IOException {
+      if (data != null) {
+        return;
+      }
+      if (a.dataBytes() >= 0 && a.dataBytes() <= WTMAX && a.in() instanceof org.dcache.oncrpc4j.xdr.Xdr xdr) {
+        // One copy from the record's buffers into a pooled direct buffer, which the engine writes
+        // to its file without a bounce; the buffer is reused once the data is written.
+        ByteBuffer b = directBuffers.take(a.dataBytes());
+        pooled = true;
+        data = b;
+        Xdr3.opaqueInto(xdr, b);
+        return;
+      }
+      // Not oncrpc4j's stream, or more than wtmax (in memory already; INVAL below).
+      data = Xdr3.data(a.in(), (int) RpcGuard.MESSAGE_BYTES_MAX);
+    }
+
+    private void release() {
+      if (pooled) {
+        pooled = false;
+        directBuffers.give(data);
+      }
+    }
+  }
+
+  /**
+   * WRITE with its decoded arguments; {@code data} is only read before this returns. The wait for
+   * a stable write's durability is left to a worker, which then replies: a lane never waits for it.
+   * {@code atOnce}: only if the write needs no wait; false if it would (nothing done, no reply).
+   */
+  private boolean write(RpcCall call, byte[] fh, long offset, long count, int stable, ByteBuffer data, boolean atOnce) {
+    Target t;
+    Namespace.Written w;
+    try {
+      t = target(call, fh);
+    } catch (NfsException e) {
+      reply(call, e.status(), attrs(Fail.WCC, null));
+      return true;
+    }
+    try {
       writable(t);
       if (count > WTMAX || data.remaining() > WTMAX) {
         throw Status.of(Status.INVAL, "write of more than wtmax");
@@ -444,14 +560,46 @@ final class Nfs3Program implements RpcDispatchable {
       need(t, a, 2, true);
       // stable_how -> Durability, here at the edge: FILE_SYNC and DATA_SYNC are durable on reply.
       Durability d = stable == UNSTABLE ? Durability.BUFFERED : Durability.DURABLE;
-      Namespace.Written w = t.ns().write(t.fileId(), offset, data, d);
-      int committed = w.durable() ? FILE_SYNC : UNSTABLE;
-      return wccThen(t, w.after(), out -> {
-        out.xdrEncodeInt(w.count());
-        out.xdrEncodeInt(committed);
-        out.xdrEncodeOpaque(writeVerifier, 8);
-      });
+      if (atOnce) {
+        w = t.ns().writeAtOnce(t.fileId(), offset, data, d);
+        if (w == null) {
+          return false;
+        }
+      } else {
+        w = t.ns().writeDeferred(t.fileId(), offset, data, d);
+      }
+    } catch (NfsException e) {
+      reply(call, e.status(), attrs(Fail.WCC, t));
+      return true;
+    }
+    if (w.settle() == Namespace.Settle.NONE) {
+      replyWritten(call, t, w);
+      return true;
+    }
+    Target target = t;
+    workers.execute(() -> {
+      try {
+        w.settle().await();
+      } catch (NfsException e) {
+        reply(call, e.status(), attrs(Fail.WCC, target));
+        return;
+      } catch (RuntimeException e) {
+        log.warn("NFS WRITE to file {}: {}", target.fileId(), e.toString(), e);
+        reply(call, Status.SERVERFAULT, attrs(Fail.WCC, target));
+        return;
+      }
+      replyWritten(call, target, w);
     });
+    return true;
+  }
+
+  private void replyWritten(RpcCall call, Target t, Namespace.Written w) {
+    int committed = w.durable() ? FILE_SYNC : UNSTABLE;
+    reply(call, Status.OK, wccThen(t, w.after(), out -> {
+      out.xdrEncodeInt(w.count());
+      out.xdrEncodeInt(committed);
+      out.xdrEncodeOpaque(writeVerifier, 8);
+    }));
   }
 
   /** The reply of CREATE, MKDIR, SYMLINK: the new handle and attributes, the directory's wcc. */

@@ -1,5 +1,6 @@
 package org.vsa.nfs;
 
+import com.google.common.util.concurrent.MoreExecutors;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -9,6 +10,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.dcache.oncrpc4j.portmap.OncRpcbindServer;
 import org.dcache.oncrpc4j.rpc.OncRpcProgram;
 import org.dcache.oncrpc4j.rpc.OncRpcSvc;
@@ -24,17 +29,52 @@ import org.slf4j.LoggerFactory;
  */
 public final class NfsServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NfsServer.class);
+  private static final long DRAIN_SECONDS = 30;
 
   private final List<LocalNamespace> namespaces;
   private final OncRpcSvc nfs;
   private final OncRpcSvc mount;
   private final OncRpcSvc portmap;
+  private final ExecutorService workers;
+  private final ExecutorService laneThreads;
 
-  private NfsServer(List<LocalNamespace> namespaces, OncRpcSvc nfs, OncRpcSvc mount, OncRpcSvc portmap) {
+  private NfsServer(List<LocalNamespace> namespaces, OncRpcSvc nfs, OncRpcSvc mount, OncRpcSvc portmap,
+      ExecutorService workers, ExecutorService laneThreads) {
     this.namespaces = namespaces;
     this.nfs = nfs;
     this.mount = mount;
     this.portmap = portmap;
+    this.workers = workers;
+    this.laneThreads = laneThreads;
+  }
+
+  private static ExecutorService pool(String prefix, int threads) {
+    AtomicInteger n = new AtomicInteger();
+    return Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, prefix + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Lets the calls under way finish (a write in a lane, a durability wait on a worker) before the
+   * namespaces close; calls still queued are dropped, unanswered, like those of a stopped server.
+   */
+  private static void drain(ExecutorService pool) {
+    if (pool == null) {
+      return;
+    }
+    pool.shutdown();
+    try {
+      if (!pool.awaitTermination(DRAIN_SECONDS, TimeUnit.SECONDS)) {
+        log.warn("NFS calls still running {} s after the server stopped; closing anyway", DRAIN_SECONDS);
+        pool.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      pool.shutdownNow();
+    }
   }
 
   public static NfsServer start(NfsConfig config, VolumeCatalog volumes) throws IOException {
@@ -42,6 +82,8 @@ public final class NfsServer implements AutoCloseable {
     OncRpcSvc nfs = null;
     OncRpcSvc mount = null;
     OncRpcSvc portmap = null;
+    ExecutorService workers = null;
+    ExecutorService laneThreads = null;
     try {
       List<Exported> exported = new ArrayList<>();
       Map<Long, Exported> byNamespace = new HashMap<>();
@@ -65,9 +107,14 @@ public final class NfsServer implements AutoCloseable {
           publish = portmap != null;
         }
       }
-      Nfs3Program nfs3 = new Nfs3Program(Map.copyOf(byNamespace), verifier);
+      workers = pool("vsa-nfs-worker-", config.workerThreads());
+      laneThreads = pool("vsa-nfs-lane-", config.workerThreads());
+      Nfs3Program nfs3 = new Nfs3Program(Map.copyOf(byNamespace), verifier, workers,
+          new WriteLanes(laneThreads, workers));
+      // oncrpc4j runs each call on the selector thread (a direct executor); Nfs3Program hands it
+      // on to a worker, or a WRITE to its file's lane, without waiting.
       nfs = service(config, config.nfsPort(), "vsa-nfs", publish)
-          .withWorkerThreadPoolSize(config.workerThreads())
+          .withWorkerThreadExecutionService(MoreExecutors.newDirectExecutorService())
           .withRpcService(new OncRpcProgram(Nfs3Program.PROGRAM, Nfs3Program.VERSION), nfs3)
           .build();
       MountProgram mnt = new MountProgram(exported);
@@ -81,13 +128,15 @@ public final class NfsServer implements AutoCloseable {
       RpcGuard.install(nfs);
       mount.start();
       RpcGuard.install(mount);
-      NfsServer s = new NfsServer(opened, nfs, mount, portmap);
+      NfsServer s = new NfsServer(opened, nfs, mount, portmap, workers, laneThreads);
       log.info("NFS serving {} on {} (mount {}), portmapper: {}", config.exports().stream().map(Export::path).toList(),
           s.localAddress(), s.mountAddress(), publish ? (portmap != null ? "embedded" : "registration asked of the running one") : "none");
       return s;
     } catch (IOException | RuntimeException e) {
       stopQuietly(mount);
       stopQuietly(nfs);
+      drain(laneThreads);
+      drain(workers);
       for (LocalNamespace ns : opened) {
         try {
           ns.close();
@@ -179,6 +228,8 @@ public final class NfsServer implements AutoCloseable {
   public void close() throws IOException {
     stopQuietly(mount);
     stopQuietly(nfs);
+    drain(laneThreads);
+    drain(workers);
     IOException first = null;
     for (LocalNamespace ns : namespaces) {
       try {

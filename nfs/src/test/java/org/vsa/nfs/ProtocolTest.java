@@ -160,6 +160,48 @@ class ProtocolTest {
     }
   }
 
+  /**
+   * A burst of overlapping WRITEs to one vDisk-backed file, stable and unstable, whole-cluster
+   * (written on the selector thread when the lane is idle) and unaligned (merged, in the file's
+   * lane): they are applied in the order they arrived, as a byte-array model applies them, and a
+   * stable one says FILE_SYNC.
+   */
+  @Test
+  void overlappingWritesInOneBurstApplyInArrivalOrder() throws Exception {
+    Nfs3Client.Res f = c.create(root, "order.raw", 1);
+    assertEquals(0, f.status());
+    int span = 256 << 10;
+    assertEquals(0, c.setSize(f.fh(), span));
+    byte[] model = new byte[span];
+    java.util.Random rnd = new java.util.Random(11);
+    java.io.ByteArrayOutputStream burst = new java.io.ByteArrayOutputStream();
+    java.util.Map<Integer, Integer> stableOfXid = new java.util.HashMap<>();
+    int calls = 120;
+    for (int i = 0; i < calls; i++) {
+      boolean aligned = i % 3 != 0;
+      int len = aligned ? 4096 * (1 + rnd.nextInt(16)) : 1 + rnd.nextInt(70_000);
+      long off = aligned ? 4096L * rnd.nextInt((span - len) / 4096 + 1) : rnd.nextInt(span - len + 1);
+      int stable = i % 4 == 0 ? 2 : 0;
+      byte[] data = new byte[len];
+      rnd.nextBytes(data);
+      System.arraycopy(data, 0, model, (int) off, len);
+      burst.write(c.nfs.callRecord(RpcClient.NFS, 3, 7, o -> o.opaque(f.fh()).l(off).i(len).i(stable).opaque(data)));
+      stableOfXid.put(c.nfs.lastXid(), stable);
+    }
+    c.nfs.sendRaw(burst.toByteArray());
+    for (int i = 0; i < calls; i++) {
+      java.util.Map.Entry<Integer, RpcClient.XdrIn> r = c.nfs.anyReply();
+      Integer stable = stableOfXid.remove(r.getKey());
+      assertTrue(stable != null, "reply to an unknown or repeated xid " + r.getKey());
+      assertEquals(0, r.getValue().i(), "status of the WRITE with xid " + r.getKey());
+      r.getValue().wcc();
+      r.getValue().i(); // count
+      int committed = r.getValue().i();
+      assertTrue(committed >= stable, "committed " + committed + " for a WRITE asking " + stable);
+    }
+    assertArrayEquals(model, c.read(f.fh(), 0, span));
+  }
+
   /** A WRITE whose data stops before its XDR padding: GARBAGE_ARGS, nothing written, connection kept. */
   @Test
   void writeWithoutItsPaddingIsGarbage() throws Exception {

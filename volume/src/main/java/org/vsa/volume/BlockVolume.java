@@ -38,6 +38,39 @@ public interface BlockVolume {
    */
   void write(long offset, ByteBuffer src, Durability durability) throws IOException;
 
+  /**
+   * What is left of a write once it is visible to reads: the wait for the durability it was asked
+   * (the group commit for {@link Durability#DURABLE}; in DTL mode sync, the DTL's hold for every
+   * write). The write may be acknowledged once {@link #await} has returned.
+   */
+  @FunctionalInterface
+  interface Pending {
+    /** Nothing left to wait for. */
+    Pending NONE = () -> { };
+
+    void await() throws IOException;
+  }
+
+  /**
+   * {@link #write}, split: returns once the write is visible to reads, with its durability wait
+   * still to be done by the caller. A front end that appends one vDisk's writes from one thread
+   * hands the wait to another, so that the appending thread never waits for a disk or the DTL.
+   * The default does the whole write and returns {@link Pending#NONE}.
+   */
+  default Pending writeDeferred(long offset, ByteBuffer src, Durability durability) throws IOException {
+    write(offset, src, durability);
+    return Pending.NONE;
+  }
+
+  /**
+   * Whether a write of {@code bytes} would be appended now without waiting for room (the write
+   * buffer below its slow-down band, the DTL's queue not full). A hint, for a front end that would
+   * rather hand a write to a thread that may wait than wait itself; false when unknown.
+   */
+  default boolean writesAtOnce(long bytes) {
+    return false;
+  }
+
   /** Makes every write that returned before this call durable (SYNCHRONIZE CACHE, COMMIT). */
   void flush() throws IOException;
 

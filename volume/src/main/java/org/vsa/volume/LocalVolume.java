@@ -673,14 +673,22 @@ final class LocalVolume extends Volume {
 
   @Override
   public void write(long offset, ByteBuffer src, Durability durability) throws IOException {
+    writeDeferred(offset, src, durability).await();
+  }
+
+  @Override
+  public boolean writesAtOnce(long bytes) {
+    long clusters = (bytes + Layout.CLUSTER_BYTES) >>> Layout.CLUSTER_SHIFT; // an unaligned write may touch one more
+    return !closed && dtl.hasRoom() && ctx.writeBuffer().admitsAtOnce(clusters * (Layout.CLUSTER_BYTES + TLog.RECORD_BYTES));
+  }
+
+  @Override
+  public Pending writeDeferred(long offset, ByteBuffer src, Durability durability) throws IOException {
     int len = src.remaining();
     checkRange(offset, len);
     checkWritable();
     if (len == 0) {
-      if (durability == Durability.DURABLE) {
-        flush();
-      }
-      return;
+      return durability == Durability.DURABLE ? this::flush : Pending.NONE;
     }
     long first = offset >>> Layout.CLUSTER_SHIFT;
     long last = (offset + len - 1) >>> Layout.CLUSTER_SHIFT;
@@ -726,11 +734,11 @@ final class LocalVolume extends Volume {
             data.duplicate().position(i * Layout.CLUSTER_BYTES).limit((i + 1) * Layout.CLUSTER_BYTES));
       }
     }
+    long acked = seq;
     if (durability == Durability.DURABLE) {
-      awaitDurable(seq);
-    } else if (dtl.mode() == DtlMode.SYNC) {
-      dtl.awaitHeld(seq);
+      return () -> awaitDurable(acked);
     }
+    return dtl.mode() == DtlMode.SYNC ? () -> dtl.awaitHeld(acked) : Pending.NONE;
   }
 
   /**
