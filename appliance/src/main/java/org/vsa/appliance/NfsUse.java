@@ -108,5 +108,10 @@ public final class NfsUse {
     public boolean readOnly() {
       return v.readOnly();
     }
+
+    @Override
+    public boolean ready() {
+      return v.ready();
+    }
   }
 }

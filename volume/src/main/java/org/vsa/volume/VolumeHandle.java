@@ -113,6 +113,17 @@ final class VolumeHandle extends Volume {
   }
 
   @Override
+  public Pending writeDeferred(long offset, ByteBuffer src, Durability durability) throws IOException {
+    return target().writeDeferred(offset, src, durability);
+  }
+
+  @Override
+  public boolean writesAtOnce(long bytes) {
+    LocalVolume v = engine.online(name);
+    return v != null && v.id().equals(id) && v.writesAtOnce(bytes);
+  }
+
+  @Override
   public void flush() throws IOException {
     target().flush();
   }
