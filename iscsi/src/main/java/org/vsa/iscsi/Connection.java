@@ -173,6 +173,17 @@ final class Connection extends ChannelInboundHandlerAdapter {
     ctx.close();
   }
 
+  /**
+   * Called by the login just before the final login response is sent: the session counts as
+   * logged in (for the in-use checks of rollback and delete, and reinstatement) before the
+   * initiator can learn that it is.
+   */
+  void sessionStarting() {
+    if (!discovery) {
+      target.sessionStarted(this);
+    }
+  }
+
   /** Called by the login once the final login response is written. */
   void enterFullFeature() {
     phase = Phase.FULL_FEATURE;
@@ -180,9 +191,6 @@ final class Connection extends ChannelInboundHandlerAdapter {
     framing.headerDigest = params.headerDigest;
     framing.dataDigest = params.dataDigest;
     maxCmdSnSent = expCmdSn - 1 + config().queueDepth();
-    if (!discovery) {
-      target.sessionStarted(this);
-    }
   }
 
   // ---- full feature phase ----

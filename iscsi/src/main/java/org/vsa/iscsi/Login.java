@@ -118,6 +118,7 @@ final class Login {
     }
     if (transit && nsg == 3) {
       c.tsih = target.newTsih();
+      c.sessionStarting();
     }
     respond(pdu, csg, nsg, transit, TextKeys.encode(out));
     if (transit && nsg == 3) {
