@@ -1338,8 +1338,14 @@ public final class LocalNamespace implements Namespace {
 
   static NfsException ioError(Exception e) {
     String m = String.valueOf(e.getMessage());
-    if (m.contains("No space left") || m.contains("ENOSPC")) {
-      return Status.of(Status.NOSPC, m);
+    // the engine wraps the file system's error ("writing SCO n in the write buffer failed", then
+    // "stopped after a write-buffer failure"): look through the causes, a bounded chain
+    Throwable t = e;
+    for (int depth = 0; t != null && depth < 8; depth++, t = t.getCause()) {
+      String tm = String.valueOf(t.getMessage());
+      if (tm.contains("No space left") || tm.contains("ENOSPC")) {
+        return Status.of(Status.NOSPC, m);
+      }
     }
     if (e instanceof IllegalStateException || e instanceof IllegalArgumentException) {
       return Status.of(Status.INVAL, m);

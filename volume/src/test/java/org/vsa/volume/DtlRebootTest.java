@@ -116,6 +116,15 @@ class DtlRebootTest {
     return ok;
   }
 
+  /** The write buffer directory of the crashed vDisk, and the port its DTL listened on (nothing listens there now). */
+  private record Crashed(Path wb, int port) {}
+
+  private Crashed crashWithTheDtlGoneAfterwards() throws Exception {
+    try (DtlServer server = DtlServer.start(dir.resolve("dtl"), "127.0.0.1", 0, 1L << 30)) {
+      return new Crashed(writeAcknowledgedOnTheDtlAndCrash(server), server.port());
+    }
+  }
+
   @Test
   void afterARebootEveryAcknowledgedWriteComesBackFromTheDtl() throws Exception {
     try (DtlServer server = DtlServer.start(dir.resolve("dtl"), "127.0.0.1", 0, 1L << 30)) {
@@ -141,12 +150,9 @@ class DtlRebootTest {
 
   @Test
   void afterARebootWithTheDtlDownTheVdiskIsOfflineUnlessTheOperatorAcceptsTheLoss() throws Exception {
-    Path wb;
-    int port;
-    try (DtlServer server = DtlServer.start(dir.resolve("dtl"), "127.0.0.1", 0, 1L << 30)) {
-      port = server.port();
-      wb = writeAcknowledgedOnTheDtlAndCrash(server);
-    }
+    Crashed crashed = crashWithTheDtlGoneAfterwards();
+    Path wb = crashed.wb();
+    int port = crashed.port();
     try (DtlConnector c = DtlCrashChild.connectorQuick(data, port); Engine e = start(c, "boot-B")) {
       assertTrue(e.volume("s").isEmpty(), "the vDisk is not served");
       String reason = e.offlineVdisk("s").orElseThrow().reason();
@@ -199,28 +205,12 @@ class DtlRebootTest {
     return TestEngines.pattern(88_000_000L + pass * 1_000_003L + i, Layout.CLUSTER_BYTES);
   }
 
-  /** Writes every cluster of {@code v} with pass {@code pass}'s data, durably, and waits until the backend holds it. */
   private static void fillHealthy(Volume v, int pass) throws Exception {
-    for (long i = 0; i < HEALTHY_BYTES / Layout.CLUSTER_BYTES; i++) {
-      v.write(i * Layout.CLUSTER_BYTES, ByteBuffer.wrap(healthy(pass, i)), Durability.BUFFERED);
-    }
-    v.flush();
-    LocalVolume lv = (LocalVolume) v;
-    long last = lv.sealForSnapshot()[0];
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (!lv.uploadedThrough(last)) {
-      assertTrue(System.nanoTime() < deadline, "uploads did not finish in 120 s");
-      Thread.sleep(10);
-    }
+    TestEngines.fillAndUpload(v, HEALTHY_BYTES, i -> healthy(pass, i));
   }
 
   private static void assertHealthy(Volume v, int pass) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(Layout.CLUSTER_BYTES);
-    for (long i = 0; i < HEALTHY_BYTES / Layout.CLUSTER_BYTES; i++) {
-      b.clear();
-      v.read(i * Layout.CLUSTER_BYTES, b);
-      assertArrayEquals(healthy(pass, i), b.array(), "healthy vDisk, cluster " + i);
-    }
+    TestEngines.assertClusters(v, HEALTHY_BYTES, i -> healthy(pass, i), "healthy vDisk");
   }
 
   /** A connector whose DTL peer is whatever {@code peer} holds now (the DTL may come back on another port). */
@@ -313,12 +303,9 @@ class DtlRebootTest {
 
   @Test
   void openWithoutDtlCreatedAfterStartThenRetryOpenBringsItOnline() throws Exception {
-    Path wb;
-    int port;
-    try (DtlServer server = DtlServer.start(dir.resolve("dtl"), "127.0.0.1", 0, 1L << 30)) {
-      port = server.port();
-      wb = writeAcknowledgedOnTheDtlAndCrash(server);
-    }
+    Crashed crashed = crashWithTheDtlGoneAfterwards();
+    Path wb = crashed.wb();
+    int port = crashed.port();
     try (DtlConnector c = DtlCrashChild.connectorQuick(data, port); Engine e = start(c, "boot-B")) {
       Volume handle = e.handle("s").orElseThrow();
       assertThrows(VolumeOfflineException.class, () -> handle.read(0, ByteBuffer.allocate(Layout.CLUSTER_BYTES)));

@@ -31,26 +31,11 @@ class OfflineVdiskTest {
   }
 
   private static void fill(Volume v, int pass) throws Exception {
-    for (long i = 0; i < SIZE / Layout.CLUSTER_BYTES; i++) {
-      v.write(i * Layout.CLUSTER_BYTES, ByteBuffer.wrap(data(pass, i)), Durability.BUFFERED);
-    }
-    v.flush();
-    LocalVolume lv = (LocalVolume) v;
-    long last = lv.sealForSnapshot()[0];
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (!lv.uploadedThrough(last)) {
-      assertTrue(System.nanoTime() < deadline, "uploads did not finish in 120 s");
-      Thread.sleep(10);
-    }
+    TestEngines.fillAndUpload(v, SIZE, i -> data(pass, i));
   }
 
   private static void assertPass(Volume v, int pass) throws Exception {
-    ByteBuffer b = ByteBuffer.allocate(Layout.CLUSTER_BYTES);
-    for (long i = 0; i < SIZE / Layout.CLUSTER_BYTES; i++) {
-      b.clear();
-      v.read(i * Layout.CLUSTER_BYTES, b);
-      assertArrayEquals(data(pass, i), b.array(), v.name() + " cluster " + i + " (pass " + pass + ")");
-    }
+    TestEngines.assertClusters(v, SIZE, i -> data(pass, i), v.name() + " (pass " + pass + ")");
   }
 
   private Path metadata(String vdisk) {

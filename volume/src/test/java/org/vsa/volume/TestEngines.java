@@ -48,4 +48,33 @@ public final class TestEngines {
   public static void write(BlockVolume v, long offset, byte[] data, Durability d) throws IOException {
     v.write(offset, ByteBuffer.wrap(data), d);
   }
+
+  /**
+   * Writes the first {@code bytes} of {@code v} cluster by cluster with {@code data.apply(i)} (the
+   * i-th cluster), flushes, seals and waits (at most 120 s) until the backend holds all of it.
+   */
+  public static void fillAndUpload(Volume v, long bytes, java.util.function.LongFunction<byte[]> data) throws Exception {
+    for (long i = 0; i < bytes / Layout.CLUSTER_BYTES; i++) {
+      v.write(i * Layout.CLUSTER_BYTES, ByteBuffer.wrap(data.apply(i)), Durability.BUFFERED);
+    }
+    v.flush();
+    LocalVolume lv = (LocalVolume) v;
+    long last = lv.sealForSnapshot()[0];
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(120);
+    while (!lv.uploadedThrough(last)) {
+      org.junit.jupiter.api.Assertions.assertTrue(System.nanoTime() < deadline, "uploads did not finish in 120 s");
+      Thread.sleep(10);
+    }
+  }
+
+  /** Asserts that the first {@code bytes} of {@code v} read back as {@code data.apply(i)} per cluster. */
+  public static void assertClusters(BlockVolume v, long bytes, java.util.function.LongFunction<byte[]> data,
+      String what) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(Layout.CLUSTER_BYTES);
+    for (long i = 0; i < bytes / Layout.CLUSTER_BYTES; i++) {
+      b.clear();
+      v.read(i * Layout.CLUSTER_BYTES, b);
+      org.junit.jupiter.api.Assertions.assertArrayEquals(data.apply(i), b.array(), what + ", cluster " + i);
+    }
+  }
 }
