@@ -15,6 +15,11 @@ public abstract class ForwardingObjectStore implements ObjectStore {
   protected abstract ObjectStore delegate();
 
   @Override
+  public void dropCached(String namespace, String name) {
+    delegate().dropCached(namespace, name);
+  }
+
+  @Override
   public void createNamespace(String namespace) throws IOException {
     delegate().createNamespace(namespace);
   }

@@ -189,6 +189,11 @@ public final class LocalDirectoryObjectStore implements ObjectStore {
    * a copy otherwise. The linked inode is forced before the rename, as a copy would be.
    */
   @Override
+  public void dropCached(String namespace, String name) {
+    PageCache.drop(objectPath(namespace, name));
+  }
+
+  @Override
   public void putSealed(String namespace, String name, Path source) throws IOException {
     Objects.requireNonNull(source, "source");
     if (!linking) {

@@ -46,6 +46,14 @@ public interface ObjectStore extends AutoCloseable {
   void put(String namespace, String name, byte[] data) throws IOException;
 
   /**
+   * A hint that the object's bytes need not stay in this node's page cache: a store on the local
+   * file system lets the kernel free those pages now (the engine says so for SCOs its writes have
+   * mostly overwritten, so that new writes reuse memory instead of taking fresh pages). Never
+   * fails; does nothing where there is nothing to free.
+   */
+  default void dropCached(String namespace, String name) {}
+
+  /**
    * Ranged read: fills {@code dst} from its position to its limit with the object's bytes from
    * {@code offset} on. Throws {@link java.io.EOFException} if the object ends before.
    */

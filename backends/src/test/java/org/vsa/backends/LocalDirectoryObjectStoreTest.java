@@ -92,6 +92,19 @@ class LocalDirectoryObjectStoreTest {
   }
 
   /** On the same file system a sealed file is linked, not copied: one inode, two names. */
+  /** The page-cache hint works here (not silently off) and costs no byte; an unknown object is no error. */
+  @Test
+  void droppingAnObjectFromThePageCacheKeepsItsBytes() throws IOException {
+    assertTrue(PageCache.available(), "posix_fadvise through JNA on this Linux machine");
+    byte[] data = content(3, 200_000);
+    store.put(NS, "sco_00000003", data);
+    store.dropCached(NS, "sco_00000003");
+    store.dropCached(NS, "sco_00000099");
+    ByteBuffer b = ByteBuffer.allocate(data.length);
+    store.read(NS, "sco_00000003", 0, b);
+    assertArrayEquals(data, b.array());
+  }
+
   @Test
   void aSealedFileIsLinkedAndOutlivesItsSource() throws IOException {
     byte[] data = content(7, 300_000);

@@ -65,6 +65,15 @@ final class LocalVolume extends Volume {
   private final int slotsPerSco;
   private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
   private final ReentrantLock appendLock = new ReentrantLock();
+  /**
+   * Once this fraction of a sealed SCO's clusters is overwritten, its pages are let go from the
+   * page cache: they hold mostly dead data, and new writes then reuse that memory instead of
+   * taking fresh pages (on a VM whose free memory goes back to the host, a fresh page costs a host
+   * fault; bench/README-frontends.md). A hint only: what it drops is read from disk if needed.
+   */
+  static final double DROP_CACHED_FRACTION = 0.75;
+  /** Clusters overwritten per sealed SCO in this run (see {@link #overwritten}); guarded by appendLock. */
+  private final java.util.Map<Long, int[]> overwrittenInSco = new java.util.HashMap<>();
   private final GroupCommitter committer;
   /** SCOs whose file is in the write buffer (open, sealed, uploading). */
   private final Map<Long, ScoHandle> scos = new ConcurrentHashMap<>();
@@ -951,7 +960,7 @@ final class LocalVolume extends Volume {
           long loc = Layout.location(current.number, nextSlot + j);
           appendRecord(TLog.Record.write(++lastSeq, cluster, nextSlot + j, crcs[i + j]), data,
               (i + j) * Layout.CLUSTER_BYTES);
-          metadata.set(cluster, loc, crcs[i + j]);
+          overwritten(metadata.set(cluster, loc, crcs[i + j]));
           locations[i + j] = loc;
           if (keys != null && ctx.dedupe().reservePending()) {
             pendingShares.computeIfAbsent(current.number, x -> new ArrayList<>())
@@ -971,6 +980,34 @@ final class LocalVolume extends Volume {
       return lastSeq;
     } finally {
       appendLock.unlock();
+    }
+  }
+
+  /**
+   * A write replaced the cluster at {@code old}: counts it against its SCO, and once most of a
+   * sealed SCO of this vDisk is overwritten, tells the backend its pages need not stay cached
+   * (see {@link #DROP_CACHED_FRACTION}). Caller holds the append lock.
+   */
+  private void overwritten(long old) {
+    if (old == 0) {
+      return;
+    }
+    long n = Layout.scoOf(old);
+    if (n >= current.number || Layout.lineageOf(old) != 0) {
+      return;
+    }
+    int[] count = overwrittenInSco.computeIfAbsent(n, x -> new int[1]);
+    if (++count[0] != (int) (slotsPerSco * DROP_CACHED_FRACTION)) {
+      return;
+    }
+    if (overwrittenInSco.size() > 4096) {
+      overwrittenInSco.clear(); // a hint, not an account: bounded, forgets rather than grows
+    }
+    String sco = Layout.scoName(n);
+    try {
+      ctx.checkpointer().execute(() -> ctx.backend().dropCached(namespace, sco));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closing
     }
   }
 

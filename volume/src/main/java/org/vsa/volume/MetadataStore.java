@@ -303,10 +303,10 @@ final class MetadataStore implements AutoCloseable {
     return p;
   }
 
-  /** Maps one cluster; the caller holds the vDisk's append lock. */
-  void set(long cluster, long location, int crc) throws IOException {
+  /** Maps one cluster; returns the location it had (0: none). The caller holds the vDisk's append lock. */
+  long set(long cluster, long location, int crc) throws IOException {
     Page p = pageForWrite(cluster >>> Layout.PAGE_SHIFT);
-    p.set((int) (cluster & (Layout.PAGE_ENTRIES - 1)), location, crc);
+    return p.set((int) (cluster & (Layout.PAGE_ENTRIES - 1)), location, crc);
   }
 
   /** Unmaps clusters [first, first+count); skips pages never written. Caller holds the append lock. */

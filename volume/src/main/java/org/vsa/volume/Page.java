@@ -26,10 +26,13 @@ final class Page {
     System.arraycopy(crcs, from, crcsOut, at, n);
   }
 
-  synchronized void set(int i, long location, int crc) {
+  /** Maps entry {@code i}; returns the location it had (0: none). */
+  synchronized long set(int i, long location, int crc) {
+    long old = locations[i];
     locations[i] = location;
     crcs[i] = crc;
     modCount++;
+    return old;
   }
 
   /** Clears [from, to); returns whether anything was mapped there. */
