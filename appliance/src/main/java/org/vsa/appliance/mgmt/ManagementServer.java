@@ -59,10 +59,21 @@ public final class ManagementServer implements AutoCloseable {
   public interface Handler {
     /** Handles one authenticated request; throws {@link ApiException} to refuse it. */
     Reply handle(String method, String path, Map<String, String> query, byte[] body) throws IOException;
+
+    /**
+     * Whether a GET of {@code path} is answered without the credential (static files of the web
+     * UI's login page: nothing secret). The default: none is.
+     */
+    default boolean isPublic(String path) {
+      return false;
+    }
   }
 
-  /** A response: status and a JSON body (a Map, List, record or null). */
+  /** A response: status and a JSON body (a Map, List, record or null), or a {@link Raw} body. */
   public record Reply(int status, Object body) {}
+
+  /** A body sent as it is (the Prometheus text format, the web UI's files), with its content type. */
+  public record Raw(byte[] bytes, String contentType) {}
 
   private final EventLoopGroup boss;
   private final EventLoopGroup loops;
@@ -126,7 +137,9 @@ public final class ManagementServer implements AutoCloseable {
             + "; try again in a minute", null)));
         return;
       }
-      if (!authenticated(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
+      boolean open = req.method().name().equals("GET")
+          && handler.isPublic(new QueryStringDecoder(req.uri(), StandardCharsets.UTF_8).path());
+      if (!open && !authenticated(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
         failed(from, req.method().name() + " " + req.uri());
         FullHttpResponse r = response(new Reply(401, error("authentication required (HTTP Basic with the admin credential)", null)));
         r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Basic realm=\"vsa\", charset=\"UTF-8\"");
@@ -211,6 +224,13 @@ public final class ManagementServer implements AutoCloseable {
   }
 
   private static FullHttpResponse response(Reply reply) {
+    if (reply.body() instanceof Raw raw) {
+      FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(reply.status()),
+          Unpooled.wrappedBuffer(raw.bytes()));
+      r.headers().set(HttpHeaderNames.CONTENT_TYPE, raw.contentType());
+      r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, raw.bytes().length);
+      return r;
+    }
     byte[] bytes;
     try {
       bytes = reply.body() == null ? new byte[0] : JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(reply.body());
