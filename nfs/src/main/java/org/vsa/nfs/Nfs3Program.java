@@ -445,12 +445,30 @@ final class Nfs3Program implements RpcDispatchable {
     }
     FileHandle h = FileHandle.decode(a.fh());
     Exported x = h == null ? null : byNamespace.get(h.namespaceId());
-    if (x != null && !Caller.ruleNeedsLookup(x.export(), call.getTransport().getRemoteSocketAddress())
-        && readAhead.likelyHit(x.namespace(), h.fileId(), a.offset(), a.count())) {
-      read(call, a);
+    if (x == null) {
+      workers.execute(() -> read(call, a));
       return;
     }
-    workers.execute(() -> read(call, a));
+    Namespace ns = x.namespace();
+    readAhead.arrived(ns, h.fileId(), a.offset(), a.count());
+    Runnable r = () -> {
+      try {
+        read(call, a);
+      } finally {
+        readAhead.left(ns, h.fileId(), a.count());
+      }
+    };
+    if (!Caller.ruleNeedsLookup(x.export(), call.getTransport().getRemoteSocketAddress())
+        && readAhead.likelyHit(ns, h.fileId(), a.offset(), a.count())) {
+      r.run();
+      return;
+    }
+    try {
+      workers.execute(r);
+    } catch (RuntimeException e) {
+      readAhead.left(ns, h.fileId(), a.count());
+      throw e;
+    }
   }
 
   private void read(RpcCall call, ReadArgs a) {

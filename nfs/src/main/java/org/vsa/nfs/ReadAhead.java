@@ -30,8 +30,11 @@ import org.slf4j.LoggerFactory;
 final class ReadAhead {
   private static final Logger log = LoggerFactory.getLogger(ReadAhead.class);
 
-  /** READs smaller than this are not read ahead (random I/O; the hand-off would cost more). */
-  static final int MIN_BYTES = 64 << 10;
+  /**
+   * READs smaller than this are not read ahead: for them the hand-off to a worker costs about what
+   * the read does (64 KiB READs at iodepth 1 were slower with it).
+   */
+  static final int MIN_BYTES = 256 << 10;
   static final int STREAMS_MAX = 32;
   static final long MAX_AGE_NANOS = 2_000_000_000L;
 
@@ -78,9 +81,16 @@ final class ReadAhead {
 
   /** A followed file: where its next READ is expected to start, and the range read ahead for it. */
   private static final class Stream {
-    long nextOffset;
+    long nextOffset = -1;
     Range ahead;
     long touched;
+    /** Large READs of the file between their arrival and their reply. */
+    int inFlight;
+    /** The furthest end of a READ of the file seen arriving. */
+    long arrivedEnd;
+    /** Ranges read ahead for nothing in a row; from 2 on, only one chance in 32 is taken. */
+    int wasteStreak;
+    int skipped;
   }
 
   private final DirectBuffers buffers;
@@ -98,6 +108,45 @@ final class ReadAhead {
 
   private static long key(Namespace ns, long fileId) {
     return ns.namespaceId() * 0x9E3779B97F4A7C15L ^ fileId;
+  }
+
+  /**
+   * A READ of {@code count} bytes of the file has arrived; {@link #left} must follow once it is
+   * answered (or failed). Only a client that waits for each READ before it sends the next one
+   * (nothing else of that file in flight) is read ahead for: with several READs in flight the next
+   * range is usually asked for already, and reading it ahead would read it twice.
+   */
+  void arrived(Namespace ns, long fileId, long offset, int count) {
+    if (count < MIN_BYTES) {
+      return;
+    }
+    long k = key(ns, fileId);
+    Stream s = streams.get(k);
+    if (s == null) {
+      long now = System.nanoTime();
+      if (streams.size() >= STREAMS_MAX && !sweep(now)) {
+        return;
+      }
+      s = streams.computeIfAbsent(k, x -> new Stream());
+    }
+    synchronized (s) {
+      s.inFlight++;
+      s.arrivedEnd = Math.max(s.arrivedEnd, offset + count);
+      s.touched = System.nanoTime();
+    }
+  }
+
+  /** The READ announced by {@link #arrived} is answered. */
+  void left(Namespace ns, long fileId, int count) {
+    if (count < MIN_BYTES) {
+      return;
+    }
+    Stream s = streams.get(key(ns, fileId));
+    if (s != null) {
+      synchronized (s) {
+        s.inFlight = Math.max(0, s.inFlight - 1);
+      }
+    }
   }
 
   /**
@@ -137,7 +186,13 @@ final class ReadAhead {
     if (r.offset != offset || r.count != count || !r.state.compareAndSet(READY, TAKEN)) {
       drop(r);
       wasted.increment();
+      synchronized (s) {
+        s.wasteStreak++;
+      }
       return null;
+    }
+    synchronized (s) {
+      s.wasteStreak = 0;
     }
     long stampNow = ns.contentStamp(fileId);
     if (stampNow == 0 || stampNow != r.stamp || r.after.size() != sizeNow) {
@@ -158,30 +213,27 @@ final class ReadAhead {
     if (count < MIN_BYTES || got < count || offset + got >= size) {
       return;
     }
-    long k = key(ns, fileId);
-    Stream s = streams.get(k);
     long now = System.nanoTime();
     if (now - lastSweep > MAX_AGE_NANOS) {
       lastSweep = now;
       sweep(now);
     }
+    Stream s = streams.get(key(ns, fileId));
     if (s == null) {
-      if (streams.size() >= STREAMS_MAX && !sweep(now)) {
-        return;
-      }
-      s = new Stream();
-      Stream had = streams.putIfAbsent(k, s);
-      if (had != null) {
-        s = had;
-      }
+      return; // not followed (too many streams)
     }
     Range next;
     Range old;
     synchronized (s) {
-      boolean sequential = s.nextOffset == offset && s.touched != 0;
+      boolean sequential = s.nextOffset == offset;
       s.nextOffset = offset + got;
       s.touched = now;
-      if (!sequential || ns.contentStamp(fileId) == 0) {
+      // s.inFlight counts this READ until it is answered: 1 means the client waits for it alone
+      // and no READ beyond it has arrived: the client is not asking for the next range already
+      if (!sequential || s.inFlight != 1 || s.arrivedEnd > offset + got || ns.contentStamp(fileId) == 0) {
+        return;
+      }
+      if (s.wasteStreak >= 2 && ++s.skipped % 32 != 0) {
         return;
       }
       old = s.ahead;
@@ -278,7 +330,7 @@ final class ReadAhead {
       Stream s = it.next().getValue();
       Range r;
       synchronized (s) {
-        if (now - s.touched < MAX_AGE_NANOS) {
+        if (now - s.touched < MAX_AGE_NANOS || s.inFlight > 0 && now - s.touched < 30 * MAX_AGE_NANOS) {
           continue;
         }
         r = s.ahead;
