@@ -75,9 +75,10 @@ for p in $ISCSI_PORT $NFS_PORT $MOUNT_PORT; do
 done
 mkdir -p "$WORK" "$OUT/jstacks"
 
-VSA_PID="" SAMPLER_PID=""
+VSA_PID="" SAMPLER_PID="" WATCHDOG_PID=""
 cleanup() {
 	[ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null && wait "$SAMPLER_PID" 2>/dev/null
+	[ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
 	if [ -n "$VSA_PID" ] && kill -0 "$VSA_PID" 2>/dev/null; then
 		log "stopping vsa (pid $VSA_PID)"
 		kill -TERM "$VSA_PID"
@@ -134,6 +135,27 @@ if [ "$JSTACK_EVERY" -gt 0 ]; then
 	SAMPLER_PID=$!
 fi
 
+# 6. fio teardown watchdog. fio's libnfs engine can hang in its unmount after the measured window
+# (libnfs answers MOUNT NULL, then never sends UMNT; seen with ganesha and with vsa, see
+# bench/README-frontends.md): a fio-net job process still alive 60 s after its window is sent
+# SIGTERM, and fio then writes its JSON, which holds the whole measured window. Logged in
+# watchdog.log so that every such pass is known.
+(
+	while true; do
+		sleep 5
+		for p in $(pgrep -x fio-net); do
+			el=$(ps -o etimes= -p "$p" 2>/dev/null | tr -d ' ')
+			[ -n "$el" ] || continue
+			if [ "$el" -gt $((RUNTIME + ${RAMP:-2} + 60)) ] && pgrep -P "$p" >/dev/null 2>&1; then
+				kid=$(pgrep -P "$p" | head -1)
+				echo "$(date +%H:%M:%S) fio-net $p ($(tr '\0' ' ' </proc/$p/cmdline | grep -o -- '--output=[^ ]*')) ran ${el}s: SIGTERM to its job $kid" >>"$OUT/watchdog.log"
+				kill "$kid" 2>/dev/null || true
+			fi
+		done
+	done
+) &
+WATCHDOG_PID=$!
+
 # 4. the run
 V_ISCSI="" V_NFS=""
 case " $PROTOCOLS " in *" iscsi "*) V_ISCSI="vsa=$LUN_URL" ;; esac
@@ -141,6 +163,8 @@ case " $PROTOCOLS " in *" nfs "*) V_NFS="vsa3=nfs://127.0.0.1/default?version=3&
 ISCSI_URL="$V_ISCSI" NFS_URL="$V_NFS" \
 	EXT_PIDS=$VSA_PID bash "$PEERS_SH" 2>&1 | tee "$OUT/run-peers.out"
 rc=${PIPESTATUS[0]}
+kill "$WATCHDOG_PID" 2>/dev/null || true
+[ -s "$OUT/watchdog.log" ] && log "fio teardown hangs cut short: $(wc -l <"$OUT/watchdog.log") (see watchdog.log)"
 log "vsa.log: $(grep -c "ERROR\|WARN" "$OUT/vsa.log") ERROR/WARN lines"
 log "results: $OUT (summary.txt from run-peers.sh, vsa.log, jstacks/)"
 exit "$rc"

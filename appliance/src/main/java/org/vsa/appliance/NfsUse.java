@@ -82,6 +82,11 @@ public final class NfsUse {
     }
 
     @Override
+    public long contentStamp() {
+      return v.contentStamp();
+    }
+
+    @Override
     public boolean writesAtOnce(long bytes) {
       return v.writesAtOnce(bytes);
     }

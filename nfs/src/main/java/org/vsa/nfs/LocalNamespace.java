@@ -870,6 +870,20 @@ public final class LocalNamespace implements Namespace {
   }
 
   @Override
+  public long contentStamp(long fileId) {
+    try {
+      Inode n = regular(fileId);
+      String vdisk = n.volume;
+      if (vdisk == null) {
+        return 0;
+      }
+      return catalog.get(vdisk).map(BlockVolume::contentStamp).orElse(0L);
+    } catch (NfsException e) {
+      return 0;
+    }
+  }
+
+  @Override
   public Read read(long fileId, long offset, ByteBuffer dst) throws NfsException {
     Inode n = regular(fileId);
     if (offset < 0) {

@@ -75,6 +75,15 @@ public interface Namespace extends Closeable {
   /** Whether the directory has entries after {@code cookie}. */
   boolean hasMoreAfter(long dirId, long cookie) throws NfsException;
 
+  /**
+   * A value that changes whenever the file's contents may have, whoever changed them (NFS, iSCSI
+   * on the same vDisk, a rollback): bytes read after it returned s are current while it still
+   * returns s. 0 (the default, and for files that are not vDisks): unknown, never read ahead.
+   */
+  default long contentStamp(long fileId) {
+    return 0;
+  }
+
   /** Reads into {@code dst} at {@code offset}. */
   Read read(long fileId, long offset, ByteBuffer dst) throws NfsException;
 

@@ -48,6 +48,7 @@ final class Nfs3Program implements RpcDispatchable {
   private final Map<Long, Exported> byNamespace;
   private final byte[] writeVerifier;
   private final DirectBuffers directBuffers = new DirectBuffers();
+  private final ReadAhead readAhead;
   private final Executor workers;
   private final WriteLanes lanes;
 
@@ -60,6 +61,26 @@ final class Nfs3Program implements RpcDispatchable {
     this.writeVerifier = writeVerifier.clone();
     this.workers = workers;
     this.lanes = lanes;
+    this.readAhead = new ReadAhead(directBuffers, workers);
+  }
+
+  /** Lets go of what is read ahead (the server is closing). */
+  void close() {
+    readAhead.close();
+    if (readAhead.served() + readAhead.wasted() > 0) {
+      log.info("NFS read-ahead: {} READs answered from ranges read ahead, {} ranges read for nothing",
+          readAhead.served(), readAhead.wasted());
+    }
+  }
+
+  /** READs answered from a range read ahead, and ranges read ahead for nothing (tests). */
+  long[] readAheadCounts() {
+    return new long[] {readAhead.served(), readAhead.wasted()};
+  }
+
+  /** Waits for the ranges being read ahead (tests). */
+  boolean awaitReadAhead(long timeoutMillis) throws InterruptedException {
+    return readAhead.awaitFilled(timeoutMillis);
   }
 
   /** A resolved file handle: which export, which file, and who asks. */
@@ -101,6 +122,10 @@ final class Nfs3Program implements RpcDispatchable {
       }
       return;
     }
+    if (call.getProcedure() == 6) {
+      dispatchRead(call);
+      return;
+    }
     workers.execute(() -> guarded(call, () -> dispatch(call, call.getProcedure(), call.getXdr())));
   }
 
@@ -131,7 +156,7 @@ final class Nfs3Program implements RpcDispatchable {
       case 3 -> lookup(call, in);
       case 4 -> access(call, in);
       case 5 -> readlink(call, in);
-      case 6 -> read(call, in);
+      case 6 -> read(call, ReadArgs.decode(in));
       case 7 -> new WriteCall(call, WriteArgs.decode(in)).run();
       case 8 -> create(call, in);
       case 9 -> mkdir(call, in);
@@ -396,11 +421,60 @@ final class Nfs3Program implements RpcDispatchable {
     });
   }
 
-  private void read(RpcCall call, XdrDecodingStream in) throws IOException {
-    byte[] fh = Xdr3.fh(in);
-    long offset = in.xdrDecodeLong();
-    int count = (int) Math.min(in.xdrDecodeInt() & 0xffffffffL, RTMAX);
-    serve(call, fh, Fail.POST_OP, t -> {
+  /** READ's arguments, decoded on the selector thread. */
+  record ReadArgs(byte[] fh, long offset, int count) {
+    static ReadArgs decode(XdrDecodingStream in) throws IOException {
+      byte[] fh = Xdr3.fh(in);
+      long offset = in.xdrDecodeLong();
+      int count = (int) Math.min(in.xdrDecodeInt() & 0xffffffffL, RTMAX);
+      return new ReadArgs(fh, offset, count);
+    }
+  }
+
+  /**
+   * On the selector thread: a READ that a range read ahead will probably answer is answered here
+   * (a buffer to send, no read, no hand-off); any other goes to a worker.
+   */
+  private void dispatchRead(RpcCall call) {
+    ReadArgs a;
+    try {
+      a = ReadArgs.decode(call.getXdr());
+    } catch (IOException | RuntimeException e) {
+      garbage(call, e);
+      return;
+    }
+    FileHandle h = FileHandle.decode(a.fh());
+    Exported x = h == null ? null : byNamespace.get(h.namespaceId());
+    if (x == null) {
+      workers.execute(() -> read(call, a));
+      return;
+    }
+    Namespace ns = x.namespace();
+    readAhead.arrived(ns, h.fileId(), a.offset(), a.count());
+    Runnable r = () -> {
+      try {
+        read(call, a);
+      } finally {
+        readAhead.left(ns, h.fileId(), a.count());
+      }
+    };
+    if (!Caller.ruleNeedsLookup(x.export(), call.getTransport().getRemoteSocketAddress())
+        && readAhead.likelyHit(ns, h.fileId(), a.offset(), a.count())) {
+      r.run();
+      return;
+    }
+    try {
+      workers.execute(r);
+    } catch (RuntimeException e) {
+      readAhead.left(ns, h.fileId(), a.count());
+      throw e;
+    }
+  }
+
+  private void read(RpcCall call, ReadArgs a) {
+    long offset = a.offset();
+    int count = a.count();
+    serve(call, a.fh(), Fail.POST_OP, t -> {
       Attr before = t.attr();
       if (before.type() == Attr.DIR) {
         throw Status.of(Status.ISDIR, "read of a directory");
@@ -409,18 +483,31 @@ final class Nfs3Program implements RpcDispatchable {
       if (offset < 0) {
         throw Status.of(Status.INVAL, "offset");
       }
-      // Take what the file can return, not what the client asks (up to rtmax per call).
-      ByteBuffer buf = directBuffers.take((int) Math.max(0, Math.min(count, before.size() - Math.min(offset,
-          before.size()))));
-      Namespace.Read r;
-      try {
-        r = t.ns().read(t.fileId(), offset, buf);
-      } catch (NfsException | RuntimeException e) {
-        directBuffers.give(buf);
-        throw e;
+      ByteBuffer buf;
+      int got;
+      Attr after;
+      ReadAhead.Range ahead = readAhead.take(t.ns(), t.fileId(), offset, count, before.size());
+      if (ahead != null) {
+        buf = ahead.buffer();
+        got = ahead.got();
+        after = before;
+      } else {
+        // Take what the file can return, not what the client asks (up to rtmax per call).
+        buf = directBuffers.take((int) Math.max(0, Math.min(count, before.size() - Math.min(offset,
+            before.size()))));
+        Namespace.Read r;
+        try {
+          r = t.ns().read(t.fileId(), offset, buf);
+        } catch (NfsException | RuntimeException e) {
+          directBuffers.give(buf);
+          throw e;
+        }
+        buf.flip();
+        got = r.count();
+        after = r.after();
       }
-      buf.flip();
-      boolean eof = offset + r.count() >= r.after().size();
+      readAhead.after(t.ns(), t.fileId(), offset, count, got, after.size());
+      boolean eof = offset + got >= after.size();
       long fsid = t.fsid();
       // The reply refers to buf until it is sent: only then is buf reused.
       call.registerSendOnceListener(new CompletionHandler<Integer, InetSocketAddress>() {
@@ -435,8 +522,8 @@ final class Nfs3Program implements RpcDispatchable {
         }
       });
       return out -> {
-        Xdr3.postOpAttr(out, r.after(), fsid);
-        out.xdrEncodeInt(r.count());
+        Xdr3.postOpAttr(out, after, fsid);
+        out.xdrEncodeInt(got);
         out.xdrEncodeBoolean(eof);
         Xdr3.opaqueNoCopy(out, buf);
       };

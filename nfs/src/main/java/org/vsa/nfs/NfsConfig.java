@@ -33,7 +33,7 @@ public record NfsConfig(
   public static final int DEFAULT_NFS_PORT = 2049;
   public static final int DEFAULT_MOUNT_PORT = 20048;
   public static final List<String> DEFAULT_VDISK_PATTERNS = List.of("*.raw", "*-flat.vmdk", "*.img", "*.qcow2");
-  public static final long DEFAULT_VDISK_THRESHOLD_BYTES = 256L << 20;
+  public static final long DEFAULT_VDISK_THRESHOLD_BYTES = 64L << 20;
 
   /** Portmapper (rpcbind) handling. */
   public enum Portmap {

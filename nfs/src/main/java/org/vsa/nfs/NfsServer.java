@@ -37,14 +37,16 @@ public final class NfsServer implements AutoCloseable {
   private final OncRpcSvc portmap;
   private final ExecutorService workers;
   private final ExecutorService laneThreads;
+  private final Nfs3Program program;
 
   private NfsServer(List<LocalNamespace> namespaces, OncRpcSvc nfs, OncRpcSvc mount, OncRpcSvc portmap,
-      ExecutorService workers, ExecutorService laneThreads) {
+      ExecutorService workers, ExecutorService laneThreads, Nfs3Program program) {
     this.namespaces = namespaces;
     this.nfs = nfs;
     this.mount = mount;
     this.portmap = portmap;
     this.workers = workers;
+    this.program = program;
     this.laneThreads = laneThreads;
   }
 
@@ -128,7 +130,7 @@ public final class NfsServer implements AutoCloseable {
       RpcGuard.install(nfs);
       mount.start();
       RpcGuard.install(mount);
-      NfsServer s = new NfsServer(opened, nfs, mount, portmap, workers, laneThreads);
+      NfsServer s = new NfsServer(opened, nfs, mount, portmap, workers, laneThreads, nfs3);
       log.info("NFS serving {} on {} (mount {}), portmapper: {}", config.exports().stream().map(Export::path).toList(),
           s.localAddress(), s.mountAddress(), publish ? (portmap != null ? "embedded" : "registration asked of the running one") : "none");
       return s;
@@ -230,6 +232,7 @@ public final class NfsServer implements AutoCloseable {
     stopQuietly(nfs);
     drain(laneThreads);
     drain(workers);
+    program.close();
     IOException first = null;
     for (LocalNamespace ns : namespaces) {
       try {
@@ -242,5 +245,15 @@ public final class NfsServer implements AutoCloseable {
     if (first != null) {
       throw first;
     }
+  }
+
+  /** READs answered from ranges read ahead, and ranges read for nothing (tests). */
+  long[] readAheadCounts() {
+    return program.readAheadCounts();
+  }
+
+  /** Waits for the ranges being read ahead (tests). */
+  boolean awaitReadAhead(long timeoutMillis) throws InterruptedException {
+    return program.awaitReadAhead(timeoutMillis);
   }
 }

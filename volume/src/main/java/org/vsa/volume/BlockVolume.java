@@ -71,6 +71,15 @@ public interface BlockVolume {
     return false;
   }
 
+  /**
+   * A value that changes whenever the vDisk's contents may have (every write, unmap, rollback,
+   * reopen), for a front end that reads ahead: bytes read after this returned s are current while
+   * it still returns s. 0 means unknown: such a vDisk is never read ahead.
+   */
+  default long contentStamp() {
+    return 0;
+  }
+
   /** Makes every write that returned before this call durable (SYNCHRONIZE CACHE, COMMIT). */
   void flush() throws IOException;
 

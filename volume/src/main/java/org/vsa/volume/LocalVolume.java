@@ -686,6 +686,11 @@ final class LocalVolume extends Volume {
   }
 
   @Override
+  public long contentStamp() {
+    return closed ? 0 : metadata.stamp();
+  }
+
+  @Override
   public boolean writesAtOnce(long bytes) {
     long clusters = (bytes + Layout.CLUSTER_BYTES) >>> Layout.CLUSTER_SHIFT; // an unaligned write may touch one more
     return !closed && dtl.hasRoom() && ctx.writeBuffer().admitsAtOnce(clusters * (Layout.CLUSTER_BYTES + TLog.RECORD_BYTES));

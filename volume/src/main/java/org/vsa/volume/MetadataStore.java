@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -306,7 +307,24 @@ final class MetadataStore implements AutoCloseable {
   /** Maps one cluster; returns the location it had (0: none). The caller holds the vDisk's append lock. */
   long set(long cluster, long location, int crc) throws IOException {
     Page p = pageForWrite(cluster >>> Layout.PAGE_SHIFT);
-    return p.set((int) (cluster & (Layout.PAGE_ENTRIES - 1)), location, crc);
+    long old = p.set((int) (cluster & (Layout.PAGE_ENTRIES - 1)), location, crc);
+    stamp++; // after the change: see stamp()
+    return old;
+  }
+
+  /** Stamps of different stores (a vDisk reopened, another vDisk) never meet: each starts 2^32 apart. */
+  private static final AtomicLong STAMP_BASES = new AtomicLong();
+
+  /** Written only under the append lock; volatile so that a reader who sees a value sees the changes before it. */
+  private volatile long stamp = STAMP_BASES.incrementAndGet() << 32;
+
+  /**
+   * A value that changes whenever the mapping does, set after each change. Data read after
+   * {@code stamp() == s} is still current as long as {@code stamp()} still returns s: that is how a
+   * front end's read-ahead knows its buffer is not stale.
+   */
+  long stamp() {
+    return stamp;
   }
 
   /** Unmaps clusters [first, first+count); skips pages never written. Caller holds the append lock. */
@@ -323,6 +341,7 @@ final class MetadataStore implements AutoCloseable {
       }
       c = to;
     }
+    stamp++;
   }
 
   /** A checkpoint's cut: what the mapping was after sequence {@code appliedSeq}. */

@@ -118,6 +118,12 @@ final class VolumeHandle extends Volume {
   }
 
   @Override
+  public long contentStamp() {
+    LocalVolume v = engine.online(name);
+    return v != null && v.id().equals(id) ? v.contentStamp() : 0;
+  }
+
+  @Override
   public boolean writesAtOnce(long bytes) {
     LocalVolume v = engine.online(name);
     return v != null && v.id().equals(id) && v.writesAtOnce(bytes);
