@@ -156,7 +156,7 @@ final class Nfs3Program implements RpcDispatchable {
       case 3 -> lookup(call, in);
       case 4 -> access(call, in);
       case 5 -> readlink(call, in);
-      case 6 -> read(call, ReadArgs.decode(in));
+      case 6 -> read(call, ReadArgs.decode(in), null);
       case 7 -> new WriteCall(call, WriteArgs.decode(in)).run();
       case 8 -> create(call, in);
       case 9 -> mkdir(call, in);
@@ -446,16 +446,16 @@ final class Nfs3Program implements RpcDispatchable {
     FileHandle h = FileHandle.decode(a.fh());
     Exported x = h == null ? null : byNamespace.get(h.namespaceId());
     if (x == null) {
-      workers.execute(() -> read(call, a));
+      workers.execute(() -> read(call, a, null));
       return;
     }
     Namespace ns = x.namespace();
-    readAhead.arrived(ns, h.fileId(), a.offset(), a.count());
+    ReadAhead.Ticket ticket = readAhead.arrived(ns, h.fileId(), a.offset(), a.count());
     Runnable r = () -> {
       try {
-        read(call, a);
+        read(call, a, ticket);
       } finally {
-        readAhead.left(ns, h.fileId(), a.count());
+        readAhead.left(ticket);
       }
     };
     if (!Caller.ruleNeedsLookup(x.export(), call.getTransport().getRemoteSocketAddress())
@@ -466,12 +466,12 @@ final class Nfs3Program implements RpcDispatchable {
     try {
       workers.execute(r);
     } catch (RuntimeException e) {
-      readAhead.left(ns, h.fileId(), a.count());
+      readAhead.left(ticket);
       throw e;
     }
   }
 
-  private void read(RpcCall call, ReadArgs a) {
+  private void read(RpcCall call, ReadArgs a, ReadAhead.Ticket ticket) {
     long offset = a.offset();
     int count = a.count();
     serve(call, a.fh(), Fail.POST_OP, t -> {
@@ -506,7 +506,7 @@ final class Nfs3Program implements RpcDispatchable {
         got = r.count();
         after = r.after();
       }
-      readAhead.after(t.ns(), t.fileId(), offset, count, got, after.size());
+      readAhead.after(ticket, t.ns(), t.fileId(), offset, count, got, after.size());
       boolean eof = offset + got >= after.size();
       long fsid = t.fsid();
       // The reply refers to buf until it is sent: only then is buf reused.

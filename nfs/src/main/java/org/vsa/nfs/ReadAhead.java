@@ -111,21 +111,21 @@ final class ReadAhead {
   }
 
   /**
-   * A READ of {@code count} bytes of the file has arrived; {@link #left} must follow once it is
-   * answered (or failed). Only a client that waits for each READ before it sends the next one
+   * A READ of {@code count} bytes of the file has arrived; {@link #left} must follow with the
+   * ticket returned (null: not followed). Only a client that waits for each READ before it sends the next one
    * (nothing else of that file in flight) is read ahead for: with several READs in flight the next
    * range is usually asked for already, and reading it ahead would read it twice.
    */
-  void arrived(Namespace ns, long fileId, long offset, int count) {
+  Ticket arrived(Namespace ns, long fileId, long offset, int count) {
     if (count < MIN_BYTES) {
-      return;
+      return null;
     }
     long k = key(ns, fileId);
     Stream s = streams.get(k);
     if (s == null) {
       long now = System.nanoTime();
       if (streams.size() >= STREAMS_MAX && !sweep(now)) {
-        return;
+        return null;
       }
       s = streams.computeIfAbsent(k, x -> new Stream());
     }
@@ -134,17 +134,28 @@ final class ReadAhead {
       s.arrivedEnd = Math.max(s.arrivedEnd, offset + count);
       s.touched = System.nanoTime();
     }
+    return new Ticket(s);
   }
 
-  /** The READ announced by {@link #arrived} is answered. */
-  void left(Namespace ns, long fileId, int count) {
-    if (count < MIN_BYTES) {
-      return;
+  /** One READ counted in its stream's {@code inFlight} until {@link #left} (once, whoever calls first). */
+  static final class Ticket {
+    private final Stream stream;
+    private final java.util.concurrent.atomic.AtomicBoolean left = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private Ticket(Stream stream) {
+      this.stream = stream;
     }
-    Stream s = streams.get(key(ns, fileId));
-    if (s != null) {
-      synchronized (s) {
-        s.inFlight = Math.max(0, s.inFlight - 1);
+  }
+
+  /**
+   * The READ announced by {@link #arrived} no longer counts as in flight: called before its reply
+   * is sent (so a client that sends its next READ on the reply never finds this one still counted),
+   * and again, harmlessly, when it is over in any way. Null tickets are ignored.
+   */
+  void left(Ticket t) {
+    if (t != null && t.left.compareAndSet(false, true)) {
+      synchronized (t.stream) {
+        t.stream.inFlight = Math.max(0, t.stream.inFlight - 1);
       }
     }
   }
@@ -209,8 +220,9 @@ final class ReadAhead {
    * {@code size}): when it continues the file's previous READ and was large, the next range of the
    * same length is read ahead on a worker.
    */
-  void after(Namespace ns, long fileId, long offset, int count, int got, long size) {
-    if (count < MIN_BYTES || got < count || offset + got >= size) {
+  void after(Ticket ticket, Namespace ns, long fileId, long offset, int count, int got, long size) {
+    left(ticket);
+    if (ticket == null || got < count || offset + got >= size) {
       return;
     }
     long now = System.nanoTime();
@@ -228,9 +240,9 @@ final class ReadAhead {
       boolean sequential = s.nextOffset == offset;
       s.nextOffset = offset + got;
       s.touched = now;
-      // s.inFlight counts this READ until it is answered: 1 means the client waits for it alone
-      // and no READ beyond it has arrived: the client is not asking for the next range already
-      if (!sequential || s.inFlight != 1 || s.arrivedEnd > offset + got || ns.contentStamp(fileId) == 0) {
+      // no other READ of the file in flight (this one has left), none beyond this one arrived:
+      // the client waits for this reply before it asks for more
+      if (!sequential || s.inFlight != 0 || s.arrivedEnd > offset + got || ns.contentStamp(fileId) == 0) {
         return;
       }
       if (s.wasteStreak >= 2 && ++s.skipped % 32 != 0) {
