@@ -205,7 +205,14 @@ public final class ManagementServer implements AutoCloseable {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("management API connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+      if (tls != null && (cause instanceof io.netty.handler.ssl.NotSslRecordException
+          || cause.getCause() instanceof javax.net.ssl.SSLException)) {
+        // plain HTTP or garbage on the HTTPS port: one line, the connection closed
+        log.info("management API: TLS with {} failed: {}", ctx.channel().remoteAddress(),
+            cause.getCause() != null ? cause.getCause().toString() : cause.toString());
+      } else {
+        log.debug("management API connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+      }
       ctx.close();
     }
   }
