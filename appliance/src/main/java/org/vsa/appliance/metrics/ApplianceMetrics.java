@@ -210,11 +210,12 @@ public final class ApplianceMetrics {
       meters(o.name(), o.spec().map(s -> s.vpool()).orElse(""));
     }
     synchronized (wrappers) {
-      wrappers.keySet().removeIf(v -> !known.contains(v.name()));
+      wrappers.keySet().removeIf(v -> !known.contains(v.name()) && !engine.contains(v.name()));
     }
     synchronized (vdisks) {
       for (VdiskMeters m : List.copyOf(vdisks.values())) {
-        if (!known.contains(m.vdisk)) {
+        // asked again: a vDisk created since the list above keeps the meters its volume already counts into
+        if (!known.contains(m.vdisk) && !engine.contains(m.vdisk)) {
           vdisks.remove(m.vdisk, m);
           remove(m);
         }
