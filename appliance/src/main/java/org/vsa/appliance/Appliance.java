@@ -128,6 +128,7 @@ public final class Appliance implements AutoCloseable {
       startSchedules(config, engine);
       org.vsa.appliance.metrics.ApplianceMetrics metrics = new org.vsa.appliance.metrics.ApplianceMetrics(engine,
           config.node().name(), (org.vsa.appliance.metrics.CountingObjectStore) backend, dtlServer);
+      opened.push(metrics);
       IscsiTarget iscsi = startIscsi(config, engine, metrics);
       if (iscsi != null) {
         opened.push(iscsi);
@@ -384,6 +385,9 @@ public final class Appliance implements AutoCloseable {
     log.info("stopping: flushing every vDisk");
     boolean clean = true;
     stopManagement();
+    if (metrics != null) {
+      metrics.close();
+    }
     if (nfs != null) {
       clean &= closeLogged("NFS server", nfs);
     }

@@ -41,7 +41,7 @@ import org.vsa.volume.Volume;
  * <p>vDisks are found by asking the engine at each scrape: meters of a vDisk created since appear,
  * those of a deleted one are removed (its meters start from zero if it is created again).
  */
-public final class ApplianceMetrics {
+public final class ApplianceMetrics implements AutoCloseable {
   /** The content type of the Prometheus text exposition format 0.0.4. */
   public static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -57,6 +57,7 @@ public final class ApplianceMetrics {
   /** By the volume wrapped (weakly: a deleted vDisk's handle goes away with it). */
   private final Map<BlockVolume, MeteredVolume> wrappers = new java.util.WeakHashMap<>();
   private final MultiGauge dtlServerGauge;
+  private final JvmGcMetrics gc = new JvmGcMetrics();
 
   /**
    * @param backend the backend as the engine uses it, or null if it is not counted
@@ -68,7 +69,7 @@ public final class ApplianceMetrics {
     this.backend = backend;
     this.dtlServer = dtlServer;
     new JvmMemoryMetrics().bindTo(registry);
-    new JvmGcMetrics().bindTo(registry);
+    gc.bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
@@ -236,6 +237,13 @@ public final class ApplianceMetrics {
       });
       dtlServerGauge.register(rows, true);
     }
+  }
+
+  /** Stops listening to GC events and closes the registry (scrapes after this see nothing new). */
+  @Override
+  public void close() {
+    gc.close();
+    registry.close();
   }
 
   /** The Prometheus text format (0.0.4) of every meter. */
