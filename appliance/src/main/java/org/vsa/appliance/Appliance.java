@@ -70,6 +70,7 @@ public final class Appliance implements AutoCloseable {
   private org.vsa.appliance.mgmt.ManagementServer management;
   private org.vsa.appliance.mgmt.ManagementApi managementApi;
   private Boolean stopOutcome;
+  private org.vsa.appliance.metrics.ApplianceMetrics metrics;
 
   private Appliance(
       ApplianceConfig config, FileChannel lock, ObjectStore backend, Engine engine, IscsiTarget iscsi,
@@ -111,7 +112,9 @@ public final class Appliance implements AutoCloseable {
           throw new StartupException("readCache.file " + file + " is a directory");
         }
       }
-      ObjectStore backend = openBackend(config);
+      // counted for /metrics and /api/v1/stats
+      ObjectStore backend = new org.vsa.appliance.metrics.CountingObjectStore(openBackend(config),
+          config.backend().type().name().toLowerCase(java.util.Locale.ROOT));
       opened.push(backend);
       DtlServer dtlServer = startDtlServer(config);
       if (dtlServer != null) {
@@ -123,16 +126,20 @@ public final class Appliance implements AutoCloseable {
       opened.push(engine);
       List<String> created = ensureVdisks(config, engine);
       startSchedules(config, engine);
-      IscsiTarget iscsi = startIscsi(config, engine);
+      org.vsa.appliance.metrics.ApplianceMetrics metrics = new org.vsa.appliance.metrics.ApplianceMetrics(engine,
+          config.node().name(), (org.vsa.appliance.metrics.CountingObjectStore) backend, dtlServer);
+      opened.push(metrics);
+      IscsiTarget iscsi = startIscsi(config, engine, metrics);
       if (iscsi != null) {
         opened.push(iscsi);
       }
       NfsUse nfsUse = new NfsUse();
-      NfsServer nfs = startNfs(config, engine, nfsUse);
+      NfsServer nfs = startNfs(config, engine, nfsUse, metrics);
       if (nfs != null) {
         opened.push(nfs);
       }
       Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created, nfsUse);
+      appliance.metrics = metrics;
       opened.push(appliance::stopManagement);
       appliance.startManagement();
       log.info("vsa running: node {}, data dir {}, bind address {}, vDisks: {}",
@@ -168,7 +175,8 @@ public final class Appliance implements AutoCloseable {
     org.vsa.appliance.mgmt.AdminCredential credential = adminCredential(m, dataDir);
     managementApi = new org.vsa.appliance.mgmt.ManagementApi(engine, config, iscsi, luns, nfsUse);
     try {
-      management = org.vsa.appliance.mgmt.ManagementServer.start(m.bindAddress(), m.port(), credential, managementApi);
+      management = org.vsa.appliance.mgmt.ManagementServer.start(m.bindAddress(), m.port(), credential,
+          new org.vsa.appliance.metrics.MetricsRoutes(metrics, managementApi), m.tls().orElse(null));
     } catch (IOException e) {
       throw new StartupException(e.getMessage(), e);
     }
@@ -176,10 +184,20 @@ public final class Appliance implements AutoCloseable {
     if (host.contains(":")) {
       host = "[" + host + "]";
     }
-    String url = "http://" + host + ":" + management.localAddress().getPort();
+    String url = (m.tls().isPresent() ? "https://" : "http://") + host + ":" + management.localAddress().getPort();
     try {
       Path tmp = dataDir.resolve(MANAGEMENT_URL_FILE + ".tmp");
       Files.writeString(tmp, url + "\n", StandardCharsets.UTF_8);
+      Path certCopy = dataDir.resolve(org.vsa.appliance.mgmt.PinnedTrust.FILE);
+      if (m.tls().isPresent()) {
+        // the certificate the CLI trusts when it finds https in management.url (not secret)
+        Path certTmp = dataDir.resolve(org.vsa.appliance.mgmt.PinnedTrust.FILE + ".tmp");
+        Files.copy(m.tls().get().certificate(), certTmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(certTmp, certCopy, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      } else {
+        Files.deleteIfExists(certCopy);
+      }
       Files.move(tmp, dataDir.resolve(MANAGEMENT_URL_FILE), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
           java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
@@ -224,6 +242,7 @@ public final class Appliance implements AutoCloseable {
       management = null;
       try {
         Files.deleteIfExists(config.node().dataDir().resolve(MANAGEMENT_URL_FILE));
+        Files.deleteIfExists(config.node().dataDir().resolve(org.vsa.appliance.mgmt.PinnedTrust.FILE));
       } catch (IOException e) {
         log.warn("cannot remove {}: {}", MANAGEMENT_URL_FILE, e.toString());
       }
@@ -240,6 +259,11 @@ public final class Appliance implements AutoCloseable {
 
   public Engine engine() {
     return engine;
+  }
+
+  /** The node's meters (GET /metrics, GET /api/v1/stats). */
+  public org.vsa.appliance.metrics.ApplianceMetrics metrics() {
+    return metrics;
   }
 
   /** This node's DTL server, or empty when {@code dtl.enabled} is false. */
@@ -298,14 +322,15 @@ public final class Appliance implements AutoCloseable {
     return Optional.ofNullable(nfs);
   }
 
-  private static NfsServer startNfs(ApplianceConfig config, Engine engine, NfsUse use) throws StartupException {
+  private static NfsServer startNfs(ApplianceConfig config, Engine engine, NfsUse use,
+      org.vsa.appliance.metrics.ApplianceMetrics metrics) throws StartupException {
     if (!config.nfs().enabled()) {
       log.info("NFS disabled (nfs.enabled = false)");
       return null;
     }
     NfsConfig c = config.nfs().server();
     try {
-      NfsServer server = NfsServer.start(c, new EngineVolumeCatalog(engine, config, use));
+      NfsServer server = NfsServer.start(c, new EngineVolumeCatalog(engine, config, use, metrics::meter));
       log.info("NFS listening on {} (MOUNT on {}), exports: {}", server.localAddress(), server.mountAddress(),
           c.exports().stream().map(e -> e.path() + " (vPool " + e.vpool() + ")").collect(Collectors.joining(", ")));
       return server;
@@ -315,7 +340,8 @@ public final class Appliance implements AutoCloseable {
     }
   }
 
-  private static IscsiTarget startIscsi(ApplianceConfig config, Engine engine) throws StartupException {
+  private static IscsiTarget startIscsi(ApplianceConfig config, Engine engine,
+      org.vsa.appliance.metrics.ApplianceMetrics metrics) throws StartupException {
     if (!config.iscsi().enabled()) {
       log.info("iSCSI disabled (iscsi.enabled = false)");
       return null;
@@ -335,7 +361,8 @@ public final class Appliance implements AutoCloseable {
     }
     try {
       // handles, not the volumes themselves: a LUN bound while its vDisk is offline serves once it is online
-      return IscsiTarget.start(c, engine::handle);
+      // each counted into the vDisk's meters, the same ones NFS moves
+      return IscsiTarget.start(c, name -> engine.handle(name).map(metrics::meter));
     } catch (IOException | RuntimeException e) {
       // the target's own message names the address: "iSCSI: cannot listen on HOST:PORT: ..."
       throw new StartupException(e.getMessage() == null ? "iSCSI: " + e : e.getMessage(), e);
@@ -358,6 +385,9 @@ public final class Appliance implements AutoCloseable {
     log.info("stopping: flushing every vDisk");
     boolean clean = true;
     stopManagement();
+    if (metrics != null) {
+      metrics.close();
+    }
     if (nfs != null) {
       clean &= closeLogged("NFS server", nfs);
     }

@@ -18,8 +18,11 @@ final class EngineVolumeCatalog implements VolumeCatalog {
   private final Engine engine;
   private final ApplianceConfig config;
   private final NfsUse use;
+  private final java.util.function.UnaryOperator<BlockVolume> meter;
 
-  EngineVolumeCatalog(Engine engine, ApplianceConfig config, NfsUse use) {
+  /** {@code meter}: the metering wrapper every volume handed out goes through (identity when not metered). */
+  EngineVolumeCatalog(Engine engine, ApplianceConfig config, NfsUse use, java.util.function.UnaryOperator<BlockVolume> meter) {
+    this.meter = meter;
     this.engine = engine;
     this.config = config;
     this.use = use;
@@ -32,7 +35,7 @@ final class EngineVolumeCatalog implements VolumeCatalog {
    */
   @Override
   public Optional<BlockVolume> get(String name) {
-    return engine.handle(name).map(use::track);
+    return engine.handle(name).map(v -> use.track(meter.apply(v)));
   }
 
   @Override
@@ -51,14 +54,15 @@ final class EngineVolumeCatalog implements VolumeCatalog {
   public BlockVolume create(String name, String vpool, long sizeBytes) throws IOException {
     ApplianceConfig.Vpool pool = config.vpool(vpool)
         .orElseThrow(() -> new IOException("vPool " + vpool + " is not configured on this node"));
-    return use.track(engine.create(new VolumeSpec(name, vpool, sizeBytes, 512, pool.scoSizeBytes(), pool.cachePolicy())));
+    return use.track(meter.apply(engine.create(new VolumeSpec(name, vpool, sizeBytes, 512, pool.scoSizeBytes(), pool.cachePolicy()))));
   }
 
   @Override
   public BlockVolume resize(String name, long sizeBytes) throws IOException {
     offlineCheck(name);
     engine.resize(name, sizeBytes);
-    return use.track(engine.volume(name).orElseThrow(() -> new IOException("vDisk " + name + " vanished during a resize")));
+    return use.track(meter.apply(
+        engine.volume(name).orElseThrow(() -> new IOException("vDisk " + name + " vanished during a resize"))));
   }
 
   @Override

@@ -34,11 +34,21 @@ final class ApiClient {
     }
   }
 
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+  private final HttpClient http;
   private final String base;
   private final String authorization;
 
   ApiClient(String base, String user, String password) {
+    this(base, user, password, null);
+  }
+
+  /** {@code ssl}: the trust for an https URL, or null for the JVM's default (CA-signed certificates). */
+  ApiClient(String base, String user, String password, javax.net.ssl.SSLContext ssl) {
+    HttpClient.Builder hb = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+    if (ssl != null) {
+      hb.sslContext(ssl);
+    }
+    this.http = hb.build();
     this.base = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
     this.authorization = "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
   }
@@ -70,7 +80,31 @@ final class ApiClient {
         throw new Failure(Cli.EXIT_AUTH, e.getMessage());
       }
     }
-    return new ApiClient(u + "/api/v1", name != null ? name : "admin", p);
+    return new ApiClient(u + "/api/v1", name != null ? name : "admin", p, trust(u, dataDir));
+  }
+
+  /**
+   * For an https URL: the certificate to trust, from {@code VSA_CACERT} (a PEM file) or else the
+   * copy of its certificate the local appliance keeps in its data directory; without either, the
+   * JVM's default trust (a certificate signed by a known CA).
+   */
+  private static javax.net.ssl.SSLContext trust(String url, Path dataDir) throws Failure {
+    if (!url.regionMatches(true, 0, "https:", 0, 6)) {
+      return null;
+    }
+    String env = System.getenv("VSA_CACERT");
+    Path pem = env != null && !env.isBlank() ? Path.of(env) : dataDir.resolve(org.vsa.appliance.mgmt.PinnedTrust.FILE);
+    if (!Files.exists(pem)) {
+      if (env != null && !env.isBlank()) {
+        throw new Failure(Cli.EXIT_FAILURE, "VSA_CACERT: " + pem + " does not exist");
+      }
+      return null;
+    }
+    try {
+      return org.vsa.appliance.mgmt.PinnedTrust.context(pem);
+    } catch (IOException e) {
+      throw new Failure(Cli.EXIT_FAILURE, "cannot use the certificate " + pem + ": " + e.getMessage());
+    }
   }
 
   JsonNode get(String path) throws Failure {

@@ -70,14 +70,24 @@ public record ApplianceConfig(
    * @param user the administrator's user name
    * @param password the administrator's password if the configuration sets it; otherwise one is
    *     created at first start and kept in the data directory (mode 0600)
+   * @param tls the certificate and key when the API is served over HTTPS
    */
-  public record Management(boolean enabled, InetAddress bindAddress, int port, String user, Optional<String> password) {
+  public record Management(boolean enabled, InetAddress bindAddress, int port, String user, Optional<String> password,
+      Optional<Tls> tls) {
     @Override
     public String toString() {
       return "Management[enabled=" + enabled + ", bindAddress=" + bindAddress + ", port=" + port + ", user=" + user
-          + ", password=" + (password.isPresent() ? "(set)" : "(generated)") + "]";
+          + ", password=" + (password.isPresent() ? "(set)" : "(generated)") + ", tls=" + tls.orElse(null) + "]";
     }
   }
+
+  /**
+   * {@code management.tls}: HTTPS for the management API.
+   *
+   * @param certificate PEM file of the server's certificate (chain)
+   * @param key PEM file of its private key (PKCS#8, unencrypted)
+   */
+  public record Tls(java.nio.file.Path certificate, java.nio.file.Path key) {}
 
   /**
    * {@code snapshots:} scheduled snapshots and their retention.

@@ -215,7 +215,7 @@ public final class ConfigLoader {
     ApplianceConfig.Snapshots snapshots = readSnapshots(root, vpools);
     ApplianceConfig.Scrub scrub = readScrub(root);
     ApplianceConfig.Dtl dtl = readDtl(root, dataDir, workingDir);
-    ApplianceConfig.Management management = readManagement(root);
+    ApplianceConfig.Management management = readManagement(root, workingDir);
     root.done();
 
     ApplianceConfig config = new ApplianceConfig(
@@ -389,7 +389,7 @@ public final class ConfigLoader {
   private static final Pattern PASSWORD = Pattern.compile("[\\x21-\\x7e]{12,255}");
 
   /** {@code management:} the REST API: bound to 127.0.0.1 unless configured otherwise. */
-  private static ApplianceConfig.Management readManagement(Section root) throws ConfigException {
+  private static ApplianceConfig.Management readManagement(Section root, Path base) throws ConfigException {
     Section s = root.section("management");
     boolean enabled = s.bool("enabled", true);
     java.net.InetAddress bind = s.ipLiteral("bindAddress", "127.0.0.1");
@@ -400,8 +400,58 @@ public final class ConfigLoader {
       throw new ConfigException(s.keyPath("password"), s.keyPath("password")
           + " must be 12 to 255 printable characters without spaces (the value is not shown)");
     }
+    Optional<ApplianceConfig.Tls> tls = readTls(s.section("tls"), base);
     s.done();
-    return new ApplianceConfig.Management(enabled, bind, port, user, Optional.ofNullable(password));
+    return new ApplianceConfig.Management(enabled, bind, port, user, Optional.ofNullable(password), tls);
+  }
+
+  /**
+   * {@code management.tls.certificate} and {@code .key}: both or neither; each a readable PEM file
+   * (a certificate, a private key), checked here so that {@code vsa config check} finds a mistake.
+   */
+  private static Optional<ApplianceConfig.Tls> readTls(Section t, Path base) throws ConfigException {
+    boolean cert = t.has("certificate");
+    boolean key = t.has("key");
+    if (!cert && !key) {
+      t.done();
+      return Optional.empty();
+    }
+    if (!cert || !key) {
+      String missing = t.keyPath(cert ? "key" : "certificate");
+      throw new ConfigException(missing, missing + " must be set too: management.tls needs both a certificate and a key"
+          + " (PEM files), or neither for plain HTTP");
+    }
+    Path certificate = t.path("certificate", null, base);
+    Path keyFile = t.path("key", null, base);
+    t.done();
+    pem(t.keyPath("certificate"), certificate, "CERTIFICATE");
+    pem(t.keyPath("key"), keyFile, "PRIVATE KEY");
+    return Optional.of(new ApplianceConfig.Tls(certificate, keyFile));
+  }
+
+  private static void pem(String keyPath, Path file, String kind) throws ConfigException {
+    String text;
+    try {
+      if (Files.size(file) > 1 << 20) {
+        throw new ConfigException(keyPath, keyPath + ": " + file + " is not a PEM file (larger than 1 MiB)");
+      }
+      text = Files.readString(file, java.nio.charset.StandardCharsets.US_ASCII);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new ConfigException(keyPath, keyPath + ": " + file + " does not exist");
+    } catch (java.nio.file.AccessDeniedException e) {
+      throw new ConfigException(keyPath, keyPath + ": " + file + " is not readable (permission denied)");
+    } catch (java.io.IOException | RuntimeException e) {
+      throw new ConfigException(keyPath, keyPath + ": cannot read " + file + ": " + e.getMessage());
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("-----BEGIN ([A-Z0-9 ]+)-----").matcher(text);
+    boolean found = false;
+    while (m.find()) {
+      found |= m.group(1).endsWith(kind);
+    }
+    if (!found) {
+      throw new ConfigException(keyPath, keyPath + ": " + file + " is not a PEM " + kind.toLowerCase(java.util.Locale.ROOT)
+          + " (no -----BEGIN ..." + kind + "----- line)");
+    }
   }
 
   private static Optional<String> peer(Section s, String key) throws ConfigException {

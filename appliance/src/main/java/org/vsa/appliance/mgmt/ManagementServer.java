@@ -24,6 +24,9 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
@@ -81,10 +84,13 @@ public final class ManagementServer implements AutoCloseable {
   private final Channel server;
   private final AdminCredential credential;
   private final Handler handler;
+  private final SslContext tls;
   private final Map<InetAddress, long[]> failures = new ConcurrentHashMap<>();
 
-  private ManagementServer(InetAddress bind, int port, AdminCredential credential, Handler handler) throws IOException {
+  private ManagementServer(InetAddress bind, int port, AdminCredential credential, Handler handler,
+      SslContext tls) throws IOException {
     this.credential = credential;
+    this.tls = tls;
     this.handler = handler;
     this.workers = new ThreadPoolExecutor(4, 4, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(64),
         new DefaultThreadFactory("mgmt-worker", true));
@@ -97,6 +103,10 @@ public final class ManagementServer implements AutoCloseable {
           @Override
           protected void initChannel(SocketChannel ch) {
             ch.pipeline().addLast(new ReadTimeoutHandler(120));
+            if (tls != null) {
+              // a client that speaks plain HTTP or garbage fails the handshake: logged, connection closed
+              ch.pipeline().addLast(tls.newHandler(ch.alloc()));
+            }
             ch.pipeline().addLast(new HttpServerCodec(4096, 16384, 16384));
             ch.pipeline().addLast(new HttpObjectAggregator(BODY_BYTES_MAX));
             ch.pipeline().addLast(new RequestHandler());
@@ -113,10 +123,43 @@ public final class ManagementServer implements AutoCloseable {
 
   public static ManagementServer start(InetAddress bind, int port, AdminCredential credential, Handler handler)
       throws IOException {
-    ManagementServer s = new ManagementServer(bind, port, credential, handler);
-    log.info("management API listening on http://{}:{}/api/v1 (HTTP Basic, user {})", bind.getHostAddress(),
-        s.localAddress().getPort(), credential.user());
+    return start(bind, port, credential, handler, null);
+  }
+
+  /**
+   * @param tls the certificate and key to serve HTTPS with ({@code management.tls}), or null for
+   *     plain HTTP
+   * @throws IOException if the port cannot be bound or the certificate and key cannot be used (the
+   *     message names the configuration keys)
+   */
+  public static ManagementServer start(InetAddress bind, int port, AdminCredential credential, Handler handler,
+      org.vsa.appliance.config.ApplianceConfig.Tls tls) throws IOException {
+    SslContext ssl = tls == null ? null : sslContext(tls);
+    ManagementServer s = new ManagementServer(bind, port, credential, handler, ssl);
+    log.info("management API listening on {}://{}:{}/api/v1 (HTTP Basic, user {})", ssl == null ? "http" : "https",
+        bind.getHostAddress(), s.localAddress().getPort(), credential.user());
     return s;
+  }
+
+  private static SslContext sslContext(org.vsa.appliance.config.ApplianceConfig.Tls tls) throws IOException {
+    try {
+      return SslContextBuilder.forServer(tls.certificate().toFile(), tls.key().toFile())
+          .sslProvider(SslProvider.JDK)
+          .build();
+    } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+      Throwable root = e;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      throw new IOException("management API: management.tls.certificate " + tls.certificate()
+          + " and management.tls.key " + tls.key() + " cannot be used: "
+          + (root.getMessage() == null ? root.toString() : root.getMessage()), e);
+    }
+  }
+
+  /** True if it serves HTTPS. */
+  public boolean tls() {
+    return tls != null;
   }
 
   public InetSocketAddress localAddress() {
@@ -162,7 +205,14 @@ public final class ManagementServer implements AutoCloseable {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("management API connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+      if (tls != null && (cause instanceof io.netty.handler.ssl.NotSslRecordException
+          || cause.getCause() instanceof javax.net.ssl.SSLException)) {
+        // plain HTTP or garbage on the HTTPS port: one line, the connection closed
+        log.info("management API: TLS with {} failed: {}", ctx.channel().remoteAddress(),
+            cause.getCause() != null ? cause.getCause().toString() : cause.toString());
+      } else {
+        log.debug("management API connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+      }
       ctx.close();
     }
   }
