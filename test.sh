@@ -11,7 +11,8 @@ cd "$(dirname "$0")"
 # Debian packages the tests use. A test never skips because a tool is missing: it fails.
 # libiscsi-dev and gcc: a small libiscsi client the iSCSI kill test builds.
 # lintian, ansible-core and python3-apt (for its apt module): the install test of the .deb.
-packages=(libiscsi-bin libnfs-utils libiscsi-dev gcc lintian ansible-core python3-apt)
+# chromium and chromium-driver: the web dashboard's browser test (headless, through Selenium).
+packages=(libiscsi-bin libnfs-utils libiscsi-dev gcc lintian ansible-core python3-apt chromium chromium-driver)
 
 sudo_=""
 [ "$(id -u)" -eq 0 ] || sudo_="sudo"
