@@ -164,9 +164,10 @@ function render() {
     cell(tr, v.state + (v.reason ? ': ' + v.reason : ''), v.state === 'online' ? '' : 'bad');
     cell(tr, v.size || '-');
     cell(tr, v.vpool || '-');
+    // the vDisk's own record first (the engine's DTL state), the statistics' DTL list otherwise
     const d = dtlOf(v.name);
-    cell(tr, d ? d.mode : (v.settings ? v.settings.dtlMode : '-'));
-    cell(tr, d ? d.state : (v.dtlState || '-'));
+    cell(tr, v.settings ? v.settings.dtlMode : (d ? d.mode : '-'));
+    cell(tr, v.dtlState || (d ? d.state : '-'));
     cell(tr, exportsOf(v));
     cell(tr, v.snapshots ? String(v.snapshots.length) : '-', 'num');
     const iops = cell(tr, num(currentIops.get('vdisk:' + v.name), 0), 'num iops');

@@ -3,6 +3,7 @@
 // samples kept per object so that switching objects shows their past too. The uPlot instances
 // are on window.vsaCharts for the browser test.
 const POINTS_MAX = 300;
+const WINDOW_SECONDS = 120;
 
 const history = new Map();   // key ("vdisk:vm1", "vpool:default") -> arrays of samples
 let charts = null;
@@ -16,7 +17,8 @@ function make(el, title, unit, labels) {
   const width = Math.max(300, el.clientWidth || 400);
   return new uPlot({
     title, width, height: 180,
-    scales: {x: {time: true}},
+    // the last WINDOW_SECONDS, also while there are only one or two samples
+    scales: {x: {time: true, range: (u, min, max) => (max == null ? [min, max] : [max - WINDOW_SECONDS, max])}},
     axes: [{}, {label: unit}],
     series: [{}, series(labels[0], '#1f77b4'), series(labels[1], '#d62728')],
   }, [[], [], []], el);
