@@ -3,7 +3,7 @@
 // samples kept per object so that switching objects shows their past too. The uPlot instances
 // are on window.vsaCharts for the browser test.
 const POINTS_MAX = 300;
-const WINDOW_SECONDS = 120;
+const WINDOW_SECONDS = 60;
 
 const history = new Map();   // key ("vdisk:vm1", "vpool:default") -> arrays of samples
 let charts = null;
