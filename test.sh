@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 # libiscsi-dev and gcc: a small libiscsi client the iSCSI kill test builds.
 # lintian, ansible-core and python3-apt (for its apt module): the install test of the .deb.
 # python3-prometheus-client: MetricsTest parses /metrics with the reference text-format parser.
-packages=(libiscsi-bin libnfs-utils libiscsi-dev gcc lintian ansible-core python3-apt python3-prometheus-client)
+# chromium and chromium-driver: the web dashboard's browser test (headless, through Selenium).
+packages=(libiscsi-bin libnfs-utils libiscsi-dev gcc lintian ansible-core python3-apt python3-prometheus-client chromium chromium-driver)
 
 sudo_=""
 [ "$(id -u)" -eq 0 ] || sudo_="sudo"

@@ -104,6 +104,11 @@ public final class MeteredVolume implements BlockVolume {
   }
 
   @Override
+  public long contentStamp() {
+    return v.contentStamp();
+  }
+
+  @Override
   public void flush() throws IOException {
     m.flush();
     v.flush();

@@ -62,6 +62,7 @@ public final class ManagementApi implements ManagementServer.Handler {
   public record FlattenJob(String state, String error, FlattenReport report) {}
 
   private final org.vsa.appliance.NfsUse nfsUse;
+  private final WebUi webUi = new WebUi();
 
   public ManagementApi(Engine engine, ApplianceConfig config, IscsiTarget iscsi, LunTable lunTable,
       org.vsa.appliance.NfsUse nfsUse) {
@@ -103,6 +104,12 @@ public final class ManagementApi implements ManagementServer.Handler {
   @Override
   public ManagementServer.Reply handle(String method, String path, Map<String, String> query, byte[] body)
       throws IOException {
+    if (WebUi.isUiPath(path)) {
+      if (!method.equals("GET")) {
+        throw new ApiException(405, method + " is not allowed on " + path + " (allowed: GET)", null);
+      }
+      return webUi.get(path);
+    }
     if (!path.equals(PREFIX) && !path.startsWith(PREFIX + "/")) {
       throw ApiException.notFound("no such resource: " + path + " (the API is under " + PREFIX + ")");
     }
@@ -130,6 +137,12 @@ public final class ManagementApi implements ManagementServer.Handler {
       throw new ApiException(405, method + " is not allowed on " + path + " (allowed: " + String.join(", ", allowed) + ")", null);
     }
     throw ApiException.notFound("no such resource: " + path);
+  }
+
+  /** The web dashboard's static files (page, scripts, style, uPlot) load without the credential. */
+  @Override
+  public boolean isPublic(String path) {
+    return WebUi.isUiPath(path);
   }
 
   private static ManagementServer.Reply ok(Object body) {

@@ -57,6 +57,7 @@ public final class ManagementServer implements AutoCloseable {
   static final int FAILURES_MAX = 10;
   private static final long FAILURE_WINDOW_NANOS = TimeUnit.MINUTES.toNanos(1);
   static final ObjectMapper JSON = new ObjectMapper();
+  private static final String X_REQUESTED_WITH = "X-Requested-With";
 
   /** What the server routes to. */
   public interface Handler {
@@ -185,7 +186,11 @@ public final class ManagementServer implements AutoCloseable {
       if (!open && !authenticated(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
         failed(from, req.method().name() + " " + req.uri());
         FullHttpResponse r = response(new Reply(401, error("authentication required (HTTP Basic with the admin credential)", null)));
-        r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Basic realm=\"vsa\", charset=\"UTF-8\"");
+        // Not to a script (the web dashboard sends X-Requested-With): the challenge would make the
+        // browser open its own login dialog over the page's, or hold the request for it.
+        if (!req.headers().contains(X_REQUESTED_WITH)) {
+          r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Basic realm=\"vsa\", charset=\"UTF-8\"");
+        }
         write(ctx, keepAlive, r);
         return;
       }
