@@ -30,6 +30,7 @@ class MeteredVolumeTest {
             case "name" -> "vm1";
             case "id" -> new UUID(1, 2);
             case "sizeBytes" -> 1L << 20;
+            case "contentStamp" -> 77L;
             case "blockSize" -> 4096;
             case "writesAtOnce", "readOnly" -> true;
             case "ready" -> false;
