@@ -229,6 +229,11 @@ public final class Appliance implements AutoCloseable {
     }
   }
 
+  /** The management API's resources, or empty when it is disabled. */
+  public Optional<org.vsa.appliance.mgmt.ManagementApi> managementApi() {
+    return Optional.ofNullable(managementApi);
+  }
+
   /** The management API's address, or empty when it is disabled. */
   public Optional<java.net.InetSocketAddress> managementAddress() {
     return Optional.ofNullable(management).map(org.vsa.appliance.mgmt.ManagementServer::localAddress);
