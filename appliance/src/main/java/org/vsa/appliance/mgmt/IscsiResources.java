@@ -97,7 +97,7 @@ final class IscsiResources {
     var a = iscsi.localAddress();
     m.put("portals", List.of(a.getAddress().getHostAddress() + ":" + a.getPort()));
     List<Map<String, Object>> luns = new ArrayList<>();
-    t.luns().forEach((lun, vdisk) -> {
+    new java.util.TreeMap<>(t.luns()).forEach((lun, vdisk) -> {
       Map<String, Object> l = new LinkedHashMap<>();
       l.put("lun", lun);
       l.put("vdisk", vdisk);
