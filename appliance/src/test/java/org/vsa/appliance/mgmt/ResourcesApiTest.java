@@ -307,6 +307,50 @@ class ResourcesApiTest {
     }
   }
 
+  /** Waits (bounded) until GET /events has an event of {@code kind} about {@code subject}. */
+  private static JsonNode awaitEvent(Api api, String kind, String subject) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      for (JsonNode e : api.get("/events").body().get("events")) {
+        if (e.get("kind").asText().equals(kind) && e.get("subject").asText().equals(subject)) {
+          return e;
+        }
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("no event " + kind + " of " + subject + " within 30 s: " + api.get("/events").body());
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  @Test
+  void aVdiskGoingOfflineAndOnlineIsAnEventSeenByTheWatcher() throws Exception {
+    ApplianceConfig c = new ConfigLoader(work).parse("node: {dataDir: data}\ndtl: {port: 0}\nmanagement: {port: 0}\n"
+        + "iscsi: {port: 0}\nnfs: {port: 0, mountPort: 0, portmap: none}\nvpools: [{name: default, scoSize: 4MiB}]\n"
+        + "vdisks: [{name: good, size: 4MiB}, {name: bad, size: 4MiB}]\nwriteBuffer: {capacity: 256MiB}\n"
+        + "readCache: {capacity: 16MiB}\n", "test", ConfigOverrides.none());
+    try (Appliance a = Appliance.start(c)) {
+      assertTrue(a.engine().volume("bad").isPresent());
+    }
+    Path checkpoint = work.resolve("data/metadata/bad/checkpoint");
+    byte[] intact = Files.readAllBytes(checkpoint);
+    byte[] corrupt = intact.clone();
+    corrupt[corrupt.length / 2] ^= 0x5a;
+    Files.write(checkpoint, corrupt);
+    try (Appliance a = Appliance.start(c)) {
+      Api api = Api.admin(a);
+      JsonNode off = awaitEvent(api, "vdisk.offline", "bad");
+      assertEquals("error", off.get("severity").asText());
+      assertTrue(off.get("message").asText().contains("checkpoint"), off.toString());
+      assertEquals(1, api.get("/status").body().get("vdisks").get("offline").asInt());
+      assertEquals(1, api.get("/vpools/default").body().get("offlineCount").asInt());
+      Files.write(checkpoint, intact);
+      assertEquals(200, api.call("POST", "/vdisks/bad/open", null).status());
+      JsonNode on = awaitEvent(api, "vdisk.online", "bad");
+      assertTrue(on.get("id").asLong() > off.get("id").asLong());
+    }
+  }
+
   @Test
   void theEventRingKeepsTheNewestAndCountsOnFromTheOldest() {
     EventLog log = new EventLog(3);
