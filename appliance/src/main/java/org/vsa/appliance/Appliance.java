@@ -167,6 +167,11 @@ public final class Appliance implements AutoCloseable {
     }
     if (iscsi != null) {
       org.vsa.appliance.mgmt.ManagementApi.restoreLuns(iscsi, luns, engine);
+      try {
+        org.vsa.appliance.mgmt.ChapStore.open(dataDir.resolve("iscsi")).restore(iscsi);
+      } catch (IOException e) {
+        throw new StartupException("the CHAP table of the management API: " + reason(e, dataDir.resolve("iscsi")), e);
+      }
     }
     if (!m.enabled()) {
       log.info("management API disabled (management.enabled = false)");
@@ -174,6 +179,17 @@ public final class Appliance implements AutoCloseable {
     }
     org.vsa.appliance.mgmt.AdminCredential credential = adminCredential(m, dataDir);
     managementApi = new org.vsa.appliance.mgmt.ManagementApi(engine, config, iscsi, luns, nfsUse);
+    java.util.Map<String, Object> endpoints = new java.util.LinkedHashMap<>();
+    if (iscsi != null) {
+      endpoints.put("iscsi", iscsi.localAddress().getAddress().getHostAddress() + ":" + iscsi.localAddress().getPort());
+    }
+    if (nfs != null) {
+      endpoints.put("nfs", nfs.localAddress().getAddress().getHostAddress() + ":" + nfs.localAddress().getPort());
+    }
+    if (dtlServer != null) {
+      endpoints.put("dtl", dtlServer.port());
+    }
+    managementApi.setEndpoints(endpoints);
     try {
       management = org.vsa.appliance.mgmt.ManagementServer.start(m.bindAddress(), m.port(), credential,
           new org.vsa.appliance.metrics.MetricsRoutes(metrics, managementApi), m.tls().orElse(null));
@@ -229,6 +245,11 @@ public final class Appliance implements AutoCloseable {
     } catch (IOException e) {
       throw new StartupException("admin credential: " + reason(e, file), e);
     }
+  }
+
+  /** The management API's resources, or empty when it is disabled. */
+  public Optional<org.vsa.appliance.mgmt.ManagementApi> managementApi() {
+    return Optional.ofNullable(managementApi);
   }
 
   /** The management API's address, or empty when it is disabled. */

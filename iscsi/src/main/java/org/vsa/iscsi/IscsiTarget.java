@@ -152,6 +152,20 @@ public final class IscsiTarget implements AutoCloseable {
     log.info("iSCSI target {}: LUN {} (vDisk {}) unmapped", t.iqn(), lun, was);
   }
 
+  /**
+   * Sets (or, with both empty, removes) the CHAP credentials of target {@code iqn} for logins from
+   * now on; sessions already logged in stay. IllegalArgumentException if there is no such target or
+   * mutual CHAP is asked without CHAP.
+   */
+  public synchronized void setChap(String iqn, java.util.Optional<IscsiConfig.Chap> chap,
+      java.util.Optional<IscsiConfig.Chap> mutualChap) {
+    IscsiConfig.Target t = config.target(iqn)
+        .orElseThrow(() -> new IllegalArgumentException("no iSCSI target " + iqn));
+    config = config.withTarget(new IscsiConfig.Target(t.iqn(), t.luns(), chap, mutualChap));
+    log.info("iSCSI target {}: CHAP {}{} (for logins from now on)", t.iqn(), chap.isPresent() ? "required" : "off",
+        mutualChap.isPresent() ? ", mutual" : "");
+  }
+
   /** The I_T nexuses (initiator, ISID) logged in to target {@code iqn} now. */
   public java.util.List<String> sessionsOf(String iqn) {
     return nexusesOf(iqn);

@@ -1302,6 +1302,16 @@ public final class Engine implements AutoCloseable {
     return volumes.values().stream().mapToInt(LocalVolume::scosNotUploaded).sum();
   }
 
+  /** Failed SCO upload attempts since the engine started (each is retried until it succeeds). */
+  public long uploadFailures() {
+    return ctx.uploader().failures.sum();
+  }
+
+  /** SCOs uploaded since the engine started. */
+  public long scosUploaded() {
+    return ctx.uploader().uploaded.sum();
+  }
+
   /** The DTL state of a vDisk (OK_STANDALONE for mode none); empty if there is no such vDisk. */
   public Optional<org.vsa.dtl.DtlState> dtlState(String name) {
     LocalVolume v = volumes.get(name);

@@ -82,6 +82,7 @@ public final class Cli {
     cl.addSubcommand("serve", new ServeCommand(env));
     cl.addSubcommand("config", new ConfigCommand(env));
     ManageCommands.register(cl, env);
+    ResourceCommands.register(cl, env);
     cl.addSubcommand("help", new CommandLine.HelpCommand());
     cl.setOut(env.out());
     cl.setErr(env.err());

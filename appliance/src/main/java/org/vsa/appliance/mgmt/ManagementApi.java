@@ -31,6 +31,7 @@ import org.vsa.volume.OfflineVdisk;
 import org.vsa.volume.Volume;
 import org.vsa.volume.VolumeSettings;
 import org.vsa.volume.VolumeSpec;
+import org.vsa.appliance.mgmt.Routes.Doc;
 
 /**
  * The resources of the management API, version 1 (under {@code /api/v1}): vDisks, their
@@ -71,35 +72,94 @@ public final class ManagementApi implements ManagementServer.Handler {
     this.config = config;
     this.iscsi = iscsi;
     this.lunTable = lunTable;
+    this.events = new EventLog();
+    this.watcher = new EngineWatcher(engine, events, true);
+    ChapStore chap;
+    try {
+      chap = ChapStore.open(config.node().dataDir().resolve("iscsi"));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    this.nodeResources = new NodeResources(this, engine, config, events, watcher);
+    addRoutes();
+    new IscsiResources(this, iscsi, lunTable, chap, events).register(routes);
+    nodeResources.register(routes);
+    routes.add("GET", "/openapi.json", Doc.of("this API's OpenAPI 3 document"),
+        (m, q, b) -> ok(openApi()));
+  }
+
+  private final EventLog events;
+  private final EngineWatcher watcher;
+  private final NodeResources nodeResources;
+  private volatile Map<String, Object> openApi;
+
+  private Map<String, Object> openApi() {
+    Map<String, Object> d = openApi;
+    if (d == null) {
+      d = OpenApiDocument.build(routes.all(), PREFIX);
+      openApi = d;
+    }
+    return d;
+  }
+
+  /** The events of this appliance (listeners may be added). */
+  public EventLog events() {
+    return events;
+  }
+
+  /** Where this node's services listen (shown by GET /nodes), e.g. iscsi -> 127.0.0.1:3260. */
+  public void setEndpoints(Map<String, Object> endpoints) {
+    nodeResources.endpoints(endpoints);
   }
 
   // ---------------------------------------------------------------- routing
 
-  private interface Route {
-    ManagementServer.Reply run(Matcher m, Map<String, String> query, byte[] body) throws IOException;
+  private final Routes routes = new Routes();
+
+  private void addRoutes() {
+    // Doc: what the OpenAPI document says of each route (Routes.Doc)
+    routes.add("GET", "", Doc.of("the API: its version and resources"),
+        (m, q, b) -> ok(index()));
+    routes.add("GET", "/vdisks", Doc.of("every vDisk, online and offline"),
+        (m, q, b) -> ok(listVdisks()));
+    routes.add("POST", "/vdisks", Doc.of("create a thin vDisk, exported as the next LUN").status(201).body("name", "size", "vpool", "blockSize", "scoSize", "dtlMode", "cachePolicy", "readCacheQuota", "dedupe", "export").refuses(409),
+        (m, q, b) -> createVdisk(object(b)));
+    routes.add("GET", "/vdisks/{name}", Doc.of("one vDisk with its settings").refuses(404),
+        (m, q, b) -> ok(showAny(m.group(1))));
+    routes.add("POST", "/vdisks/{name}/open", Doc.of("bring an offline vDisk online").refuses(404, 409),
+        (m, q, b) -> open(m.group(1)));
+    routes.add("PATCH", "/vdisks/{name}", Doc.of("resize a vDisk").body("size").refuses(404, 409),
+        (m, q, b) -> resize(vdisk(m.group(1)), object(b)));
+    routes.add("DELETE", "/vdisks/{name}", Doc.of("delete a vDisk").status(204).refuses(404, 409),
+        (m, q, b) -> delete(vdisk(m.group(1))));
+    routes.add("GET", "/vdisks/{name}/settings", Doc.of("a vDisk's settings").refuses(404, 409),
+        (m, q, b) -> ok(settings(vdisk(m.group(1)).settings())));
+    routes.add("PATCH", "/vdisks/{name}/settings", Doc.of("change a vDisk's settings").body("dtlMode", "cachePolicy", "readCacheQuota", "dedupe").refuses(404, 409),
+        (m, q, b) -> updateSettings(vdisk(m.group(1)), object(b)));
+    routes.add("GET", "/vdisks/{name}/snapshots", Doc.of("a vDisk's snapshots, oldest first").refuses(404, 409),
+        (m, q, b) -> ok(snapshots(vdisk(m.group(1)))));
+    routes.add("POST", "/vdisks/{name}/snapshots", Doc.of("take a snapshot").status(201).body("name").refuses(404, 409),
+        (m, q, b) -> createSnapshot(vdisk(m.group(1)), object(b)));
+    routes.add("GET", "/vdisks/{name}/snapshots/{snapshot}", Doc.of("one snapshot").refuses(404, 409),
+        (m, q, b) -> ok(snapshot(vdisk(m.group(1)), m.group(2))));
+    routes.add("DELETE", "/vdisks/{name}/snapshots/{snapshot}", Doc.of("delete a snapshot").status(204).refuses(404, 409),
+        (m, q, b) -> deleteSnapshot(vdisk(m.group(1)), m.group(2)));
+    routes.add("POST", "/vdisks/{name}/snapshots/{snapshot}/rollback", Doc.of("roll a vDisk back to a snapshot").refuses(404, 409),
+        (m, q, b) -> rollback(vdisk(m.group(1)), m.group(2)));
+    routes.add("POST", "/vdisks/{name}/clones", Doc.of("clone a vDisk from a snapshot").status(201).body("name", "snapshot", "export").refuses(404, 409),
+        (m, q, b) -> createClone(vdisk(m.group(1)), object(b)));
+    routes.add("POST", "/vdisks/{name}/flatten", Doc.of("start flattening a clone").status(202).optionalBody("rate").refuses(404, 409),
+        (m, q, b) -> flatten(vdisk(m.group(1)), optionalObject(b)));
+    routes.add("GET", "/vdisks/{name}/flatten", Doc.of("the state of a flatten").refuses(404, 409),
+        (m, q, b) -> flattenState(vdisk(m.group(1))));
+    routes.add("POST", "/vdisks/{name}/template", Doc.of("make a vDisk a template").refuses(404, 409),
+        (m, q, b) -> setTemplate(vdisk(m.group(1))));
   }
 
-  private record Entry(String method, Pattern path, Route route) {}
-
-  private final List<Entry> routes = List.of(
-      new Entry("GET", Pattern.compile(""), (m, q, b) -> ok(index())),
-      new Entry("GET", Pattern.compile("/vdisks"), (m, q, b) -> ok(listVdisks())),
-      new Entry("POST", Pattern.compile("/vdisks"), (m, q, b) -> createVdisk(object(b))),
-      new Entry("GET", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> ok(showAny(m.group(1)))),
-      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/open"), (m, q, b) -> open(m.group(1))),
-      new Entry("PATCH", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> resize(vdisk(m.group(1)), object(b))),
-      new Entry("DELETE", Pattern.compile("/vdisks/([^/]+)"), (m, q, b) -> delete(vdisk(m.group(1)))),
-      new Entry("GET", Pattern.compile("/vdisks/([^/]+)/settings"), (m, q, b) -> ok(settings(vdisk(m.group(1)).settings()))),
-      new Entry("PATCH", Pattern.compile("/vdisks/([^/]+)/settings"), (m, q, b) -> updateSettings(vdisk(m.group(1)), object(b))),
-      new Entry("GET", Pattern.compile("/vdisks/([^/]+)/snapshots"), (m, q, b) -> ok(snapshots(vdisk(m.group(1))))),
-      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/snapshots"), (m, q, b) -> createSnapshot(vdisk(m.group(1)), object(b))),
-      new Entry("GET", Pattern.compile("/vdisks/([^/]+)/snapshots/([^/]+)"), (m, q, b) -> ok(snapshot(vdisk(m.group(1)), m.group(2)))),
-      new Entry("DELETE", Pattern.compile("/vdisks/([^/]+)/snapshots/([^/]+)"), (m, q, b) -> deleteSnapshot(vdisk(m.group(1)), m.group(2))),
-      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/snapshots/([^/]+)/rollback"), (m, q, b) -> rollback(vdisk(m.group(1)), m.group(2))),
-      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/clones"), (m, q, b) -> createClone(vdisk(m.group(1)), object(b))),
-      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/flatten"), (m, q, b) -> flatten(vdisk(m.group(1)), optionalObject(b))),
-      new Entry("GET", Pattern.compile("/vdisks/([^/]+)/flatten"), (m, q, b) -> flattenState(vdisk(m.group(1)))),
-      new Entry("POST", Pattern.compile("/vdisks/([^/]+)/template"), (m, q, b) -> setTemplate(vdisk(m.group(1)))));
+  /** The route table (for the OpenAPI document and the tests). */
+  public Routes routes() {
+    return routes;
+  }
 
   @Override
   public ManagementServer.Reply handle(String method, String path, Map<String, String> query, byte[] body)
@@ -118,12 +178,12 @@ public final class ManagementApi implements ManagementServer.Handler {
       rest = rest.substring(0, rest.length() - 1);
     }
     List<String> allowed = new ArrayList<>();
-    for (Entry e : routes) {
-      Matcher m = e.path().matcher(rest);
+    for (Routes.Route e : routes.all()) {
+      Matcher m = e.pattern().matcher(rest);
       if (m.matches()) {
         if (e.method().equals(method)) {
           try {
-            return e.route().run(m, query, body);
+            return e.handler().run(m, query, body);
           } catch (IllegalStateException ex) {
             throw ApiException.conflict(ex.getMessage());
           } catch (IllegalArgumentException ex) {
@@ -153,17 +213,16 @@ public final class ManagementApi implements ManagementServer.Handler {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("api", "vsa management API");
     m.put("version", 1);
-    m.put("resources", List.of(PREFIX + "/vdisks", PREFIX + "/vdisks/{name}", PREFIX + "/vdisks/{name}/settings",
-        PREFIX + "/vdisks/{name}/snapshots", PREFIX + "/vdisks/{name}/snapshots/{snapshot}/rollback",
-        PREFIX + "/vdisks/{name}/clones", PREFIX + "/vdisks/{name}/flatten", PREFIX + "/vdisks/{name}/template",
-        PREFIX + "/vdisks/{name}/open"));
+    m.put("resources", routes.all().stream().map(r -> PREFIX + r.template()).filter(t -> !t.equals(PREFIX))
+        .distinct().toList());
+    m.put("openapi", PREFIX + "/openapi.json");
     return m;
   }
 
   // ---------------------------------------------------------------- vDisks
 
   /** An online vDisk; 404 if there is none, 409 with the reason if it is offline. */
-  private Volume vdisk(String name) {
+  Volume vdisk(String name) {
     Optional<Volume> v = engine.volume(name);
     if (v.isPresent()) {
       return v.get();
@@ -323,6 +382,8 @@ public final class ManagementApi implements ManagementServer.Handler {
       exportAsLun(v.name());
     }
     log.info("management API: vDisk {} created ({} bytes, vPool {})", name, size, pool.name());
+    events.emit(EventLog.Severity.INFO, "vdisk.created", name, "vDisk " + name + " created (" + Sizes.format(size)
+        + ", vPool " + pool.name() + ")");
     return new ManagementServer.Reply(201, show(v));
   }
 
@@ -341,6 +402,7 @@ public final class ManagementApi implements ManagementServer.Handler {
     engine.delete(v.name());
     unexport(v.name());
     log.info("management API: vDisk {} deleted", v.name());
+    events.emit(EventLog.Severity.INFO, "vdisk.deleted", v.name(), "vDisk " + v.name() + " deleted");
     return new ManagementServer.Reply(204, null);
   }
 
@@ -415,12 +477,16 @@ public final class ManagementApi implements ManagementServer.Handler {
     known(b, "name");
     String name = name(b, "name");
     SnapshotInfo s = engine.createSnapshot(v.name(), name);
+    events.emit(EventLog.Severity.INFO, "snapshot.created", v.name(), "snapshot " + name + " of vDisk " + v.name()
+        + " taken");
     return new ManagementServer.Reply(201, snapshotJson(s));
   }
 
   private ManagementServer.Reply deleteSnapshot(Volume v, String snap) throws IOException {
     requireSnapshot(v, snap);
     engine.deleteSnapshot(v.name(), snap);
+    events.emit(EventLog.Severity.INFO, "snapshot.deleted", v.name(), "snapshot " + snap + " of vDisk " + v.name()
+        + " deleted");
     return new ManagementServer.Reply(204, null);
   }
 
@@ -428,6 +494,8 @@ public final class ManagementApi implements ManagementServer.Handler {
     requireSnapshot(v, snap);
     refuseIfLoggedIn(v, "rolled back");
     engine.rollback(v.name(), snap);
+    events.emit(EventLog.Severity.WARNING, "vdisk.rolled-back", v.name(), "vDisk " + v.name()
+        + " rolled back to snapshot " + snap + " (later writes are gone)");
     return ok(show(vdisk(v.name())));
   }
 
@@ -451,6 +519,8 @@ public final class ManagementApi implements ManagementServer.Handler {
       exportAsLun(c.name());
     }
     log.info("management API: vDisk {} cloned from {}@{}", name, parent.name(), snap == null ? "(template)" : snap);
+    events.emit(EventLog.Severity.INFO, "vdisk.created", name, "vDisk " + name + " cloned from " + parent.name()
+        + (snap == null ? " (template)" : "@" + snap));
     return new ManagementServer.Reply(201, show(c));
   }
 
@@ -503,7 +573,7 @@ public final class ManagementApi implements ManagementServer.Handler {
    * here, naming them. NFSv3 has no sessions: a vDisk whose file was read or written over NFS in
    * the last minute ({@link org.vsa.appliance.NfsUse#IN_USE_NANOS}) counts as in use too.
    */
-  private void refuseIfLoggedIn(Volume v, String what) {
+  void refuseIfLoggedIn(Volume v, String what) {
     if (nfsUse != null && nfsUse.inUse(v.name())) {
       long seconds = nfsUse.sinceLastUse(v.name()).orElse(0) / 1_000_000_000L;
       throw ApiException.conflict("vDisk " + v.name() + " is in use: its file was read or written over NFS "
@@ -570,7 +640,7 @@ public final class ManagementApi implements ManagementServer.Handler {
 
   // ---------------------------------------------------------------- input
 
-  private static ObjectNode object(byte[] body) {
+  static ObjectNode object(byte[] body) {
     if (body.length == 0) {
       throw ApiException.badInput(null, "a JSON object body is required");
     }
@@ -588,11 +658,11 @@ public final class ManagementApi implements ManagementServer.Handler {
     return (ObjectNode) n;
   }
 
-  private static ObjectNode optionalObject(byte[] body) {
+  static ObjectNode optionalObject(byte[] body) {
     return body.length == 0 ? ManagementServer.JSON.createObjectNode() : object(body);
   }
 
-  private static void known(ObjectNode b, String... fields) {
+  static void known(ObjectNode b, String... fields) {
     Set<String> k = Set.of(fields);
     for (Iterator<String> it = b.fieldNames(); it.hasNext(); ) {
       String f = it.next();
@@ -602,7 +672,7 @@ public final class ManagementApi implements ManagementServer.Handler {
     }
   }
 
-  private static String text(ObjectNode b, String f) {
+  static String text(ObjectNode b, String f) {
     JsonNode n = b.get(f);
     if (n == null || !n.isTextual()) {
       throw ApiException.badInput(f, f + " must be a string" + (n == null ? " (missing)" : "; got " + n));
@@ -618,7 +688,7 @@ public final class ManagementApi implements ManagementServer.Handler {
     return s;
   }
 
-  private static long integer(ObjectNode b, String f) {
+  static long integer(ObjectNode b, String f) {
     JsonNode n = b.get(f);
     if (n == null || !n.canConvertToLong() || !n.isIntegralNumber()) {
       throw ApiException.badInput(f, f + " must be an integer; got " + n);
@@ -626,7 +696,7 @@ public final class ManagementApi implements ManagementServer.Handler {
     return n.asLong();
   }
 
-  private static boolean bool(ObjectNode b, String f) {
+  static boolean bool(ObjectNode b, String f) {
     JsonNode n = b.get(f);
     if (n == null || !n.isBoolean()) {
       throw ApiException.badInput(f, f + " must be true or false; got " + n);
@@ -662,6 +732,7 @@ public final class ManagementApi implements ManagementServer.Handler {
   }
 
   public void close() {
+    watcher.close();
     background.shutdownNow();
   }
 

@@ -50,7 +50,8 @@ class CliTest {
   void noCommandIsAUsageError() {
     CliRun run = CliRun.run(work);
     assertEquals(2, run.exitCode());
-    assertEquals("vsa: missing command; commands: serve, config, vdisk, snapshot, clone, template, help (see 'vsa --help')",
+    assertEquals("vsa: missing command; commands: serve, config, vdisk, snapshot, clone, template, vpool, backend, iscsi, nfs, node,"
+        + " dtl, events, status, help (see 'vsa --help')",
         run.oneErrLine());
     assertEquals("", run.out());
   }
@@ -65,7 +66,7 @@ class CliTest {
 
     CliRun command = CliRun.run(work, "sevre");
     assertEquals(2, command.exitCode());
-    assertTrue(command.oneErrLine().contains("'sevre'; did you mean serve?"), command.err());
+    assertTrue(command.oneErrLine().contains("'sevre'; did you mean serve"), command.err());
 
     CliRun missingValue = CliRun.run(work, "serve", "--config");
     assertEquals(2, missingValue.exitCode());

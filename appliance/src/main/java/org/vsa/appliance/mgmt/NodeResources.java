@@ -1,0 +1,365 @@
+package org.vsa.appliance.mgmt;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.vsa.appliance.config.ApplianceConfig;
+import org.vsa.appliance.config.Sizes;
+import org.vsa.appliance.mgmt.Routes.Doc;
+import org.vsa.backends.fragment.Policy;
+import org.vsa.backends.fragment.Preset;
+import org.vsa.backends.s3.S3Settings;
+import org.vsa.cache.WriteBuffer;
+import org.vsa.nfs.ClientRule;
+import org.vsa.nfs.Export;
+import org.vsa.volume.Engine;
+import org.vsa.volume.OfflineVdisk;
+import org.vsa.volume.Volume;
+import org.vsa.volume.VolumeSpec;
+
+/**
+ * What this node has and how it is: vPools, the backend (never its secrets), NFS exports, nodes
+ * (this one; the cluster adds the others), each vDisk's DTL, the event ring and a one-screen
+ * status.
+ */
+final class NodeResources {
+  static final int EVENTS_LIMIT_MAX = EventLog.CAPACITY;
+
+  private final ManagementApi api;
+  private final Engine engine;
+  private final ApplianceConfig config;
+  private final EventLog events;
+  private final EngineWatcher watcher;
+  private volatile Map<String, Object> endpoints = Map.of();
+
+  NodeResources(ManagementApi api, Engine engine, ApplianceConfig config, EventLog events, EngineWatcher watcher) {
+    this.api = api;
+    this.engine = engine;
+    this.config = config;
+    this.events = events;
+    this.watcher = watcher;
+  }
+
+  void endpoints(Map<String, Object> e) {
+    endpoints = Map.copyOf(e);
+  }
+
+  void register(Routes r) {
+    r.add("GET", "/vpools", Doc.of("the vPools with their vDisks and usage"), (m, q, b) -> ok(vpools()));
+    r.add("GET", "/vpools/{name}", Doc.of("one vPool").refuses(404), (m, q, b) -> ok(vpool(m.group(1))));
+    r.add("GET", "/backends", Doc.of("the object backend(s): kind, stores, preset; S3 keys masked"),
+        (m, q, b) -> ok(List.of(backend())));
+    r.add("GET", "/backends/{name}", Doc.of("one backend").refuses(404), (m, q, b) -> ok(backend(m.group(1))));
+    r.add("GET", "/nfs/exports", Doc.of("the NFS exports: path, vPool, client rules"), (m, q, b) -> ok(nfsExports()));
+    r.add("GET", "/nodes", Doc.of("the nodes (this one)"), (m, q, b) -> ok(List.of(node())));
+    r.add("GET", "/nodes/{name}", Doc.of("one node").refuses(404), (m, q, b) -> ok(node(m.group(1))));
+    r.add("GET", "/vdisks/{name}/dtl", Doc.of("a vDisk's DTL: mode, peer, state").refuses(404, 409),
+        (m, q, b) -> ok(dtl(m.group(1))));
+    r.add("GET", "/events", Doc.of("recent events after id 'since', oldest first").query("since", "limit"),
+        (m, q, b) -> ok(events(q)));
+    r.add("GET", "/status", Doc.of("this node in one screen: vPools, vDisks, write buffer, backend, DTL"),
+        (m, q, b) -> ok(status()));
+  }
+
+  private static ManagementServer.Reply ok(Object body) {
+    return new ManagementServer.Reply(200, body);
+  }
+
+  // ---------------------------------------------------------------- vPools
+
+  private List<Map<String, Object>> vpools() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (ApplianceConfig.Vpool p : config.vpools()) {
+      out.add(vpoolJson(p, false));
+    }
+    return out;
+  }
+
+  private Map<String, Object> vpool(String name) {
+    ApplianceConfig.Vpool p = config.vpool(name).orElseThrow(() -> ApiException.notFound("no vPool " + name
+        + " (known: " + config.vpools().stream().map(ApplianceConfig.Vpool::name).toList() + ")"));
+    return vpoolJson(p, true);
+  }
+
+  private Map<String, Object> vpoolJson(ApplianceConfig.Vpool p, boolean detail) {
+    TreeMap<String, Map<String, Object>> vdisks = new TreeMap<>();
+    long provisioned = 0;
+    int online = 0;
+    for (Volume v : engine.volumes()) {
+      if (v.spec().vpool().equals(p.name())) {
+        provisioned += v.sizeBytes();
+        online++;
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("name", v.name());
+        d.put("state", "online");
+        d.put("sizeBytes", v.sizeBytes());
+        vdisks.put(v.name(), d);
+      }
+    }
+    int offline = 0;
+    for (OfflineVdisk o : engine.offlineVdisks()) {
+      if (o.spec().map(VolumeSpec::vpool).orElse("").equals(p.name())) {
+        offline++;
+        provisioned += o.spec().map(VolumeSpec::sizeBytes).orElse(0L);
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("name", o.name());
+        d.put("state", "offline");
+        d.put("sizeBytes", o.spec().map(VolumeSpec::sizeBytes).orElse(null));
+        vdisks.put(o.name(), d);
+      }
+    }
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", p.name());
+    m.put("backend", config.backend().type().configName());
+    m.put("scoSizeBytes", p.scoSizeBytes());
+    m.put("cachePolicy", p.cachePolicy().configName());
+    m.put("vdiskCount", online + offline);
+    m.put("offlineCount", offline);
+    m.put("provisionedBytes", provisioned);
+    m.put("provisioned", Sizes.format(provisioned));
+    m.put("nfsExport", nfsPathOf(p.name()));
+    if (detail) {
+      m.put("vdisks", new ArrayList<>(vdisks.values()));
+      m.put("writeBuffer", writeBuffer());
+      m.put("scosAwaitingUpload", engine.scosAwaitingUpload());
+    }
+    return m;
+  }
+
+  private String nfsPathOf(String vpool) {
+    if (!config.nfs().enabled()) {
+      return null;
+    }
+    return config.nfs().server().exports().stream().filter(e -> e.vpool().equals(vpool)).map(Export::path)
+        .findFirst().orElse(null);
+  }
+
+  private Map<String, Object> writeBuffer() {
+    WriteBuffer wb = engine.writeBuffer();
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("usedBytes", wb.usedBytes());
+    m.put("capacityBytes", wb.capacityBytes());
+    m.put("usedPercent", wb.capacityBytes() == 0 ? 0 : Math.round(100.0 * wb.usedBytes() / wb.capacityBytes()));
+    m.put("holding", wb.isHolding());
+    m.put("throttledCount", wb.throttledCount());
+    return m;
+  }
+
+  // ---------------------------------------------------------------- backend
+
+  static final String BACKEND_NAME = "default";
+
+  private Map<String, Object> backend(String name) {
+    if (!name.equals(BACKEND_NAME)) {
+      throw ApiException.notFound("no backend " + name + " (this node has one: " + BACKEND_NAME + ")");
+    }
+    return backend();
+  }
+
+  private Map<String, Object> backend() {
+    ApplianceConfig.Backend b = config.backend();
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", BACKEND_NAME);
+    m.put("kind", b.type().configName());
+    m.put("dir", b.dir() == null ? null : b.dir().toString());
+    m.put("s3", b.s3() == null ? null : s3(b.s3()));
+    List<Map<String, Object>> stores = new ArrayList<>();
+    for (ApplianceConfig.Store s : b.stores()) {
+      Map<String, Object> st = new LinkedHashMap<>();
+      st.put("name", s.name());
+      st.put("kind", s.type().configName());
+      st.put("dir", s.dir() == null ? null : s.dir().toString());
+      st.put("s3", s.s3() == null ? null : s3(s.s3()));
+      stores.add(st);
+    }
+    m.put("stores", stores);
+    m.put("preset", b.preset() == null ? null : preset(b.preset()));
+    m.put("scosAwaitingUpload", engine.scosAwaitingUpload());
+    m.put("scosUploaded", engine.scosUploaded());
+    m.put("uploadFailures", engine.uploadFailures());
+    m.put("health", watcher.uploadsFailing() ? "failing" : "ok");
+    return m;
+  }
+
+  /** The bucket and where it is; the access key masked to its last 4 characters, the secret key never. */
+  static Map<String, Object> s3(S3Settings s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("endpoint", s.endpoint() == null ? null : s.endpoint().toString());
+    m.put("region", s.region());
+    m.put("bucket", s.bucket());
+    m.put("prefix", s.prefix());
+    m.put("pathStyle", s.pathStyle());
+    m.put("accessKey", mask(s.accessKey()));
+    m.put("secretKey", s.secretKey() == null || s.secretKey().isEmpty() ? null : "********");
+    return m;
+  }
+
+  static String mask(String key) {
+    if (key == null || key.isEmpty()) {
+      return null;
+    }
+    return key.length() <= 8 ? "****" : "****" + key.substring(key.length() - 4);
+  }
+
+  private static Map<String, Object> preset(Preset p) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", p.name());
+    List<Map<String, Object>> policies = new ArrayList<>();
+    for (Policy x : p.policies()) {
+      policies.add(Map.of("k", x.k(), "m", x.m(), "c", x.c(), "x", x.x()));
+    }
+    m.put("policies", policies);
+    m.put("fragmentSizeBytes", p.fragmentSizeBytes());
+    m.put("compression", p.compression().name().toLowerCase(java.util.Locale.ROOT));
+    m.put("encrypted", p.encrypted());
+    return m;
+  }
+
+  // ---------------------------------------------------------------- NFS, nodes
+
+  private List<Map<String, Object>> nfsExports() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    if (!config.nfs().enabled()) {
+      return out;
+    }
+    for (Export e : config.nfs().server().exports()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("path", e.path());
+      m.put("vpool", e.vpool());
+      List<Map<String, Object>> clients = new ArrayList<>();
+      for (ClientRule c : e.clients()) {
+        Map<String, Object> cm = new LinkedHashMap<>();
+        cm.put("host", c.host());
+        cm.put("access", c.readOnly() ? "ro" : "rw");
+        cm.put("squash", c.squash().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        cm.put("anonUid", c.anonUid());
+        cm.put("anonGid", c.anonGid());
+        clients.add(cm);
+      }
+      m.put("clients", clients);
+      out.add(m);
+    }
+    return out;
+  }
+
+  private Map<String, Object> node(String name) {
+    if (!name.equals(config.node().name())) {
+      throw ApiException.notFound("no node " + name + " (this node is " + config.node().name() + ")");
+    }
+    return node();
+  }
+
+  private Map<String, Object> node() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", config.node().name());
+    m.put("self", true);
+    m.put("state", "up");
+    m.put("bindAddress", config.node().bindAddress().getHostAddress());
+    m.put("endpoints", endpoints);
+    m.put("vdiskCount", engine.volumes().size() + engine.offlineVdisks().size());
+    m.put("version", version());
+    return m;
+  }
+
+  private static String version() {
+    java.util.Properties p = new java.util.Properties();
+    try (var in = NodeResources.class.getResourceAsStream("/org/vsa/appliance/version.properties")) {
+      if (in != null) {
+        p.load(in);
+      }
+    } catch (java.io.IOException e) {
+      return "(unknown)";
+    }
+    return p.getProperty("version", "(unknown)");
+  }
+
+  // ---------------------------------------------------------------- DTL, events, status
+
+  private Map<String, Object> dtl(String name) {
+    Volume v = api.vdisk(name);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("vdisk", v.name());
+    m.put("mode", v.settings().dtlMode().configName());
+    m.put("peer", config.dtlPeerOf(v.name()).map(a -> a.getHostString() + ":" + a.getPort()).orElse(null));
+    m.put("state", engine.dtlState(v.name()).map(s -> s.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'))
+        .orElse(null));
+    m.put("reason", engine.dtlReason(v.name()).orElse(null));
+    return m;
+  }
+
+  private Map<String, Object> events(Map<String, String> q) {
+    long since = 0;
+    int limit = EVENTS_LIMIT_MAX;
+    for (String k : q.keySet()) {
+      if (!k.equals("since") && !k.equals("limit")) {
+        throw ApiException.badInput(k, "unknown query parameter '" + k + "' (known: since, limit)");
+      }
+    }
+    if (q.containsKey("since")) {
+      since = number(q.get("since"), "since");
+    }
+    if (q.containsKey("limit")) {
+      long l = number(q.get("limit"), "limit");
+      if (l < 1 || l > EVENTS_LIMIT_MAX) {
+        throw ApiException.badInput("limit", "limit must be in [1, " + EVENTS_LIMIT_MAX + "]; got " + l);
+      }
+      limit = (int) l;
+    }
+    List<EventLog.Event> list = events.since(since, limit);
+    Map<String, Object> m = new LinkedHashMap<>();
+    long oldest = events.oldestId();
+    m.put("lastId", events.lastId());
+    m.put("dropped", Math.max(0, oldest - since - 1));
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (EventLog.Event e : list) {
+      Map<String, Object> em = new LinkedHashMap<>();
+      em.put("id", e.id());
+      em.put("time", e.time().toString());
+      em.put("severity", e.severity().name().toLowerCase(java.util.Locale.ROOT));
+      em.put("kind", e.kind());
+      em.put("subject", e.subject());
+      em.put("message", e.message());
+      out.add(em);
+    }
+    m.put("events", out);
+    return m;
+  }
+
+  private static long number(String s, String field) {
+    try {
+      long v = Long.parseLong(s);
+      if (v < 0) {
+        throw ApiException.badInput(field, field + " must not be negative; got " + v);
+      }
+      return v;
+    } catch (NumberFormatException e) {
+      throw ApiException.badInput(field, field + " must be a whole number; got '" + s + "'");
+    }
+  }
+
+  private Map<String, Object> status() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("node", node());
+    m.put("vpools", vpools());
+    int online = engine.volumes().size();
+    int offline = engine.offlineVdisks().size();
+    m.put("vdisks", Map.of("total", online + offline, "online", online, "offline", offline));
+    m.put("writeBuffer", writeBuffer());
+    Map<String, Object> be = new LinkedHashMap<>();
+    be.put("kind", config.backend().type().configName());
+    be.put("health", watcher.uploadsFailing() ? "failing" : "ok");
+    be.put("scosAwaitingUpload", engine.scosAwaitingUpload());
+    be.put("uploadFailures", engine.uploadFailures());
+    m.put("backend", be);
+    Map<String, Integer> dtl = new TreeMap<>();
+    for (Volume v : engine.volumes()) {
+      engine.dtlState(v.name()).ifPresent(s -> dtl.merge(s.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
+          1, Integer::sum));
+    }
+    m.put("dtl", dtl);
+    m.put("lastEventId", events.lastId());
+    return m;
+  }
+}
