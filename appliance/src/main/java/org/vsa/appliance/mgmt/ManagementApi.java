@@ -86,6 +86,13 @@ public final class ManagementApi implements ManagementServer.Handler {
     nodeResources.register(routes);
     routes.add("GET", "/openapi.json", Doc.of("this API's OpenAPI 3 document"),
         (m, q, b) -> ok(openApi()));
+    // Answered by the appliance's metrics (org.vsa.appliance.metrics.MetricsRoutes, in front of this
+    // handler); listed here so that the OpenAPI document has it. Reached only without metrics.
+    routes.add("GET", "/stats", Doc.of("cumulative I/O counters per vDisk and vPool, write buffer, read cache,"
+        + " backend and DTL state, for the dashboard (rates are deltas between two calls)").refuses(404),
+        (m, q, b) -> {
+          throw new ApiException(404, "no statistics: this appliance runs without metrics", null);
+        });
   }
 
   private final EventLog events;
