@@ -464,8 +464,8 @@ final class ResourceCommands {
           node.path("version").asText()));
       sb.append(String.format("%-13s %d (%d online, %d offline)%n", "vdisks", v.path("total").asInt(),
           v.path("online").asInt(), v.path("offline").asInt()));
-      sb.append(String.format("%-13s %d of %d bytes (%d%%)%s%n", "write buffer", wb.path("usedBytes").asLong(),
-          wb.path("capacityBytes").asLong(), wb.path("usedPercent").asLong(),
+      sb.append(String.format("%-13s %s of %s (%d%%)%s%n", "write buffer",
+          human(wb.path("usedBytes").asLong()), human(wb.path("capacityBytes").asLong()), wb.path("usedPercent").asLong(),
           wb.path("holding").asBoolean() ? ", throttling writers" : ""));
       sb.append(String.format("%-13s %s, %s, %d SCOs awaiting upload, %d failed uploads%n", "backend",
           be.path("kind").asText(), be.path("health").asText(), be.path("scosAwaitingUpload").asLong(),
@@ -473,7 +473,9 @@ final class ResourceCommands {
       List<String> dtl = new ArrayList<>();
       n.path("dtl").fields().forEachRemaining(e -> dtl.add(e.getKey() + " " + e.getValue().asInt()));
       sb.append(String.format("%-13s %s%n", "dtl", dtl.isEmpty() ? "-" : String.join(", ", dtl)));
-      sb.append(String.format("%-13s %d%n%n", "last event", n.path("lastEventId").asLong()));
+      long lastEvent = n.path("lastEventId").asLong();
+      sb.append(String.format("%-13s %s%n%n", "events", lastEvent == 0 ? "none yet"
+          : lastEvent + " so far (vsa events)"));
       env.out().print(sb);
       env.out().print(ManageCommands.table(list(n.path("vpools")), "name", "backend", "vdiskCount", "offlineCount",
           "provisioned"));
@@ -481,6 +483,18 @@ final class ResourceCommands {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** A size for people: whole in its unit when exact (256MiB), else one decimal (11.8MiB). */
+  static String human(long bytes) {
+    String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    double v = bytes;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return v == Math.rint(v) ? String.format("%d%s", (long) v, units[u]) : String.format("%.1f%s", v, units[u]);
+  }
 
   static List<JsonNode> list(JsonNode array) {
     List<JsonNode> rows = new ArrayList<>();

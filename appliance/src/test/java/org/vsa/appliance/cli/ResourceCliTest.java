@@ -153,8 +153,8 @@ class ResourceCliTest {
 
     CliRun status = vsa("status");
     assertEquals(0, status.exitCode(), status.err());
-    for (String s : List.of("node", "vdisks", "2 (2 online, 0 offline)", "write buffer", "backend", "local, ok", "dtl",
-        "ok-standalone 2", "default")) {
+    for (String s : List.of("node", "vdisks", "2 (2 online, 0 offline)", "write buffer", "of 256MiB (", "backend",
+        "local, ok", "dtl", "ok-standalone 2", "events", "so far (vsa events)", "default")) {
       assertTrue(status.out().contains(s), s + " in:\n" + status.out());
     }
     assertEquals(2, json(vsa("status", "--json")).get("vdisks").get("total").asInt());
