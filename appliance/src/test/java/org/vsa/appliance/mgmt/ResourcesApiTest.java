@@ -351,6 +351,37 @@ class ResourcesApiTest {
     }
   }
 
+  /**
+   * A vDisk in DTL mode async whose peer does not answer: the watcher reports DEGRADED (a warning
+   * with the reason), GET /vdisks/{name}/dtl says so; once a DTL server listens on that address the
+   * vDisk reconnects and the watcher reports it recovered.
+   */
+  @Test
+  void aDegradedDtlAndItsRecoveryAreEventsSeenByTheWatcher() throws Exception {
+    int port;
+    try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = probe.getLocalPort(); // closed again: connections to it are refused until the server below
+    }
+    ApplianceConfig c = new ConfigLoader(work).parse("node: {dataDir: data}\ndtl: {port: 0, peer: \"127.0.0.1:" + port
+        + "\"}\nmanagement: {port: 0}\niscsi: {port: 0}\nnfs: {port: 0, mountPort: 0, portmap: none}\n"
+        + "vpools: [{name: default, scoSize: 4MiB}]\nwriteBuffer: {capacity: 256MiB}\nreadCache: {capacity: 16MiB}\n",
+        "test", ConfigOverrides.none());
+    try (Appliance a = Appliance.start(c)) {
+      Api api = Api.admin(a);
+      assertEquals(201, api.call("POST", "/vdisks", "{\"name\": \"prot\", \"size\": \"16MiB\", \"dtlMode\": \"async\"}")
+          .status());
+      JsonNode degraded = awaitEvent(api, "dtl.degraded", "prot");
+      assertEquals("warning", degraded.get("severity").asText());
+      assertTrue(degraded.get("message").asText().contains("127.0.0.1:" + port), degraded.toString());
+      assertEquals("degraded", api.get("/vdisks/prot/dtl").body().get("state").asText());
+      try (org.vsa.dtl.DtlServer peer = org.vsa.dtl.DtlServer.start(work.resolve("peer-dtl"), "127.0.0.1", port, 64L << 20)) {
+        JsonNode recovered = awaitEvent(api, "dtl.recovered", "prot");
+        assertTrue(recovered.get("id").asLong() > degraded.get("id").asLong());
+        assertNotEquals("degraded", api.get("/vdisks/prot/dtl").body().get("state").asText());
+      }
+    }
+  }
+
   @Test
   void theEventRingKeepsTheNewestAndCountsOnFromTheOldest() {
     EventLog log = new EventLog(3);
