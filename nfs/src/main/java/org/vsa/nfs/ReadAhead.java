@@ -49,7 +49,6 @@ final class ReadAhead {
     final long fileId;
     final long offset;
     final int count;
-    final long born = System.nanoTime();
     private final AtomicInteger state = new AtomicInteger(PENDING);
     private ByteBuffer buf;
     private long stamp;
@@ -370,11 +369,6 @@ final class ReadAhead {
       }
     }
     streams.clear();
-  }
-
-  /** Streams followed now (tests). */
-  int streams() {
-    return streams.size();
   }
 
   /** READs answered from a range read ahead (tests, logs). */
