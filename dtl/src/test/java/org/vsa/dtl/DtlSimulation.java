@@ -149,6 +149,7 @@ final class DtlSimulation {
     /** The epoch the boot marker names once the stream was OK_SYNC in sync mode (0: none). */
     long markerEpoch;
     boolean holding; // the last write attempt was held back by the queue bound
+    long sealRequestedSco = -1; // the highest SCO the DTL asked to have sealed, not yet acted on
     long protectedMax;
     final TreeMap<Long, Long> uploads = new TreeMap<>(); // sealed SCO -> upload done at (or -1: not started)
     final List<long[]> waiters = new ArrayList<>(); // {seq}
@@ -209,9 +210,9 @@ final class DtlSimulation {
       } else if (a instanceof ClientMachine.StateChanged x) {
         note("owner " + id + " " + x.from() + " -> " + x.to() + ": " + x.why());
       } else if (a instanceof ClientMachine.RequestSeal r) {
-        if (!zombie && openSco <= r.sco() && inOpen > 0) {
-          seal();
-        }
+        // the engine seals on another thread, under its append lock, never inside the step that asked
+        // (a step can ask while a seal is appending its own record)
+        sealRequestedSco = Math.max(sealRequestedSco, r.sco());
       }
     }
 
@@ -239,6 +240,12 @@ final class DtlSimulation {
     }
 
     void append(Entry e) {
+      if (!history.isEmpty()) {
+        Entry prev = history.get(history.size() - 1);
+        Verify.that(e.sco() > prev.sco() || e.sco() == prev.sco() && prev.record()[0] != 2,
+            "entry %d of SCO %d follows entry %d of SCO %d%s", e.seq(), e.sco(), prev.seq(), prev.sco(),
+            prev.record()[0] == 2 ? " (sealed)" : "");
+      }
       history.add(e);
       if (mode == DtlMode.SYNC) {
         written = history.size(); // sync mode writes the log record before waiting for the DTL
@@ -288,6 +295,15 @@ final class DtlSimulation {
       openSco++;
       inOpen = 0;
       scoEntries = 3 + rnd.nextInt(40);
+    }
+
+    /** What {@code LocalVolume.sealForDtl} does, later: seal the open SCO if it is at most the one asked for. */
+    void sealIfRequested() {
+      long sco = sealRequestedSco;
+      sealRequestedSco = -1;
+      if (sco >= 0 && !zombie && openSco <= sco && inOpen > 0) {
+        seal();
+      }
     }
 
     /** Uploads that are due land in the backend; the watermark goes to the DTL. */
@@ -730,6 +746,7 @@ final class DtlSimulation {
     if (log == null && serverRestartAt >= 0 && now >= serverRestartAt) {
       restartServer();
     }
+    owner.sealIfRequested();
     owner.uploads();
     if (rnd.nextInt(10) == 0) {
       owner.forced = owner.written; // the background group commit after acknowledgements on the DTL's force
