@@ -40,7 +40,8 @@ public record ApplianceConfig(
     Snapshots snapshots,
     Scrub scrub,
     Dtl dtl,
-    Management management) {
+    Management management,
+    Cluster cluster) {
 
   public ApplianceConfig {
     Objects.requireNonNull(node);
@@ -58,6 +59,35 @@ public record ApplianceConfig(
     Objects.requireNonNull(scrub);
     Objects.requireNonNull(dtl);
     Objects.requireNonNull(management);
+    Objects.requireNonNull(cluster);
+  }
+
+  /**
+   * {@code cluster:} membership of this node in a cluster of appliances (Hazelcast). Off by default: a
+   * single node runs without any of it, and says so at start.
+   *
+   * @param enabled whether this node joins a cluster
+   * @param name the cluster's name: nodes join only members of the same name
+   * @param port this node's member port (on {@code node.bindAddress})
+   * @param members seed members ({@code host:port}); with the members recorded in the backend by
+   *     {@code vsa node add}, the addresses this node asks to join at start
+   * @param faultDomain this node's fault domain (a rack, a room): placement puts a vDisk's DTL in
+   *     another one when it can
+   * @param heartbeatMillis how often this node writes its heartbeat to the backend
+   * @param leaseMillis how long a node's heartbeat must stay unchanged before another node takes
+   *     over its vDisks
+   * @param leaseMarginMillis how much earlier than that an owner stops acknowledging writes by itself
+   */
+  public record Cluster(boolean enabled, String name, int port, List<String> members, String faultDomain,
+      long heartbeatMillis, long leaseMillis, long leaseMarginMillis) {
+    public Cluster {
+      members = List.copyOf(members);
+    }
+
+    /** A single node: no cluster. */
+    public static Cluster single() {
+      return new Cluster(false, "vsa", 5701, List.of(), "default", 1000, 6000, 1000);
+    }
   }
 
   /**

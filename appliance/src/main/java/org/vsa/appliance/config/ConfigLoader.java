@@ -216,11 +216,12 @@ public final class ConfigLoader {
     ApplianceConfig.Scrub scrub = readScrub(root);
     ApplianceConfig.Dtl dtl = readDtl(root, dataDir, workingDir);
     ApplianceConfig.Management management = readManagement(root, workingDir);
+    ApplianceConfig.Cluster cluster = readCluster(root);
     root.done();
 
     ApplianceConfig config = new ApplianceConfig(
         node, writeBuffer, readCache, metadata, backend, groupCommit, upload, new ArrayList<>(vpools.values()), vdisks,
-        iscsi, nfs, snapshots, scrub, dtl, management);
+        iscsi, nfs, snapshots, scrub, dtl, management, cluster);
     checkWriteBufferHoldsScos(config);
     Vpool smallest = config.vpools().stream().min((a, c) -> Long.compare(a.scoSizeBytes(), c.scoSizeBytes())).orElseThrow();
     BackendConfigReader.checkFragmentSize(backend, smallest.scoSizeBytes(), smallest.name());
@@ -382,6 +383,45 @@ public final class ConfigLoader {
         s.integer("ackTimeoutMillis", 2000, DTL_ACK_TIMEOUT_MILLIS));
     s.done();
     return dtl;
+  }
+
+  public static final int DEFAULT_CLUSTER_PORT = 5701;
+  static final Range CLUSTER_HEARTBEAT_MILLIS = Range.integers(100, 60_000);
+  static final Range CLUSTER_LEASE_MILLIS = Range.integers(1_000, 600_000);
+  static final Range CLUSTER_LEASE_MARGIN_MILLIS = Range.integers(100, 60_000);
+  private static final Pattern CLUSTER_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  private static final Pattern FAULT_DOMAIN = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+  /** {@code cluster:} off by default; when on, the heartbeat, lease and margin must leave a safe order. */
+  private static ApplianceConfig.Cluster readCluster(Section root) throws ConfigException {
+    Section s = root.section("cluster");
+    boolean enabled = s.bool("enabled", false);
+    String name = s.name("name", "vsa", CLUSTER_NAME, "1 to 64 of A-Z a-z 0-9 . _ -");
+    int port = (int) s.integer("port", DEFAULT_CLUSTER_PORT, PORT);
+    List<String> members = new ArrayList<>();
+    List<String> listed = s.strings("members");
+    for (String m : listed == null ? List.<String>of() : listed) {
+      java.util.regex.Matcher x = PEER.matcher(m);
+      if (!x.matches() || Integer.parseInt(x.group(2)) < 1 || Integer.parseInt(x.group(2)) > 65535) {
+        throw new ConfigException(s.keyPath("members"), s.keyPath("members") + " has " + m + ", which is not "
+            + PEER_RULE);
+      }
+      members.add(m);
+    }
+    String faultDomain = s.name("faultDomain", "default", FAULT_DOMAIN, "1 to 64 of A-Z a-z 0-9 . _ -");
+    long heartbeat = s.integer("heartbeatMillis", 1000, CLUSTER_HEARTBEAT_MILLIS);
+    long lease = s.integer("leaseMillis", 6000, CLUSTER_LEASE_MILLIS);
+    long margin = s.integer("leaseMarginMillis", 1000, CLUSTER_LEASE_MARGIN_MILLIS);
+    if (heartbeat * 3 > lease) {
+      throw new ConfigException(s.keyPath("leaseMillis"), s.keyPath("leaseMillis") + " = " + lease
+          + " must be at least 3 x cluster.heartbeatMillis (" + heartbeat + "), or one slow heartbeat loses the lease");
+    }
+    if (margin * 2 > lease) {
+      throw new ConfigException(s.keyPath("leaseMarginMillis"), s.keyPath("leaseMarginMillis") + " = " + margin
+          + " must be at most half of cluster.leaseMillis (" + lease + ")");
+    }
+    s.done();
+    return new ApplianceConfig.Cluster(enabled, name, port, members, faultDomain, heartbeat, lease, margin);
   }
 
   public static final int DEFAULT_MANAGEMENT_PORT = 8080;
