@@ -71,6 +71,41 @@ public final class Appliance implements AutoCloseable {
   private org.vsa.appliance.mgmt.ManagementApi managementApi;
   private Boolean stopOutcome;
   private org.vsa.appliance.metrics.ApplianceMetrics metrics;
+  private org.vsa.appliance.cluster.ClusterNode cluster;
+
+  /** This node's cluster, when {@code cluster.enabled}. */
+  public Optional<org.vsa.appliance.cluster.ClusterNode> cluster() {
+    return Optional.ofNullable(cluster);
+  }
+
+  private static org.vsa.appliance.cluster.ClusterNode startCluster(ApplianceConfig config, ObjectStore backend,
+      IscsiTarget iscsi, NfsServer nfs, DtlServer dtlServer) throws StartupException {
+    ApplianceConfig.Cluster c = config.cluster();
+    if (!c.enabled()) {
+      log.info("single node: cluster.enabled is false, so no membership, no DTL placement and no failover; vDisks"
+          + " keep their configured DTL peer (dtl.peer)");
+      return null;
+    }
+    String host = config.node().bindAddress().getHostAddress();
+    java.util.Map<String, String> endpoints = new java.util.LinkedHashMap<>();
+    if (iscsi != null) {
+      endpoints.put("iscsi", host + ":" + iscsi.localAddress().getPort());
+    }
+    if (nfs != null) {
+      endpoints.put("nfs", host + ":" + nfs.localAddress().getPort());
+    }
+    if (dtlServer != null) {
+      endpoints.put("dtl", host + ":" + dtlServer.port());
+    }
+    try {
+      return org.vsa.appliance.cluster.ClusterNode.start(c, config.node().name(), host, backend, endpoints);
+    } catch (IOException e) {
+      throw new StartupException("cluster: the member addresses recorded in the backend cannot be read: "
+          + reason(e, null), e);
+    } catch (RuntimeException e) {
+      throw new StartupException("cluster: cannot start this node's member on " + host + ":" + c.port() + ": " + e, e);
+    }
+  }
 
   private Appliance(
       ApplianceConfig config, FileChannel lock, ObjectStore backend, Engine engine, IscsiTarget iscsi,
@@ -138,8 +173,13 @@ public final class Appliance implements AutoCloseable {
       if (nfs != null) {
         opened.push(nfs);
       }
+      org.vsa.appliance.cluster.ClusterNode cluster = startCluster(config, backend, iscsi, nfs, dtlServer);
+      if (cluster != null) {
+        opened.push(cluster);
+      }
       Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created, nfsUse);
       appliance.metrics = metrics;
+      appliance.cluster = cluster;
       opened.push(appliance::stopManagement);
       appliance.startManagement();
       log.info("vsa running: node {}, data dir {}, bind address {}, vDisks: {}",
@@ -190,6 +230,9 @@ public final class Appliance implements AutoCloseable {
       endpoints.put("dtl", dtlServer.port());
     }
     managementApi.setEndpoints(endpoints);
+    if (cluster != null) {
+      managementApi.setCluster(cluster);
+    }
     try {
       management = org.vsa.appliance.mgmt.ManagementServer.start(m.bindAddress(), m.port(), credential,
           new org.vsa.appliance.metrics.MetricsRoutes(metrics, managementApi), m.tls().orElse(null));
@@ -406,6 +449,9 @@ public final class Appliance implements AutoCloseable {
     log.info("stopping: flushing every vDisk");
     boolean clean = true;
     stopManagement();
+    if (cluster != null) {
+      clean &= closeLogged("cluster membership", cluster);
+    }
     if (metrics != null) {
       metrics.close();
     }

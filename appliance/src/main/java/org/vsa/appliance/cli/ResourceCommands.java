@@ -324,8 +324,29 @@ final class ResourceCommands {
     }
   }
 
-  @Command(name = "node", mixinStandardHelpOptions = true, description = "nodes: list, show", footer = EXIT_TEXT)
+  @Command(name = "node", mixinStandardHelpOptions = true, description = "nodes: list, show, add", footer = EXIT_TEXT)
   static final class Node extends ManageCommands.Group {}
+
+  @Command(name = "add", mixinStandardHelpOptions = true, description = "record a new node's member address"
+      + " (host:port, its cluster.port) in the shared backend: a node started there with cluster.enabled joins")
+  static final class NodeAdd extends ManageCommands.Verb {
+    @Parameters(paramLabel = "HOST:PORT")
+    String address;
+
+    NodeAdd(Cli.Environment env) {
+      super(env);
+    }
+
+    @Override
+    void run(ApiClient api) throws ApiClient.Failure {
+      JsonNode n = api.call("POST", "/nodes", java.util.Map.of("address", address));
+      if (common.json) {
+        print(n);
+        return;
+      }
+      env.out().println("node " + n.path("address").asText() + " recorded (" + n.path("state").asText() + ")");
+    }
+  }
 
   @Command(name = "list", mixinStandardHelpOptions = true, description = "the nodes")
   static final class NodeList extends ManageCommands.Verb {
@@ -335,7 +356,7 @@ final class ResourceCommands {
 
     @Override
     void run(ApiClient api) throws ApiClient.Failure {
-      print(api.get("/nodes"), "name", "state", "self", "bindAddress", "vdiskCount", "version", "endpoints");
+      print(api.get("/nodes"), "name", "state", "self", "memberAddress", "faultDomain", "vdiskCount", "endpoints");
     }
   }
 
@@ -537,6 +558,7 @@ final class ResourceCommands {
     CommandLine node = new CommandLine(new Node());
     node.addSubcommand("list", new NodeList(env));
     node.addSubcommand("show", new NodeShow(env));
+    node.addSubcommand("add", new NodeAdd(env));
     cl.addSubcommand("node", node);
     CommandLine dtl = new CommandLine(new Dtl());
     dtl.addSubcommand("show", new DtlShow(env));

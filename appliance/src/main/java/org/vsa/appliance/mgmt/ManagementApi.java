@@ -98,6 +98,11 @@ public final class ManagementApi implements ManagementServer.Handler {
   private final EventLog events;
   private final EngineWatcher watcher;
   private final NodeResources nodeResources;
+
+  /** The cluster this node is a member of (none: a single node). */
+  public void setCluster(org.vsa.appliance.cluster.ClusterView cluster) {
+    nodeResources.cluster(cluster);
+  }
   private volatile Map<String, Object> openApi;
 
   private Map<String, Object> openApi() {

@@ -25,6 +25,7 @@ import org.vsa.volume.VolumeSpec;
  * status.
  */
 final class NodeResources {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(NodeResources.class);
   static final int EVENTS_LIMIT_MAX = EventLog.CAPACITY;
 
   private final ManagementApi api;
@@ -42,6 +43,12 @@ final class NodeResources {
     this.watcher = watcher;
   }
 
+  private volatile org.vsa.appliance.cluster.ClusterView cluster;
+
+  void cluster(org.vsa.appliance.cluster.ClusterView c) {
+    cluster = c;
+  }
+
   void endpoints(Map<String, Object> e) {
     endpoints = Map.copyOf(e);
   }
@@ -53,7 +60,10 @@ final class NodeResources {
         (m, q, b) -> ok(List.of(backend())));
     r.add("GET", "/backends/{name}", Doc.of("one backend").refuses(404), (m, q, b) -> ok(backend(m.group(1))));
     r.add("GET", "/nfs/exports", Doc.of("the NFS exports: path, vPool, client rules"), (m, q, b) -> ok(nfsExports()));
-    r.add("GET", "/nodes", Doc.of("the nodes (this one)"), (m, q, b) -> ok(List.of(node())));
+    r.add("GET", "/nodes", Doc.of("the nodes: every member of the cluster (up), the recorded addresses of none"
+        + " (down), or this node alone"), (m, q, b) -> ok(nodes()));
+    r.add("POST", "/nodes", Doc.of("record a node's member address (host:port) so that a node started there joins this"
+        + " cluster").status(201).body("address").refuses(409), (m, q, b) -> addNode(ManagementApi.object(b)));
     r.add("GET", "/nodes/{name}", Doc.of("one node").refuses(404), (m, q, b) -> ok(node(m.group(1))));
     r.add("GET", "/vdisks/{name}/dtl", Doc.of("a vDisk's DTL: mode, peer, state").refuses(404, 409),
         (m, q, b) -> ok(dtl(m.group(1))));
@@ -245,10 +255,92 @@ final class NodeResources {
   }
 
   private Map<String, Object> node(String name) {
-    if (!name.equals(config.node().name())) {
-      throw ApiException.notFound("no node " + name + " (this node is " + config.node().name() + ")");
+    for (Map<String, Object> n : nodes()) {
+      if (name.equals(n.get("name"))) {
+        return n;
+      }
     }
-    return node();
+    throw ApiException.notFound("no node " + name + " (known: " + nodes().stream().map(n -> n.get("name")).toList()
+        + ")");
+  }
+
+  private static final java.util.regex.Pattern MEMBER =
+      java.util.regex.Pattern.compile("(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]{1,5})");
+
+  private ManagementServer.Reply addNode(com.fasterxml.jackson.databind.JsonNode body) {
+    org.vsa.appliance.cluster.ClusterView c = cluster;
+    if (c == null) {
+      throw ApiException.conflict("this node runs alone (cluster.enabled is false): set cluster.enabled and restart it"
+          + " to form a cluster");
+    }
+    com.fasterxml.jackson.databind.JsonNode a = body.get("address");
+    if (a == null || !a.isTextual()) {
+      throw ApiException.badInput("address", "address is required: the new node's member address, host:port");
+    }
+    String address = a.textValue().trim();
+    java.util.regex.Matcher x = MEMBER.matcher(address);
+    if (!x.matches() || Integer.parseInt(x.group(2)) < 1 || Integer.parseInt(x.group(2)) > 65535) {
+      throw ApiException.badInput("address", "address " + address + " is not host:port (a name or IPv4 address, or"
+          + " [IPv6], with a port in [1, 65535])");
+    }
+    try {
+      c.record(address);
+    } catch (java.io.IOException e) {
+      throw new ApiException(503, "cannot record the member in the backend: " + e.getMessage(), null);
+    }
+    events.emit(EventLog.Severity.INFO, "node.added", address, "member address " + address + " recorded: a node started there joins");
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("address", address);
+    m.put("state", c.members().stream().anyMatch(n -> n.address().equals(address)) ? "up" : "not joined yet");
+    return new ManagementServer.Reply(201, m);
+  }
+
+  private List<Map<String, Object>> nodes() {
+    org.vsa.appliance.cluster.ClusterView c = cluster;
+    if (c == null) {
+      return List.of(node());
+    }
+    List<Map<String, Object>> out = new ArrayList<>();
+    java.util.Set<String> up = new java.util.HashSet<>();
+    for (org.vsa.appliance.cluster.ClusterMembership.NodeInfo n : c.members()) {
+      up.add(n.address());
+      if (n.local()) {
+        Map<String, Object> m = node();
+        m.put("memberAddress", n.address());
+        m.put("faultDomain", n.faultDomain());
+        out.add(m);
+        continue;
+      }
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("name", n.name());
+      m.put("self", false);
+      m.put("state", "up");
+      m.put("memberAddress", n.address());
+      m.put("faultDomain", n.faultDomain());
+      Map<String, Object> ep = new TreeMap<>();
+      n.attributes().forEach((k, v) -> {
+        if (k.startsWith("vsa.endpoint.")) {
+          ep.put(k.substring("vsa.endpoint.".length()), v);
+        }
+      });
+      m.put("endpoints", ep);
+      out.add(m);
+    }
+    try {
+      for (String a : c.recorded()) {
+        if (!up.contains(a)) {
+          Map<String, Object> m = new LinkedHashMap<>();
+          m.put("name", a);
+          m.put("self", false);
+          m.put("state", "down");
+          m.put("memberAddress", a);
+          out.add(m);
+        }
+      }
+    } catch (java.io.IOException e) {
+      log.warn("nodes: the recorded members could not be read from the backend: {}", e.toString());
+    }
+    return out;
   }
 
   private Map<String, Object> node() {
@@ -256,6 +348,7 @@ final class NodeResources {
     m.put("name", config.node().name());
     m.put("self", true);
     m.put("state", "up");
+    m.put("cluster", cluster == null ? null : cluster.clusterName());
     m.put("bindAddress", config.node().bindAddress().getHostAddress());
     m.put("endpoints", endpoints);
     m.put("vdiskCount", engine.volumes().size() + engine.offlineVdisks().size());
