@@ -327,10 +327,7 @@ public final class ApplianceMetrics implements AutoCloseable {
     if (s.isEmpty()) {
       return "unknown";
     }
-    return switch (s.get()) {
-      case OK_SYNC, OK_STANDALONE -> "ok";
-      default -> s.get().name().toLowerCase(java.util.Locale.ROOT);
-    };
+    return org.vsa.appliance.mgmt.ManagementApi.dtlStateName(s.get());
   }
 
   private static void putTotals(Map<String, Object> m, VdiskMeters.IoTotals t) {

@@ -99,6 +99,14 @@ public final class ManagementApi implements ManagementServer.Handler {
   private final EngineWatcher watcher;
   private final NodeResources nodeResources;
 
+  /**
+   * A DTL state as every part of the API, the CLI, the statistics and the dashboard names it:
+   * {@code ok-sync}, {@code ok-standalone}, {@code catching-up}, {@code degraded}.
+   */
+  public static String dtlStateName(org.vsa.dtl.DtlState s) {
+    return s.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+  }
+
   /** The cluster this node is a member of (none: a single node). */
   public void setCluster(org.vsa.appliance.cluster.ClusterView cluster) {
     nodeResources.cluster(cluster);
@@ -330,7 +338,7 @@ public final class ManagementApi implements ManagementServer.Handler {
     m.put("blockSize", v.blockSize());
     m.put("scoSizeBytes", v.spec().scoSizeBytes());
     m.put("settings", settings(v.settings()));
-    m.put("dtlState", engine.dtlState(v.name()).map(Enum::name).orElse(null));
+    m.put("dtlState", engine.dtlState(v.name()).map(ManagementApi::dtlStateName).orElse(null));
     m.put("snapshots", engine.snapshotNames(v.name()));
     m.put("exportHolders", v.exportHolders());
     FlattenJob f = flattens.get(v.name());

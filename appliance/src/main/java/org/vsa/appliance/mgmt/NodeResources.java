@@ -376,7 +376,7 @@ final class NodeResources {
     m.put("vdisk", v.name());
     m.put("mode", v.settings().dtlMode().configName());
     m.put("peer", config.dtlPeerOf(v.name()).map(a -> a.getHostString() + ":" + a.getPort()).orElse(null));
-    m.put("state", engine.dtlState(v.name()).map(s -> s.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'))
+    m.put("state", engine.dtlState(v.name()).map(ManagementApi::dtlStateName)
         .orElse(null));
     m.put("reason", engine.dtlReason(v.name()).orElse(null));
     return m;
@@ -448,7 +448,7 @@ final class NodeResources {
     m.put("backend", be);
     Map<String, Integer> dtl = new TreeMap<>();
     for (Volume v : engine.volumes()) {
-      engine.dtlState(v.name()).ifPresent(s -> dtl.merge(s.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
+      engine.dtlState(v.name()).ifPresent(s -> dtl.merge(ManagementApi.dtlStateName(s),
           1, Integer::sum));
     }
     m.put("dtl", dtl);

@@ -307,7 +307,7 @@ function overview(s) {
     const tr = document.createElement('tr');
     cell(tr, d.vdisk);
     cell(tr, d.mode);
-    cell(tr, d.state, d.state === 'ok' ? 'ok' : 'bad');
+    cell(tr, d.state, d.state.startsWith('ok') ? 'ok' : 'bad');
     dtl.appendChild(tr);
   }
 }
