@@ -70,8 +70,64 @@ final class ResourceCommands {
 
   // ---------------------------------------------------------------- backend
 
-  @Command(name = "backend", mixinStandardHelpOptions = true, description = "backends: list", footer = EXIT_TEXT)
+  @Command(name = "backend", mixinStandardHelpOptions = true, description = "backends: list, presets, preset",
+      footer = EXIT_TEXT)
   static final class Backend extends ManageCommands.Group {}
+
+  @Command(name = "presets", mixinStandardHelpOptions = true,
+      description = "the fragment backend's presets: policies, fragment size, compression, encryption, which is active")
+  static final class Presets extends ManageCommands.Verb {
+    Presets(Cli.Environment env) {
+      super(env);
+    }
+
+    @Override
+    void run(ApiClient api) throws ApiClient.Failure {
+      JsonNode n = api.get("/presets");
+      if (common.json) {
+        print(n);
+        return;
+      }
+      List<JsonNode> rows = new ArrayList<>();
+      for (JsonNode p : n) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("name", p.path("name").asText());
+        r.put("active", p.path("active").asBoolean() ? "yes" : "");
+        List<String> policies = new ArrayList<>();
+        for (JsonNode x : p.path("policies")) {
+          policies.add("k" + x.path("k").asInt() + "m" + x.path("m").asInt() + "c" + x.path("c").asInt() + "x"
+              + x.path("x").asInt());
+        }
+        r.put("policies", String.join(" ", policies));
+        r.put("fragmentSize", org.vsa.appliance.config.Sizes.format(p.path("fragmentSizeBytes").asLong()));
+        r.put("compression", p.path("compression").asText());
+        r.put("encrypted", p.path("encrypted").asBoolean() ? "yes" : "no");
+        rows.add(ApiClient.JSON.valueToTree(r));
+      }
+      env.out().print(ManageCommands.table(rows, "name", "active", "policies", "fragmentSize", "compression",
+          "encrypted"));
+    }
+  }
+
+  @Command(name = "preset", mixinStandardHelpOptions = true, description = "one preset of the fragment backend")
+  static final class PresetShow extends ManageCommands.Verb {
+    @Parameters(paramLabel = "NAME")
+    String name;
+
+    PresetShow(Cli.Environment env) {
+      super(env);
+    }
+
+    @Override
+    void run(ApiClient api) throws ApiClient.Failure {
+      JsonNode n = api.get("/presets/" + seg(name));
+      if (common.json) {
+        print(n);
+        return;
+      }
+      keyValuesTo(env.out(), n);
+    }
+  }
 
   @Command(name = "list", mixinStandardHelpOptions = true,
       description = "the object backend: kind, stores, erasure-coding preset, upload health (keys masked)")
@@ -541,6 +597,8 @@ final class ResourceCommands {
     cl.addSubcommand("vpool", vpool);
     CommandLine backend = new CommandLine(new Backend());
     backend.addSubcommand("list", new BackendList(env));
+    backend.addSubcommand("presets", new Presets(env));
+    backend.addSubcommand("preset", new PresetShow(env));
     cl.addSubcommand("backend", backend);
     CommandLine iscsi = new CommandLine(new Iscsi());
     iscsi.addSubcommand("targets", new IscsiTargets(env));

@@ -200,15 +200,24 @@ public record ApplianceConfig(
    * @param key the preset's encryption key when it encrypts; never shown
    * @param repairIntervalSeconds how often the fragment backend's repair pass runs
    * @param verifyIntervalHours how often it reads and checks every fragment
+   * @param presets every preset declared for type {@code fragment} ({@code preset} among them); empty otherwise
    */
   public record Backend(BackendType type, Path dir, org.vsa.backends.s3.S3Settings s3, List<Store> stores,
       org.vsa.backends.fragment.Preset preset, org.vsa.backends.fragment.EncryptionKey key,
-      long repairIntervalSeconds, long verifyIntervalHours) {
+      long repairIntervalSeconds, long verifyIntervalHours, List<org.vsa.backends.fragment.Preset> presets) {
     public static final long REPAIR_INTERVAL_SECONDS_DEFAULT = 300;
     public static final long VERIFY_INTERVAL_HOURS_DEFAULT = 24;
 
     public Backend {
       stores = List.copyOf(stores);
+      presets = List.copyOf(presets);
+    }
+
+    public Backend(BackendType type, Path dir, org.vsa.backends.s3.S3Settings s3, List<Store> stores,
+        org.vsa.backends.fragment.Preset preset, org.vsa.backends.fragment.EncryptionKey key,
+        long repairIntervalSeconds, long verifyIntervalHours) {
+      this(type, dir, s3, stores, preset, key, repairIntervalSeconds, verifyIntervalHours,
+          preset == null ? List.of() : List.of(preset));
     }
 
     /** A local directory backend. */

@@ -60,6 +60,7 @@ final class BackendConfigReader {
     S3Settings s3 = null;
     List<Store> stores = List.of();
     Preset preset = null;
+    List<Preset> declared = List.of();
     EncryptionKey key = null;
     long repairSeconds = Backend.REPAIR_INTERVAL_SECONDS_DEFAULT;
     long verifyHours = Backend.VERIFY_INTERVAL_HOURS_DEFAULT;
@@ -85,6 +86,7 @@ final class BackendConfigReader {
         }
         preset = chosen.preset;
         key = chosen.key;
+        declared = presets.values().stream().map(p -> p.preset).toList();
         checkStoresHoldAPolicy(b, preset, stores.size());
         repairSeconds = b.integer("repairIntervalSeconds", repairSeconds, REPAIR_INTERVAL_SECONDS);
         verifyHours = b.integer("verifyIntervalHours", verifyHours, VERIFY_INTERVAL_HOURS);
@@ -92,7 +94,7 @@ final class BackendConfigReader {
       default -> throw new IllegalStateException(type.toString());
     }
     b.done();
-    return new Backend(type, dir, s3, stores, preset, key, repairSeconds, verifyHours);
+    return new Backend(type, dir, s3, stores, preset, key, repairSeconds, verifyHours, declared);
   }
 
   /** Keys of other backend types are errors, not silently ignored. */

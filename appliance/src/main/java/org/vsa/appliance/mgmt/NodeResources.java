@@ -59,6 +59,9 @@ final class NodeResources {
     r.add("GET", "/backends", Doc.of("the object backend(s): kind, stores, preset; S3 keys masked"),
         (m, q, b) -> ok(List.of(backend())));
     r.add("GET", "/backends/{name}", Doc.of("one backend").refuses(404), (m, q, b) -> ok(backend(m.group(1))));
+    r.add("GET", "/presets", Doc.of("the fragment backend's presets (erasure-coding policies, fragment size,"
+        + " compression, whether encrypted; never the key), the one in use marked active"), (m, q, b) -> ok(presets()));
+    r.add("GET", "/presets/{name}", Doc.of("one preset").refuses(404), (m, q, b) -> ok(preset(m.group(1))));
     r.add("GET", "/nfs/exports", Doc.of("the NFS exports: path, vPool, client rules"), (m, q, b) -> ok(nfsExports()));
     r.add("GET", "/nodes", Doc.of("the nodes: every member of the cluster (up), the recorded addresses of none"
         + " (down), or this node alone"), (m, q, b) -> ok(nodes()));
@@ -211,6 +214,27 @@ final class NodeResources {
       return null;
     }
     return key.length() <= 8 ? "****" : "****" + key.substring(key.length() - 4);
+  }
+
+  private List<Map<String, Object>> presets() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (Preset p : config.backend().presets()) {
+      Map<String, Object> m = preset(p);
+      m.put("active", p.equals(config.backend().preset()));
+      out.add(m);
+    }
+    return out;
+  }
+
+  private Map<String, Object> preset(String name) {
+    for (Map<String, Object> p : presets()) {
+      if (name.equals(p.get("name"))) {
+        return p;
+      }
+    }
+    throw ApiException.notFound("no preset " + name + (config.backend().presets().isEmpty()
+        ? " (presets belong to backend type fragment; this node's backend is " + config.backend().type().configName() + ")"
+        : " (known: " + config.backend().presets().stream().map(Preset::name).toList() + ")"));
   }
 
   private static Map<String, Object> preset(Preset p) {

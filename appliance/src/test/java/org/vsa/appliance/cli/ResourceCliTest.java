@@ -125,6 +125,11 @@ class ResourceCliTest {
         exports.out());
     assertEquals("/default", json(vsa("nfs", "exports", "--json")).get(0).get("path").asText());
 
+    CliRun presets = vsa("backend", "presets");
+    assertEquals(0, presets.exitCode(), presets.err());
+    assertEquals(1, presets.out().lines().count(), "a local backend: the header only: " + presets.out());
+    assertEquals(3, vsa("backend", "preset", "default").exitCode(), "no preset on a local backend");
+
     CliRun nodes = vsa("node", "list");
     assertEquals(0, nodes.exitCode(), nodes.err());
     assertEquals(2, nodes.out().lines().count(), nodes.out());

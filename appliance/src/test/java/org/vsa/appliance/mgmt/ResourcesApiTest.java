@@ -47,6 +47,34 @@ class ResourcesApiTest {
         ConfigOverrides.none());
   }
 
+  @Test
+  void presetsOfAFragmentBackendWithTheActiveOneMarked() throws Exception {
+    java.nio.file.Files.write(work.resolve("backend.key"), new byte[32]);
+    ApplianceConfig c = new ConfigLoader(work).parse(ManagementApiTest.BASE_YAML + "management: {port: 0}\n"
+        + "backend:\n  type: fragment\n  stores: [{name: a, dir: s/a}, {name: b, dir: s/b}, {name: c, dir: s/c}]\n"
+        + "  presets:\n    - {name: fast, policies: [{k: 1, m: 1}], fragmentSize: 64KiB}\n"
+        + "    - {name: safe, policies: [{k: 2, m: 1}], fragmentSize: 64KiB, compression: lz4, encryption: aes-256-gcm,"
+        + " keyFile: backend.key}\n  preset: safe\n", "test", ConfigOverrides.none());
+    try (Appliance a = Appliance.start(c)) {
+      Api api = Api.admin(a);
+      Api.Response all = api.get("/presets");
+      assertEquals(200, all.status());
+      assertEquals(2, all.body().size(), all.body().toString());
+      assertEquals("fast", all.body().get(0).get("name").asText());
+      assertFalse(all.body().get(0).get("active").asBoolean());
+      JsonNode safe = api.get("/presets/safe").body();
+      assertTrue(safe.get("active").asBoolean());
+      assertTrue(safe.get("encrypted").asBoolean());
+      assertEquals("lz4", safe.get("compression").asText());
+      assertEquals(2, safe.get("policies").get(0).get("k").asInt());
+      assertFalse(all.body().toString().contains("key"), "no key material or key file: " + all.body());
+      Api.Response none = api.get("/presets/nope");
+      assertEquals(404, none.status());
+      assertTrue(none.error().contains("fast") && none.error().contains("safe"), none.error());
+      assertEquals(401, new Api(a, null).get("/presets").status());
+    }
+  }
+
   /** The route's path with every parameter replaced by {@code value}. */
   private static String path(Routes.Route r, String value) {
     return r.template().replaceAll("\\{[A-Za-z]+}", value);
@@ -130,6 +158,10 @@ class ResourcesApiTest {
       assertEquals("ok", backends.get(0).get("health").asText());
       assertEquals(200, api.get("/backends/default").status());
       assertEquals(404, api.get("/backends/nope").status());
+      assertEquals(0, api.get("/presets").body().size(), "a local backend has no presets");
+      Api.Response noPreset = api.get("/presets/default");
+      assertEquals(404, noPreset.status());
+      assertTrue(noPreset.error().contains("backend type fragment"), noPreset.error());
 
       JsonNode exports = api.get("/nfs/exports").body();
       assertEquals("/default", exports.get(0).get("path").asText());
