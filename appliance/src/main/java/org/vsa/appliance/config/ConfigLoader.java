@@ -386,6 +386,7 @@ public final class ConfigLoader {
   }
 
   public static final int DEFAULT_CLUSTER_PORT = 5701;
+  static final Range CLUSTER_PORT = Range.integers(1, 65_535); // the others must know it: never "any free port"
   static final Range CLUSTER_HEARTBEAT_MILLIS = Range.integers(100, 60_000);
   static final Range CLUSTER_LEASE_MILLIS = Range.integers(1_000, 600_000);
   static final Range CLUSTER_LEASE_MARGIN_MILLIS = Range.integers(100, 60_000);
@@ -397,7 +398,7 @@ public final class ConfigLoader {
     Section s = root.section("cluster");
     boolean enabled = s.bool("enabled", false);
     String name = s.name("name", "vsa", CLUSTER_NAME, "1 to 64 of A-Z a-z 0-9 . _ -");
-    int port = (int) s.integer("port", DEFAULT_CLUSTER_PORT, PORT);
+    int port = (int) s.integer("port", DEFAULT_CLUSTER_PORT, CLUSTER_PORT);
     List<String> members = new ArrayList<>();
     List<String> listed = s.strings("members");
     for (String m : listed == null ? List.<String>of() : listed) {

@@ -276,4 +276,29 @@ class ConfigLoaderTest {
         () -> loader().load(Path.of("latin1.yaml"), ConfigOverrides.none()));
     assertTrue(latin.getMessage().endsWith("latin1.yaml is not UTF-8 text"), latin.getMessage());
   }
+
+  @Test
+  void clusterIsOffByDefaultAndItsValuesAreChecked() throws Exception {
+    ApplianceConfig.Cluster c = parse("{}").cluster();
+    assertEquals(ApplianceConfig.Cluster.single(), c);
+    ApplianceConfig.Cluster on = parse("cluster: {enabled: true, name: prod, port: 5800, members: ['10.0.0.1:5800',"
+        + " '[::1]:5801'], faultDomain: rack-2, heartbeatMillis: 500, leaseMillis: 3000, leaseMarginMillis: 700}").cluster();
+    assertEquals(new ApplianceConfig.Cluster(true, "prod", 5800, java.util.List.of("10.0.0.1:5800", "[::1]:5801"),
+        "rack-2", 500, 3000, 700), on);
+    String[][] bad = {
+        {"cluster: {members: ['10.0.0.1']}", "cluster.members"},
+        {"cluster: {members: ['h:70000']}", "cluster.members"},
+        {"cluster: {name: 'a b'}", "cluster.name"},
+        {"cluster: {port: 0}", "cluster.port"},
+        {"cluster: {faultDomain: ''}", "cluster.faultDomain"},
+        {"cluster: {heartbeatMillis: 3000, leaseMillis: 6000}", "cluster.leaseMillis"},
+        {"cluster: {leaseMillis: 4000, leaseMarginMillis: 2500}", "cluster.leaseMarginMillis"},
+        {"cluster: {leaseMillis: 500}", "cluster.leaseMillis"},
+        {"cluster: {enable: true}", "cluster.enable"},
+    };
+    for (String[] b : bad) {
+      ConfigException e = assertThrows(ConfigException.class, () -> parse(b[0]), b[0]);
+      assertEquals(b[1], e.keyPath().orElse(""), b[0] + ": " + e.getMessage());
+    }
+  }
 }
