@@ -341,7 +341,7 @@ class ResourcesApiTest {
 
   /** Waits (bounded) until GET /events has an event of {@code kind} about {@code subject}. */
   private static JsonNode awaitEvent(Api api, String kind, String subject) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (true) {
       for (JsonNode e : api.get("/events").body().get("events")) {
         if (e.get("kind").asText().equals(kind) && e.get("subject").asText().equals(subject)) {
@@ -349,7 +349,7 @@ class ResourcesApiTest {
         }
       }
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("no event " + kind + " of " + subject + " within 30 s: " + api.get("/events").body());
+        throw new AssertionError("no event " + kind + " of " + subject + " within 60 s: " + api.get("/events").body());
       }
       Thread.sleep(100);
     }
@@ -411,6 +411,69 @@ class ResourcesApiTest {
         assertTrue(recovered.get("id").asLong() > degraded.get("id").asLong());
         assertNotEquals("degraded", api.get("/vdisks/prot/dtl").body().get("state").asText());
       }
+    }
+  }
+
+  /**
+   * A backend that refuses uploads (the vDisk's namespace directory replaced by a file) fills the
+   * write buffer: the watcher reports failed uploads, then throttling; with the backend repaired it
+   * reports both over, and every byte written meanwhile reads back.
+   */
+  @Test
+  void failingUploadsAndThrottlingAreEventsSeenByTheWatcher() throws Exception {
+    ApplianceConfig c = new ConfigLoader(work).parse("node: {dataDir: data}\ndtl: {port: 0}\nmanagement: {port: 0}\n"
+        + "iscsi: {port: 0}\nnfs: {port: 0, mountPort: 0, portmap: none}\nvpools: [{name: default, scoSize: 4MiB}]\n"
+        + "vdisks: [{name: fill, size: 96MiB}]\nwriteBuffer: {capacity: 64MiB}\nreadCache: {capacity: 16MiB}\n",
+        "test", ConfigOverrides.none());
+    try (Appliance a = Appliance.start(c)) {
+      Api api = Api.admin(a);
+      org.vsa.volume.Volume v = a.engine().volume("fill").orElseThrow();
+      java.nio.file.Path backend = work.resolve("data").resolve("backend");
+      java.nio.file.Path ns;
+      try (java.util.stream.Stream<java.nio.file.Path> l = java.nio.file.Files.list(backend)) {
+        ns = l.filter(p -> p.getFileName().toString().startsWith("vdisk-")).findFirst().orElseThrow();
+      }
+      java.nio.file.Path aside = backend.resolve("aside");
+      java.nio.file.Files.move(ns, aside);
+      java.nio.file.Files.writeString(ns, "not a directory: every put into the namespace fails\n");
+      byte[] model = new byte[(int) v.sizeBytes()];
+      java.util.Random rnd = new java.util.Random(7);
+      java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor();
+      java.util.concurrent.Future<?> writes = writer.submit(() -> {
+        byte[] chunk = new byte[1 << 20];
+        for (long off = 0; off < model.length; off += chunk.length) { // 96 MiB into a 64 MiB buffer
+          rnd.nextBytes(chunk);
+          System.arraycopy(chunk, 0, model, (int) off, chunk.length);
+          v.write(off, java.nio.ByteBuffer.wrap(chunk), org.vsa.volume.Durability.BUFFERED);
+        }
+        v.flush();
+        return null;
+      });
+      try {
+        JsonNode failed = awaitEvent(api, "backend.upload-failed", "backend");
+        assertEquals("warning", failed.get("severity").asText());
+        assertEquals("failing", api.get("/backends/default").body().get("health").asText());
+        JsonNode throttling = awaitEvent(api, "writebuffer.throttling", "write buffer");
+        assertEquals("warning", throttling.get("severity").asText());
+        assertFalse(writes.isDone(), "96 MiB cannot fit a 64 MiB write buffer whose uploads fail");
+
+        java.nio.file.Files.delete(ns);
+        java.nio.file.Files.move(aside, ns);
+        writes.get(120, TimeUnit.SECONDS);
+        JsonNode recovered = awaitEvent(api, "backend.recovered", "backend");
+        assertTrue(recovered.get("id").asLong() > failed.get("id").asLong());
+        awaitEvent(api, "writebuffer.throttling-stopped", "write buffer");
+        assertEquals("ok", api.get("/backends/default").body().get("health").asText());
+      } finally {
+        writer.shutdownNow();
+        if (!java.nio.file.Files.isDirectory(ns)) {
+          java.nio.file.Files.deleteIfExists(ns);
+          java.nio.file.Files.move(aside, ns);
+        }
+      }
+      byte[] back = new byte[model.length];
+      v.read(0, java.nio.ByteBuffer.wrap(back));
+      assertTrue(java.util.Arrays.equals(model, back), "every byte written while uploads failed reads back");
     }
   }
 
