@@ -29,10 +29,10 @@ final class MountProgram implements RpcDispatchable {
   static final int MNT_SERVERFAULT = 10006;
   static final int AUTH_UNIX = 1;
 
-  private final List<Exported> exports;
+  private final ExportTable exports;
 
-  MountProgram(List<Exported> exports) {
-    this.exports = List.copyOf(exports);
+  MountProgram(ExportTable exports) {
+    this.exports = exports;
   }
 
   @Override

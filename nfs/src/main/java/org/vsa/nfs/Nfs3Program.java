@@ -45,7 +45,7 @@ final class Nfs3Program implements RpcDispatchable {
   static final int ACCESS_DELETE = 0x10;
   static final int ACCESS_EXECUTE = 0x20;
 
-  private final Map<Long, Exported> byNamespace;
+  private final ExportTable byNamespace;
   private final byte[] writeVerifier;
   private final DirectBuffers directBuffers = new DirectBuffers();
   private final ReadAhead readAhead;
@@ -56,7 +56,7 @@ final class Nfs3Program implements RpcDispatchable {
    * {@code workers} run every procedure but WRITE, and the durability waits of stable WRITEs;
    * {@code lanes} run each file's WRITEs in order, one at a time (see {@link WriteLanes}).
    */
-  Nfs3Program(Map<Long, Exported> byNamespace, byte[] writeVerifier, Executor workers, WriteLanes lanes) {
+  Nfs3Program(ExportTable byNamespace, byte[] writeVerifier, Executor workers, WriteLanes lanes) {
     this.byNamespace = byNamespace;
     this.writeVerifier = writeVerifier.clone();
     this.workers = workers;

@@ -32,6 +32,11 @@ public final class NfsServer implements AutoCloseable {
   private static final long DRAIN_SECONDS = 30;
 
   private final List<LocalNamespace> namespaces;
+  private ExportTable table;
+  /** The namespace of each vPool exported since the start, by vPool. */
+  private final Map<String, LocalNamespace> byVpool = new HashMap<>();
+  private NfsConfig config;
+  private VolumeCatalog volumes;
   private final OncRpcSvc nfs;
   private final OncRpcSvc mount;
   private final OncRpcSvc portmap;
@@ -111,15 +116,15 @@ public final class NfsServer implements AutoCloseable {
       }
       workers = pool("vsa-nfs-worker-", config.workerThreads());
       laneThreads = pool("vsa-nfs-lane-", config.workerThreads());
-      Nfs3Program nfs3 = new Nfs3Program(Map.copyOf(byNamespace), verifier, workers,
-          new WriteLanes(laneThreads, workers));
+      ExportTable table = new ExportTable(exported);
+      Nfs3Program nfs3 = new Nfs3Program(table, verifier, workers, new WriteLanes(laneThreads, workers));
       // oncrpc4j runs each call on the selector thread (a direct executor); Nfs3Program hands it
       // on to a worker, or a WRITE to its file's lane, without waiting.
       nfs = service(config, config.nfsPort(), "vsa-nfs", publish)
           .withWorkerThreadExecutionService(MoreExecutors.newDirectExecutorService())
           .withRpcService(new OncRpcProgram(Nfs3Program.PROGRAM, Nfs3Program.VERSION), nfs3)
           .build();
-      MountProgram mnt = new MountProgram(exported);
+      MountProgram mnt = new MountProgram(table);
       mount = service(config, config.mountPort(), "vsa-mountd", publish)
           .withWorkerThreadPoolSize(2)
           .withRpcService(new OncRpcProgram(MountProgram.PROGRAM, 1), mnt)
@@ -131,6 +136,12 @@ public final class NfsServer implements AutoCloseable {
       mount.start();
       RpcGuard.install(mount);
       NfsServer s = new NfsServer(opened, nfs, mount, portmap, workers, laneThreads, nfs3);
+      s.table = table;
+      for (Exported x : exported) {
+        s.byVpool.put(x.export().vpool(), (LocalNamespace) x.namespace());
+      }
+      s.config = config;
+      s.volumes = volumes;
       log.info("NFS serving {} on {} (mount {}), portmapper: {}", config.exports().stream().map(Export::path).toList(),
           s.localAddress(), s.mountAddress(), publish ? (portmap != null ? "embedded" : "registration asked of the running one") : "none");
       return s;
@@ -223,6 +234,46 @@ public final class NfsServer implements AutoCloseable {
   /** Where the MOUNT program listens. */
   public InetSocketAddress mountAddress() {
     return mount.getInetSocketAddress(IpProtocolType.TCP);
+  }
+
+  /** The exports served now. */
+  public synchronized List<Export> exports() {
+    return table.all().stream().map(Exported::export).toList();
+  }
+
+  /**
+   * Serves {@code exports} from now on, replacing the ones before: a vPool exported for the first
+   * time has its namespace opened; a changed rule applies to the next MOUNT and the next call; a
+   * removed export's file handles go stale (its namespace stays open until the server closes, so
+   * that calls under way finish). Paths must be unique and not nested in one another.
+   *
+   * @throws IllegalArgumentException for a bad table (nothing changes)
+   * @throws IOException when a new namespace cannot be opened (nothing changes)
+   */
+  public synchronized void setExports(List<Export> exports) throws IOException {
+    for (int i = 0; i < exports.size(); i++) {
+      for (int j = 0; j < exports.size(); j++) {
+        String a = exports.get(i).path();
+        String b = exports.get(j).path();
+        if (i != j && (a.equals(b) || b.startsWith(a + "/"))) {
+          throw new IllegalArgumentException("export path " + b + (a.equals(b) ? " is given twice" : " is inside " + a));
+        }
+      }
+    }
+    List<Exported> next = new ArrayList<>();
+    for (Export e : exports) {
+      LocalNamespace ns = byVpool.get(e.vpool());
+      if (ns == null) {
+        ns = LocalNamespace.open(e.vpool(), config.namespaceDir().resolve(e.vpool()), volumes, config.vdiskPatterns(),
+            config.vdiskThresholdBytes());
+        namespaces.add(ns);
+        byVpool.put(e.vpool(), ns);
+      }
+      next.add(new Exported(e, ns));
+    }
+    table.set(next);
+    log.info("NFS exports now: {}", exports.stream().map(x -> x.path() + " (vPool " + x.vpool() + ", " + x.clients().size()
+        + " client rule(s))").toList());
   }
 
   /** Stops listening, then makes the namespaces' journals durable and closes them. */

@@ -37,6 +37,53 @@ class ExportRulesTest {
     }
   }
 
+  /**
+   * Exports changed while the server runs: a new vPool's export serves at once (nfs-ls), a rule
+   * made read-only rejects the next write with ROFS on a handle taken before, and a removed export
+   * can no longer be mounted and its handles are stale. Bad tables change nothing.
+   */
+  @Test
+  void exportsChangeWhileTheServerRuns() throws Exception {
+    try (Fixture fx = new Fixture(dir, List.of(Export.open("default")))) {
+      byte[] file;
+      try (Nfs3Client c = new Nfs3Client(fx, 0, 0)) {
+        file = c.create(c.mnt("/default"), "f", 1).fh();
+      }
+      Export other = new Export("other", "/other", List.of(ClientRule.anyoneReadWrite()));
+      fx.server.setExports(List.of(export(new ClientRule("127.0.0.1", true, Squash.NO_ROOT_SQUASH, 65534, 65534)),
+          other));
+      assertEquals(List.of("/default", "/other"), fx.server.exports().stream().map(Export::path).toList());
+      try (Nfs3Client c = new Nfs3Client(fx, 0, 0)) {
+        assertEquals(Status.ROFS, c.write(file, 0, new byte[10], 2).status());
+        byte[] otherRoot = c.mnt("/other");
+        assertEquals(0, c.create(otherRoot, "g", 1).status());
+      }
+      Tools.Result ls = Tools.run(60, "nfs-ls", fx.url("/other/"));
+      assertEquals(0, ls.exit(), ls.out());
+      assertTrue(ls.out().contains("g"), ls.out());
+
+      assertThrows(IllegalArgumentException.class, () -> fx.server.setExports(List.of(Export.open("default"),
+          new Export("other", "/default", List.of(ClientRule.anyoneReadWrite())))));
+      assertThrows(IllegalArgumentException.class, () -> fx.server.setExports(List.of(Export.open("default"),
+          new Export("other", "/default/sub", List.of(ClientRule.anyoneReadWrite())))));
+      assertEquals(2, fx.server.exports().size(), "a refused table changes nothing");
+
+      byte[] otherRoot;
+      try (Nfs3Client c = new Nfs3Client(fx, 0, 0)) {
+        otherRoot = c.mnt("/other");
+      }
+      fx.server.setExports(List.of(Export.open("default")));
+      try (Nfs3Client c = new Nfs3Client(fx, 0, 0)) {
+        Nfs3Client.MountError e = assertThrows(Nfs3Client.MountError.class, () -> c.mnt("/other"));
+        assertEquals(2, e.status, "MNT3ERR_NOENT");
+        assertEquals(Status.STALE, c.getattr(otherRoot).status());
+        assertEquals(0, c.write(file, 0, new byte[10], 2).status(), "read-write again");
+      }
+      Tools.Result gone = Tools.run(60, "nfs-ls", fx.url("/other/"));
+      assertTrue(gone.exit() != 0, "nfs-ls of a removed export fails: " + gone.out());
+    }
+  }
+
   @Test
   void aReadOnlyExportRejectsWritesWithRofs() throws Exception {
     try (Fixture fx = new Fixture(dir, List.of(Export.open("default")))) {
