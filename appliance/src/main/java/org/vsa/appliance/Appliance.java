@@ -233,6 +233,9 @@ public final class Appliance implements AutoCloseable {
     if (cluster != null) {
       managementApi.setCluster(cluster);
     }
+    if (nfs != null) {
+      managementApi.setNfs(nfs);
+    }
     try {
       management = org.vsa.appliance.mgmt.ManagementServer.start(m.bindAddress(), m.port(), credential,
           new org.vsa.appliance.metrics.MetricsRoutes(metrics, managementApi), m.tls().orElse(null));
@@ -393,6 +396,28 @@ public final class Appliance implements AutoCloseable {
       return null;
     }
     NfsConfig c = config.nfs().server();
+    try {
+      java.util.Optional<List<org.vsa.nfs.Export>> stored = org.vsa.appliance.mgmt.NfsExportStore.load(
+          config.node().dataDir());
+      if (stored.isPresent()) {
+        List<org.vsa.nfs.Export> kept = new java.util.ArrayList<>();
+        for (org.vsa.nfs.Export e : stored.get()) {
+          if (config.vpool(e.vpool()).isPresent()) {
+            kept.add(e);
+          } else {
+            log.warn("NFS export {} (changed through the API) names vPool {}, which the configuration no longer has:"
+                + " not served", e.path(), e.vpool());
+          }
+        }
+        log.info("NFS exports from {} (last changed through the API; they replace nfs.exports)",
+            org.vsa.appliance.mgmt.NfsExportStore.file(config.node().dataDir()));
+        c = new NfsConfig(c.bindAddress(), c.nfsPort(), c.mountPort(), c.portmap(), kept, c.namespaceDir(),
+            c.vdiskPatterns(), c.vdiskThresholdBytes(), c.workerThreads());
+      }
+    } catch (IOException | RuntimeException e) {
+      throw new StartupException("NFS: the exports changed through the API cannot be read (" + e.getMessage()
+          + "); fix or remove " + org.vsa.appliance.mgmt.NfsExportStore.file(config.node().dataDir()), e);
+    }
     try {
       NfsServer server = NfsServer.start(c, new EngineVolumeCatalog(engine, config, use, metrics::meter));
       log.info("NFS listening on {} (MOUNT on {}), exports: {}", server.localAddress(), server.mountAddress(),

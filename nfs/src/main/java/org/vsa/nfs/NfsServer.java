@@ -245,7 +245,7 @@ public final class NfsServer implements AutoCloseable {
    * Serves {@code exports} from now on, replacing the ones before: a vPool exported for the first
    * time has its namespace opened; a changed rule applies to the next MOUNT and the next call; a
    * removed export's file handles go stale (its namespace stays open until the server closes, so
-   * that calls under way finish). Paths must be unique and not nested in one another.
+   * that calls under way finish). Paths must be unique and not nested in one another, and each vPool exported once.
    *
    * @throws IllegalArgumentException for a bad table (nothing changes)
    * @throws IOException when a new namespace cannot be opened (nothing changes)
@@ -257,6 +257,10 @@ public final class NfsServer implements AutoCloseable {
         String b = exports.get(j).path();
         if (i != j && (a.equals(b) || b.startsWith(a + "/"))) {
           throw new IllegalArgumentException("export path " + b + (a.equals(b) ? " is given twice" : " is inside " + a));
+        }
+        if (i != j && exports.get(i).vpool().equals(exports.get(j).vpool())) {
+          throw new IllegalArgumentException("vPool " + exports.get(i).vpool() + " is exported twice (" + a + ", " + b
+              + "): one export per vPool");
         }
       }
     }

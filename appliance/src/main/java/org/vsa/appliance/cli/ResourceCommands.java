@@ -380,6 +380,84 @@ final class ResourceCommands {
     }
   }
 
+  @Command(name = "export", mixinStandardHelpOptions = true, description = "create or replace the NFS export at PATH,"
+      + " served at once and kept across restarts; each --client is HOST(OPTIONS) as in exports(5): HOST an IP, a CIDR,"
+      + " a host name or *, OPTIONS among rw, ro, root_squash, no_root_squash, all_squash, anonuid=N, anongid=N")
+  static final class NfsExport extends ManageCommands.Verb {
+    @Parameters(paramLabel = "PATH")
+    String path;
+
+    @Option(names = "--vpool", paramLabel = "VPOOL", required = true)
+    String vpool;
+
+    @Option(names = "--client", paramLabel = "HOST(OPTIONS)", required = true)
+    List<String> clients;
+
+    NfsExport(Cli.Environment env) {
+      super(env);
+    }
+
+    @Override
+    void run(ApiClient api) throws ApiClient.Failure {
+      List<Map<String, Object>> rules = new ArrayList<>();
+      for (String c : clients) {
+        rules.add(rule(c));
+      }
+      JsonNode n = api.call("PUT", "/nfs/exports", Map.of("vpool", vpool, "path", path, "clients", rules));
+      if (common.json) {
+        print(n);
+        return;
+      }
+      env.out().println("NFS export " + n.path("path").asText() + " (vPool " + n.path("vpool").asText() + ") set: "
+          + n.path("clients").size() + " client rule(s)");
+    }
+
+    static Map<String, Object> rule(String spec) throws ApiClient.Failure {
+      int open = spec.indexOf('(');
+      String host = open < 0 ? spec : spec.substring(0, open);
+      Map<String, Object> r = new LinkedHashMap<>();
+      r.put("host", host);
+      if (open >= 0) {
+        if (!spec.endsWith(")")) {
+          throw new ApiClient.Failure(Cli.EXIT_USAGE, "--client " + spec + ": HOST(OPTIONS) must end with )");
+        }
+        for (String o : spec.substring(open + 1, spec.length() - 1).split(",")) {
+          String opt = o.trim();
+          if (opt.equals("rw") || opt.equals("ro")) {
+            r.put("access", opt);
+          } else if (opt.equals("root_squash") || opt.equals("no_root_squash") || opt.equals("all_squash")) {
+            r.put("squash", opt);
+          } else if (opt.matches("anon[ug]id=[0-9]{1,10}")) {
+            r.put(opt.startsWith("anonuid") ? "anonUid" : "anonGid", Long.parseLong(opt.substring(8)));
+          } else if (!opt.isEmpty()) {
+            throw new ApiClient.Failure(Cli.EXIT_USAGE, "--client " + spec + ": unknown option " + opt
+                + " (rw, ro, root_squash, no_root_squash, all_squash, anonuid=N, anongid=N)");
+          }
+        }
+      }
+      return r;
+    }
+  }
+
+  @Command(name = "unexport", mixinStandardHelpOptions = true, description = "stop exporting PATH (its clients'"
+      + " handles go stale); kept across restarts")
+  static final class NfsUnexport extends ManageCommands.Verb {
+    @Parameters(paramLabel = "PATH")
+    String path;
+
+    NfsUnexport(Cli.Environment env) {
+      super(env);
+    }
+
+    @Override
+    void run(ApiClient api) throws ApiClient.Failure {
+      api.call("DELETE", "/nfs/exports?path=" + java.net.URLEncoder.encode(path, StandardCharsets.UTF_8), null);
+      if (!common.json) {
+        env.out().println("NFS export " + path + " removed");
+      }
+    }
+  }
+
   @Command(name = "node", mixinStandardHelpOptions = true, description = "nodes: list, show, add", footer = EXIT_TEXT)
   static final class Node extends ManageCommands.Group {}
 
@@ -612,6 +690,8 @@ final class ResourceCommands {
     cl.addSubcommand("iscsi", iscsi);
     CommandLine nfs = new CommandLine(new Nfs());
     nfs.addSubcommand("exports", new NfsExports(env));
+    nfs.addSubcommand("export", new NfsExport(env));
+    nfs.addSubcommand("unexport", new NfsUnexport(env));
     cl.addSubcommand("nfs", nfs);
     CommandLine node = new CommandLine(new Node());
     node.addSubcommand("list", new NodeList(env));

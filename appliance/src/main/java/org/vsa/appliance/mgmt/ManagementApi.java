@@ -107,6 +107,11 @@ public final class ManagementApi implements ManagementServer.Handler {
     return s.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
   }
 
+  /** This node's NFS server, whose exports the API changes (none: NFS disabled). */
+  public void setNfs(org.vsa.nfs.NfsServer nfs) {
+    nodeResources.nfs(nfs);
+  }
+
   /** The cluster this node is a member of (none: a single node). */
   public void setCluster(org.vsa.appliance.cluster.ClusterView cluster) {
     nodeResources.cluster(cluster);

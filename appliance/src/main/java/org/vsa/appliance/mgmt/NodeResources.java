@@ -44,6 +44,11 @@ final class NodeResources {
   }
 
   private volatile org.vsa.appliance.cluster.ClusterView cluster;
+  private volatile org.vsa.nfs.NfsServer nfs;
+
+  void nfs(org.vsa.nfs.NfsServer n) {
+    nfs = n;
+  }
 
   void cluster(org.vsa.appliance.cluster.ClusterView c) {
     cluster = c;
@@ -63,6 +68,10 @@ final class NodeResources {
         + " compression, whether encrypted; never the key), the one in use marked active"), (m, q, b) -> ok(presets()));
     r.add("GET", "/presets/{name}", Doc.of("one preset").refuses(404), (m, q, b) -> ok(preset(m.group(1))));
     r.add("GET", "/nfs/exports", Doc.of("the NFS exports: path, vPool, client rules"), (m, q, b) -> ok(nfsExports()));
+    r.add("PUT", "/nfs/exports", Doc.of("create or replace (by path) an NFS export; served at once and kept across"
+        + " restarts").body("vpool", "path", "clients").refuses(409), (m, q, b) -> putExport(ManagementApi.object(b)));
+    r.add("DELETE", "/nfs/exports", Doc.of("stop exporting ?path=/x; its clients' handles go stale").query("path")
+        .status(204).refuses(404, 409), (m, q, b) -> deleteExport(q.get("path")));
     r.add("GET", "/nodes", Doc.of("the nodes: every member of the cluster (up), the recorded addresses of none"
         + " (down), or this node alone"), (m, q, b) -> ok(nodes()));
     r.add("POST", "/nodes", Doc.of("record a node's member address (host:port) so that a node started there joins this"
@@ -253,12 +262,154 @@ final class NodeResources {
 
   // ---------------------------------------------------------------- NFS, nodes
 
+  private static final java.util.regex.Pattern EXPORT_PATH = java.util.regex.Pattern.compile("(/[A-Za-z0-9._-]+)+");
+
+  private org.vsa.nfs.NfsServer nfsOrRefuse() {
+    org.vsa.nfs.NfsServer n = nfs;
+    if (n == null) {
+      throw ApiException.conflict("NFS is disabled on this node (nfs.enabled = false)");
+    }
+    return n;
+  }
+
+  private ManagementServer.Reply putExport(com.fasterxml.jackson.databind.node.ObjectNode b) {
+    org.vsa.nfs.NfsServer n = nfsOrRefuse();
+    ManagementApi.known(b, "vpool", "path", "clients");
+    String vpool = text(b, "vpool");
+    if (config.vpool(vpool).isEmpty()) {
+      throw ApiException.badInput("vpool", "no vPool " + vpool + " (known: "
+          + config.vpools().stream().map(ApplianceConfig.Vpool::name).toList() + ")");
+    }
+    String path = text(b, "path");
+    if (!EXPORT_PATH.matcher(path).matches()) {
+      throw ApiException.badInput("path", "path " + path + " must look like /name[/name...] (A-Z a-z 0-9 . _ -)");
+    }
+    com.fasterxml.jackson.databind.JsonNode cs = b.get("clients");
+    if (cs == null || !cs.isArray() || cs.isEmpty()) {
+      throw ApiException.badInput("clients", "clients must list at least one rule, e.g. [{\"host\": \"10.0.0.0/24\","
+          + " \"access\": \"rw\", \"squash\": \"no_root_squash\"}]");
+    }
+    List<ClientRule> rules = new ArrayList<>();
+    for (int i = 0; i < cs.size(); i++) {
+      com.fasterxml.jackson.databind.JsonNode c = cs.get(i);
+      String f = "clients[" + i + "]";
+      if (!c.isObject()) {
+        throw ApiException.badInput(f, f + " must be an object with host, access, squash, anonUid, anonGid");
+      }
+      for (java.util.Iterator<String> it = c.fieldNames(); it.hasNext(); ) {
+        String k = it.next();
+        if (!List.of("host", "access", "squash", "anonUid", "anonGid").contains(k)) {
+          throw ApiException.badInput(f + "." + k, "unknown field " + f + "." + k
+              + " (known: host, access, squash, anonUid, anonGid)");
+        }
+      }
+      String host = c.path("host").isTextual() ? c.path("host").textValue().trim() : "";
+      String access = c.path("access").isMissingNode() ? "rw" : c.path("access").asText();
+      if (!access.equals("rw") && !access.equals("ro")) {
+        throw ApiException.badInput(f + ".access", f + ".access must be rw or ro, not " + access);
+      }
+      String squash = (c.path("squash").isMissingNode() ? "no_root_squash" : c.path("squash").asText()).replace('-', '_');
+      if (!List.of("root_squash", "no_root_squash", "all_squash").contains(squash)) {
+        throw ApiException.badInput(f + ".squash", f + ".squash must be root_squash, no_root_squash or all_squash");
+      }
+      int[] ids = new int[2];
+      String[] idNames = {"anonUid", "anonGid"};
+      for (int k = 0; k < 2; k++) {
+        com.fasterxml.jackson.databind.JsonNode v = c.get(idNames[k]);
+        long id = v == null ? ClientRule.NOBODY : v.canConvertToLong() && v.isIntegralNumber() ? v.asLong() : -1;
+        if (id < 0 || id > Integer.MAX_VALUE) {
+          throw ApiException.badInput(f + "." + idNames[k], f + "." + idNames[k] + " must be an integer in [0, "
+              + Integer.MAX_VALUE + "]");
+        }
+        ids[k] = (int) id;
+      }
+      try {
+        rules.add(new ClientRule(host, access.equals("ro"),
+            org.vsa.nfs.Squash.valueOf(squash.toUpperCase(java.util.Locale.ROOT)), ids[0], ids[1]));
+      } catch (IllegalArgumentException e) {
+        throw ApiException.badInput(f + ".host", f + ".host = '" + host + "': " + e.getMessage());
+      }
+    }
+    Export export = new Export(vpool, path, rules);
+    List<Export> next = new ArrayList<>();
+    boolean replaced = false;
+    for (Export e : n.exports()) {
+      if (e.path().equals(path)) {
+        next.add(export);
+        replaced = true;
+      } else {
+        next.add(e);
+      }
+    }
+    if (!replaced) {
+      next.add(export);
+    }
+    apply(n, next);
+    events.emit(EventLog.Severity.INFO, "nfs.export-" + (replaced ? "changed" : "added"), path, "NFS export " + path
+        + " (vPool " + vpool + ") " + (replaced ? "changed" : "added") + ": " + rules.size() + " client rule(s)");
+    return new ManagementServer.Reply(replaced ? 200 : 201, exportJson(export));
+  }
+
+  private ManagementServer.Reply deleteExport(String path) {
+    org.vsa.nfs.NfsServer n = nfsOrRefuse();
+    if (path == null) {
+      throw ApiException.badInput("path", "?path=/x names the export to remove");
+    }
+    List<Export> next = new ArrayList<>(n.exports());
+    if (!next.removeIf(e -> e.path().equals(path))) {
+      throw ApiException.notFound("no NFS export " + path + " (exported: " + n.exports().stream().map(Export::path)
+          .toList() + ")");
+    }
+    apply(n, next);
+    events.emit(EventLog.Severity.INFO, "nfs.export-removed", path, "NFS export " + path + " removed");
+    return new ManagementServer.Reply(204, null);
+  }
+
+  /** Serves {@code next} and keeps it for the next start; the store first, so that a restart never undoes it. */
+  private void apply(org.vsa.nfs.NfsServer n, List<Export> next) {
+    List<Export> before = n.exports();
+    try {
+      NfsExportStore.store(config.node().dataDir(), next);
+      n.setExports(next);
+    } catch (IllegalArgumentException e) {
+      restore(before);
+      throw ApiException.badInput(e.getMessage().startsWith("vPool") ? "vpool" : "path", e.getMessage());
+    } catch (java.io.IOException e) {
+      restore(before);
+      throw new ApiException(503, "the exports could not be changed: " + e.getMessage(), null);
+    }
+  }
+
+  private void restore(List<Export> before) {
+    try {
+      NfsExportStore.store(config.node().dataDir(), before);
+    } catch (java.io.IOException x) {
+      log.error("NFS exports: the stored table could not be put back: {}", x.toString());
+    }
+  }
+
+  private static String text(com.fasterxml.jackson.databind.JsonNode b, String field) {
+    com.fasterxml.jackson.databind.JsonNode v = b.get(field);
+    if (v == null || !v.isTextual() || v.textValue().isBlank()) {
+      throw ApiException.badInput(field, field + " is required (text)");
+    }
+    return v.textValue();
+  }
+
   private List<Map<String, Object>> nfsExports() {
     List<Map<String, Object>> out = new ArrayList<>();
     if (!config.nfs().enabled()) {
       return out;
     }
-    for (Export e : config.nfs().server().exports()) {
+    org.vsa.nfs.NfsServer n = nfs;
+    for (Export e : n != null ? n.exports() : config.nfs().server().exports()) {
+      out.add(exportJson(e));
+    }
+    return out;
+  }
+
+  private static Map<String, Object> exportJson(Export e) {
+    {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("path", e.path());
       m.put("vpool", e.vpool());
@@ -273,9 +424,8 @@ final class NodeResources {
         clients.add(cm);
       }
       m.put("clients", clients);
-      out.add(m);
+      return m;
     }
-    return out;
   }
 
   private Map<String, Object> node(String name) {

@@ -125,6 +125,20 @@ class ResourceCliTest {
         exports.out());
     assertEquals("/default", json(vsa("nfs", "exports", "--json")).get(0).get("path").asText());
 
+    CliRun set = vsa("nfs", "export", "/default", "--vpool", "default", "--client", "127.0.0.1(ro,root_squash,anonuid=7)",
+        "--client", "10.0.0.0/24");
+    assertEquals(0, set.exitCode(), set.err());
+    JsonNode rules = json(vsa("nfs", "exports", "--json")).get(0).get("clients");
+    assertEquals("ro", rules.get(0).get("access").asText());
+    assertEquals("root-squash", rules.get(0).get("squash").asText());
+    assertEquals(7, rules.get(0).get("anonUid").asInt());
+    assertEquals("10.0.0.0/24", rules.get(1).get("host").asText());
+    assertEquals(2, vsa("nfs", "export", "/default", "--vpool", "default", "--client", "*(rx)").exitCode());
+    assertEquals(2, vsa("nfs", "export", "/default", "--vpool", "nope", "--client", "*").exitCode());
+    assertEquals(0, vsa("nfs", "unexport", "/default").exitCode());
+    assertEquals(3, vsa("nfs", "unexport", "/default").exitCode());
+    assertEquals(0, json(vsa("nfs", "exports", "--json")).size());
+
     CliRun presets = vsa("backend", "presets");
     assertEquals(0, presets.exitCode(), presets.err());
     assertEquals(1, presets.out().lines().count(), "a local backend: the header only: " + presets.out());

@@ -415,6 +415,73 @@ class ResourcesApiTest {
   }
 
   /**
+   * NFS exports changed through the API: served at once (libnfs lists the new one), bad input named
+   * by field, removal, and the table kept across a restart in place of the configuration's.
+   */
+  @Test
+  void nfsExportsAreChangedThroughTheApiAndKeptAcrossARestart() throws Exception {
+    ApplianceConfig c = new ConfigLoader(work).parse("node: {dataDir: data}\ndtl: {port: 0}\nmanagement: {port: 0}\n"
+        + "iscsi: {port: 0}\nnfs: {port: 0, mountPort: 0, portmap: none}\n"
+        + "vpools: [{name: default, scoSize: 4MiB}, {name: second, scoSize: 4MiB}]\nvdisks: [{name: demo, size: 16MiB}]\n"
+        + "writeBuffer: {capacity: 256MiB}\nreadCache: {capacity: 16MiB}\n", "test", ConfigOverrides.none());
+    try (Appliance a = Appliance.start(c)) {
+      Api api = Api.admin(a);
+      String body = "{\"vpool\": \"second\", \"path\": \"/second\", \"clients\": [{\"host\": \"127.0.0.1\","
+          + " \"access\": \"rw\", \"squash\": \"no_root_squash\"}]}";
+      assertEquals(2, api.get("/nfs/exports").body().size(), "each vPool exported at /<vpool> by default");
+      assertEquals(204, api.call("DELETE", "/nfs/exports?path=/second", null).status());
+      assertEquals(1, api.get("/nfs/exports").body().size());
+      Api.Response created = api.call("PUT", "/nfs/exports", body);
+      assertEquals(201, created.status(), created.body().toString());
+      assertEquals("/second", created.body().get("path").asText());
+      assertEquals(200, api.call("PUT", "/nfs/exports", body).status(), "the same path again replaces it");
+      assertEquals(2, api.get("/nfs/exports").body().size());
+      int nfsPort = a.nfs().orElseThrow().localAddress().getPort();
+      int mountPort = a.nfs().orElseThrow().mountAddress().getPort();
+      String url = "nfs://127.0.0.1/second/?version=3&nfsport=" + nfsPort + "&mountport=" + mountPort;
+      assertEquals(0, nfsLs(url), "nfs-ls of the new export");
+
+      String[][] bad = {
+          {"{\"vpool\": \"nope\", \"path\": \"/x\", \"clients\": [{\"host\": \"*\"}]}", "vpool"},
+          {"{\"vpool\": \"second\", \"path\": \"x y\", \"clients\": [{\"host\": \"*\"}]}", "path"},
+          {"{\"vpool\": \"second\", \"path\": \"/x\", \"clients\": []}", "clients"},
+          {"{\"vpool\": \"second\", \"path\": \"/x\", \"clients\": [{\"host\": \"10.0.0.0/99\"}]}", "clients[0].host"},
+          {"{\"vpool\": \"second\", \"path\": \"/x\", \"clients\": [{\"host\": \"*\", \"access\": \"rx\"}]}",
+              "clients[0].access"},
+          {"{\"vpool\": \"second\", \"path\": \"/x\", \"clients\": [{\"host\": \"*\", \"anonUid\": -1}]}",
+              "clients[0].anonUid"},
+          {"{\"vpool\": \"default\", \"path\": \"/other\", \"clients\": [{\"host\": \"*\"}]}", "vpool"},
+          {"{\"vpool\": \"second\", \"path\": \"/default/in\", \"clients\": [{\"host\": \"*\"}]}", "path"},
+          {"{\"vpool\": \"second\", \"path\": \"/x\", \"clients\": [{\"host\": \"*\"}], \"extra\": 1}", "extra"},
+      };
+      for (String[] x : bad) {
+        Api.Response r = api.call("PUT", "/nfs/exports", x[0]);
+        assertEquals(400, r.status(), x[0] + " -> " + r.body());
+        assertEquals(x[1], r.body().get("field").asText(), x[0] + " -> " + r.body());
+      }
+      assertEquals(2, api.get("/nfs/exports").body().size(), "bad input changed nothing");
+      assertEquals(404, api.call("DELETE", "/nfs/exports?path=/nope", null).status());
+      assertEquals(204, api.call("DELETE", "/nfs/exports?path=/default", null).status());
+      assertTrue(nfsLs(url.replace("/second/", "/default/")) != 0, "the removed export cannot be listed");
+      assertEquals(401, new Api(a, null).call("PUT", "/nfs/exports", body).status());
+    }
+    try (Appliance a = Appliance.start(c)) {
+      JsonNode exports = Api.admin(a).get("/nfs/exports").body();
+      assertEquals(1, exports.size(), "the API's table, not the configuration's: " + exports);
+      assertEquals("/second", exports.get(0).get("path").asText());
+    }
+  }
+
+  /** libnfs's nfs-ls (installed by test.sh); its exit status, within 60 s. */
+  private static int nfsLs(String url) throws Exception {
+    Process p = new ProcessBuilder("nfs-ls", url).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "nfs-ls ended within 60 s");
+    System.out.println("nfs-ls " + url + " -> " + p.exitValue() + ": " + out.strip());
+    return p.exitValue();
+  }
+
+  /**
    * A backend that refuses uploads (the vDisk's namespace directory replaced by a file) fills the
    * write buffer: the watcher reports failed uploads, then throttling; with the backend repaired it
    * reports both over, and every byte written meanwhile reads back.
