@@ -281,32 +281,43 @@ public final class IscsiTarget implements AutoCloseable {
    * the local targets are still listed.
    */
   Map<String, String> sendTargets(String localPortal) {
-    Map<String, String> out = new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
     TargetLocator l = locator;
-    Map<String, TargetLocator.Location> dir = Map.of();
+    // the locator's directory by lower-case name (iSCSI names compare without case), sorted
+    Map<String, Map.Entry<String, TargetLocator.Location>> dir = new java.util.TreeMap<>();
     if (l != null) {
       try {
         Map<String, TargetLocator.Location> d = l.directory();
-        dir = d == null ? Map.of() : d;
+        if (d != null) {
+          d.forEach((iqn, where) -> {
+            if (iqn != null && where != null) {
+              dir.putIfAbsent(iqn.toLowerCase(java.util.Locale.ROOT), Map.entry(iqn, where));
+            }
+          });
+        }
       } catch (RuntimeException e) {
         log.warn("iSCSI discovery: the target locator's directory failed; listing the local targets only", e);
       }
     }
+    Map<String, String> out = new LinkedHashMap<>(); // the configuration's order, then the directory's
     for (IscsiConfig.Target t : config.targets()) {
+      Map.Entry<String, TargetLocator.Location> known = dir.remove(t.iqn().toLowerCase(java.util.Locale.ROOT));
       TargetLocator.Location where;
       try {
-        where = dir.containsKey(t.iqn()) ? dir.get(t.iqn()) : locate(t.iqn());
+        where = known != null ? known.getValue() : locate(t.iqn());
       } catch (RuntimeException e) {
-        log.warn("iSCSI discovery: the target locator failed on {}; listing it here", t.iqn(), e);
+        log.warn("iSCSI discovery: the target locator failed on {}; listing it here, where it is configured",
+            t.iqn(), e);
         where = TargetLocator.HERE;
       }
       if (where instanceof TargetLocator.Here) {
         out.put(t.iqn(), localPortal);
+      } else if (where instanceof TargetLocator.Elsewhere e) {
+        out.put(t.iqn(), e.targetAddress());
       }
     }
-    dir.forEach((iqn, where) -> {
-      if (where instanceof TargetLocator.Elsewhere e) {
-        out.putIfAbsent(iqn, e.targetAddress());
+    dir.values().forEach(known -> {
+      if (known.getValue() instanceof TargetLocator.Elsewhere e) {
+        out.put(known.getKey(), e.targetAddress());
       }
     });
     return out;

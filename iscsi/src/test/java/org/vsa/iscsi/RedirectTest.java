@@ -259,6 +259,47 @@ class RedirectTest {
   }
 
   @Test
+  void aConnectedLibiscsiClientComesBackThroughTheRedirectAfterTheDrop() throws Exception {
+    byte[] data = TestEngines.pattern(3, 4096);
+    engine.volume("demo").orElseThrow().write(0, ByteBuffer.wrap(data), Durability.DURABLE);
+    String io = LibiscsiIo.build();
+    Path out = dir.resolve("again.bin");
+    Process p = new ProcessBuilder(io, "reread", url(b, IQN), "0", "8", out.toString())
+        .redirectErrorStream(true).start();
+    IscsiTarget takeover = null;
+    try {
+      java.io.BufferedReader lines = new java.io.BufferedReader(
+          new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+      String first = CompletableFuture.supplyAsync(() -> {
+        try {
+          return lines.readLine();
+        } catch (IOException e) {
+          return e.toString();
+        }
+      }).get(60, TimeUnit.SECONDS);
+      assertEquals("READY", first, "the client's first read");
+      assertEquals(1, b.sessionsOf(IQN).size());
+      takeover = IscsiTarget.start(IscsiConfig.of("127.0.0.1", 0, List.of())
+          .withVdiskTargets(IscsiConfig.VDISK_TARGET_PREFIX, List.of("demo")), name -> engine.volume(name));
+      int to = takeover.localAddress().getPort();
+      b.locator(iqn -> new TargetLocator.Elsewhere("127.0.0.1", to, 1));
+      b.dropSessions(IQN).get(30, TimeUnit.SECONDS);
+      assertEquals(List.of(), b.sessionsOf(IQN));
+      p.getOutputStream().write('\n');
+      p.getOutputStream().flush();
+      assertTrue(p.waitFor(90, TimeUnit.SECONDS), "the client did not finish");
+      String rest = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertEquals(0, p.exitValue(), rest);
+      assertArrayEquals(data, Files.readAllBytes(out), "the read after the drop, served by the new node");
+    } finally {
+      p.destroyForcibly().waitFor();
+      if (takeover != null) {
+        takeover.close();
+      }
+    }
+  }
+
+  @Test
   void perVdiskTargetNamesAreOneToOne() {
     String p = IscsiConfig.VDISK_TARGET_PREFIX;
     assertEquals("iqn.2026-11.org.vsa:vdisk:demo", IscsiConfig.vdiskTargetName(p, "demo"));
