@@ -219,46 +219,55 @@ public final class IscsiTarget implements AutoCloseable {
    * it is redirected). Change the {@link TargetLocator} (or {@link #removeTarget}) first, so that
    * such a new login is not let in here again. The future completes once the aborted commands that
    * were already running against the volumes have returned (a write among them may still land on
-   * the volume until then, unacknowledged). Waits at most {@link #DROP_WAIT_SECONDS} for each
-   * connection's network thread.
+   * the volume until then, unacknowledged). Waits at most {@link #DROP_WAIT_SECONDS} for the
+   * connections' network threads (beyond that, logged: a thread that busy closes them later).
    */
   public java.util.concurrent.CompletableFuture<Void> dropSessions(String iqn) {
-    List<java.util.concurrent.CompletableFuture<Void>> drained = new java.util.ArrayList<>();
-    int dropped = 0;
+    record Drop(java.util.concurrent.CompletableFuture<Boolean> closed, java.util.concurrent.CompletableFuture<Void> done) {}
+    List<Drop> drops = new java.util.ArrayList<>();
     for (Connection c : live) {
-      java.util.concurrent.CompletableFuture<Boolean> closed = new java.util.concurrent.CompletableFuture<>();
-      java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
-      Runnable drop = () -> c.dropIfTarget(iqn, closed, done);
+      Drop d = new Drop(new java.util.concurrent.CompletableFuture<>(), new java.util.concurrent.CompletableFuture<>());
+      Runnable drop = () -> c.dropIfTarget(iqn, d.closed(), d.done());
       try {
         if (c.ctx().executor().inEventLoop()) {
           drop.run();
         } else {
           c.ctx().executor().execute(drop);
         }
+        drops.add(d);
       } catch (java.util.concurrent.RejectedExecutionException e) {
-        continue; // its event loop is gone, and the connection with it
+        // its event loop is gone, and the connection with it
       }
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DROP_WAIT_SECONDS);
+    List<java.util.concurrent.CompletableFuture<Void>> drained = new java.util.ArrayList<>();
+    int dropped = 0;
+    int late = 0;
+    for (Drop d : drops) {
       try {
-        if (closed.get(DROP_WAIT_SECONDS, TimeUnit.SECONDS)) {
+        if (d.closed().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
           dropped++;
-          drained.add(done);
+          drained.add(d.done());
         }
       } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
-        log.warn("iSCSI target {}: a connection's network thread did not close it within {} s", iqn,
-            DROP_WAIT_SECONDS);
-        drained.add(done);
+        late++;
+        drained.add(d.done());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        drained.add(done);
-        break;
+        late++;
+        drained.add(d.done());
       }
+    }
+    if (late > 0) {
+      log.warn("iSCSI target {}: {} connection(s) not closed by their network threads within {} s; they close"
+          + " when those threads get to it", iqn, late, DROP_WAIT_SECONDS);
     }
     log.info("iSCSI target {}: {} session(s) dropped", iqn, dropped);
     return java.util.concurrent.CompletableFuture.allOf(
         drained.toArray(java.util.concurrent.CompletableFuture[]::new));
   }
 
-  /** How long {@link #dropSessions} waits for one connection's network thread to close it. */
+  /** How long {@link #dropSessions} waits for the connections' network threads to close them. */
   static final int DROP_WAIT_SECONDS = 10;
 
   /** Where target {@code iqn} is served: the locator's answer, or the local configuration's. */
