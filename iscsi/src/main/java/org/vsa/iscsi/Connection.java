@@ -664,6 +664,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     List<Task> running = abortAll(-1).stream().filter(t -> t.submitted && !t.done).toList();
     log.info("iSCSI session {} to {}: dropped ({} command(s) running, never to be answered){}", nexus(), iqn,
         running.size(), wasLoggedIn ? "" : " while logging in");
+    target.sessionDropped(this);
     ctx.close();
     if (running.isEmpty()) {
       drained.complete(null);

@@ -416,6 +416,13 @@ public final class IscsiTarget implements AutoCloseable {
     }
   }
 
+  /** A dropped session leaves the session table at once (sessionsOf no longer lists it), not when its socket has closed. */
+  void sessionDropped(Connection c) {
+    if (!c.discovery && c.initiatorName != null && c.targetConfig != null) {
+      sessions.remove(sessionKey(c), c);
+    }
+  }
+
   void connectionOpened(Connection c) {
     live.add(c);
   }
