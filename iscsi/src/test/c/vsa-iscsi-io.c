@@ -5,6 +5,9 @@
  *   vsa-iscsi-io write URL LBA FILE MODE   MODE: fua (WRITE16 with FUA), sync (WRITE16, then
  *                                          SYNCHRONIZE CACHE16) or none (WRITE16 only)
  *   vsa-iscsi-io read  URL LBA BLOCKS FILE READ16 of BLOCKS blocks into FILE
+ *   vsa-iscsi-io reread URL LBA BLOCKS FILE  READ16 once, print READY, wait for a line on stdin,
+ *                                          then as read (a session that outlives a target event:
+ *                                          libiscsi reconnects, and follows redirects, by itself)
  *
  * URL: iscsi://host:port/iqn/lun. Exit status 0 when every command returned GOOD, else 1 with
  * the reason on stderr. Built by the tests with: gcc -O2 -o vsa-iscsi-io vsa-iscsi-io.c -liscsi
@@ -35,8 +38,9 @@ static int good(struct iscsi_context *iscsi, struct scsi_task *task, const char 
 }
 
 int main(int argc, char **argv) {
-	if (argc != 6 || (strcmp(argv[1], "write") != 0 && strcmp(argv[1], "read") != 0)) {
-		fprintf(stderr, "usage: %s write URL LBA FILE fua|sync|none\n       %s read URL LBA BLOCKS FILE\n",
+	int reread = argc == 6 && strcmp(argv[1], "reread") == 0;
+	if (argc != 6 || (strcmp(argv[1], "write") != 0 && strcmp(argv[1], "read") != 0 && !reread)) {
+		fprintf(stderr, "usage: %s write URL LBA FILE fua|sync|none\n       %s read|reread URL LBA BLOCKS FILE\n",
 			argv[0], argv[0]);
 		return 2;
 	}
@@ -104,6 +108,18 @@ int main(int argc, char **argv) {
 		free(buf);
 	} else {
 		uint32_t blocks = strtoul(argv[4], NULL, 10);
+		if (reread) {
+			task = iscsi_read16_sync(iscsi, url->lun, lba, blocks * block, block, 0, 0, 0, 0, 0);
+			if (good(iscsi, task, "first READ(16)")) {
+				return 1;
+			}
+			scsi_free_scsi_task(task);
+			printf("READY\n");
+			fflush(stdout);
+			int ch;
+			while ((ch = getchar()) != EOF && ch != '\n') {
+			}
+		}
 		task = iscsi_read16_sync(iscsi, url->lun, lba, blocks * block, block, 0, 0, 0, 0, 0);
 		if (good(iscsi, task, "READ(16)")) {
 			return 1;

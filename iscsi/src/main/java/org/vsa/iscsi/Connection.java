@@ -95,6 +95,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
     this.ctx = ctx;
+    target.connectionOpened(this);
     long ms = config().loginTimeout().toMillis();
     loginTimer = ctx.executor().schedule(() -> {
       if (phase == Phase.LOGIN) {
@@ -283,13 +284,16 @@ final class Connection extends ChannelInboundHandlerAdapter {
       if (host.contains(":")) {
         host = "[" + host + "]";
       }
-      for (IscsiConfig.Target t : config().targets()) {
-        boolean wanted = discovery ? (st.equals("All") || st.equalsIgnoreCase(t.iqn()))
-            : t == targetConfig && (st.isEmpty() || st.equalsIgnoreCase(t.iqn()));
-        if (wanted) {
-          targets.append("TargetName=").append(t.iqn()).append('\0')
-              .append("TargetAddress=").append(host).append(':').append(local.getPort()).append(",1").append('\0');
-        }
+      if (discovery) {
+        target.sendTargets(host + ":" + local.getPort() + ",1").forEach((iqn, address) -> {
+          if (st.equals("All") || st.equalsIgnoreCase(iqn)) {
+            targets.append("TargetName=").append(iqn).append('\0')
+                .append("TargetAddress=").append(address).append('\0');
+          }
+        });
+      } else if (targetConfig != null && (st.isEmpty() || st.equalsIgnoreCase(targetConfig.iqn()))) {
+        targets.append("TargetName=").append(targetConfig.iqn()).append('\0')
+            .append("TargetAddress=").append(host).append(':').append(local.getPort()).append(",1").append('\0');
       }
     }
     keys.forEach((k, v) -> {
@@ -639,6 +643,42 @@ final class Connection extends ChannelInboundHandlerAdapter {
     byte[] b = new byte[pdu.dataLength()];
     pdu.data().getBytes(pdu.data().readerIndex(), b);
     return b;
+  }
+
+  /**
+   * On the event loop: if this connection belongs to target {@code iqn} (logged in, or past the
+   * login's target lookup), it stops answering, aborts its tasks and closes; {@code closed} then
+   * completes with true (false: another target's), {@code drained} once the aborted tasks that were
+   * running have finished.
+   */
+  void dropIfTarget(String iqn, java.util.concurrent.CompletableFuture<Boolean> closed,
+      java.util.concurrent.CompletableFuture<Void> drained) {
+    if (discovery || targetConfig == null || !targetConfig.iqn().equalsIgnoreCase(iqn)
+        || !ctx.channel().isOpen()) {
+      drained.complete(null);
+      closed.complete(false);
+      return;
+    }
+    boolean wasLoggedIn = phase == Phase.FULL_FEATURE;
+    phase = Phase.CLOSED; // from here on no response leaves (complete() answers in full feature phase only)
+    List<Task> running = abortAll(-1).stream().filter(t -> t.submitted && !t.done).toList();
+    log.info("iSCSI session {} to {}: dropped ({} command(s) running, never to be answered){}", nexus(), iqn,
+        running.size(), wasLoggedIn ? "" : " while logging in");
+    target.sessionDropped(this);
+    ctx.close();
+    if (running.isEmpty()) {
+      drained.complete(null);
+    } else {
+      int[] left = {running.size()};
+      for (Task t : running) {
+        t.waiters.add(() -> {
+          if (--left[0] == 0) {
+            drained.complete(null);
+          }
+        });
+      }
+    }
+    closed.complete(true);
   }
 
   /** Closes the connection (session reinstatement, target reset, shutdown). */

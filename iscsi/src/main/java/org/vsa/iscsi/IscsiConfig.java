@@ -25,6 +25,12 @@ public record IscsiConfig(
 
   public static final String DEFAULT_IQN = "iqn.2026-11.org.vsa:default";
   public static final int DEFAULT_PORT = 3260;
+  /**
+   * Prefix of the per-vDisk target names ({@link #vdiskTargetName}): vDisk {@code demo} is
+   * exported alone as {@code iqn.2026-11.org.vsa:vdisk:demo}, LUN 0. A cluster exports each vDisk so,
+   * because a target is redirected as a whole and each vDisk may have its own owner.
+   */
+  public static final String VDISK_TARGET_PREFIX = "iqn.2026-11.org.vsa:vdisk";
 
   public IscsiConfig {
     if (port < 0 || port > 65535) {
@@ -76,6 +82,87 @@ public record IscsiConfig(
     return new IscsiConfig(bindAddress, port, next, loginTimeout, workerThreads, queueDepth, reservationsDir);
   }
 
+  /** The same configuration with {@code t} added (IllegalArgumentException if its name is taken). */
+  public IscsiConfig plusTarget(Target t) {
+    if (target(t.iqn()).isPresent()) {
+      throw new IllegalArgumentException("iSCSI target " + t.iqn() + " exists already");
+    }
+    List<Target> next = new java.util.ArrayList<>(targets);
+    next.add(t);
+    return new IscsiConfig(bindAddress, port, next, loginTimeout, workerThreads, queueDepth, reservationsDir);
+  }
+
+  /** The same configuration without target {@code iqn} (unchanged if there is none). */
+  public IscsiConfig minusTarget(String iqn) {
+    List<Target> next = targets.stream().filter(t -> !t.iqn().equalsIgnoreCase(iqn)).toList();
+    return new IscsiConfig(bindAddress, port, next, loginTimeout, workerThreads, queueDepth, reservationsDir);
+  }
+
+  /** The same configuration plus one target per vDisk ({@link Target#forVdisk}), in the given order. */
+  public IscsiConfig withVdiskTargets(String prefix, List<String> vdisks) {
+    IscsiConfig c = this;
+    for (String v : vdisks) {
+      c = c.plusTarget(Target.forVdisk(prefix, v));
+    }
+    return c;
+  }
+
+  /**
+   * The name of the target that exports vDisk {@code vdisk} alone: {@code prefix + ":" +} the vDisk
+   * name, which is kept as it is when it has only {@code a-z 0-9 . -}; otherwise an upper-case
+   * letter X becomes {@code :x} and {@code _} becomes {@code ::} (iSCSI names are lower case and
+   * have no {@code _}; RFC 3722). The mapping is one to one, so {@link #vdiskOfTargetName} undoes it.
+   */
+  public static String vdiskTargetName(String prefix, String vdisk) {
+    if (vdisk == null || vdisk.isEmpty() || vdisk.length() > 64) {
+      throw new IllegalArgumentException("not a vDisk name: '" + vdisk + "'");
+    }
+    StringBuilder b = new StringBuilder(prefix.length() + 1 + vdisk.length() * 2).append(prefix).append(':');
+    for (int i = 0; i < vdisk.length(); i++) {
+      char ch = vdisk.charAt(i);
+      if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-') {
+        b.append(ch);
+      } else if (ch >= 'A' && ch <= 'Z') {
+        b.append(':').append((char) (ch + ('a' - 'A')));
+      } else if (ch == '_') {
+        b.append("::");
+      } else {
+        throw new IllegalArgumentException("not a vDisk name: '" + vdisk + "' (character '" + ch + "')");
+      }
+    }
+    return b.toString();
+  }
+
+  /** The vDisk whose own target {@code iqn} is ({@link #vdiskTargetName}), if it is one under {@code prefix}. */
+  public static Optional<String> vdiskOfTargetName(String prefix, String iqn) {
+    if (iqn == null || iqn.length() <= prefix.length() + 1 || !iqn.regionMatches(true, 0, prefix + ":", 0,
+        prefix.length() + 1)) {
+      return Optional.empty();
+    }
+    String s = iqn.substring(prefix.length() + 1).toLowerCase(java.util.Locale.ROOT);
+    StringBuilder b = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char ch = s.charAt(i);
+      if (ch != ':') {
+        b.append(ch);
+      } else if (i + 1 < s.length() && s.charAt(i + 1) == ':') {
+        b.append('_');
+        i++;
+      } else if (i + 1 < s.length() && s.charAt(i + 1) >= 'a' && s.charAt(i + 1) <= 'z') {
+        b.append((char) (s.charAt(i + 1) - ('a' - 'A')));
+        i++;
+      } else {
+        return Optional.empty();
+      }
+    }
+    String vdisk = b.toString();
+    try {
+      return vdiskTargetName(prefix, vdisk).equalsIgnoreCase(iqn) ? Optional.of(vdisk) : Optional.empty();
+    } catch (IllegalArgumentException e) {
+      return Optional.empty();
+    }
+  }
+
   public Optional<Target> target(String iqn) {
     return targets.stream().filter(t -> t.iqn().equalsIgnoreCase(iqn)).findFirst();
   }
@@ -119,6 +206,11 @@ public record IscsiConfig(
 
     public static Target of(String iqn, Map<Integer, String> luns) {
       return new Target(iqn, luns, Optional.empty(), Optional.empty());
+    }
+
+    /** The target that exports vDisk {@code vdisk} alone, as LUN 0, named {@link #vdiskTargetName}. */
+    public static Target forVdisk(String prefix, String vdisk) {
+      return of(vdiskTargetName(prefix, vdisk), Map.of(0, vdisk));
     }
   }
 }

@@ -65,10 +65,16 @@ public final class IscsiTarget implements AutoCloseable {
   private final Map<String, LogicalUnit> units = new ConcurrentHashMap<>();
   /** Normal sessions by initiator name, ISID and target, for session reinstatement. */
   private final Map<String, Connection> sessions = new ConcurrentHashMap<>();
+  /** Every open connection, logging in or not: what {@link #dropSessions} looks through. */
+  private final java.util.Set<Connection> live = ConcurrentHashMap.newKeySet();
+  /** Where targets are served; null: the configured targets here, no others (single node). */
+  private volatile TargetLocator locator;
+  private final RedirectGuard redirects = new RedirectGuard(System::nanoTime);
 
-  private IscsiTarget(IscsiConfig config, VolumeLookup volumes) throws IOException {
+  private IscsiTarget(IscsiConfig config, VolumeLookup volumes, TargetLocator locator) throws IOException {
     this.config = config;
     this.volumes = volumes;
+    this.locator = locator;
     AtomicInteger n = new AtomicInteger();
     this.workers = new ThreadPoolExecutor(config.workerThreads(), config.workerThreads(), 30, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(config.workerThreads() * 256), r -> {
@@ -107,7 +113,17 @@ public final class IscsiTarget implements AutoCloseable {
 
   /** Binds the listener; the LUNs' vDisks are looked up at each login, so they may come and go. */
   public static IscsiTarget start(IscsiConfig config, VolumeLookup volumes) throws IOException {
-    IscsiTarget t = new IscsiTarget(config, volumes);
+    return start(config, volumes, null);
+  }
+
+  /**
+   * Like {@link #start(IscsiConfig, VolumeLookup)}, with the control plane's {@link TargetLocator}
+   * deciding at each login whether a target is served here, elsewhere (a redirect) or nowhere;
+   * null: the configured targets are here and no others exist.
+   */
+  public static IscsiTarget start(IscsiConfig config, VolumeLookup volumes, TargetLocator locator)
+      throws IOException {
+    IscsiTarget t = new IscsiTarget(config, volumes, locator);
     log.info("iSCSI target listening on {} with {} target(s): {}", t.localAddress(), config.targets().size(),
         config.targets().stream().map(IscsiConfig.Target::iqn).toList());
     return t;
@@ -164,6 +180,156 @@ public final class IscsiTarget implements AutoCloseable {
     config = config.withTarget(new IscsiConfig.Target(t.iqn(), t.luns(), chap, mutualChap));
     log.info("iSCSI target {}: CHAP {}{} (for logins from now on)", t.iqn(), chap.isPresent() ? "required" : "off",
         mutualChap.isPresent() ? ", mutual" : "");
+  }
+
+  /** Replaces the target locator for logins and discoveries from now on; null: the configured targets only. */
+  public void locator(TargetLocator l) {
+    this.locator = l;
+  }
+
+  /**
+   * Adds target {@code t} while the target runs (e.g. {@link IscsiConfig.Target#forVdisk} when this
+   * node starts to serve a vDisk). IllegalArgumentException if a target of that name exists.
+   */
+  public synchronized void addTarget(IscsiConfig.Target t) {
+    config = config.plusTarget(t);
+    log.info("iSCSI target {} added: LUNs {}", t.iqn(), t.luns());
+  }
+
+  /**
+   * Removes target {@code iqn} (if there is one) for logins from now on; its sessions stay until
+   * {@link #dropSessions}. Returns whether there was one.
+   */
+  public synchronized boolean removeTarget(String iqn) {
+    Optional<IscsiConfig.Target> t = config.target(iqn);
+    if (t.isEmpty()) {
+      return false;
+    }
+    config = config.minusTarget(iqn);
+    units.keySet().removeIf(k -> k.startsWith(t.get().iqn() + "/"));
+    log.info("iSCSI target {} removed", t.get().iqn());
+    return true;
+  }
+
+  /**
+   * Ends every session of target {@code iqn} at once (failover, fencing: this node stops serving
+   * it): each of its connections, logged in or still logging in, is closed, and commands in flight
+   * on them are aborted. When this method returns, none of those commands will be acknowledged any
+   * more, so an initiator's next command fails and it logs in again (then, if the locator says so,
+   * it is redirected). Change the {@link TargetLocator} (or {@link #removeTarget}) first, so that
+   * such a new login is not let in here again. The future completes once the aborted commands that
+   * were already running against the volumes have returned (a write among them may still land on
+   * the volume until then, unacknowledged). Waits at most {@link #DROP_WAIT_SECONDS} for the
+   * connections' network threads (beyond that, logged: a thread that busy closes them later).
+   */
+  public java.util.concurrent.CompletableFuture<Void> dropSessions(String iqn) {
+    record Drop(java.util.concurrent.CompletableFuture<Boolean> closed, java.util.concurrent.CompletableFuture<Void> done) {}
+    List<Drop> drops = new java.util.ArrayList<>();
+    for (Connection c : live) {
+      Drop d = new Drop(new java.util.concurrent.CompletableFuture<>(), new java.util.concurrent.CompletableFuture<>());
+      Runnable drop = () -> c.dropIfTarget(iqn, d.closed(), d.done());
+      try {
+        if (c.ctx().executor().inEventLoop()) {
+          drop.run();
+        } else {
+          c.ctx().executor().execute(drop);
+        }
+        drops.add(d);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // its event loop is gone, and the connection with it
+      }
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DROP_WAIT_SECONDS);
+    List<java.util.concurrent.CompletableFuture<Void>> drained = new java.util.ArrayList<>();
+    int dropped = 0;
+    int late = 0;
+    for (Drop d : drops) {
+      try {
+        if (d.closed().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+          dropped++;
+          drained.add(d.done());
+        }
+      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        late++;
+        drained.add(d.done());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        late++;
+        drained.add(d.done());
+      }
+    }
+    if (late > 0) {
+      log.warn("iSCSI target {}: {} connection(s) not closed by their network threads within {} s; they close"
+          + " when those threads get to it", iqn, late, DROP_WAIT_SECONDS);
+    }
+    log.info("iSCSI target {}: {} session(s) dropped", iqn, dropped);
+    return java.util.concurrent.CompletableFuture.allOf(
+        drained.toArray(java.util.concurrent.CompletableFuture[]::new));
+  }
+
+  /** How long {@link #dropSessions} waits for the connections' network threads to close them. */
+  static final int DROP_WAIT_SECONDS = 10;
+
+  /** Where target {@code iqn} is served: the locator's answer, or the local configuration's. */
+  TargetLocator.Location locate(String iqn) {
+    TargetLocator l = locator;
+    if (l != null) {
+      return l.locate(iqn);
+    }
+    return config.target(iqn).isPresent() ? TargetLocator.HERE : TargetLocator.UNKNOWN;
+  }
+
+  RedirectGuard redirects() {
+    return redirects;
+  }
+
+  /**
+   * SendTargets=All of a discovery session on the portal {@code local}: every target served here
+   * (configured here and, with a locator, placed here by it) at this portal, and every target the
+   * locator places elsewhere at its node's address. A locator that fails is logged and left out:
+   * the local targets are still listed.
+   */
+  Map<String, String> sendTargets(String localPortal) {
+    TargetLocator l = locator;
+    // the locator's directory by lower-case name (iSCSI names compare without case), sorted
+    Map<String, Map.Entry<String, TargetLocator.Location>> dir = new java.util.TreeMap<>();
+    if (l != null) {
+      try {
+        Map<String, TargetLocator.Location> d = l.directory();
+        if (d != null) {
+          d.forEach((iqn, where) -> {
+            if (iqn != null && where != null) {
+              dir.putIfAbsent(iqn.toLowerCase(java.util.Locale.ROOT), Map.entry(iqn, where));
+            }
+          });
+        }
+      } catch (RuntimeException e) {
+        log.warn("iSCSI discovery: the target locator's directory failed; listing the local targets only", e);
+      }
+    }
+    Map<String, String> out = new LinkedHashMap<>(); // the configuration's order, then the directory's
+    for (IscsiConfig.Target t : config.targets()) {
+      Map.Entry<String, TargetLocator.Location> known = dir.remove(t.iqn().toLowerCase(java.util.Locale.ROOT));
+      TargetLocator.Location where;
+      try {
+        where = known != null ? known.getValue() : locate(t.iqn());
+      } catch (RuntimeException e) {
+        log.warn("iSCSI discovery: the target locator failed on {}; listing it here, where it is configured",
+            t.iqn(), e);
+        where = TargetLocator.HERE;
+      }
+      if (where instanceof TargetLocator.Here) {
+        out.put(t.iqn(), localPortal);
+      } else if (where instanceof TargetLocator.Elsewhere e) {
+        out.put(t.iqn(), e.targetAddress());
+      }
+    }
+    dir.values().forEach(known -> {
+      if (known.getValue() instanceof TargetLocator.Elsewhere e) {
+        out.put(known.getKey(), e.targetAddress());
+      }
+    });
+    return out;
   }
 
   /** The I_T nexuses (initiator, ISID) logged in to target {@code iqn} now. */
@@ -250,7 +416,19 @@ public final class IscsiTarget implements AutoCloseable {
     }
   }
 
+  /** A dropped session leaves the session table at once (sessionsOf no longer lists it), not when its socket has closed. */
+  void sessionDropped(Connection c) {
+    if (!c.discovery && c.initiatorName != null && c.targetConfig != null) {
+      sessions.remove(sessionKey(c), c);
+    }
+  }
+
+  void connectionOpened(Connection c) {
+    live.add(c);
+  }
+
   void connectionClosed(Connection c) {
+    live.remove(c);
     if (!c.discovery && c.initiatorName != null && c.targetConfig != null) {
       sessions.remove(sessionKey(c), c);
       String nexus = c.nexus();

@@ -29,6 +29,8 @@ final class Login {
   static final int SESSION_DOES_NOT_EXIST = 0x020a;
   static final int INVALID_DURING_LOGIN = 0x020b;
   static final int TARGET_ERROR = 0x0300;
+  static final int SERVICE_UNAVAILABLE = 0x0301;
+  static final int MOVED_TEMPORARILY = 0x0101;
 
   private enum Chap { NONE, WAIT_A, WAIT_R, DONE }
 
@@ -149,9 +151,29 @@ final class Login {
       fail(pdu, MISSING_PARAMETER, "no TargetName");
       return false;
     }
+    TargetLocator.Location where;
+    try {
+      where = target.locate(name);
+      if (where == null) {
+        throw new IllegalStateException("the target locator answered null");
+      }
+    } catch (RuntimeException e) {
+      log.warn("iSCSI login from {} ({}) to {}: the target locator failed", c.ctx().channel().remoteAddress(),
+          c.initiatorName, name, e);
+      fail(pdu, TARGET_ERROR, "the target locator failed on " + name + ": " + e);
+      return false;
+    }
+    if (where instanceof TargetLocator.Unknown) {
+      fail(pdu, NOT_FOUND, "unknown target " + name);
+      return false;
+    }
+    if (where instanceof TargetLocator.Elsewhere e) {
+      redirect(pdu, name, e);
+      return false;
+    }
     Optional<IscsiConfig.Target> t = c.config().target(name);
     if (t.isEmpty()) {
-      fail(pdu, NOT_FOUND, "unknown target " + name);
+      fail(pdu, SERVICE_UNAVAILABLE, "target " + name + " is to be served here but is not set up (yet)");
       return false;
     }
     c.targetConfig = t.get();
@@ -258,15 +280,49 @@ final class Login {
     c.ctx().writeAndFlush(resp);
   }
 
+  /**
+   * Target moved temporarily (RFC 7143 11.13.5): the initiator logs in again at the TargetAddress.
+   * A redirect to this very portal, or one more redirect of an initiator session that this node has
+   * redirected {@link RedirectGuard#MAX_REDIRECTS} times within {@link RedirectGuard#WINDOW_NANOS}
+   * (the nodes disagree on who serves the target: a loop), is refused instead, so that the
+   * initiator gets an error rather than following the loop for ever.
+   */
+  private void redirect(Pdu req, String name, TargetLocator.Elsewhere e) {
+    java.net.InetSocketAddress local = (java.net.InetSocketAddress) c.ctx().channel().localAddress();
+    if (RedirectGuard.isPortal(e, local)) {
+      fail(req, TARGET_ERROR, "the target locator sends " + name + " to " + e.targetAddress()
+          + ", which is this portal");
+      return;
+    }
+    if (!target.redirects().allow(c.initiatorName + "|" + Long.toHexString(c.isid) + "|" + name.toLowerCase(
+        java.util.Locale.ROOT))) {
+      fail(req, SERVICE_UNAVAILABLE, "redirect loop suspected: " + name + " redirected to " + e.targetAddress()
+          + " more than " + RedirectGuard.MAX_REDIRECTS + " times within "
+          + RedirectGuard.WINDOW_NANOS / 1_000_000_000L + " s for this initiator session");
+      return;
+    }
+    log.info("iSCSI login from {} ({}) to {}: served at {}; redirecting", c.ctx().channel().remoteAddress(),
+        c.initiatorName, name, e.targetAddress());
+    Map<String, String> keys = new LinkedHashMap<>();
+    keys.put("TargetAddress", e.targetAddress());
+    close(req, MOVED_TEMPORARILY, TextKeys.encode(keys));
+  }
+
   private void fail(Pdu req, int status, String why) {
     log.warn("iSCSI login from {} ({}) refused: {} (status {})", c.ctx().channel().remoteAddress(),
         c.initiatorName, why, Connection.hexStatus(status));
+    close(req, status, new byte[0]);
+  }
+
+  /** A final Login Response with a non-zero status, then the connection closes once it is written. */
+  private void close(Pdu req, int status, byte[] text) {
     Pdu resp = Pdu.out(Opcode.LOGIN_RESPONSE);
     resp.flags(req.flags() & 0x0c);
     System.arraycopy(req.bhs(), 8, resp.bhs(), 8, 6);
     resp.itt(req.itt());
     resp.i32(24, c.statSn).i32(28, c.expCmdSn).i32(32, c.expCmdSn);
     resp.u8(36, status >>> 8).u8(37, status & 0xff);
+    resp.data(text);
     c.phase = Connection.Phase.CLOSED;
     c.ctx().writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
   }
