@@ -506,6 +506,9 @@ public final class OwnershipMachine {
     }
     String holder = w.base.node();
     if (!stale(holder, w.windowStart)) {
+      if (now - w.windowStart > 3 * t.leaseNanos()) {
+        watches.remove(v); // the holder lives on without publishing it: read the claims again, they may have moved
+      }
       return;
     }
     Peer hp = peers.get(holder);
@@ -632,17 +635,38 @@ public final class OwnershipMachine {
     out.add(new Action.SetDtlPeer(v, chosen));
   }
 
-  /** Rendezvous (highest random weight) score of a node for a vDisk: FNV-1a 64 then a SplitMix64 finish. */
-  static long rendezvous(String node, String vdisk) {
-    long h = 0xcbf29ce484222325L;
-    for (byte b : (node + "\u0000" + vdisk).getBytes(StandardCharsets.UTF_8)) {
-      h ^= b & 0xff;
-      h *= 0x100000001b3L;
-    }
+  /** FNV-1a 64 of names met so far: rendezvous scores are computed on every step. */
+  private final Map<String, Long> nameHashes = new HashMap<>();
+
+  private long rendezvous(String node, String vdisk) {
+    long n = nameHashes.computeIfAbsent(node, OwnershipMachine::fnv);
+    long v = nameHashes.computeIfAbsent(vdisk, OwnershipMachine::fnv);
+    return score(n, v);
+  }
+
+  /**
+   * Rendezvous (highest random weight) score of a node for a vDisk: the FNV-1a 64 hashes of both
+   * names, combined and finished with SplitMix64's mixer. Deterministic across nodes and versions.
+   */
+  static long rendezvousScore(String node, String vdisk) {
+    return score(fnv(node), fnv(vdisk));
+  }
+
+  private static long score(long node, long vdisk) {
+    long h = node * 0x9e3779b97f4a7c15L + vdisk;
     h ^= h >>> 30;
     h *= 0xbf58476d1ce4e5b9L;
     h ^= h >>> 27;
     h *= 0x94d049bb133111ebL;
     return h ^ (h >>> 31);
+  }
+
+  private static long fnv(String s) {
+    long h = 0xcbf29ce484222325L;
+    for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
+      h ^= b & 0xff;
+      h *= 0x100000001b3L;
+    }
+    return h;
   }
 }

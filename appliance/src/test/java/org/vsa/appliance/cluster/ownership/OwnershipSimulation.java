@@ -31,7 +31,7 @@ final class OwnershipSimulation {
   static final long S = 1_000 * MS;
   static final Timing TIMING = Timing.DEFAULT; // heartbeat 1 s, lease 6 s, margin 1 s
   static final long DRIFT_PPM_MAX = 20_000; // clock rates within +-2 %
-  static final long TICK = 250 * MS;
+  static final long TICK = 500 * MS;
   static final long REQUEST_TIMEOUT = 2 * S;
   static final long LIVENESS_BOUND_NANOS = 30 * S;
 
