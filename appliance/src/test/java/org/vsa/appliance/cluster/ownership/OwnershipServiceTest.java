@@ -160,6 +160,9 @@ class OwnershipServiceTest {
     long takeoverMillis = (System.nanoTime() - cutAt) / 1_000_000;
     assertTrue(takeoverMillis >= FAST.leaseNanos() / 1_000_000,
         "taken over after " + takeoverMillis + " ms: not before the lease");
+    System.out.printf("lease %d ms: the cut owner stopped acknowledging after %d ms, its %d vDisks were served"
+        + " elsewhere after %d ms%n", FAST.leaseNanos() / 1_000_000, stoppedAfterMillis, victimsVdisks.size(),
+        takeoverMillis);
     for (String v : victimsVdisks) {
       OwnershipService owner = ownerOf(v, all);
       assertNotEquals(victim, owner);
