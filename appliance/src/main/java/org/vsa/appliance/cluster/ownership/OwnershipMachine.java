@@ -403,6 +403,9 @@ public final class OwnershipMachine {
     if (h == null) {
       return;
     }
+    if (r.state() == DtlState.OK_SYNC && h.dtlNode == null) {
+      return; // a late report about a DTL node this vDisk no longer has: without one it cannot be in sync
+    }
     if (r.state() == DtlState.DEGRADED && h.dtlNode != null) {
       shunned.computeIfAbsent(r.vdisk(), k -> new HashMap<>()).put(h.dtlNode, now + t.dtlShunNanos());
       h.dtlNode = null; // the next step places it elsewhere

@@ -240,8 +240,7 @@ final class OwnershipSimulation {
       long[] refused = refusals.get(ad.vdisk());
       if (refused != null && ad.epoch() == refused[0] + 1 && !forcedVdisks.contains(ad.vdisk())
           && !n.id.equals(refusedHolder.get(ad.vdisk()))
-          && java.util.Objects.equals(storeHeartbeats.get(refusedHolder.get(ad.vdisk())),
-              refusedHolderHeartbeat.get(ad.vdisk()))) {
+          && refusalStands(ad.vdisk())) {
         throw new AssertionError(n.id + " took " + ad.vdisk() + " over at epoch " + ad.epoch() + " though the takeover"
             + " from " + refusedHolder.get(ad.vdisk()) + " was refused and nobody forced it");
       }
@@ -266,6 +265,19 @@ final class OwnershipSimulation {
       refusedHolder.put(r.vdisk(), r.owner());
       refusedHolderHeartbeat.put(r.vdisk(), storeHeartbeats.get(r.owner()));
     }
+  }
+
+  /**
+   * Does the premise of the vDisk's refusal still hold: the holder's heartbeat in the store is the one
+   * it had at the refusal (it has not come back since), and it lists the vDisk out of sync?
+   */
+  private boolean refusalStands(String vdisk) {
+    Heartbeat now = storeHeartbeats.get(refusedHolder.get(vdisk));
+    if (!java.util.Objects.equals(now, refusedHolderHeartbeat.get(vdisk))) {
+      return false;
+    }
+    Heartbeat.Owned o = now == null ? null : now.find(vdisk);
+    return o == null || o.dtlState() != DtlState.OK_SYNC;
   }
 
   private void engineReports(Node n, int gen, String vdisk, DtlState state, long after) {
