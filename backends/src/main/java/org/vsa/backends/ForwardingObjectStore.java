@@ -50,6 +50,11 @@ public abstract class ForwardingObjectStore implements ObjectStore {
   }
 
   @Override
+  public boolean putIfAbsent(String namespace, String name, byte[] data) throws IOException {
+    return delegate().putIfAbsent(namespace, name, data);
+  }
+
+  @Override
   public void read(String namespace, String name, long offset, ByteBuffer dst) throws IOException {
     delegate().read(namespace, name, offset, dst);
   }

@@ -46,6 +46,22 @@ public interface ObjectStore extends AutoCloseable {
   void put(String namespace, String name, byte[] data) throws IOException;
 
   /**
+   * Creates {@code name} with {@code data} only if no object of that name exists: an atomic
+   * create. Of several callers racing on one name (threads, processes, nodes sharing the store)
+   * exactly one gets true; the others get false, now and ever after while the object exists. True
+   * is returned only once the object is durable, like a put. An IOException leaves the outcome
+   * unknown (the object may or may not have been created by this call): a caller that must know
+   * puts bytes of its own (its node id, a nonce) and reads the object back. The cluster's
+   * ownership arbiter is built on this (a claim of epoch e is the creation of its claim object).
+   *
+   * <p>A store that cannot create atomically throws {@link UnsupportedOperationException}; it
+   * never falls back to a check-then-put.
+   */
+  default boolean putIfAbsent(String namespace, String name, byte[] data) throws IOException {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot create objects atomically");
+  }
+
+  /**
    * A hint that the object's bytes need not stay in this node's page cache: a store on the local
    * file system lets the kernel free those pages now (the engine says so for SCOs its writes have
    * mostly overwritten, so that new writes reuse memory instead of taking fresh pages). Never

@@ -101,6 +101,12 @@ public final class CountingObjectStore extends ForwardingObjectStore {
   }
 
   @Override
+  public boolean putIfAbsent(String namespace, String name, byte[] data) throws IOException {
+    puts.increment();
+    return counted(() -> delegate.putIfAbsent(namespace, name, data));
+  }
+
+  @Override
   public void read(String namespace, String name, long offset, ByteBuffer dst) throws IOException {
     gets.increment();
     counted(() -> {

@@ -77,6 +77,7 @@ public final class FragmentObjectStore implements ObjectStore {
   static final String MANIFEST_SUFFIX = ".vm";
   static final String COLUMN_MARK = ".vf";
   static final String TOMBSTONE_SUFFIX = ".vt";
+  static final String CREATE_SUFFIX = ".vc";
   static final int NAME_MAX = 170;
   public static final Duration RETRY_DOWN_AFTER_DEFAULT = Duration.ofSeconds(30);
 
@@ -531,6 +532,105 @@ public final class FragmentObjectStore implements ObjectStore {
     }
     throw new IOException("fragment backend: cannot store object '" + name + "' in namespace '" + namespace + "' under "
         + preset + ": " + (disks.size() - unusable.size()) + " of " + disks.size() + " stores up;" + why);
+  }
+
+  /**
+   * An atomic create over the stores: this call's mark ({@link CreateMarker}, a random token) is
+   * created with each store's own create-if-absent, one store after the other in the configured
+   * order (the same on every node); the call wins once its mark is on a majority of the configured
+   * stores (down ones included in the count), and then puts the object as {@link #put} does before
+   * returning true. Two racers cannot both hold a majority, so at most one wins. Going in one order
+   * makes ties rare: racers that see the same stores up meet first on the same store, and the one
+   * that loses there stops with false. When a mark's create fails, the store is asked whose mark it
+   * holds (ours counts: the create landed before the failure). The call returns false when other
+   * marks deny it a majority, and throws when stores that did not answer could still decide (its
+   * marks then stay: a later call finds the name taken).
+   *
+   * <p>Limits: a tie (racers that saw different stores up, each holding some marks, nobody a
+   * majority) leaves the name taken with no object: every later create of it returns false. A
+   * loser's false may come before the winner's object is readable. The marks outlive a {@link
+   * #delete}: a name once created is never created again on this store (the cluster's claims never
+   * reuse a name). Each underlying store must support create-if-absent.
+   */
+  @Override
+  public boolean putIfAbsent(String namespace, String name, byte[] data) throws IOException {
+    checkName("namespace", namespace);
+    checkName("object name", name);
+    Objects.requireNonNull(data, "data");
+    checkOpen();
+    if (!namespaceExists(namespace)) {
+      throw new NoSuchObjectException(namespace);
+    }
+    byte[] token = new byte[CreateMarker.TOKEN_BYTES];
+    random.nextBytes(token);
+    byte[] mark = CreateMarker.encode(token);
+    String markName = name + CREATE_SUFFIX;
+    int majority = disks.size() / 2 + 1;
+    int won = 0;
+    int lost = 0;
+    IOException last = null;
+    for (DiskState d : disks) {
+      if (won >= majority || lost > disks.size() - majority || (lost > 0 && won == 0)) {
+        break; // decided: won, or cannot win, or another racer is ahead on the first store both saw
+      }
+      if (!isUp(d)) {
+        continue;
+      }
+      try {
+        if (createInto(d, namespace, markName, mark, token)) {
+          won++;
+        } else {
+          lost++;
+        }
+      } catch (InterruptedIOException e) {
+        throw e;
+      } catch (IOException e) {
+        last = e;
+        markDown(d, e);
+      }
+    }
+    if (won >= majority) {
+      put(namespace, name, data);
+      return true;
+    }
+    int unknown = disks.size() - won - lost;
+    if (lost == 0 || won + unknown >= majority && !(lost > 0 && won == 0)) {
+      throw new IOException("fragment backend: create of object '" + name + "' in namespace '" + namespace
+          + "' undecided: marks on " + won + " stores, another's on " + lost + ", " + unknown + " of " + disks.size()
+          + " stores not reached (" + majority + " needed)", last);
+    }
+    return false;
+  }
+
+  /** True when this store holds our mark (created now, or by an attempt whose answer was lost). */
+  private boolean createInto(DiskState d, String namespace, String markName, byte[] mark, byte[] token)
+      throws IOException {
+    ObjectStore store = d.disk.store();
+    try {
+      try {
+        if (store.putIfAbsent(namespace, markName, mark)) {
+          return true;
+        }
+      } catch (NoSuchObjectException e) {
+        store.createNamespace(namespace);
+        if (store.putIfAbsent(namespace, markName, mark)) {
+          return true;
+        }
+      }
+    } catch (IOException e) {
+      if (e instanceof InterruptedIOException || e instanceof NoSuchObjectException) {
+        throw e;
+      }
+      byte[] there;
+      try {
+        there = store.get(namespace, markName);
+      } catch (IOException again) {
+        e.addSuppressed(again);
+        throw e;
+      }
+      return java.util.Arrays.equals(CreateMarker.decode(there, markName + " on store '" + d.disk.name() + "'"), token);
+    }
+    return false; // another racer's mark (this call's token is new: a mark already there is not ours)
   }
 
   /** Cuts, encodes and stores; returns the manifest, or null (undone) when fewer than c fragments landed. */

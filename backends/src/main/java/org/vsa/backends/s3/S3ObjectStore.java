@@ -69,15 +69,18 @@ public final class S3ObjectStore implements ObjectStore {
 
   private final S3Settings settings;
   private final S3Client s3;
+  /** The same service without the SDK's retries: conditional creates retry on their own terms. */
+  private final S3Client once;
   private final String bucket;
   /** Namespaces known to exist: a put checks its namespace once, not on every object. */
   private final Set<String> knownNamespaces = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
   private volatile boolean batchDeleteUnsupported;
 
-  private S3ObjectStore(S3Settings settings, S3Client s3) {
+  private S3ObjectStore(S3Settings settings, S3Client s3, S3Client once) {
     this.settings = settings;
     this.s3 = s3;
+    this.once = once;
     this.bucket = settings.bucket();
   }
 
@@ -88,23 +91,31 @@ public final class S3ObjectStore implements ObjectStore {
    */
   public static S3ObjectStore open(S3Settings settings) throws IOException {
     S3Client client;
+    S3Client once;
     try {
-      client = buildClient(settings);
+      client = buildClient(settings, settings.maxAttempts());
     } catch (SdkException | IllegalArgumentException e) {
       throw new IOException("S3 backend " + settings + ": cannot set up the client: " + e.getMessage(), e);
     }
-    S3ObjectStore store = new S3ObjectStore(settings, client);
+    try {
+      once = buildClient(settings, 1);
+    } catch (SdkException | IllegalArgumentException e) {
+      client.close();
+      throw new IOException("S3 backend " + settings + ": cannot set up the client: " + e.getMessage(), e);
+    }
+    S3ObjectStore store = new S3ObjectStore(settings, client, once);
     try {
       store.checkAccess();
     } catch (IOException | RuntimeException e) {
       client.close();
+      once.close();
       throw e;
     }
     log.info("S3 backend {} ready", settings);
     return store;
   }
 
-  private static S3Client buildClient(S3Settings settings) {
+  private static S3Client buildClient(S3Settings settings, int maxAttempts) {
     AwsCredentialsProvider credentials = settings.accessKey() == null
         ? DefaultCredentialsProvider.builder().build()
         : StaticCredentialsProvider.create(AwsBasicCredentials.create(settings.accessKey(), settings.secretKey()));
@@ -118,7 +129,7 @@ public final class S3ObjectStore implements ObjectStore {
         .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
         .httpClientBuilder(ApacheHttpClient.builder().maxConnections(64))
         .overrideConfiguration(ClientOverrideConfiguration.builder()
-            .retryStrategy(r -> r.maxAttempts(settings.maxAttempts()))
+            .retryStrategy(r -> r.maxAttempts(maxAttempts))
             .apiCallTimeout(settings.callTimeout())
             .build());
     if (settings.endpoint() != null) {
@@ -289,6 +300,123 @@ public final class S3ObjectStore implements ObjectStore {
   private void putSingle(String namespace, String name, String key, byte[] data) throws IOException {
     call("put", namespace, name, () -> s3.putObject(r -> r.bucket(bucket).key(key).contentLength((long) data.length),
         RequestBody.fromBytes(data)));
+  }
+
+  /**
+   * A single PUT with {@code If-None-Match: *}: the service creates the key only if it does not
+   * exist (412 Precondition Failed otherwise; 409 when another conditional write of the key is in
+   * flight, retried). The SDK's own retries are off for it: a retry after a lost response would get
+   * 412 for an object this call created. Here, when an earlier attempt ended without an answer
+   * (timeout, connection reset, 5xx), a later 412 is resolved by reading the object back: bytes
+   * equal to ours are taken as our create (racing callers put bytes of their own). Attempts are
+   * bounded by the settings' maxAttempts, with a short backoff.
+   *
+   * <p>Some S3-compatible services ignore {@code If-None-Match} on PUT and simply overwrite (s3proxy
+   * 2.6.0 does): on them this would be a check-free put that every racer wins. So the first call
+   * probes the service (a conditional PUT of a fresh probe key, twice: the second must be refused)
+   * and, when the service does not refuse it, this and every later call throws {@link
+   * UnsupportedOperationException} saying so, without writing the object.
+   */
+  @Override
+  public boolean putIfAbsent(String namespace, String name, byte[] data) throws IOException {
+    Objects.requireNonNull(data, "data");
+    String key = key(namespace, name);
+    requireNamespace(namespace);
+    checkConditionalWrites();
+    boolean ambiguous = false;
+    IOException last = null;
+    for (int attempt = 1; attempt <= settings.maxAttempts(); attempt++) {
+      if (closed) {
+        throw new IllegalStateException(this + " is closed");
+      }
+      try {
+        once.putObject(r -> r.bucket(bucket).key(key).contentLength((long) data.length).ifNoneMatch("*"),
+            RequestBody.fromBytes(data));
+        return true;
+      } catch (S3Exception e) {
+        String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+        if (e.statusCode() == 412) {
+          return ambiguous && java.util.Arrays.equals(data, get(namespace, name));
+        }
+        last = new IOException("create object '" + name + "' in namespace '" + namespace + "' in " + settings
+            + ": HTTP " + e.statusCode() + " " + code, e);
+        if (e.statusCode() == 409) {
+          log.debug("{}/{}: conditional create conflicts with another in flight; retrying", namespace, name);
+        } else if (e.statusCode() >= 500) {
+          ambiguous = true;
+        } else {
+          throw last;
+        }
+      } catch (AbortedException e) {
+        InterruptedIOException ie = new InterruptedIOException("create object '" + name + "' interrupted");
+        ie.initCause(e);
+        throw ie;
+      } catch (SdkException e) {
+        ambiguous = true; // the request may have reached the service and created the object
+        last = new IOException("create object '" + name + "' in namespace '" + namespace + "' in " + settings + ": "
+            + e.getMessage(), e);
+      }
+      try {
+        Thread.sleep(Math.min(1000, 50L << Math.min(attempt, 4)));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("create object '" + name + "' interrupted");
+      }
+    }
+    throw last;
+  }
+
+  /** null: not probed yet; then whether the service refuses a conditional PUT of an existing key. */
+  private volatile Boolean conditionalWrites;
+
+  private void checkConditionalWrites() throws IOException {
+    Boolean known = conditionalWrites;
+    if (known == null) {
+      synchronized (this) {
+        known = conditionalWrites;
+        if (known == null) {
+          known = probeConditionalWrites();
+          conditionalWrites = known;
+        }
+      }
+    }
+    if (!known) {
+      throw new UnsupportedOperationException("S3 backend " + settings + ": the service ignores If-None-Match on PUT"
+          + " (a second conditional PUT of one key was not refused), so it cannot create objects atomically and"
+          + " cannot arbitrate cluster ownership; use a service with conditional writes (AWS S3, MinIO, Ceph RGW"
+          + " 18+) or another arbiter store");
+    }
+  }
+
+  private boolean probeConditionalWrites() throws IOException {
+    String probe = settings.prefix() + "probes/conditional-put-" + Long.toHexString(System.nanoTime())
+        + Long.toHexString(Double.doubleToLongBits(Math.random()));
+    byte[] bytes = {'v', 's', 'a'};
+    call("probe conditional PUT", "probes", null, () -> s3.putObject(
+        r -> r.bucket(bucket).key(probe).contentLength((long) bytes.length).ifNoneMatch("*"), RequestBody.fromBytes(bytes)));
+    boolean refused;
+    try {
+      once.putObject(r -> r.bucket(bucket).key(probe).contentLength((long) bytes.length).ifNoneMatch("*"),
+          RequestBody.fromBytes(bytes));
+      refused = false;
+    } catch (S3Exception e) {
+      if (e.statusCode() != 412) {
+        throw new IOException("S3 backend " + settings + ": probing conditional PUT: HTTP " + e.statusCode(), e);
+      }
+      refused = true;
+    } catch (SdkException e) {
+      throw new IOException("S3 backend " + settings + ": probing conditional PUT: " + e.getMessage(), e);
+    } finally {
+      try {
+        s3.deleteObject(r -> r.bucket(bucket).key(probe));
+      } catch (SdkException e) {
+        log.warn("{}: could not delete the probe object {}: {}", settings, probe, e.toString());
+      }
+    }
+    if (!refused) {
+      log.warn("{}: the service ignores If-None-Match on PUT; atomic creates (the cluster arbiter) refused", settings);
+    }
+    return refused;
   }
 
   private interface PartSource {
@@ -482,6 +610,7 @@ public final class S3ObjectStore implements ObjectStore {
     if (!closed) {
       closed = true;
       s3.close();
+      once.close();
     }
   }
 

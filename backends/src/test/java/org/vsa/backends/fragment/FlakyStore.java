@@ -58,6 +58,15 @@ public final class FlakyStore extends ForwardingObjectStore {
   }
 
   @Override
+  public boolean putIfAbsent(String namespace, String name, byte[] data) throws IOException {
+    check();
+    if (sw.putsFail) {
+      throw new IOException("disk full (test)");
+    }
+    return super.putIfAbsent(namespace, name, data);
+  }
+
+  @Override
   public void createNamespace(String namespace) throws IOException {
     check();
     super.createNamespace(namespace);

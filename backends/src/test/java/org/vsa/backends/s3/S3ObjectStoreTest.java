@@ -196,4 +196,23 @@ class S3ObjectStoreTest {
       assertArrayEquals(Arrays.copyOfRange(data, 500_000, 504_096), b.array());
     }
   }
+
+  /**
+   * s3proxy 2.6.0 (the server of these tests) ignores If-None-Match on PUT: a conditional PUT of an
+   * existing key overwrites it. The store finds that out by its probe and refuses atomic creates
+   * rather than let every racer win; nothing is written.
+   */
+  @Test
+  void putIfAbsentRefusedWhereTheServiceIgnoresConditionalPuts() throws Exception {
+    try (S3ObjectStore s = S3ObjectStore.open(server.settings("vsa").withPrefix("create"))) {
+      s.createNamespace("cluster");
+      UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+          () -> s.putIfAbsent("cluster", "claim.000000000001", new byte[] {1, 2, 3}));
+      assertTrue(e.getMessage().contains("ignores If-None-Match"), e.getMessage());
+      assertThrows(UnsupportedOperationException.class, () -> s.putIfAbsent("cluster", "claim.000000000002", new byte[1]));
+      assertFalse(s.exists("cluster", "claim.000000000001"));
+      assertEquals(List.of(), s.list("cluster", ""));
+      assertThrows(NoSuchObjectException.class, () -> s.putIfAbsent("nowhere", "x", new byte[1]));
+    }
+  }
 }

@@ -1,0 +1,36 @@
+package org.vsa.appliance.cluster.ownership;
+
+/** An output of the {@link OwnershipMachine}: the driver carries it out and reports back with events. */
+public sealed interface Action {
+
+  /** Write this heartbeat record; report {@link Event.HeartbeatWritten} with the time the write started. */
+  record WriteHeartbeat(Heartbeat heartbeat) implements Action {}
+
+  /** Read every node's heartbeat; report {@link Event.HeartbeatsRead}. */
+  record ReadHeartbeats() implements Action {}
+
+  /** Read the highest claim of the vDisk; report {@link Event.ClaimsRead}. */
+  record ReadClaims(String vdisk) implements Action {}
+
+  /** Create the claim object (create-if-absent); report {@link Event.ClaimResult}. */
+  record MakeClaim(Claim claim) implements Action {}
+
+  /**
+   * Serve the vDisk at this epoch: restore it (from the backend plus the DTL on {@code
+   * dtlNodeOfOldOwner}, when not null) and fence older epochs. {@code oldOwner} is null for a vDisk
+   * never owned; it is this node for a re-claim after a lapsed lease.
+   */
+  record Adopt(String vdisk, long epoch, String oldOwner, String dtlNodeOfOldOwner, boolean forced) implements Action {}
+
+  /** Stop acknowledging writes of the vDisk now (the lease lapsed or the vDisk is lost). */
+  record StopAcknowledging(String vdisk, String reason) implements Action {}
+
+  /** The vDisk is another node's now: close it here, never upload or acknowledge for it again. */
+  record Release(String vdisk, long epoch, String reason) implements Action {}
+
+  /** Replicate the vDisk's DTL to this node (null: no node is available). */
+  record SetDtlPeer(String vdisk, String node) implements Action {}
+
+  /** An automatic takeover of the vDisk was refused; the operator may force it. */
+  record Refused(String vdisk, String owner, long epoch, String reason) implements Action {}
+}

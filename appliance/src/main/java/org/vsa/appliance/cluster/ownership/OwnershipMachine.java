@@ -1,0 +1,675 @@
+package org.vsa.appliance.cluster.ownership;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.vsa.dtl.DtlState;
+
+/**
+ * Who owns which vDisk, decided by one node: a pure state machine (no I/O, no threads, no clock of
+ * its own), one instance per node. {@link #on} takes an {@link Event} carrying the node's monotonic
+ * time and returns the {@link Action}s to carry out; {@link #mayAcknowledge} is the gate the data
+ * path asks before acknowledging a write. The seeded simulator in the tests drives several of these
+ * through crashes, pauses, drifting clocks and partitions.
+ *
+ * <p><b>The arbiter</b> is the shared backend: a claim of epoch e of a vDisk is the creation of
+ * its claim object with create-if-absent, so exactly one claimer of e wins. Epochs only grow.
+ *
+ * <p><b>The lease.</b> Every node writes a heartbeat record (its owned vDisks, their DTL node and
+ * state, a sequence number) every {@link Timing#heartbeatNanos}. Its lease runs until the start of
+ * its last successful write plus lease - margin, on its own clock; a write that took longer than
+ * {@link Timing#heartbeatWriteMaxNanos} extends nothing. When the lease runs out the node stops
+ * acknowledging for every vDisk it owns ({@link Action.StopAcknowledging}) and may serve them again
+ * only after winning a fresh claim (epoch + 1) once its heartbeats succeed again: a lease that
+ * lapsed is never silently resumed, since another node may be claiming meanwhile.
+ *
+ * <p><b>Taking over.</b> A vDisk that no fresh heartbeat lists is taken by one target node: the
+ * DTL node the last owner published (it holds the DTL) when it is alive, else the rendezvous-hash
+ * winner among the live nodes. The target reads the highest claim (holder H, epoch e; the end of
+ * that read opens the window), then waits until H's heartbeat has been seen unchanged for the lease by reads
+ * that started inside the window; H's lease is then over and H cannot serve again without a claim
+ * of its own. Then it claims exactly e + 1: if H re-claimed meanwhile, or another node took the
+ * vDisk, that create fails and the window starts over. A holder that is this node (a claim whose
+ * outcome was lost, or an earlier incarnation of this process) is claimed past at once. When H's
+ * last published DTL state for the vDisk was not {@link DtlState#OK_SYNC} (writes would be lost),
+ * the takeover is refused ({@link Action.Refused}) until the operator forces it or H comes back.
+ *
+ * <p><b>Publish before acknowledging.</b> An owner acknowledges writes of a vDisk only once a
+ * heartbeat listing it with its current DTL state has been stored (so that a takeover always knows
+ * the state under which writes may have been acknowledged); a DTL state that falls out of sync
+ * holds acknowledgements until the heartbeat saying so is stored.
+ *
+ * <p><b>DTL placement</b> per owned vDisk: not the owner, a live node of another fault domain when
+ * there is one, chosen by rendezvous hashing of node id and vDisk (deterministic, spread), kept
+ * while it stays valid, replaced when it dies or the owner reports it {@link DtlState#DEGRADED}.
+ */
+public final class OwnershipMachine {
+  private final String self;
+  private final String faultDomain;
+  private final long incarnation;
+  private final Timing t;
+
+  private long seq;
+  private boolean writing;
+  private boolean started;
+  private long nextWriteAt;
+  private List<Heartbeat.Owned> writingOwned = List.of();
+  private boolean hasLease;
+  private long leaseUntil;
+
+  private boolean reading;
+  private long nextReadAt;
+  private final Map<String, Peer> peers = new TreeMap<>();
+
+  private final Set<String> vdisks = new TreeSet<>();
+  private final Map<String, Held> held = new TreeMap<>();
+  private final Map<String, Watch> watches = new TreeMap<>();
+  private final Set<String> forced = new TreeSet<>();
+  /**
+   * vDisks whose claims this process has not read yet: at start it looks for claims an earlier
+   * process of this node holds (it restarted) and takes those back at once.
+   */
+  private final Set<String> unprobed = new TreeSet<>();
+  /** When this node last read the claims of a vDisk that no live node lists. */
+  private final Map<String, Long> probedAt = new HashMap<>();
+  private final Map<String, Map<String, Long>> shunned = new HashMap<>();
+
+  private static final class Peer {
+    Heartbeat hb;
+    long changedAt;
+    long lastReadStart;
+  }
+
+  private enum Phase { NONE, READING, CLAIMING }
+
+  private static final class Held {
+    long epoch;
+    String dtlNode;
+    DtlState dtl = DtlState.CATCHING_UP;
+    DtlState published;
+    boolean lapsed;
+    Phase reclaim = Phase.NONE;
+    long claimEpoch;
+    /** Set until the first Adopt went out (a claim won while the lease had lapsed). */
+    Action.Adopt pendingAdopt;
+  }
+
+  private enum WatchPhase { READING, WAITING, CLAIMING, REFUSED }
+
+  private static final class Watch {
+    WatchPhase phase = WatchPhase.READING;
+    long windowStart;
+    Claim base;
+    long claimEpoch;
+    String oldOwner;
+    String oldDtl;
+    boolean forcedTakeover;
+    boolean probe;
+  }
+
+  public OwnershipMachine(String self, String faultDomain, long incarnation, Timing timing) {
+    this.self = Objects.requireNonNull(self, "self");
+    this.faultDomain = Objects.requireNonNull(faultDomain, "faultDomain");
+    this.incarnation = incarnation;
+    this.t = Objects.requireNonNull(timing, "timing");
+  }
+
+  public String self() {
+    return self;
+  }
+
+  public long incarnation() {
+    return incarnation;
+  }
+
+  // ---- queries
+
+  /** May this node acknowledge a write of the vDisk at time {@code now} of its monotonic clock? */
+  public boolean mayAcknowledge(String vdisk, long now) {
+    Held h = held.get(vdisk);
+    return h != null && !h.lapsed && leaseValid(now) && h.published != null
+        && (h.dtl == DtlState.OK_SYNC || h.published != DtlState.OK_SYNC);
+  }
+
+  /** Does this node serve the vDisk (it won its claim, its lease holds), acknowledging or about to? */
+  public boolean serving(String vdisk, long now) {
+    Held h = held.get(vdisk);
+    return h != null && !h.lapsed && leaseValid(now);
+  }
+
+  /** The epoch under which this node holds the vDisk, or 0 when it does not. */
+  public long epoch(String vdisk) {
+    Held h = held.get(vdisk);
+    return h == null ? 0 : h.epoch;
+  }
+
+  /** The vDisks this node holds (serving or re-claiming after a lapsed lease). */
+  public Set<String> held() {
+    return Set.copyOf(held.keySet());
+  }
+
+  /** The DTL node this node chose for a vDisk it holds, or null. */
+  public String dtlNode(String vdisk) {
+    Held h = held.get(vdisk);
+    return h == null ? null : h.dtlNode;
+  }
+
+  public boolean leaseValid(long now) {
+    return hasLease && now - leaseUntil < 0;
+  }
+
+  /** The time the lease runs out (meaningful while {@link #leaseValid}). */
+  public long leaseUntil() {
+    return leaseUntil;
+  }
+
+  /** Is a takeover of this vDisk refused right now, waiting for the operator? */
+  public boolean refused(String vdisk) {
+    Watch w = watches.get(vdisk);
+    return w != null && w.phase == WatchPhase.REFUSED;
+  }
+
+  // ---- events
+
+  public List<Action> on(Event e) {
+    List<Action> out = new ArrayList<>();
+    long now = e.now();
+    if (!started) {
+      started = true;
+      nextWriteAt = now;
+      nextReadAt = now;
+    }
+    lapse(now, out);
+    if (e instanceof Event.HeartbeatWritten w) {
+      heartbeatWritten(w, now);
+    } else if (e instanceof Event.HeartbeatsRead r) {
+      heartbeatsRead(r, now, out);
+    } else if (e instanceof Event.ClaimsRead r) {
+      claimsRead(r, now, out);
+    } else if (e instanceof Event.ClaimResult r) {
+      claimResult(r, now, out);
+    } else if (e instanceof Event.VdisksChanged v) {
+      for (String d : v.vdisks()) {
+        if (!vdisks.contains(d)) {
+          unprobed.add(d);
+        }
+      }
+      vdisks.clear();
+      vdisks.addAll(v.vdisks());
+      unprobed.retainAll(vdisks);
+      watches.keySet().removeIf(d -> !vdisks.contains(d) && watches.get(d).phase != WatchPhase.CLAIMING);
+    } else if (e instanceof Event.DtlStateReported r) {
+      dtlReported(r, now);
+    } else if (e instanceof Event.Force f) {
+      forced.add(f.vdisk());
+      Watch w = watches.get(f.vdisk());
+      if (w != null && w.phase == WatchPhase.REFUSED) {
+        w.phase = WatchPhase.WAITING;
+      }
+    }
+    step(now, out);
+    return out;
+  }
+
+  private void lapse(long now, List<Action> out) {
+    if (hasLease && now - leaseUntil >= 0) {
+      hasLease = false;
+      for (Map.Entry<String, Held> en : held.entrySet()) {
+        if (!en.getValue().lapsed) {
+          en.getValue().lapsed = true;
+          out.add(new Action.StopAcknowledging(en.getKey(), "the lease of node " + self + " lapsed"));
+        }
+      }
+    }
+  }
+
+  private void heartbeatWritten(Event.HeartbeatWritten w, long now) {
+    if (!writing || w.seq() != seq) {
+      return; // not the write in flight: ignore
+    }
+    writing = false;
+    nextWriteAt = w.startedAt() + t.heartbeatNanos();
+    if (!w.stored() || now - w.startedAt() > t.heartbeatWriteMaxNanos()) {
+      return;
+    }
+    long until = w.startedAt() + t.leaseNanos() - t.marginNanos();
+    if (until - now <= 0) {
+      return;
+    }
+    if (!hasLease || until - leaseUntil > 0) {
+      leaseUntil = until;
+    }
+    hasLease = true;
+    for (Heartbeat.Owned o : writingOwned) {
+      Held h = held.get(o.vdisk());
+      if (h != null && h.epoch == o.epoch() && !h.lapsed) {
+        h.published = o.dtlState();
+      }
+    }
+  }
+
+  private void heartbeatsRead(Event.HeartbeatsRead r, long now, List<Action> out) {
+    reading = false;
+    nextReadAt = r.startedAt() + t.heartbeatNanos();
+    if (r.failed()) {
+      return;
+    }
+    Set<String> nodes = new TreeSet<>(peers.keySet());
+    nodes.addAll(r.heartbeats().keySet());
+    nodes.remove(self);
+    for (String n : nodes) {
+      Heartbeat hb = r.heartbeats().get(n);
+      Peer p = peers.get(n);
+      if (p == null) {
+        p = new Peer();
+        p.hb = hb;
+        p.changedAt = now;
+        peers.put(n, p);
+      } else if (!Objects.equals(p.hb, hb)) {
+        p.hb = hb;
+        p.changedAt = now;
+      }
+      p.lastReadStart = r.startedAt();
+    }
+    // Safety net: another node publishes a higher epoch of a vDisk held here.
+    for (String v : new ArrayList<>(held.keySet())) {
+      Held h = held.get(v);
+      Heartbeat.Owned best = bestListing(v);
+      if (best != null && best.epoch() > h.epoch && h.reclaim != Phase.CLAIMING) {
+        release(v, best.epoch(), "node " + listerOf(v, best) + " publishes epoch " + best.epoch(), out);
+      }
+    }
+  }
+
+  private void claimsRead(Event.ClaimsRead r, long now, List<Action> out) {
+    String v = r.vdisk();
+    Held h = held.get(v);
+    if (h != null && h.reclaim == Phase.READING) {
+      h.reclaim = Phase.NONE;
+      if (r.failed()) {
+        return;
+      }
+      Claim c = r.highest();
+      if (c == null || c.epoch() <= h.epoch || (c.node().equals(self) && c.incarnation() == incarnation)) {
+        h.reclaim = Phase.CLAIMING;
+        h.claimEpoch = Math.max(h.epoch, c == null ? 0 : c.epoch()) + 1;
+        out.add(new Action.MakeClaim(new Claim(v, h.claimEpoch, self, incarnation)));
+      } else {
+        release(v, c.epoch(), "epoch " + c.epoch() + " was claimed by node " + c.node(), out);
+      }
+      return;
+    }
+    Watch w = watches.get(v);
+    if (w == null || w.phase != WatchPhase.READING) {
+      return;
+    }
+    if (r.failed()) {
+      watches.remove(v);
+      return;
+    }
+    Claim c = r.highest();
+    // The window opens when the read returned, not when it started: the claim it saw may have been
+    // made while it ran, after a heartbeat of its holder that only reads starting later are sure to see.
+    w.windowStart = now;
+    w.base = c;
+    if (c != null && !c.node().equals(self)) {
+      unprobed.remove(v); // another node's: the usual rules decide whether this node waits on it
+      if (w.probe) {
+        watches.remove(v);
+        return;
+      }
+    }
+    if (c == null || c.node().equals(self)) {
+      // Never claimed, or claimed by this node without serving it (a lost answer, an earlier process).
+      claim(v, w, c == null ? 1 : c.epoch() + 1, c == null ? null : self, null, false, out);
+    } else {
+      w.phase = WatchPhase.WAITING;
+    }
+  }
+
+  private void claim(String v, Watch w, long epoch, String oldOwner, String oldDtl, boolean forcedTakeover,
+      List<Action> out) {
+    w.phase = WatchPhase.CLAIMING;
+    w.claimEpoch = epoch;
+    w.oldOwner = oldOwner;
+    w.oldDtl = oldDtl;
+    w.forcedTakeover = forcedTakeover;
+    out.add(new Action.MakeClaim(new Claim(v, epoch, self, incarnation)));
+  }
+
+  private void claimResult(Event.ClaimResult r, long now, List<Action> out) {
+    String v = r.vdisk();
+    Held h = held.get(v);
+    if (h != null && h.reclaim == Phase.CLAIMING && h.claimEpoch == r.epoch()) {
+      h.reclaim = Phase.NONE;
+      if (r.outcome() == Event.Outcome.WON) {
+        h.epoch = r.epoch();
+        if (leaseValid(now)) {
+          adopt(v, h, out);
+        }
+      }
+      return; // lost or unknown: the next step reads the claims again
+    }
+    Watch w = watches.get(v);
+    if (w == null || w.phase != WatchPhase.CLAIMING || w.claimEpoch != r.epoch()) {
+      return;
+    }
+    watches.remove(v);
+    if (r.outcome() == Event.Outcome.UNKNOWN) {
+      unprobed.add(v); // this node may hold it without knowing: look again
+    }
+    if (r.outcome() != Event.Outcome.WON) {
+      return; // the window starts over
+    }
+    unprobed.remove(v);
+    forced.remove(v);
+    Held n = new Held();
+    n.epoch = r.epoch();
+    n.pendingAdopt = new Action.Adopt(v, r.epoch(), w.oldOwner, w.oldDtl, w.forcedTakeover);
+    n.lapsed = true;
+    held.put(v, n);
+    if (leaseValid(now)) {
+      adopt(v, n, out);
+    }
+  }
+
+  private void adopt(String v, Held h, List<Action> out) {
+    Action.Adopt a = h.pendingAdopt == null
+        ? new Action.Adopt(v, h.epoch, self, h.dtlNode, false)
+        : new Action.Adopt(v, h.epoch, h.pendingAdopt.oldOwner(), h.pendingAdopt.dtlNodeOfOldOwner(),
+            h.pendingAdopt.forced());
+    h.pendingAdopt = null;
+    h.lapsed = false;
+    h.published = null;
+    out.add(a);
+  }
+
+  private void release(String v, long epoch, String reason, List<Action> out) {
+    Held h = held.remove(v);
+    if (h != null && !h.lapsed) {
+      out.add(new Action.StopAcknowledging(v, reason));
+    }
+    out.add(new Action.Release(v, epoch, reason));
+  }
+
+  private void dtlReported(Event.DtlStateReported r, long now) {
+    Held h = held.get(r.vdisk());
+    if (h == null) {
+      return;
+    }
+    if (r.state() == DtlState.OK_SYNC && h.dtlNode == null) {
+      return; // a late report about a DTL node this vDisk no longer has: without one it cannot be in sync
+    }
+    if (r.state() == DtlState.DEGRADED && h.dtlNode != null) {
+      shunned.computeIfAbsent(r.vdisk(), k -> new HashMap<>()).put(h.dtlNode, now + t.dtlShunNanos());
+      h.dtlNode = null; // the next step places it elsewhere
+    }
+    h.dtl = r.state();
+  }
+
+  // ---- the step after every event
+
+  private void step(long now, List<Action> out) {
+    lapse(now, out);
+    if (!writing && now - nextWriteAt >= 0) {
+      seq++;
+      List<Heartbeat.Owned> owned = new ArrayList<>();
+      for (Map.Entry<String, Held> en : held.entrySet()) {
+        Held h = en.getValue();
+        if (h.pendingAdopt == null) {
+          owned.add(new Heartbeat.Owned(en.getKey(), h.epoch, h.dtlNode, h.dtl));
+        }
+      }
+      writingOwned = owned;
+      writing = true;
+      out.add(new Action.WriteHeartbeat(new Heartbeat(self, faultDomain, incarnation, seq, owned)));
+    }
+    if (!reading && now - nextReadAt >= 0) {
+      reading = true;
+      out.add(new Action.ReadHeartbeats());
+    }
+    if (leaseValid(now)) {
+      for (Map.Entry<String, Held> en : held.entrySet()) {
+        Held h = en.getValue();
+        if (h.lapsed && h.reclaim == Phase.NONE) {
+          h.reclaim = Phase.READING;
+          out.add(new Action.ReadClaims(en.getKey()));
+        }
+      }
+    }
+    for (Map.Entry<String, Held> en : held.entrySet()) {
+      placeDtl(en.getKey(), en.getValue(), now, out);
+    }
+    for (String v : vdisks) {
+      if (!held.containsKey(v)) {
+        watch(v, now, out);
+      }
+    }
+  }
+
+  private void watch(String v, long now, List<Action> out) {
+    Watch w = watches.get(v);
+    if (w != null && (w.phase == WatchPhase.READING || w.phase == WatchPhase.CLAIMING)) {
+      return;
+    }
+    Heartbeat.Owned best = bestListing(v);
+    String lister = best == null ? null : listerOf(v, best);
+    boolean liveListed = best != null && fresh(lister, now);
+    if (!liveListed && w == null) {
+      // Nobody live publishes it: it may be held here without this process knowing (a claim whose
+      // answer was lost and that landed later, an earlier process of this node). Look now and then.
+      Long at = probedAt.get(v);
+      if (at == null || now - at >= t.leaseNanos()) {
+        unprobed.add(v);
+      }
+    }
+    if (w == null && unprobed.contains(v) && leaseValid(now)) {
+      w = new Watch();
+      w.probe = true;
+      watches.put(v, w);
+      probedAt.put(v, now);
+      out.add(new Action.ReadClaims(v));
+      return;
+    }
+    if (liveListed) {
+      watches.remove(v); // served (or being re-claimed) by a live node
+      return;
+    }
+    if (!leaseValid(now)) {
+      if (w != null && w.phase != WatchPhase.REFUSED) {
+        watches.remove(v);
+      }
+      return;
+    }
+    boolean isForced = forced.contains(v);
+    if (!isForced && !self.equals(target(v, best, lister, now))) {
+      if (w != null && w.phase != WatchPhase.REFUSED) {
+        watches.remove(v);
+      }
+      return;
+    }
+    if (w == null) {
+      w = new Watch();
+      watches.put(v, w);
+      out.add(new Action.ReadClaims(v));
+      return;
+    }
+    if (w.phase != WatchPhase.WAITING) {
+      return;
+    }
+    if (best != null && best.epoch() > w.base.epoch()) {
+      watches.remove(v); // a newer owner published since the window opened
+      return;
+    }
+    String holder = w.base.node();
+    if (!stale(holder, w.windowStart)) {
+      if (now - w.windowStart > 3 * t.leaseNanos()) {
+        watches.remove(v); // the holder lives on without publishing it: read the claims again, they may have moved
+      }
+      return;
+    }
+    Peer hp = peers.get(holder);
+    Heartbeat.Owned listed = hp.hb == null ? null : hp.hb.find(v);
+    boolean sameProcess = hp.hb != null && hp.hb.incarnation() == w.base.incarnation();
+    String risk = null;
+    if (listed != null && listed.dtlState() != DtlState.OK_SYNC) {
+      risk = "node " + holder + " last published DTL state " + listed.dtlState() + " for it: writes it acknowledged"
+          + " may be only in its write buffer";
+    } else if (listed == null && !sameProcess) {
+      risk = "node " + holder + " restarted since it claimed epoch " + w.base.epoch()
+          + " and its DTL state from then is unknown";
+    }
+    if (risk != null && !isForced) {
+      w.phase = WatchPhase.REFUSED;
+      out.add(new Action.Refused(v, holder, w.base.epoch(), "takeover of vDisk " + v + " from node " + holder
+          + " (epoch " + w.base.epoch() + ") refused: " + risk + "; force it to accept the loss"));
+      return;
+    }
+    claim(v, w, w.base.epoch() + 1, holder, listed == null ? null : listed.dtlNode(), risk != null, out);
+  }
+
+  /** The holder's heartbeat seen unchanged for the lease, by reads that started inside the window. */
+  private boolean stale(String node, long windowStart) {
+    Peer p = peers.get(node);
+    return p != null && p.lastReadStart - windowStart >= 0 && p.lastReadStart - p.changedAt >= t.leaseNanos();
+  }
+
+  private boolean fresh(String node, long now) {
+    if (node == null) {
+      return false;
+    }
+    if (node.equals(self)) {
+      return leaseValid(now);
+    }
+    Peer p = peers.get(node);
+    return p != null && p.hb != null && now - p.changedAt < t.leaseNanos();
+  }
+
+  /** The published ownership of the vDisk with the highest epoch, among every node's last heartbeat. */
+  private Heartbeat.Owned bestListing(String v) {
+    Heartbeat.Owned best = null;
+    for (Peer p : peers.values()) {
+      Heartbeat.Owned o = p.hb == null ? null : p.hb.find(v);
+      if (o != null && (best == null || o.epoch() > best.epoch())) {
+        best = o;
+      }
+    }
+    return best;
+  }
+
+  private String listerOf(String v, Heartbeat.Owned o) {
+    for (Map.Entry<String, Peer> en : peers.entrySet()) {
+      Heartbeat hb = en.getValue().hb;
+      if (hb != null && hb.find(v) == o) {
+        return en.getKey();
+      }
+    }
+    return null;
+  }
+
+  /** Who should take the vDisk: its last owner's DTL node when alive, else the rendezvous winner among the live. */
+  private String target(String v, Heartbeat.Owned best, String lister, long now) {
+    if (best != null && best.dtlNode() != null && !best.dtlNode().equals(lister) && fresh(best.dtlNode(), now)) {
+      return best.dtlNode();
+    }
+    String winner = null;
+    long top = 0;
+    List<String> live = new ArrayList<>();
+    if (leaseValid(now)) {
+      live.add(self);
+    }
+    for (String n : peers.keySet()) {
+      if (fresh(n, now)) {
+        live.add(n);
+      }
+    }
+    for (String n : live) {
+      long score = rendezvous(n, v);
+      if (winner == null || Long.compareUnsigned(score, top) > 0) {
+        winner = n;
+        top = score;
+      }
+    }
+    return winner;
+  }
+
+  private void placeDtl(String v, Held h, long now, List<Action> out) {
+    Map<String, Long> shun = shunned.get(v);
+    if (shun != null) {
+      shun.values().removeIf(until -> now - until >= 0);
+    }
+    List<String> candidates = new ArrayList<>();
+    boolean otherDomain = false;
+    for (Map.Entry<String, Peer> en : peers.entrySet()) {
+      String n = en.getKey();
+      if (fresh(n, now) && (shun == null || !shun.containsKey(n))) {
+        candidates.add(n);
+        otherDomain |= !faultDomain.equals(en.getValue().hb.faultDomain());
+      }
+    }
+    String current = h.dtlNode;
+    if (current != null && candidates.contains(current)
+        && (!otherDomain || !faultDomain.equals(peers.get(current).hb.faultDomain()))) {
+      return;
+    }
+    String chosen = null;
+    long top = 0;
+    for (String n : candidates) {
+      if (otherDomain && faultDomain.equals(peers.get(n).hb.faultDomain())) {
+        continue;
+      }
+      long score = rendezvous(n, v);
+      if (chosen == null || Long.compareUnsigned(score, top) > 0) {
+        chosen = n;
+        top = score;
+      }
+    }
+    if (Objects.equals(chosen, current)) {
+      return;
+    }
+    h.dtlNode = chosen;
+    h.dtl = chosen == null ? DtlState.DEGRADED : DtlState.CATCHING_UP;
+    out.add(new Action.SetDtlPeer(v, chosen));
+  }
+
+  /** FNV-1a 64 of names met so far: rendezvous scores are computed on every step. */
+  private final Map<String, Long> nameHashes = new HashMap<>();
+
+  private long rendezvous(String node, String vdisk) {
+    long n = nameHashes.computeIfAbsent(node, OwnershipMachine::fnv);
+    long v = nameHashes.computeIfAbsent(vdisk, OwnershipMachine::fnv);
+    return score(n, v);
+  }
+
+  /**
+   * Rendezvous (highest random weight) score of a node for a vDisk: the FNV-1a 64 hashes of both
+   * names, combined and finished with SplitMix64's mixer. Deterministic across nodes and versions.
+   */
+  static long rendezvousScore(String node, String vdisk) {
+    return score(fnv(node), fnv(vdisk));
+  }
+
+  private static long score(long node, long vdisk) {
+    long h = node * 0x9e3779b97f4a7c15L + vdisk;
+    h ^= h >>> 30;
+    h *= 0xbf58476d1ce4e5b9L;
+    h ^= h >>> 27;
+    h *= 0x94d049bb133111ebL;
+    return h ^ (h >>> 31);
+  }
+
+  private static long fnv(String s) {
+    long h = 0xcbf29ce484222325L;
+    for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
+      h ^= b & 0xff;
+      h *= 0x100000001b3L;
+    }
+    return h;
+  }
+}
