@@ -69,14 +69,13 @@ final class DtlRestore {
     }
   }
 
-  static void restore(VolumeSpec spec, UUID id, Path metadataDir, Path wbDir, EngineContext ctx) throws IOException {
+  static void restore(VolumeSpec spec, UUID id, Path metadataDir, Path wbDir, EngineContext ctx, long ownerEpoch)
+      throws IOException {
     String name = spec.name();
-    String ns = LocalVolume.namespaceOf(id);
     log.warn("vDisk {}: its write buffer is gone; restoring it from the backend and its DTL", name);
-    long t0 = System.nanoTime();
     DtlConnector.Fetched fetched;
     try {
-      fetched = ctx.dtl().fetch(id, name);
+      fetched = fetch(ctx, id, name, ownerEpoch);
     } catch (IOException e) {
       // nothing changed yet: the vDisk stays offline and is retried once the DTL may be back
       String msg = "vDisk " + name + ": its write buffer is gone and its DTL " + ctx.dtl().peerOf(name).orElse(null)
@@ -86,6 +85,32 @@ final class DtlRestore {
       log.error(msg);
       throw new RefusedException(msg, e);
     }
+    restoreFrom(spec, id, metadataDir, wbDir, ctx, fetched, (b, backendLastSeq) -> true);
+  }
+
+  /**
+   * Decides, once the backend's prefix is known and before anything in the backend changes,
+   * whether the DTL's entries continue it: true to replay them, false to restore the backend's
+   * prefix alone (the caller accepted the loss); or throws {@link RefusedException}.
+   */
+  interface Coverage {
+    /**
+     * @param b the last TLog of the history such that the backend holds every TLog of it up to b
+     * @param backendLastSeq the last sequence number of the history through b
+     */
+    boolean useDtl(long b, long backendLastSeq) throws IOException;
+  }
+
+  /**
+   * The restore itself, from {@code fetched} (may be null: the backend alone, if {@code coverage}
+   * agrees): see the class comment. Idempotent; the record and the snapshot table must be in
+   * {@code metadataDir}.
+   */
+  static void restoreFrom(VolumeSpec spec, UUID id, Path metadataDir, Path wbDir, EngineContext ctx,
+      DtlConnector.Fetched fetched, Coverage coverage) throws IOException {
+    String name = spec.name();
+    String ns = LocalVolume.namespaceOf(id);
+    long t0 = System.nanoTime();
 
     // which TLogs make up the vDisk's history (a rollback cuts some out), and what it inherits
     Path recordFile = metadataDir.resolve(Engine.RECORD_FILE);
@@ -102,7 +127,8 @@ final class DtlRestore {
     try (var s = Files.newDirectoryStream(metadataDir)) {
       for (Path p : s) {
         String f = p.getFileName().toString();
-        if (!f.equals(Engine.RECORD_FILE) && !f.equals(SnapshotTable.FILE) && !f.equals(RESTORING)) {
+        if (!f.equals(Engine.RECORD_FILE) && !f.equals(SnapshotTable.FILE) && !f.equals(RESTORING)
+            && !f.equals(Adoption.PENDING)) {
           LocalVolume.deleteTree(p);
         }
       }
@@ -135,6 +161,13 @@ final class DtlRestore {
     while (!head.contains(next)) {
       next++;
     }
+    // the mapping of the history through B (inherited clusters of a clone included) is installed as
+    // the checkpoint, so that recovery replays only what the DTL adds after it
+    Mapping m = Mapping.materialize((tns, n) -> ctx.backend().get(tns, Layout.tlogName(n)), id, record.lineage(),
+        head.upTo(b));
+    if (!coverage.useDtl(b, m.lastSeq)) {
+      fetched = null;
+    }
     for (String o : ctx.backend().list(ns, "sco_")) {
       long n = Layout.numberOf(o, "sco_");
       if (n > b && head.contains(n)) {
@@ -148,15 +181,11 @@ final class DtlRestore {
         ctx.backend().delete(ns, Layout.tlogName(n));
       }
     }
-    // the mapping of the history through B (inherited clusters of a clone included) is installed as
-    // the checkpoint, so that recovery replays only what the DTL adds after it
-    Mapping m = Mapping.materialize((tns, n) -> ctx.backend().get(tns, Layout.tlogName(n)), id, record.lineage(),
-        head.upTo(b));
     MetadataStore.install(metadataDir, id, m, next, m.lastSeq);
 
     // the DTL's SCOs after the prefix, rebuilt as the owner wrote them
     TreeMap<Long, List<Entry>> bySco = new TreeMap<>();
-    for (Entry e : fetched.entries()) {
+    for (Entry e : fetched == null ? List.<Entry>of() : fetched.entries()) {
       if (e.sco() > b && head.contains(e.sco())) {
         bySco.computeIfAbsent(e.sco(), k -> new ArrayList<>()).add(e);
       }
@@ -197,7 +226,17 @@ final class DtlRestore {
     Fs.fsyncDirectory(wbDir);
     log.warn("vDisk {}: restore prepared in {} ms: {} TLogs from the backend, {} records in {} SCOs from the DTL"
             + " (stream epoch {}, entries after {}); recovery replays them now", name,
-        (System.nanoTime() - t0) / 1_000_000, b, restored, bySco.size(), fetched.streamEpoch(), fetched.baseSeq());
+        (System.nanoTime() - t0) / 1_000_000, b, restored, bySco.size(), fetched == null ? "none" : fetched.streamEpoch(),
+        fetched == null ? "none" : fetched.baseSeq());
+  }
+
+  /** Fetches under the ownership epoch when the cluster granted one, else under the next local epoch. */
+  private static DtlConnector.Fetched fetch(EngineContext ctx, UUID id, String name, long ownerEpoch) throws IOException {
+    if (ownerEpoch <= 0) {
+      return ctx.dtl().fetch(id, name);
+    }
+    return ctx.dtl().fetch(id, name, ctx.dtl().peerOf(name)
+        .orElseThrow(() -> new IOException("vDisk " + name + " has no DTL peer to restore from")), ownerEpoch);
   }
 
   /** Created by the operator in a vDisk's write-buffer directory: open it without the DTL's tail after a reboot. */
@@ -229,8 +268,8 @@ final class DtlRestore {
    * check. Throws {@link RefusedException} when the DTL is unreachable or does not hold this run's
    * stream, unless the operator created {@value #OPEN_WITHOUT_DTL} in the write-buffer directory.
    */
-  static long afterReboot(VolumeSpec spec, UUID id, Path wbDir, EngineContext ctx, BootMarker.State prev)
-      throws IOException {
+  static long afterReboot(VolumeSpec spec, UUID id, Path wbDir, EngineContext ctx, BootMarker.State prev,
+      long ownerEpoch) throws IOException {
     String name = spec.name();
     String ns = LocalVolume.namespaceOf(id);
     Path override = wbDir.resolve(OPEN_WITHOUT_DTL);
@@ -245,7 +284,7 @@ final class DtlRestore {
     }
     DtlConnector.Fetched fetched;
     try {
-      fetched = ctx.dtl().fetch(id, name);
+      fetched = fetch(ctx, id, name, ownerEpoch);
     } catch (IOException e) {
       return refuse(name, override, "its DTL " + ctx.dtl().peerOf(name).get() + " is unreachable (" + e.getMessage() + ")", e);
     }
