@@ -96,17 +96,19 @@ public final class DtlConnector implements AutoCloseable {
    */
   public DtlStream open(UUID vdisk, String name, DtlMode mode, long lastSeq, long lastSco, LongConsumer sealRequest,
       java.util.function.Consumer<DtlState> leftSync) throws IOException {
-    return open(vdisk, name, mode, lastSeq, lastSco, sealRequest, leftSync, 0);
+    return open(vdisk, name, mode, lastSeq, lastSco, sealRequest, leftSync, 0, () -> { });
   }
 
   /**
    * As above, with the ownership epoch given: {@code ownerEpoch} > 0 is the epoch the cluster's
    * arbiter granted this node for the vDisk (the stream writes with it, so that the DTL fences
    * every earlier owner and a later one fences this one); 0 takes the next local epoch, as a
-   * single node does (each open fences the previous incarnation of this node).
+   * single node does (each open fences the previous incarnation of this node). {@code fenced} is
+   * called once (inline on the client's thread, before any waiting writer is released; it must not
+   * block) when the DTL refuses the stream's epoch: another owner with a higher epoch exists.
    */
   public DtlStream open(UUID vdisk, String name, DtlMode mode, long lastSeq, long lastSco, LongConsumer sealRequest,
-      java.util.function.Consumer<DtlState> leftSync, long ownerEpoch) throws IOException {
+      java.util.function.Consumer<DtlState> leftSync, long ownerEpoch, Runnable fenced) throws IOException {
     if (mode == DtlMode.NONE) {
       return DtlStream.standalone(mode, "DTL mode none");
     }
@@ -120,7 +122,7 @@ public final class DtlConnector implements AutoCloseable {
       writeEpoch(vdisk, epoch);
     }
     return new DtlClient(name, vdisk, mode, epoch, lastSeq, lastSco, cfg, peer.get(), group, sealRequest, leftSync,
-        events);
+        fenced, events);
   }
 
   /** What a vDisk's DTL held when it was fetched for a restore. */

@@ -682,7 +682,7 @@ public final class Engine implements AutoCloseable {
     Files.createDirectories(dir);
     storeRecord(rec);
     Fs.fsyncDirectory(ctx.config().metadataDir());
-    LocalVolume v = LocalVolume.open(spec, id, dir, ctx);
+    LocalVolume v = LocalVolume.open(spec, id, dir, ctx, leaseFor(spec.name()));
     v.configure(rec);
     configureDedupe(v);
     tables.put(spec.name(), SnapshotTable.empty());
@@ -1117,7 +1117,7 @@ public final class Engine implements AutoCloseable {
     MetadataStore.install(dir, id, m, 1);
     storeRecord(rec); // last: the clone exists from here on
     Fs.fsyncDirectory(ctx.config().metadataDir());
-    LocalVolume v = LocalVolume.open(spec, id, dir, ctx);
+    LocalVolume v = LocalVolume.open(spec, id, dir, ctx, leaseFor(name));
     v.configure(rec);
     configureDedupe(v);
     tables.put(name, SnapshotTable.empty());
@@ -1589,6 +1589,11 @@ public final class Engine implements AutoCloseable {
   /** Failed SCO upload attempts since the engine started (each is retried until it succeeds). */
   public long uploadFailures() {
     return ctx.uploader().failures.sum();
+  }
+
+  /** Upload attempts held back because a vDisk's ownership lease did not hold (each is retried). */
+  public long uploadsHeldForLease() {
+    return ctx.uploader().leaseWaits.sum();
   }
 
   /** SCOs uploaded since the engine started. */

@@ -357,7 +357,7 @@ final class LocalVolume extends Volume {
       Files.deleteIfExists(wbDir.resolve(DtlRestore.OPEN_WITHOUT_DTL)); // it served this open only
       if (ctx.dtl() != null && spec.dtlMode() != DtlMode.NONE) {
         v.dtl = ctx.dtl().open(id, spec.name(), spec.dtlMode(), v.lastSeq, v.current.number - 1, v::sealForDtl,
-            v::leftSync, lease.epoch());
+            v::leftSync, lease.epoch(), v::dtlFenced);
         v.dtl.backendHolds(v.backendWatermark());
       } else {
         v.dtl = DtlStream.standalone(spec.dtlMode(), spec.dtlMode() == DtlMode.NONE ? "DTL mode none" : "no DTL client");
@@ -839,6 +839,17 @@ final class LocalVolume extends Volume {
     log.warn("vDisk {}: FENCED on this node ({}): writes, flushes and unmaps fail, nothing is uploaded", name(), why);
   }
 
+  /**
+   * The DTL refused this stream's epoch: another node took the vDisk over with a higher one. Only
+   * with an ownership lease (in a cluster); a single node's next open fences its previous
+   * incarnation the same way, which is then closed anyway. Must not block.
+   */
+  private void dtlFenced() {
+    if (lease != OwnershipLease.ALWAYS && fenced == null) {
+      fence("its DTL has seen a higher ownership epoch than this node's " + lease.epoch() + ": another node owns it");
+    }
+  }
+
   boolean isFenced() {
     return fenced != null;
   }
@@ -869,7 +880,7 @@ final class LocalVolume extends Volume {
       checkOpen();
       long lastSco = tlogRecords > 0 ? current.number : current.number - 1;
       DtlStream fresh = ctx.dtl().open(id, spec.name(), spec.dtlMode(), lastSeq, lastSco, this::sealForDtl,
-          this::leftSync, lease.epoch());
+          this::leftSync, lease.epoch(), this::dtlFenced);
       old = dtl;
       dtl = fresh;
       through = lastSeq;

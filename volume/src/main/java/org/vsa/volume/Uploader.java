@@ -21,6 +21,8 @@ final class Uploader implements AutoCloseable {
   private final AtomicInteger pending = new AtomicInteger();
   final LongAdder uploaded = new LongAdder();
   final LongAdder failures = new LongAdder();
+  /** Upload attempts held back because the vDisk's ownership lease did not hold (retried). */
+  final LongAdder leaseWaits = new LongAdder();
   private volatile boolean closed;
 
   Uploader(int threads) {
@@ -67,6 +69,7 @@ final class Uploader implements AutoCloseable {
           log.warn("vDisk {}: SCO {} is not uploaded: {}", volume.name(), scoNumber, e.getMessage());
           return; // for good: another node owns the vDisk
         }
+        leaseWaits.increment();
         if (attempt == 1) {
           log.warn("vDisk {}: SCO {} waits for the ownership lease to be renewed: {}", volume.name(), scoNumber,
               e.getMessage());
