@@ -332,6 +332,7 @@ public final class Engine implements AutoCloseable {
       here.deleteLocalFiles();
     }
     offline.remove(name);
+    handedOver.remove(name);
     long t0 = System.nanoTime();
     try {
       LocalVolume.deleteTree(dir);
@@ -379,6 +380,7 @@ public final class Engine implements AutoCloseable {
         ctx.backend().delete(ns, Adoption.RELEASED);
       }
       DtlRestore.markWriteBuffer(wbDir);
+      adoptCrashPoint.run();
       if (q.dtlPeer() != null && ctx.dtl() != null) {
         ctx.dtl().setPeer(name, q.dtlPeer());
       }
@@ -414,6 +416,12 @@ public final class Engine implements AutoCloseable {
     }
   }
 
+  /** vDisks released to another node in this run: their handles answer as fenced. */
+  private final java.util.Set<String> handedOver = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** Tests: runs inside an adoption after the restore, before the open (an Error thrown here acts as a crash). */
+  static volatile Runnable adoptCrashPoint = () -> { };
+
   /**
    * Hands a vDisk over (planned): takes no new write, seals and uploads everything, waits (at most
    * {@code timeout}) until the backend holds its whole history, records that in the backend (so
@@ -447,7 +455,7 @@ public final class Engine implements AutoCloseable {
             new Adoption.Released(v.lease().epoch(), point[0], point[1]).encode());
         volumes.remove(name);
         tables.remove(name);
-        handles.remove(name);
+        handedOver.add(name);
         generations.merge(name, 1L, Long::sum);
         anyGeneration.incrementAndGet();
         granted.remove(name);
@@ -622,6 +630,9 @@ public final class Engine implements AutoCloseable {
     Offline o = offline.get(name);
     if (o != null) {
       return new VolumeOfflineException(name, o.reason());
+    }
+    if (handedOver.contains(name)) {
+      return new VolumeFencedException(name, "handed over to another node");
     }
     return new IOException("vDisk " + name + " is not available (deleted, being rolled back, or the engine is closed)");
   }

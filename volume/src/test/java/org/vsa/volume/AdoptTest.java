@@ -245,6 +245,62 @@ class AdoptTest {
     }
   }
 
+  /**
+   * An adoption that crashes half-way leaves a vDisk that a start does not open (offline, saying
+   * why); adopting again gives the same data. Then the DTL moves to another peer at runtime, and a
+   * later takeover from that peer has every write.
+   */
+  @Test
+  void anInterruptedAdoptionRunsAgainAndTheDtlMovesToAnotherPeer() throws Exception {
+    try (DtlServer dtlA = DtlServer.start(dir.resolve("dtlA"), "127.0.0.1", 0, 1L << 30);
+        DtlServer dtlB = DtlServer.start(dir.resolve("dtlB"), "127.0.0.1", 0, 1L << 30);
+        DtlServer dtlC = DtlServer.start(dir.resolve("dtlC"), "127.0.0.1", 0, 1L << 30);
+        DtlConnector ca = connector("a", addr(dtlA))) {
+      Engine a = node("a", ca, n -> lease(1));
+      Volume va = a.create(TestEngines.spec("v", SIZE).withDtlMode(DtlMode.SYNC));
+      UUID id = va.id();
+      waitForSync(a, "v");
+      writeSome(va, 3000, 1);
+      a.crash();
+
+      Adoption.Request q = new Adoption.Request(id, lease(2), addr(dtlA), 1, addr(dtlB), false);
+      try (DtlConnector cb = connector("b", addr(dtlB))) {
+        Engine b = node("b", cb, n -> OwnershipLease.ALWAYS);
+        Engine.adoptCrashPoint = () -> {
+          throw new AssertionError("crash in the middle of the adoption");
+        };
+        try {
+          assertThrows(AssertionError.class, () -> b.adopt(q));
+        } finally {
+          Engine.adoptCrashPoint = () -> { };
+        }
+        b.crash();
+      }
+      try (DtlConnector cb = connector("b", addr(dtlB)); Engine b = node("b", cb, n -> OwnershipLease.ALWAYS)) {
+        assertTrue(b.offlineVdisk("v").orElseThrow().reason().contains("adoption by this node was interrupted"),
+            b.offlineVdisk("v").toString());
+        Volume vb = b.adopt(q);
+        check(vb, "B after adopting again");
+        waitForSync(b, "v");
+        b.setDtlPeer("v", addr(dtlC));
+        writeSome(vb, 1500, 2);
+        waitForSync(b, "v");
+        assertEquals(2, b.dtlEpoch("v"), "the moved stream keeps the epoch");
+        writeSome(vb, 300, 3);
+        assertEquals(DtlState.OK_SYNC, b.dtlState("v").orElseThrow(), "the last writes are on the new DTL");
+        b.crash();
+      }
+      // A takes it back from the DTL B moved to
+      OwnershipLease.Renewable gone = lease(1);
+      gone.revoke(); // A's own ownership ended: it does not open its stale copy
+      try (DtlConnector ca2 = connector("a", addr(dtlA)); Engine a2 = node("a", ca2, n -> gone)) {
+        assertTrue(a2.volume("v").isEmpty());
+        Volume v = a2.adopt(new Adoption.Request(id, lease(3), addr(dtlC), 2, addr(dtlA), false));
+        check(v, "A after taking it back from B's moved DTL");
+      }
+    }
+  }
+
   /** Past its lease a node acknowledges nothing and uploads nothing; renewed, it uploads again. */
   @Test
   void pastTheLeaseNothingIsAcknowledgedNorUploaded() throws Exception {
