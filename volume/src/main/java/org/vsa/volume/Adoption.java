@@ -113,6 +113,52 @@ public final class Adoption {
     }
   }
 
+  /** The renumbering record in a vDisk's backend namespace (see {@link Cut}). */
+  static final String CUT = "adoption.cut";
+
+  /**
+   * What an adoption under {@code epoch} did to the history's numbering: it kept the backend's
+   * prefix through TLog {@code b} and continues at {@code first} (see
+   * {@link DtlRestore#ADOPTION_NUMBER_GAP}). An adoption interrupted after it cut the history's
+   * head knows from it that the previous owner's SCOs in (b, first) are still the history's tail,
+   * to be taken from the DTL again. Format: u32 magic 'VCUT', u16 version 1, u16 zero, u64 epoch,
+   * u64 b, u64 first, u32 CRC32C of the bytes before it.
+   */
+  record Cut(long epoch, long b, long first) {
+    private static final int MAGIC = 0x56435554; // "VCUT"
+    private static final int BYTES = 36;
+
+    byte[] encode() {
+      ByteBuffer buf = ByteBuffer.allocate(BYTES).putInt(MAGIC).putShort((short) 1).putShort((short) 0)
+          .putLong(epoch).putLong(b).putLong(first);
+      CRC32C c = new CRC32C();
+      c.update(buf.array(), 0, BYTES - 4);
+      buf.putInt((int) c.getValue());
+      return buf.array();
+    }
+
+    /** The record in the namespace, or null if there is none or it is unreadable (logged). */
+    static Cut read(ObjectStore backend, String ns) throws IOException {
+      byte[] a;
+      try {
+        a = backend.get(ns, CUT);
+      } catch (NoSuchObjectException e) {
+        return null;
+      }
+      CRC32C c = new CRC32C();
+      ByteBuffer buf = ByteBuffer.wrap(a);
+      if (a.length == BYTES) {
+        c.update(a, 0, BYTES - 4);
+      }
+      if (a.length != BYTES || buf.getInt(0) != MAGIC || buf.getShort(4) != 1
+          || buf.getInt(BYTES - 4) != (int) c.getValue()) {
+        log.error("namespace {}: its adoption record is unreadable; ignoring it", ns);
+        return null;
+      }
+      return new Cut(buf.getLong(8), buf.getLong(16), buf.getLong(24));
+    }
+  }
+
   /**
    * The coverage rule of the class comment, for {@link DtlRestore#restoreFrom}: true to replay the
    * DTL's entries, false to restore the backend alone (forced, or nothing to add), else throws.

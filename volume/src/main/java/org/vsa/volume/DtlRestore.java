@@ -85,8 +85,17 @@ final class DtlRestore {
       log.error(msg);
       throw new RefusedException(msg, e);
     }
-    restoreFrom(spec, id, metadataDir, wbDir, ctx, fetched, (b, backendLastSeq) -> true);
+    restoreFrom(spec, id, metadataDir, wbDir, ctx, fetched, (b, backendLastSeq) -> true, 0);
   }
+
+  /**
+   * An adopting node numbers its SCOs and TLogs from this far beyond every number the previous
+   * owner used, so that whatever that owner still uploads after the takeover (it was paused inside
+   * a put, say, past its lease) lands outside the new history: ignored by reads and restores (the
+   * history's TLog ranges skip it) and collected by the next scrub. A previous owner past its lease
+   * rolls at most a few SCOs (it acknowledges nothing); 65536 SCOs are 4 TiB of writes at 64 MiB.
+   */
+  static final long ADOPTION_NUMBER_GAP = 1 << 16;
 
   /**
    * Decides, once the backend's prefix is known and before anything in the backend changes,
@@ -107,7 +116,8 @@ final class DtlRestore {
    * {@code metadataDir}.
    */
   static void restoreFrom(VolumeSpec spec, UUID id, Path metadataDir, Path wbDir, EngineContext ctx,
-      DtlConnector.Fetched fetched, Coverage coverage) throws IOException {
+      DtlConnector.Fetched fetched, Coverage coverage, long adoptionEpoch) throws IOException {
+    boolean renumber = adoptionEpoch > 0;
     String name = spec.name();
     String ns = LocalVolume.namespaceOf(id);
     long t0 = System.nanoTime();
@@ -115,7 +125,8 @@ final class DtlRestore {
     // which TLogs make up the vDisk's history (a rollback cuts some out), and what it inherits
     Path recordFile = metadataDir.resolve(Engine.RECORD_FILE);
     VolumeRecord record = VolumeRecord.decode(Files.readAllBytes(recordFile), recordFile);
-    TlogRanges head = SnapshotTable.load(metadataDir).head();
+    SnapshotTable table = SnapshotTable.load(metadataDir);
+    TlogRanges head = table.head();
 
     // metadata (but the record and the snapshot table) and write buffer start over; until the
     // restored vDisk opened, the pending marker says that this history is still to be restored
@@ -181,18 +192,34 @@ final class DtlRestore {
         ctx.backend().delete(ns, Layout.tlogName(n));
       }
     }
-    MetadataStore.install(metadataDir, id, m, next, m.lastSeq);
-
-    // the DTL's SCOs after the prefix, rebuilt as the owner wrote them
+    // the DTL's SCOs after the prefix, by SCO; an adoption interrupted after it cut the head (same
+    // prefix, the DTL still holding the stream of an owner before it) left the previous owner's tail
+    // outside the head: it is still the history's
+    Adoption.Cut cut = renumber ? Adoption.Cut.read(ctx.backend(), ns) : null;
+    long gapEnd = cut != null && cut.b() == b && fetched != null && fetched.streamEpoch() < cut.epoch()
+        && !head.contains(b + 1) ? cut.first() : b + 1;
     TreeMap<Long, List<Entry>> bySco = new TreeMap<>();
     for (Entry e : fetched == null ? List.<Entry>of() : fetched.entries()) {
-      if (e.sco() > b && head.contains(e.sco())) {
+      if (e.sco() > b && (head.contains(e.sco()) || e.sco() < gapEnd)) {
         bySco.computeIfAbsent(e.sco(), k -> new ArrayList<>()).add(e);
       }
     }
+    long first = next; // the number of the first SCO/TLog after the prefix
+    if (renumber) {
+      long f = renumbered(name, ns, ctx, table, b, bySco, metadataDir, adoptionEpoch);
+      if (f > 0) {
+        first = f;
+      } else {
+        renumber = false;
+      }
+    }
+    MetadataStore.install(metadataDir, id, m, first, m.lastSeq);
+
+    // the DTL's SCOs after the prefix, rebuilt as the owner wrote them (under their new numbers)
     long restored = 0;
+    long rank = 0;
     for (var sco : bySco.entrySet()) {
-      long n = sco.getKey();
+      long n = renumber ? first + rank++ : sco.getKey();
       List<ByteBuffer> tlog = new ArrayList<>();
       List<Long> tlogAt = new ArrayList<>();
       List<ByteBuffer> data = new ArrayList<>();
@@ -228,6 +255,40 @@ final class DtlRestore {
             + " (stream epoch {}, entries after {}); recovery replays them now", name,
         (System.nanoTime() - t0) / 1_000_000, b, restored, bySco.size(), fetched == null ? "none" : fetched.streamEpoch(),
         fetched == null ? "none" : fetched.baseSeq());
+  }
+
+  /**
+   * Adoption: the number the new history continues at, {@link #ADOPTION_NUMBER_GAP} beyond every
+   * SCO/TLog number of the namespace and of the DTL; the snapshot table's head skips the numbers in
+   * between (it is stored here and in the backend before anything is written under the new
+   * numbers). -1 when a snapshot names TLogs after {@code b} (they would have to be renumbered
+   * too): the numbers then go on, and a late upload of the previous owner is not fenced off (logged).
+   */
+  private static long renumbered(String name, String ns, EngineContext ctx, SnapshotTable table, long b,
+      TreeMap<Long, List<Entry>> bySco, Path metadataDir, long epoch) throws IOException {
+    for (SnapshotTable.Entry s : table.snapshots()) {
+      if (s.ranges().last() > b) {
+        log.warn("vDisk {}: snapshot {} names TLogs after the backend's prefix (TLog {}); numbering goes on after"
+            + " them, so SCOs the previous owner may still upload are not fenced off by number", name, s.name(), b);
+        return -1;
+      }
+    }
+    long highest = b;
+    for (String o : ctx.backend().list(ns, "")) {
+      highest = Math.max(highest, Math.max(Layout.numberOf(o, "sco_"), Layout.numberOf(o, "tlog_")));
+    }
+    if (!bySco.isEmpty()) {
+      highest = Math.max(highest, bySco.lastKey());
+    }
+    long first = highest + 1 + ADOPTION_NUMBER_GAP;
+    Verify.that(first + bySco.size() < Layout.SCO_NUMBER_MAX, "vDisk %s ran out of SCO numbers", name);
+    // the record first: an adoption interrupted from here on finds the previous owner's tail by it
+    ctx.backend().put(ns, Adoption.CUT, new Adoption.Cut(epoch, b, first).encode());
+    SnapshotTable cut = table.withHead(table.head().upTo(b).thenFrom(first));
+    cut.store(metadataDir);
+    ctx.backend().put(ns, SnapshotTable.FILE, cut.encode());
+    log.info("vDisk {}: its history continues at SCO {} (the previous owner numbered up to {})", name, first, highest);
+    return first;
   }
 
   /** Fetches under the ownership epoch when the cluster granted one, else under the next local epoch. */

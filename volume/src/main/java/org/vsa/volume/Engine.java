@@ -374,7 +374,7 @@ public final class Engine implements AutoCloseable {
       }
       Adoption.Released released = Adoption.Released.read(ctx.backend(), ns);
       DtlRestore.restoreFrom(rec.spec(), q.id(), dir, wbDir, ctx, fetched,
-          Adoption.coverage(name, rec.spec(), q, fetched, dtlProblem, released));
+          Adoption.coverage(name, rec.spec(), q, fetched, dtlProblem, released), lease.epoch());
       if (released != null) {
         // from here on this node writes: the next owner needs this one's DTL again
         ctx.backend().delete(ns, Adoption.RELEASED);
@@ -489,6 +489,40 @@ public final class Engine implements AutoCloseable {
       throw new IllegalStateException("no vDisk " + name + " is served here");
     }
     v.fence("revoked by the control plane");
+  }
+
+  /**
+   * Drops this node's local copy of a vDisk another node owns now (a node that comes back after a
+   * takeover finds its stale copy offline, or fenced): its metadata and write buffer go, the
+   * backend is not touched. Refused for a vDisk this node still owns (fence it first).
+   */
+  public synchronized void forget(String name) throws IOException {
+    checkOpen();
+    LocalVolume v = volumes.get(name);
+    Offline o = offline.get(name);
+    if (v == null && o == null) {
+      throw new IllegalStateException("no vDisk " + name + " here");
+    }
+    if (v != null && !v.isFenced()) {
+      throw new IllegalStateException("vDisk " + name + " is served here, not fenced: fence it first (Engine.fence)"
+          + " if another node owns it");
+    }
+    Path dir = ctx.config().metadataDir().resolve(name);
+    if (v != null) {
+      volumes.remove(name);
+      tables.remove(name);
+      v.abandon();
+      v.deleteLocalFiles();
+    } else if (o.record() != null) {
+      LocalVolume.deleteTree(ctx.writeBuffer().directoryFor(LocalVolume.namespaceOf(o.record().id())));
+    }
+    offline.remove(name);
+    handedOver.add(name);
+    granted.remove(name);
+    LocalVolume.deleteTree(dir);
+    Fs.fsyncDirectory(ctx.config().metadataDir());
+    log.warn("vDisk {}: this node's local copy is dropped (another node owns it); nothing in the backend changed",
+        name);
   }
 
   /**

@@ -725,7 +725,7 @@ final class LocalVolume extends Volume {
     checkWritable();
     checkTakingWrites();
     if (len == 0) {
-      return durability == Durability.DURABLE ? this::flush : ownedCheck;
+      return durability == Durability.DURABLE ? this::flush : ownedOrNone();
     }
     long first = offset >>> Layout.CLUSTER_SHIFT;
     long last = (offset + len - 1) >>> Layout.CLUSTER_SHIFT;
@@ -784,7 +784,16 @@ final class LocalVolume extends Volume {
         checkOwned();
       };
     }
-    return ownedCheck;
+    return ownedOrNone();
+  }
+
+  /**
+   * The acknowledgement of a write that waits for nothing: under a lease, the ownership check; a
+   * single node's (no lease) has nothing left to check (fencing was checked before the append) and
+   * answers {@link Pending#NONE}, which front ends complete in line.
+   */
+  private Pending ownedOrNone() {
+    return lease == OwnershipLease.ALWAYS ? Pending.NONE : ownedCheck;
   }
 
   // ---------------------------------------------------------------- ownership

@@ -120,6 +120,29 @@ class AdoptTest {
     }
   }
 
+  /**
+   * What a zombie owner paused inside its uploads does once it wakes up: puts the SCOs and TLogs
+   * of its write buffer, overwriting any of the same name. Returns how many objects it put.
+   */
+  private int zombieUploads(UUID id) throws IOException {
+    String ns = LocalVolume.namespaceOf(id);
+    Path wb = dir.resolve("a").resolve("writebuffer").resolve(ns);
+    int n = 0;
+    try (var store = new LocalDirectoryObjectStore(dir.resolve("backend"));
+        var files = Files.newDirectoryStream(wb, "*_*")) {
+      java.util.List<Path> late = new java.util.ArrayList<>();
+      files.forEach(late::add);
+      for (Path p : late) {
+        String f = p.getFileName().toString();
+        if (Layout.numberOf(f, "sco_") > 0 || Layout.numberOf(f, "tlog_") > 0) {
+          store.put(ns, f, p);
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
   private static OwnershipLease.Renewable lease(long epoch) {
     return OwnershipLease.renewable(epoch, System.nanoTime() + FAR);
   }
@@ -156,6 +179,17 @@ class AdoptTest {
         writeSome(vb, 1500, 2);
         waitForSync(b, "v");
         check(vb, "B after its own writes");
+        // A wakes up inside its uploads once B's SCOs are in the backend (and gone from B's write
+        // buffer): its late puts must not land in B's history
+        LocalVolume lv = (LocalVolume) vb;
+        long last = lv.sealForSnapshot()[0];
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (!lv.uploadedThrough(last) && System.nanoTime() < deadline) {
+          Thread.sleep(10);
+        }
+        assertTrue(lv.uploadedThrough(last), "B's SCOs reached the backend");
+        assertTrue(zombieUploads(id) > 0, "A's write buffer held SCOs and TLogs");
+        check(vb, "B after A's late uploads");
       }
       // A comes back without its lease (another node owns the vDisk): it does not open it
       la.revoke();
@@ -164,15 +198,26 @@ class AdoptTest {
         assertTrue(a2.offlineVdisk("v").orElseThrow().reason().contains("fenced"), a2.offlineVdisk("v").toString());
         BlockVolume h = a2.handle("v").orElseThrow();
         assertThrows(IOException.class, () -> h.write(0, ByteBuffer.allocate(4096), Durability.DURABLE));
+        a2.forget("v"); // its stale copy goes; the backend is B's
+        assertTrue(a2.offlineVdisk("v").isEmpty());
+        assertThrows(VolumeFencedException.class, () -> h.write(0, ByteBuffer.allocate(4096), Durability.DURABLE));
+        assertFalse(Files.exists(dir.resolve("a").resolve("metadata").resolve("v")));
       }
       // B restarts under its lease: the data and the DTL stream come back
-      try (DtlConnector cb2 = connector("b", addr(dtlB)); Engine b2 = node("b", cb2, n -> lease(2))) {
+      try (DtlConnector cb2 = connector("b", addr(dtlB))) {
+        Engine b2 = node("b", cb2, n -> lease(2));
         Volume v = b2.volume("v").orElseThrow();
         check(v, "B after a restart");
-        writeSome(v, 300, 3);
+        writeSome(v, 1500, 3);
         check(v, "B after a restart and more writes");
         waitForSync(b2, "v");
         assertEquals(2, b2.dtlEpoch("v"));
+        b2.crash();
+      }
+      // and A takes it over from B: the history in the backend is B's, whatever A uploaded late
+      try (DtlConnector ca3 = connector("a", addr(dtlA)); Engine a3 = node("a", ca3, n -> la)) {
+        Volume v = a3.adopt(new Adoption.Request(id, lease(3), addr(dtlB), 2, addr(dtlA), false));
+        check(v, "A after taking it back");
       }
     }
   }
@@ -297,6 +342,35 @@ class AdoptTest {
         assertTrue(a2.volume("v").isEmpty());
         Volume v = a2.adopt(new Adoption.Request(id, lease(3), addr(dtlC), 2, addr(dtlA), false));
         check(v, "A after taking it back from B's moved DTL");
+      }
+    }
+  }
+
+  /** A clone is adopted alone: what it inherits is read from its parent's namespace in the backend. */
+  @Test
+  void aCloneIsAdoptedWithoutItsParent() throws Exception {
+    try (DtlServer dtlA = DtlServer.start(dir.resolve("dtlA"), "127.0.0.1", 0, 1L << 30);
+        DtlServer dtlB = DtlServer.start(dir.resolve("dtlB"), "127.0.0.1", 0, 1L << 30);
+        DtlConnector ca = connector("a", addr(dtlA));
+        DtlConnector cb = connector("b", addr(dtlB))) {
+      Engine a = node("a", ca, n -> lease(1));
+      Volume p = a.create(TestEngines.spec("p", SIZE).withDtlMode(DtlMode.SYNC));
+      waitForSync(a, "p");
+      writeSome(p, 2000, 1);
+      a.createSnapshot("p", "s");
+      Volume c = a.cloneVolume("p", "s", "c");
+      waitForSync(a, "c");
+      writeSome(c, 1200, 2);
+      Map<Long, Long> cloneModel = new TreeMap<>(model);
+      writeSome(p, 300, 3); // the parent moves on: none of it is the clone's
+      a.crash();
+      model.clear();
+      model.putAll(cloneModel);
+      try (Engine b = node("b", cb, n -> OwnershipLease.ALWAYS)) {
+        Volume vc = b.adopt(new Adoption.Request(c.id(), lease(2), addr(dtlA), 1, addr(dtlB), false));
+        assertTrue(b.volume("p").isEmpty(), "the parent stays where it was");
+        assertEquals(java.util.Optional.of(new Volume.CloneSource("p", "s")), vc.cloneSource());
+        check(vc, "the clone on B");
       }
     }
   }
