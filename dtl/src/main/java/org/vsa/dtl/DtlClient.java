@@ -39,6 +39,9 @@ final class DtlClient implements DtlStream {
   private final LongConsumer sealRequest;
   private final java.util.function.Consumer<DtlState> leftSync;
   private final DtlEvents events;
+  /** Told once when the DTL refuses this stream's epoch (a newer owner exists). */
+  private final Runnable onFenced;
+  private boolean toldFenced;
   private final ScheduledFuture<?> ticker;
   private final DtlMode mode;
   private Channel channel;
@@ -51,8 +54,9 @@ final class DtlClient implements DtlStream {
 
   DtlClient(String name, UUID vdisk, DtlMode mode, long epoch, long lastSeq, long lastSco, ClientConfig cfg,
       InetSocketAddress peer, EventLoopGroup group, LongConsumer sealRequest,
-      java.util.function.Consumer<DtlState> leftSync, DtlEvents events) {
+      java.util.function.Consumer<DtlState> leftSync, Runnable fenced, DtlEvents events) {
     this.name = name;
+    this.onFenced = fenced;
     this.leftSync = leftSync;
     this.mode = mode;
     this.cfg = cfg;
@@ -120,6 +124,14 @@ final class DtlClient implements DtlStream {
         log.warn("vDisk {}: DTL state {} -> {}: {}", name, s.from(), s.to(), s.why());
       } else {
         log.info("vDisk {}: DTL state {} -> {}: {}", name, s.from(), s.to(), s.why());
+      }
+      if (machine.fenced() && !toldFenced) {
+        toldFenced = true;
+        try {
+          onFenced.run(); // inline, before any writer is released: must not block
+        } catch (RuntimeException ex) {
+          log.error("vDisk {}: the engine's reaction to being fenced failed", name, ex);
+        }
       }
       if (s.from() == DtlState.OK_SYNC) {
         try {

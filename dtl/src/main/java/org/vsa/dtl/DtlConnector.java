@@ -42,6 +42,8 @@ public final class DtlConnector implements AutoCloseable {
   private final Function<String, Optional<InetSocketAddress>> peerOf;
   private final DtlEvents events;
   private final EventLoopGroup group;
+  /** DTL peers set at runtime (by the control plane), by vDisk name: they win over {@code peerOf}. */
+  private final java.util.Map<String, InetSocketAddress> placed = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param stateDir where the epochs are kept (local flash)
@@ -60,7 +62,20 @@ public final class DtlConnector implements AutoCloseable {
 
   /** The DTL peer of a vDisk, if one is configured. */
   public Optional<InetSocketAddress> peerOf(String vdiskName) {
-    return peerOf.apply(vdiskName);
+    InetSocketAddress p = placed.get(vdiskName);
+    return p != null ? Optional.of(p) : peerOf.apply(vdiskName);
+  }
+
+  /**
+   * Places the vDisk's DTL on {@code peer} from now on (streams opened later go there; the engine
+   * reopens the running stream). Null goes back to the configured peer.
+   */
+  public void setPeer(String vdiskName, InetSocketAddress peer) {
+    if (peer == null) {
+      placed.remove(vdiskName);
+    } else {
+      placed.put(vdiskName, peer);
+    }
   }
 
   /**
@@ -81,18 +96,33 @@ public final class DtlConnector implements AutoCloseable {
    */
   public DtlStream open(UUID vdisk, String name, DtlMode mode, long lastSeq, long lastSco, LongConsumer sealRequest,
       java.util.function.Consumer<DtlState> leftSync) throws IOException {
+    return open(vdisk, name, mode, lastSeq, lastSco, sealRequest, leftSync, 0, () -> { });
+  }
+
+  /**
+   * As above, with the ownership epoch given: {@code ownerEpoch} > 0 is the epoch the cluster's
+   * arbiter granted this node for the vDisk (the stream writes with it, so that the DTL fences
+   * every earlier owner and a later one fences this one); 0 takes the next local epoch, as a
+   * single node does (each open fences the previous incarnation of this node). {@code fenced} is
+   * called once (inline on the client's thread, before any waiting writer is released; it must not
+   * block) when the DTL refuses the stream's epoch: another owner with a higher epoch exists.
+   */
+  public DtlStream open(UUID vdisk, String name, DtlMode mode, long lastSeq, long lastSco, LongConsumer sealRequest,
+      java.util.function.Consumer<DtlState> leftSync, long ownerEpoch, Runnable fenced) throws IOException {
     if (mode == DtlMode.NONE) {
       return DtlStream.standalone(mode, "DTL mode none");
     }
-    Optional<InetSocketAddress> peer = peerOf.apply(name);
+    Optional<InetSocketAddress> peer = peerOf(name);
     if (peer.isEmpty()) {
       log.warn("vDisk {}: DTL mode {} but no DTL peer is configured; running standalone", name, mode.configName());
       return DtlStream.standalone(mode, "no DTL peer configured");
     }
-    long epoch = readEpoch(vdisk) + 1;
-    writeEpoch(vdisk, epoch);
+    long epoch = ownerEpoch > 0 ? ownerEpoch : readEpoch(vdisk) + 1;
+    if (epoch > readEpoch(vdisk)) {
+      writeEpoch(vdisk, epoch);
+    }
     return new DtlClient(name, vdisk, mode, epoch, lastSeq, lastSco, cfg, peer.get(), group, sealRequest, leftSync,
-        events);
+        fenced, events);
   }
 
   /** What a vDisk's DTL held when it was fetched for a restore. */
@@ -103,8 +133,19 @@ public final class DtlConnector implements AutoCloseable {
    * reads every entry the DTL holds. Blocking, bounded by the ack timeout per request.
    */
   public Fetched fetch(UUID vdisk, String name) throws IOException {
-    InetSocketAddress peer = peerOf.apply(name)
+    InetSocketAddress peer = peerOf(name)
         .orElseThrow(() -> new IOException("vDisk " + name + " has no DTL peer to restore from"));
+    return fetch(vdisk, name, peer, 0);
+  }
+
+  /**
+   * For a takeover by another node: reads the vDisk's entries from the DTL at {@code peer} (the
+   * previous owner's) under exactly {@code ownerEpoch}, the epoch the cluster granted this node,
+   * which the DTL records first: from then on it refuses the previous owner (a lower epoch). Throws
+   * {@link StaleEpochException} if the DTL has seen a higher epoch (a newer owner exists). With
+   * {@code ownerEpoch} 0, claims the next epoch above every one seen, as {@link #fetch(UUID, String)}.
+   */
+  public Fetched fetch(UUID vdisk, String name, InetSocketAddress peer, long ownerEpoch) throws IOException {
     int timeoutMillis = (int) Math.max(1000, cfg.ackTimeoutNanos() / 1_000_000 * 5);
     try (Socket s = new Socket()) {
       s.connect(peer, timeoutMillis);
@@ -117,16 +158,26 @@ public final class DtlConnector implements AutoCloseable {
       out.flush();
       Msg probe = read(in);
       long highest = probe instanceof Msg.Reject r && r.code() == Msg.Code.STALE ? r.highestEpoch() : 0;
-      long epoch = Math.max(readEpoch(vdisk), highest) + 1;
+      if (ownerEpoch > 0 && highest > ownerEpoch) {
+        throw new StaleEpochException("DTL " + peer + " has seen epoch " + highest + " of vDisk " + name
+            + ", higher than this node's " + ownerEpoch + ": a newer owner exists", highest);
+      }
+      long epoch = ownerEpoch > 0 ? ownerEpoch : Math.max(readEpoch(vdisk), highest) + 1;
       Msg.HelloOk ok = null;
       for (int attempt = 0; attempt < 3 && ok == null; attempt++) {
-        writeEpoch(vdisk, epoch);
+        if (epoch > readEpoch(vdisk)) {
+          writeEpoch(vdisk, epoch);
+        }
         out.write(toArray(WireCodec.encode(new Msg.Hello(vdisk, epoch))));
         out.flush();
         Msg m = read(in);
         if (m instanceof Msg.HelloOk h) {
           ok = h;
         } else if (m instanceof Msg.Reject r && r.code() == Msg.Code.STALE) {
+          if (ownerEpoch > 0) {
+            throw new StaleEpochException("DTL " + peer + " has seen epoch " + r.highestEpoch() + " of vDisk " + name
+                + ", higher than this node's " + ownerEpoch + ": a newer owner exists", r.highestEpoch());
+          }
           epoch = r.highestEpoch() + 1;
         } else {
           throw new IOException("DTL " + peer + " answered " + m + " to a Hello");
@@ -162,6 +213,20 @@ public final class DtlConnector implements AutoCloseable {
       }
     } catch (WireCodec.BadFrameException e) {
       throw new IOException("DTL " + peer + " sent a bad frame: " + e.getMessage(), e);
+    }
+  }
+
+  /** The DTL has seen a higher epoch than the one this node was granted: a newer owner exists. */
+  public static final class StaleEpochException extends IOException {
+    private final long highestEpoch;
+
+    public StaleEpochException(String message, long highestEpoch) {
+      super(message);
+      this.highestEpoch = highestEpoch;
+    }
+
+    public long highestEpoch() {
+      return highestEpoch;
     }
   }
 

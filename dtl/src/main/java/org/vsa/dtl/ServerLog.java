@@ -208,7 +208,10 @@ public final class ServerLog {
     } else if (m instanceof Msg.Append a) {
       append(a, freeBytes, out);
     } else if (m instanceof Msg.Trim t) {
-      if (t.epoch() == highestEpoch && t.epoch() == streamEpoch) {
+      if (t.epoch() < highestEpoch) {
+        // an old owner's: tell it at once that a newer one exists (it stops acknowledging writes)
+        out.add(new Reply(reject(Msg.Code.STALE, "epoch " + t.epoch() + " is older than " + highestEpoch), false));
+      } else if (t.epoch() == highestEpoch && t.epoch() == streamEpoch) {
         if (t.sco() > trimmedSco) {
           write(LogCodec.trim(t.sco()), out);
           trim(t.sco());

@@ -1364,6 +1364,11 @@ public final class LocalNamespace implements Namespace {
     if (e instanceof IllegalStateException || e instanceof IllegalArgumentException) {
       return Status.of(Status.INVAL, m);
     }
+    if (e instanceof org.vsa.volume.VolumeFencedException) {
+      // this node no longer owns the vDisk: the client retries later, by then served by its new owner
+      log.info("vDisk fenced here: {}", m);
+      return Status.of(Status.JUKEBOX, m);
+    }
     log.warn("I/O error: {}", e.toString());
     return Status.of(Status.IO, m);
   }

@@ -69,14 +69,13 @@ final class DtlRestore {
     }
   }
 
-  static void restore(VolumeSpec spec, UUID id, Path metadataDir, Path wbDir, EngineContext ctx) throws IOException {
+  static void restore(VolumeSpec spec, UUID id, Path metadataDir, Path wbDir, EngineContext ctx, long ownerEpoch)
+      throws IOException {
     String name = spec.name();
-    String ns = LocalVolume.namespaceOf(id);
     log.warn("vDisk {}: its write buffer is gone; restoring it from the backend and its DTL", name);
-    long t0 = System.nanoTime();
     DtlConnector.Fetched fetched;
     try {
-      fetched = ctx.dtl().fetch(id, name);
+      fetched = fetch(ctx, id, name, ownerEpoch);
     } catch (IOException e) {
       // nothing changed yet: the vDisk stays offline and is retried once the DTL may be back
       String msg = "vDisk " + name + ": its write buffer is gone and its DTL " + ctx.dtl().peerOf(name).orElse(null)
@@ -86,11 +85,48 @@ final class DtlRestore {
       log.error(msg);
       throw new RefusedException(msg, e);
     }
+    restoreFrom(spec, id, metadataDir, wbDir, ctx, fetched, (b, backendLastSeq) -> true, 0);
+  }
+
+  /**
+   * An adopting node numbers its SCOs and TLogs from this far beyond every number the previous
+   * owner used, so that whatever that owner still uploads after the takeover (it was paused inside
+   * a put, say, past its lease) lands outside the new history: ignored by reads and restores (the
+   * history's TLog ranges skip it) and collected by the next scrub. A previous owner past its lease
+   * rolls at most a few SCOs (it acknowledges nothing); 65536 SCOs are 4 TiB of writes at 64 MiB.
+   */
+  static final long ADOPTION_NUMBER_GAP = 1 << 16;
+
+  /**
+   * Decides, once the backend's prefix is known and before anything in the backend changes,
+   * whether the DTL's entries continue it: true to replay them, false to restore the backend's
+   * prefix alone (the caller accepted the loss); or throws {@link RefusedException}.
+   */
+  interface Coverage {
+    /**
+     * @param b the last TLog of the history such that the backend holds every TLog of it up to b
+     * @param backendLastSeq the last sequence number of the history through b
+     */
+    boolean useDtl(long b, long backendLastSeq) throws IOException;
+  }
+
+  /**
+   * The restore itself, from {@code fetched} (may be null: the backend alone, if {@code coverage}
+   * agrees): see the class comment. Idempotent; the record and the snapshot table must be in
+   * {@code metadataDir}.
+   */
+  static void restoreFrom(VolumeSpec spec, UUID id, Path metadataDir, Path wbDir, EngineContext ctx,
+      DtlConnector.Fetched fetched, Coverage coverage, long adoptionEpoch) throws IOException {
+    boolean renumber = adoptionEpoch > 0;
+    String name = spec.name();
+    String ns = LocalVolume.namespaceOf(id);
+    long t0 = System.nanoTime();
 
     // which TLogs make up the vDisk's history (a rollback cuts some out), and what it inherits
     Path recordFile = metadataDir.resolve(Engine.RECORD_FILE);
     VolumeRecord record = VolumeRecord.decode(Files.readAllBytes(recordFile), recordFile);
-    TlogRanges head = SnapshotTable.load(metadataDir).head();
+    SnapshotTable table = SnapshotTable.load(metadataDir);
+    TlogRanges head = table.head();
 
     // metadata (but the record and the snapshot table) and write buffer start over; until the
     // restored vDisk opened, the pending marker says that this history is still to be restored
@@ -102,7 +138,8 @@ final class DtlRestore {
     try (var s = Files.newDirectoryStream(metadataDir)) {
       for (Path p : s) {
         String f = p.getFileName().toString();
-        if (!f.equals(Engine.RECORD_FILE) && !f.equals(SnapshotTable.FILE) && !f.equals(RESTORING)) {
+        if (!f.equals(Engine.RECORD_FILE) && !f.equals(SnapshotTable.FILE) && !f.equals(RESTORING)
+            && !f.equals(Adoption.PENDING)) {
           LocalVolume.deleteTree(p);
         }
       }
@@ -135,6 +172,13 @@ final class DtlRestore {
     while (!head.contains(next)) {
       next++;
     }
+    // the mapping of the history through B (inherited clusters of a clone included) is installed as
+    // the checkpoint, so that recovery replays only what the DTL adds after it
+    Mapping m = Mapping.materialize((tns, n) -> ctx.backend().get(tns, Layout.tlogName(n)), id, record.lineage(),
+        head.upTo(b));
+    if (!coverage.useDtl(b, m.lastSeq)) {
+      fetched = null;
+    }
     for (String o : ctx.backend().list(ns, "sco_")) {
       long n = Layout.numberOf(o, "sco_");
       if (n > b && head.contains(n)) {
@@ -148,22 +192,34 @@ final class DtlRestore {
         ctx.backend().delete(ns, Layout.tlogName(n));
       }
     }
-    // the mapping of the history through B (inherited clusters of a clone included) is installed as
-    // the checkpoint, so that recovery replays only what the DTL adds after it
-    Mapping m = Mapping.materialize((tns, n) -> ctx.backend().get(tns, Layout.tlogName(n)), id, record.lineage(),
-        head.upTo(b));
-    MetadataStore.install(metadataDir, id, m, next, m.lastSeq);
-
-    // the DTL's SCOs after the prefix, rebuilt as the owner wrote them
+    // the DTL's SCOs after the prefix, by SCO; an adoption interrupted after it cut the head (same
+    // prefix, the DTL still holding the stream of an owner before it) left the previous owner's tail
+    // outside the head: it is still the history's
+    Adoption.Cut cut = renumber ? Adoption.Cut.read(ctx.backend(), ns) : null;
+    long gapEnd = cut != null && cut.b() == b && fetched != null && fetched.streamEpoch() < cut.epoch()
+        && !head.contains(b + 1) ? cut.first() : b + 1;
     TreeMap<Long, List<Entry>> bySco = new TreeMap<>();
-    for (Entry e : fetched.entries()) {
-      if (e.sco() > b && head.contains(e.sco())) {
+    for (Entry e : fetched == null ? List.<Entry>of() : fetched.entries()) {
+      if (e.sco() > b && (head.contains(e.sco()) || e.sco() < gapEnd)) {
         bySco.computeIfAbsent(e.sco(), k -> new ArrayList<>()).add(e);
       }
     }
+    long first = next; // the number of the first SCO/TLog after the prefix
+    if (renumber) {
+      long f = renumbered(name, ns, ctx, table, b, bySco, metadataDir, adoptionEpoch);
+      if (f > 0) {
+        first = f;
+      } else {
+        renumber = false;
+      }
+    }
+    MetadataStore.install(metadataDir, id, m, first, m.lastSeq);
+
+    // the DTL's SCOs after the prefix, rebuilt as the owner wrote them (under their new numbers)
     long restored = 0;
+    long rank = 0;
     for (var sco : bySco.entrySet()) {
-      long n = sco.getKey();
+      long n = renumber ? first + rank++ : sco.getKey();
       List<ByteBuffer> tlog = new ArrayList<>();
       List<Long> tlogAt = new ArrayList<>();
       List<ByteBuffer> data = new ArrayList<>();
@@ -197,7 +253,51 @@ final class DtlRestore {
     Fs.fsyncDirectory(wbDir);
     log.warn("vDisk {}: restore prepared in {} ms: {} TLogs from the backend, {} records in {} SCOs from the DTL"
             + " (stream epoch {}, entries after {}); recovery replays them now", name,
-        (System.nanoTime() - t0) / 1_000_000, b, restored, bySco.size(), fetched.streamEpoch(), fetched.baseSeq());
+        (System.nanoTime() - t0) / 1_000_000, b, restored, bySco.size(), fetched == null ? "none" : fetched.streamEpoch(),
+        fetched == null ? "none" : fetched.baseSeq());
+  }
+
+  /**
+   * Adoption: the number the new history continues at, {@link #ADOPTION_NUMBER_GAP} beyond every
+   * SCO/TLog number of the namespace and of the DTL; the snapshot table's head skips the numbers in
+   * between (it is stored here and in the backend before anything is written under the new
+   * numbers). -1 when a snapshot names TLogs after {@code b} (they would have to be renumbered
+   * too): the numbers then go on, and a late upload of the previous owner is not fenced off (logged).
+   */
+  private static long renumbered(String name, String ns, EngineContext ctx, SnapshotTable table, long b,
+      TreeMap<Long, List<Entry>> bySco, Path metadataDir, long epoch) throws IOException {
+    for (SnapshotTable.Entry s : table.snapshots()) {
+      if (s.ranges().last() > b) {
+        log.warn("vDisk {}: snapshot {} names TLogs after the backend's prefix (TLog {}); numbering goes on after"
+            + " them, so SCOs the previous owner may still upload are not fenced off by number", name, s.name(), b);
+        return -1;
+      }
+    }
+    long highest = b;
+    for (String o : ctx.backend().list(ns, "")) {
+      highest = Math.max(highest, Math.max(Layout.numberOf(o, "sco_"), Layout.numberOf(o, "tlog_")));
+    }
+    if (!bySco.isEmpty()) {
+      highest = Math.max(highest, bySco.lastKey());
+    }
+    long first = highest + 1 + ADOPTION_NUMBER_GAP;
+    Verify.that(first + bySco.size() < Layout.SCO_NUMBER_MAX, "vDisk %s ran out of SCO numbers", name);
+    // the record first: an adoption interrupted from here on finds the previous owner's tail by it
+    ctx.backend().put(ns, Adoption.CUT, new Adoption.Cut(epoch, b, first).encode());
+    SnapshotTable cut = table.withHead(table.head().upTo(b).thenFrom(first));
+    cut.store(metadataDir);
+    ctx.backend().put(ns, SnapshotTable.FILE, cut.encode());
+    log.info("vDisk {}: its history continues at SCO {} (the previous owner numbered up to {})", name, first, highest);
+    return first;
+  }
+
+  /** Fetches under the ownership epoch when the cluster granted one, else under the next local epoch. */
+  private static DtlConnector.Fetched fetch(EngineContext ctx, UUID id, String name, long ownerEpoch) throws IOException {
+    if (ownerEpoch <= 0) {
+      return ctx.dtl().fetch(id, name);
+    }
+    return ctx.dtl().fetch(id, name, ctx.dtl().peerOf(name)
+        .orElseThrow(() -> new IOException("vDisk " + name + " has no DTL peer to restore from")), ownerEpoch);
   }
 
   /** Created by the operator in a vDisk's write-buffer directory: open it without the DTL's tail after a reboot. */
@@ -229,8 +329,8 @@ final class DtlRestore {
    * check. Throws {@link RefusedException} when the DTL is unreachable or does not hold this run's
    * stream, unless the operator created {@value #OPEN_WITHOUT_DTL} in the write-buffer directory.
    */
-  static long afterReboot(VolumeSpec spec, UUID id, Path wbDir, EngineContext ctx, BootMarker.State prev)
-      throws IOException {
+  static long afterReboot(VolumeSpec spec, UUID id, Path wbDir, EngineContext ctx, BootMarker.State prev,
+      long ownerEpoch) throws IOException {
     String name = spec.name();
     String ns = LocalVolume.namespaceOf(id);
     Path override = wbDir.resolve(OPEN_WITHOUT_DTL);
@@ -245,7 +345,7 @@ final class DtlRestore {
     }
     DtlConnector.Fetched fetched;
     try {
-      fetched = ctx.dtl().fetch(id, name);
+      fetched = fetch(ctx, id, name, ownerEpoch);
     } catch (IOException e) {
       return refuse(name, override, "its DTL " + ctx.dtl().peerOf(name).get() + " is unreachable (" + e.getMessage() + ")", e);
     }

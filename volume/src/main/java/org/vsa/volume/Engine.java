@@ -73,6 +73,19 @@ public final class Engine implements AutoCloseable {
     }
   }
 
+  /** The lease of each vDisk found at start, by name (see {@link #start}). */
+  private volatile java.util.function.Function<String, OwnershipLease> leases = name -> OwnershipLease.ALWAYS;
+  /** Leases given by adoptions, by name: they win over {@link #leases}. */
+  private final Map<String, OwnershipLease> granted = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private OwnershipLease leaseFor(String name) {
+    OwnershipLease l = granted.get(name);
+    if (l == null) {
+      l = leases.apply(name);
+    }
+    return l == null ? OwnershipLease.ALWAYS : l;
+  }
+
   private Engine(EngineContext ctx) {
     this.ctx = ctx;
     this.maintenance = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -101,6 +114,17 @@ public final class Engine implements AutoCloseable {
    */
   public static Engine start(EngineConfig config, org.vsa.dtl.DtlConnector dtl,
       java.util.function.Supplier<String> bootId) throws IOException {
+    return start(config, dtl, bootId, name -> OwnershipLease.ALWAYS);
+  }
+
+  /**
+   * As above, in a cluster: {@code leases} gives this node's ownership lease of each vDisk found
+   * at start, by name (see {@link OwnershipLease}); one whose lease does not hold is not opened (it
+   * is offline here: another node owns it), the others write to their DTL with the lease's epoch.
+   */
+  public static Engine start(EngineConfig config, org.vsa.dtl.DtlConnector dtl,
+      java.util.function.Supplier<String> bootId, java.util.function.Function<String, OwnershipLease> leases)
+      throws IOException {
     Files.createDirectories(config.metadataDir());
     WriteBuffer wb = new WriteBuffer(config.writeBufferDir(), config.writeBufferCapacityBytes());
     Files.createDirectories(config.readCacheFile().toAbsolutePath().getParent());
@@ -119,6 +143,7 @@ public final class Engine implements AutoCloseable {
     EngineContext ctx = new EngineContext(config, wb, rc, config.backend(), pageCache,
         new Uploader(config.uploadThreads()), checkpointer, dtl, dedupe, bootId);
     Engine e = new Engine(ctx);
+    e.leases = leases;
     try {
       e.openAll();
     } catch (IOException | RuntimeException ex) {
@@ -190,8 +215,16 @@ public final class Engine implements AutoCloseable {
 
   /** Opens the vDisk in {@code dir}, first finishing a rollback that was interrupted. */
   private LocalVolume openOne(Path dir) throws IOException {
+    return openOne(dir, false);
+  }
+
+  private LocalVolume openOne(Path dir, boolean adopting) throws IOException {
     Path rec = dir.resolve(RECORD_FILE);
     VolumeRecord r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
+    if (!adopting && Files.exists(dir.resolve(Adoption.PENDING))) {
+      throw new IOException("vDisk " + r.spec().name() + ": its adoption by this node was interrupted; it opens once"
+          + " the control plane adopts it again (Engine.adopt)");
+    }
     Dedupe.Namespace shared = ctx.dedupe().byId(r.id());
     if (shared != null && shared.state() != Dedupe.State.ACTIVE) {
       log.warn("vDisk {} was being deleted when the engine stopped; finishing its deletion", r.spec().name());
@@ -207,7 +240,7 @@ public final class Engine implements AutoCloseable {
       table = finishRollback(dir, r, table);
       r = VolumeRecord.decode(Files.readAllBytes(rec), rec);
     }
-    LocalVolume v = LocalVolume.open(r.spec(), r.id(), dir, ctx);
+    LocalVolume v = LocalVolume.open(r.spec(), r.id(), dir, ctx, leaseFor(r.spec().name()));
     try {
       v.configure(r);
       configureDedupe(v);
@@ -237,6 +270,283 @@ public final class Engine implements AutoCloseable {
 
   public Optional<Volume> volume(String name) {
     return Optional.ofNullable(volumes.get(name));
+  }
+
+  // ---------------------------------------------------------------- ownership: adopt, release, fence
+
+  /**
+   * Takes over a vDisk from another node (failover, or after a {@link #release} there): builds its
+   * local state from the shared backend (its record, snapshot table and TLogs in namespace
+   * {@code vdisk-<id>}, a clone's ancestors named by its record) and the tail past the backend's end
+   * from the previous owner's DTL, fetched under this node's ownership epoch (which fences the
+   * previous owner at that DTL), then serves it here with {@code dtlPeer} as its DTL. See
+   * {@link Adoption} for when it refuses ({@link Adoption.RefusedException}: nothing changed) and
+   * what {@code force} accepts. Reuses the restore of {@link DtlRestore}.
+   *
+   * <p>Restartable: a crash or failure half-way leaves nothing that a start opens (the vDisk is
+   * offline with the reason until it is adopted again), and adopting again starts over and gives
+   * the same result. Adopting a vDisk this node already serves under the same epoch returns it;
+   * under another epoch, the local state (of an earlier ownership) is discarded first.
+   */
+  public synchronized Volume adopt(Adoption.Request q) throws IOException {
+    checkOpen();
+    OwnershipLease lease = q.lease();
+    String ns = LocalVolume.namespaceOf(q.id());
+    if (!lease.held(System.nanoTime())) {
+      throw new VolumeFencedException(ns, "the ownership lease of epoch " + lease.epoch() + " given to adopt it does"
+          + " not hold");
+    }
+    byte[] recBytes;
+    try {
+      recBytes = ctx.backend().get(ns, "volume");
+    } catch (org.vsa.backends.NoSuchObjectException e) {
+      throw new IOException("no vDisk " + q.id() + " in the backend: namespace " + ns + " holds no record", e);
+    }
+    VolumeRecord rec = VolumeRecord.decode(recBytes, Path.of(ns, "volume"));
+    String name = rec.spec().name();
+    if (rec.settings().dedupe()) {
+      throw new Adoption.RefusedException("vDisk " + name + " has dedupe on: its shared clusters are named through the"
+          + " previous node's dedupe index, which another node cannot read; adopting it is not supported", null);
+    }
+    LocalVolume here = volumes.get(name);
+    if (here != null && !here.id().equals(q.id())) {
+      throw new IllegalStateException("this node serves another vDisk named " + name + " (id " + here.id() + ")");
+    }
+    if (here != null && here.lease().epoch() == lease.epoch() && !here.isFenced()) {
+      return here; // adopted already
+    }
+    Offline off = offline.get(name);
+    if (off != null && off.record() != null && !off.record().id().equals(q.id())) {
+      throw new IllegalStateException("this node has another vDisk named " + name + " (offline, id "
+          + off.record().id() + ")");
+    }
+    Path dir = ctx.config().metadataDir().resolve(name);
+    Path wbDir = ctx.writeBuffer().directoryFor(ns);
+    if (here != null) {
+      log.warn("vDisk {}: this node holds it from an earlier ownership (epoch {}); discarding that local state for the"
+          + " adoption at epoch {}", name, here.lease().epoch(), lease.epoch());
+      volumes.remove(name);
+      tables.remove(name);
+      here.fence("superseded by this node's adoption at epoch " + lease.epoch());
+      here.abandon();
+      here.deleteLocalFiles();
+    }
+    offline.remove(name);
+    handedOver.remove(name);
+    long t0 = System.nanoTime();
+    try {
+      LocalVolume.deleteTree(dir);
+      LocalVolume.deleteTree(wbDir);
+      Files.createDirectories(dir);
+      Files.write(dir.resolve(Adoption.PENDING), ("adoption of vDisk " + name + " at epoch " + lease.epoch()
+          + " under way\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      Fs.fsyncDirectory(dir);
+      Fs.fsyncDirectory(ctx.config().metadataDir());
+      storeRecordLocally(rec);
+      SnapshotTable table;
+      try {
+        table = SnapshotTable.decode(ctx.backend().get(ns, SnapshotTable.FILE), Path.of(ns, SnapshotTable.FILE));
+      } catch (org.vsa.backends.NoSuchObjectException e) {
+        table = SnapshotTable.empty();
+      }
+      if (table.rollbackTo() != null) {
+        throw new Adoption.RefusedException("vDisk " + name + ": its previous owner was rolling it back to snapshot "
+            + table.rollbackTo() + " when it stopped; adopting a vDisk in the middle of a rollback is not supported",
+            null);
+      }
+      table.store(dir);
+      // the previous owner's DTL, fetched under this node's epoch: from here on it refuses that owner
+      org.vsa.dtl.DtlConnector.Fetched fetched = null;
+      String dtlProblem = null;
+      if (q.previousDtl() == null) {
+        dtlProblem = "no DTL of its previous owner was given";
+      } else if (ctx.dtl() == null) {
+        throw new IllegalStateException("this engine runs no DTL client: it cannot fetch vDisk " + name
+            + " from the DTL at " + q.previousDtl());
+      } else {
+        try {
+          fetched = ctx.dtl().fetch(q.id(), name, q.previousDtl(), lease.epoch());
+        } catch (org.vsa.dtl.DtlConnector.StaleEpochException e) {
+          throw new Adoption.RefusedException("vDisk " + name + ": " + e.getMessage() + "; not adopting it", e);
+        } catch (IOException e) {
+          dtlProblem = "its previous owner's DTL " + q.previousDtl() + " is unreachable (" + e.getMessage() + ")";
+        }
+      }
+      Adoption.Released released = Adoption.Released.read(ctx.backend(), ns);
+      DtlRestore.restoreFrom(rec.spec(), q.id(), dir, wbDir, ctx, fetched,
+          Adoption.coverage(name, rec.spec(), q, fetched, dtlProblem, released), lease.epoch());
+      if (released != null) {
+        // from here on this node writes: the next owner needs this one's DTL again
+        ctx.backend().delete(ns, Adoption.RELEASED);
+      }
+      DtlRestore.markWriteBuffer(wbDir);
+      adoptCrashPoint.run();
+      if (q.dtlPeer() != null && ctx.dtl() != null) {
+        ctx.dtl().setPeer(name, q.dtlPeer());
+      }
+      granted.put(name, lease);
+      LocalVolume v = openOne(dir, true);
+      if (v == null) {
+        throw new IOException("vDisk " + name + " was being deleted");
+      }
+      Files.deleteIfExists(dir.resolve(Adoption.PENDING));
+      Fs.fsyncDirectory(dir);
+      log.info("vDisk {} (id {}) ADOPTED at epoch {} in {} ms{}; it serves here now", name, q.id(), lease.epoch(),
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), q.previousDtl() == null ? ""
+              : " (previous owner's DTL " + q.previousDtl() + " fenced)");
+      return v;
+    } catch (IOException | RuntimeException e) {
+      granted.remove(name);
+      LocalVolume half = volumes.remove(name);
+      tables.remove(name);
+      if (half != null) {
+        half.fence("adoption failed");
+        half.abandon();
+        half.deleteLocalFiles();
+      }
+      // nothing of it stays here: a start does not open it, the next adoption starts over
+      try {
+        LocalVolume.deleteTree(wbDir);
+        LocalVolume.deleteTree(dir);
+      } catch (IOException ex) {
+        log.warn("vDisk {}: cleaning up after the failed adoption: {}", name, ex.toString());
+      }
+      log.error("vDisk {}: adoption at epoch {} failed: {}", name, lease.epoch(), e.getMessage());
+      throw e;
+    }
+  }
+
+  /** vDisks released to another node in this run: their handles answer as fenced. */
+  private final java.util.Set<String> handedOver = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** Tests: runs inside an adoption after the restore, before the open (an Error thrown here acts as a crash). */
+  static volatile Runnable adoptCrashPoint = () -> { };
+
+  /**
+   * Hands a vDisk over (planned): takes no new write, seals and uploads everything, waits (at most
+   * {@code timeout}) until the backend holds its whole history, records that in the backend (so
+   * that the next owner's {@link #adopt} needs no DTL), closes it and removes its local state. On
+   * failure (timeout, lease lost) it keeps serving here and the exception says why.
+   */
+  public void release(String name, java.time.Duration timeout) throws IOException {
+    LocalVolume v;
+    synchronized (this) {
+      checkOpen();
+      v = existing(name);
+      if (scrubbing.contains(name) || flattening.contains(name)) {
+        throw new IllegalStateException("vDisk " + name + " is being scrubbed or flattened; release it afterwards");
+      }
+    }
+    v.refuseWrites("being handed over to another node");
+    try {
+      long[] point = v.sealForSnapshot();
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (!v.uploadedThrough(point[0])) {
+        v.checkMayUpload();
+        if (System.nanoTime() - deadline > 0) {
+          throw new IOException("vDisk " + name + ": its history did not reach the backend within " + timeout
+              + "; not released, it keeps serving here");
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+      }
+      synchronized (this) {
+        v.checkMayUpload();
+        ctx.backend().put(v.namespace(), Adoption.RELEASED,
+            new Adoption.Released(v.lease().epoch(), point[0], point[1]).encode());
+        volumes.remove(name);
+        tables.remove(name);
+        handedOver.add(name);
+        generations.merge(name, 1L, Long::sum);
+        anyGeneration.incrementAndGet();
+        granted.remove(name);
+        v.fence("handed over to another node");
+        v.close();
+        v.deleteLocalFiles();
+        LocalVolume.deleteTree(ctx.config().metadataDir().resolve(name));
+        Fs.fsyncDirectory(ctx.config().metadataDir());
+        if (ctx.dtl() != null) {
+          ctx.dtl().setPeer(name, null);
+        }
+      }
+      log.info("vDisk {} RELEASED: its history through TLog {} (sequence {}) is in the backend; its local state is"
+          + " gone from this node", name, point[0], point[1]);
+    } catch (IOException | RuntimeException e) {
+      if (!v.isFenced()) {
+        v.refuseWrites(null);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Revokes this node's ownership of a vDisk at once: every later write, flush and unmap fails with
+   * {@link VolumeFencedException} and nothing more is uploaded. It stays open (fenced) until
+   * adopted again or the engine stops.
+   */
+  public void fence(String name) {
+    LocalVolume v = volumes.get(name);
+    if (v == null) {
+      throw new IllegalStateException("no vDisk " + name + " is served here");
+    }
+    v.fence("revoked by the control plane");
+  }
+
+  /**
+   * Drops this node's local copy of a vDisk another node owns now (a node that comes back after a
+   * takeover finds its stale copy offline, or fenced): its metadata and write buffer go, the
+   * backend is not touched. Refused for a vDisk this node still owns (fence it first).
+   */
+  public synchronized void forget(String name) throws IOException {
+    checkOpen();
+    LocalVolume v = volumes.get(name);
+    Offline o = offline.get(name);
+    if (v == null && o == null) {
+      throw new IllegalStateException("no vDisk " + name + " here");
+    }
+    if (v != null && !v.isFenced()) {
+      throw new IllegalStateException("vDisk " + name + " is served here, not fenced: fence it first (Engine.fence)"
+          + " if another node owns it");
+    }
+    Path dir = ctx.config().metadataDir().resolve(name);
+    if (v != null) {
+      volumes.remove(name);
+      tables.remove(name);
+      v.abandon();
+      v.deleteLocalFiles();
+    } else if (o.record() != null) {
+      LocalVolume.deleteTree(ctx.writeBuffer().directoryFor(LocalVolume.namespaceOf(o.record().id())));
+    }
+    offline.remove(name);
+    handedOver.add(name);
+    granted.remove(name);
+    LocalVolume.deleteTree(dir);
+    Fs.fsyncDirectory(ctx.config().metadataDir());
+    log.warn("vDisk {}: this node's local copy is dropped (another node owns it); nothing in the backend changed",
+        name);
+  }
+
+  /**
+   * Places the vDisk's DTL on {@code peer} (the control plane replaces a DEGRADED one): its stream
+   * moves there under the same epoch and catches up through the backend.
+   */
+  public void setDtlPeer(String name, java.net.InetSocketAddress peer) throws IOException {
+    if (ctx.dtl() == null) {
+      throw new IllegalStateException("this engine runs no DTL client");
+    }
+    LocalVolume v;
+    synchronized (this) {
+      checkOpen();
+      v = existing(name);
+      ctx.dtl().setPeer(name, peer);
+    }
+    v.reopenDtl();
+    log.info("vDisk {}: DTL moved to {}", name, peer);
+  }
+
+  /** The ownership epoch the vDisk's DTL stream writes with (0: none). */
+  public long dtlEpoch(String name) {
+    LocalVolume v = volumes.get(name);
+    return v == null ? 0 : v.dtlEpoch();
   }
 
   // ---------------------------------------------------------------- offline vDisks
@@ -355,6 +665,9 @@ public final class Engine implements AutoCloseable {
     if (o != null) {
       return new VolumeOfflineException(name, o.reason());
     }
+    if (handedOver.contains(name)) {
+      return new VolumeFencedException(name, "handed over to another node");
+    }
     return new IOException("vDisk " + name + " is not available (deleted, being rolled back, or the engine is closed)");
   }
 
@@ -414,7 +727,7 @@ public final class Engine implements AutoCloseable {
     Files.createDirectories(dir);
     storeRecord(rec);
     Fs.fsyncDirectory(ctx.config().metadataDir());
-    LocalVolume v = LocalVolume.open(spec, id, dir, ctx);
+    LocalVolume v = LocalVolume.open(spec, id, dir, ctx, leaseFor(spec.name()));
     v.configure(rec);
     configureDedupe(v);
     tables.put(spec.name(), SnapshotTable.empty());
@@ -455,6 +768,21 @@ public final class Engine implements AutoCloseable {
 
   /** Writes the vDisk's record atomically beside its metadata and into its backend namespace. */
   private void storeRecord(VolumeRecord rec) throws IOException {
+    checkMayUpload(rec.spec().name());
+    storeRecordLocally(rec);
+    ctx.backend().put(LocalVolume.namespaceOf(rec.id()), "volume", rec.encode());
+  }
+
+  /** Throws if this node may not change the vDisk's objects in the backend (fenced, lease run out). */
+  private void checkMayUpload(String name) throws IOException {
+    LocalVolume v = volumes.get(name);
+    if (v != null) {
+      v.checkMayUpload();
+    }
+  }
+
+  /** Writes the vDisk's record atomically beside its metadata (not to the backend). */
+  private void storeRecordLocally(VolumeRecord rec) throws IOException {
     Path dir = ctx.config().metadataDir().resolve(rec.spec().name());
     Path tmp = dir.resolve(RECORD_FILE + ".tmp");
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
@@ -464,7 +792,6 @@ public final class Engine implements AutoCloseable {
     }
     Files.move(tmp, dir.resolve(RECORD_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     Fs.fsyncDirectory(dir);
-    ctx.backend().put(LocalVolume.namespaceOf(rec.id()), "volume", rec.encode());
   }
 
   /** Deletes the vDisk, locally and in the backend. */
@@ -835,7 +1162,7 @@ public final class Engine implements AutoCloseable {
     MetadataStore.install(dir, id, m, 1);
     storeRecord(rec); // last: the clone exists from here on
     Fs.fsyncDirectory(ctx.config().metadataDir());
-    LocalVolume v = LocalVolume.open(spec, id, dir, ctx);
+    LocalVolume v = LocalVolume.open(spec, id, dir, ctx, leaseFor(name));
     v.configure(rec);
     configureDedupe(v);
     tables.put(name, SnapshotTable.empty());
@@ -1054,6 +1381,7 @@ public final class Engine implements AutoCloseable {
 
   /** Stores the snapshot table beside the vDisk's metadata and into its backend namespace. */
   private void storeTable(VolumeRecord r, SnapshotTable t) throws IOException {
+    checkMayUpload(r.spec().name());
     t.store(ctx.config().metadataDir().resolve(r.spec().name()));
     ctx.backend().put(LocalVolume.namespaceOf(r.id()), SnapshotTable.FILE, t.encode());
   }
@@ -1217,6 +1545,7 @@ public final class Engine implements AutoCloseable {
         log.warn("vDisk {}: scrub {}", vdisk, held);
         return new ScrubReport(vdisk, 0, 0, 0, 0, 0, 0, 0, "scrub " + held);
       }
+      v.checkMayUpload(); // a scrub deletes from the backend
       t = tables.get(vdisk);
       gen = generations.getOrDefault(vdisk, 0L);
       if (!scrubbing.add(vdisk)) {
@@ -1305,6 +1634,11 @@ public final class Engine implements AutoCloseable {
   /** Failed SCO upload attempts since the engine started (each is retried until it succeeds). */
   public long uploadFailures() {
     return ctx.uploader().failures.sum();
+  }
+
+  /** Upload attempts held back because a vDisk's ownership lease did not hold (each is retried). */
+  public long uploadsHeldForLease() {
+    return ctx.uploader().leaseWaits.sum();
   }
 
   /** SCOs uploaded since the engine started. */

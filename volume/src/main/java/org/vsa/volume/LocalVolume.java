@@ -124,6 +124,14 @@ final class LocalVolume extends Volume {
   private final TreeMap<Long, List<Dedupe.Pending>> pendingShares = new TreeMap<>();
   /** Clusters whose write pointed to a copy already stored (dedupe hits). */
   final LongAdder shared = new LongAdder();
+  /** This node's right to serve it (see {@link OwnershipLease}); checked before every acknowledgement and upload. */
+  private volatile OwnershipLease lease = OwnershipLease.ALWAYS;
+  /** Non-null once fenced for good on this node (revoked, or handed over): nothing is acknowledged or uploaded. */
+  private volatile String fenced;
+  /** Non-null while it is being released: no new write is taken, what was written still goes to the backend. */
+  private volatile String refusingWrites;
+  /** The acknowledgement of a write that waits for nothing: the ownership check alone. */
+  private final Pending ownedCheck = this::checkOwned;
 
   // guarded by appendLock
   private ScoHandle current;
@@ -298,19 +306,33 @@ final class LocalVolume extends Volume {
    * at the crash, re-queues uploads, and opens a fresh SCO.
    */
   static LocalVolume open(VolumeSpec spec, UUID id, Path metadataDir, EngineContext ctx) throws IOException {
+    return open(spec, id, metadataDir, ctx, OwnershipLease.ALWAYS);
+  }
+
+  /**
+   * As above, under an ownership lease: refused (VolumeFencedException) when it does not hold now,
+   * since opening may restore from the DTL and upload; the DTL stream writes with its epoch.
+   */
+  static LocalVolume open(VolumeSpec spec, UUID id, Path metadataDir, EngineContext ctx, OwnershipLease lease)
+      throws IOException {
+    if (!lease.held(System.nanoTime())) {
+      throw new VolumeFencedException(spec.name(), "this node's ownership lease (" + lease + ") does not hold, so it"
+          + " does not open it");
+    }
     Path wbDir = ctx.writeBuffer().directoryFor(namespaceOf(id));
     if (DtlRestore.needed(spec, metadataDir, wbDir, ctx)) {
-      DtlRestore.restore(spec, id, metadataDir, wbDir, ctx);
+      DtlRestore.restore(spec, id, metadataDir, wbDir, ctx, lease.epoch());
     }
     String boot = ctx.bootId().get();
     BootMarker.State prev = BootMarker.read(wbDir);
     long dtlLast = -1;
     if (BootMarker.mayLackAcknowledgedWrites(prev, boot)) {
-      dtlLast = DtlRestore.afterReboot(spec, id, wbDir, ctx, prev);
+      dtlLast = DtlRestore.afterReboot(spec, id, wbDir, ctx, prev, lease.epoch());
     }
     MetadataStore md = MetadataStore.open(metadataDir, id, ctx.pageCache());
     LocalVolume v = new LocalVolume(spec, id, wbDir, ctx, md);
     v.bootId = boot;
+    v.lease = lease;
     try {
       v.recover(dtlLast);
       // A kill -9 leaves written but unforced files (the page cache) that recovery read back as they
@@ -335,7 +357,7 @@ final class LocalVolume extends Volume {
       Files.deleteIfExists(wbDir.resolve(DtlRestore.OPEN_WITHOUT_DTL)); // it served this open only
       if (ctx.dtl() != null && spec.dtlMode() != DtlMode.NONE) {
         v.dtl = ctx.dtl().open(id, spec.name(), spec.dtlMode(), v.lastSeq, v.current.number - 1, v::sealForDtl,
-            v::leftSync);
+            v::leftSync, lease.epoch(), v::dtlFenced);
         v.dtl.backendHolds(v.backendWatermark());
       } else {
         v.dtl = DtlStream.standalone(spec.dtlMode(), spec.dtlMode() == DtlMode.NONE ? "DTL mode none" : "no DTL client");
@@ -701,8 +723,9 @@ final class LocalVolume extends Volume {
     int len = src.remaining();
     checkRange(offset, len);
     checkWritable();
+    checkTakingWrites();
     if (len == 0) {
-      return durability == Durability.DURABLE ? this::flush : Pending.NONE;
+      return durability == Durability.DURABLE ? this::flush : ownedOrNone();
     }
     long first = offset >>> Layout.CLUSTER_SHIFT;
     long last = (offset + len - 1) >>> Layout.CLUSTER_SHIFT;
@@ -750,9 +773,135 @@ final class LocalVolume extends Volume {
     }
     long acked = seq;
     if (durability == Durability.DURABLE) {
-      return () -> awaitDurable(acked);
+      return () -> {
+        awaitDurable(acked);
+        checkOwned();
+      };
     }
-    return dtl.mode() == DtlMode.SYNC ? () -> dtl.awaitHeld(acked) : Pending.NONE;
+    if (dtl.mode() == DtlMode.SYNC) {
+      return () -> {
+        dtl.awaitHeld(acked);
+        checkOwned();
+      };
+    }
+    return ownedOrNone();
+  }
+
+  /**
+   * The acknowledgement of a write that waits for nothing: under a lease, the ownership check; a
+   * single node's (no lease) has nothing left to check (fencing was checked before the append) and
+   * answers {@link Pending#NONE}, which front ends complete in line.
+   */
+  private Pending ownedOrNone() {
+    return lease == OwnershipLease.ALWAYS ? Pending.NONE : ownedCheck;
+  }
+
+  // ---------------------------------------------------------------- ownership
+
+  /**
+   * Throws unless this node may acknowledge now: not fenced, not being released, and its
+   * ownership lease holds. Called last before every acknowledgement (a volatile read or two and
+   * one clock read).
+   */
+  void checkOwned() throws VolumeFencedException {
+    String f = fenced != null ? fenced : refusingWrites;
+    if (f != null) {
+      throw new VolumeFencedException(name(), f);
+    }
+    OwnershipLease l = lease;
+    if (l != OwnershipLease.ALWAYS && !l.held(System.nanoTime())) {
+      throw new VolumeFencedException(name(), "its ownership lease (epoch " + l.epoch() + ") ran out");
+    }
+  }
+
+  /** Throws if it is fenced or being released: a new write is not even appended. */
+  private void checkTakingWrites() throws VolumeFencedException {
+    String f = fenced != null ? fenced : refusingWrites;
+    if (f != null) {
+      throw new VolumeFencedException(name(), f);
+    }
+  }
+
+  /** Throws unless this node may put the vDisk's objects to the backend now. */
+  void checkMayUpload() throws VolumeFencedException {
+    String f = fenced;
+    if (f != null) {
+      throw new VolumeFencedException(name(), f);
+    }
+    OwnershipLease l = lease;
+    if (l != OwnershipLease.ALWAYS && !l.held(System.nanoTime())) {
+      throw new VolumeFencedException(name(), "its ownership lease (epoch " + l.epoch() + ") ran out: no upload");
+    }
+  }
+
+  OwnershipLease lease() {
+    return lease;
+  }
+
+  long dtlEpoch() {
+    return dtl.epoch();
+  }
+
+  /** Fences it for good on this node: no acknowledgement, no upload from now on. */
+  void fence(String why) {
+    fenced = why;
+    log.warn("vDisk {}: FENCED on this node ({}): writes, flushes and unmaps fail, nothing is uploaded", name(), why);
+  }
+
+  /**
+   * The DTL refused this stream's epoch: another node took the vDisk over with a higher one. Only
+   * with an ownership lease (in a cluster); a single node's next open fences its previous
+   * incarnation the same way, which is then closed anyway. Must not block.
+   */
+  private void dtlFenced() {
+    if (lease != OwnershipLease.ALWAYS && fenced == null) {
+      fence("its DTL has seen a higher ownership epoch than this node's " + lease.epoch() + ": another node owns it");
+    }
+  }
+
+  boolean isFenced() {
+    return fenced != null;
+  }
+
+  /** Takes no new write from now on (a release); what was written still reaches the backend. */
+  void refuseWrites(String why) {
+    appendLock.lock();
+    try {
+      refusingWrites = why; // under the append lock: no write appends after it
+    } finally {
+      appendLock.unlock();
+    }
+  }
+
+  /**
+   * Moves the DTL stream to the peer the DTL connector names now (the control plane placed a new
+   * one): a new stream under the same epoch, which catches up through the backend as after a DTL
+   * restart. Writes acknowledged on the old DTL's force alone are forced locally before it goes.
+   */
+  void reopenDtl() throws IOException {
+    if (ctx.dtl() == null || spec.dtlMode() == DtlMode.NONE) {
+      return;
+    }
+    DtlStream old;
+    long through;
+    appendLock.lock();
+    try {
+      checkOpen();
+      long lastSco = tlogRecords > 0 ? current.number : current.number - 1;
+      DtlStream fresh = ctx.dtl().open(id, spec.name(), spec.dtlMode(), lastSeq, lastSco, this::sealForDtl,
+          this::leftSync, lease.epoch(), this::dtlFenced);
+      old = dtl;
+      dtl = fresh;
+      through = lastSeq;
+      fresh.backendHolds(backendWatermark());
+    } finally {
+      appendLock.unlock();
+    }
+    try {
+      committer.awaitDurable(through); // nothing rests on the old DTL's copy any more
+    } finally {
+      old.close();
+    }
   }
 
   /**
@@ -931,6 +1080,7 @@ final class LocalVolume extends Volume {
     appendLock.lock();
     try {
       checkOpen();
+      checkTakingWrites(); // a release sealed the history: nothing (scrub, reallocation included) goes after it
       int i = 0;
       while (i < n) {
         if (tlogRecords >= 4L * slotsPerSco) {
@@ -1191,7 +1341,9 @@ final class LocalVolume extends Volume {
     Verify.that(h != null, "SCO %d of vDisk %s queued for upload is not in the write buffer", n, name());
     // Sealed: nothing writes to it again (recovery unshares before truncating), so a backend on
     // this file system may link it instead of copying it.
+    checkMayUpload(); // never past the lease: another node may own the vDisk by then
     ctx.backend().putSealed(namespace, Layout.scoName(n), h.path);
+    checkMayUpload();
     ctx.backend().put(namespace, Layout.tlogName(n), wbDir.resolve(Layout.tlogName(n)));
     markUploaded(n);
   }
@@ -1535,18 +1687,20 @@ final class LocalVolume extends Volume {
     }
     if (dtl.mode() == DtlMode.SYNC) {
       awaitDurable(target);
-      return;
+    } else {
+      committer.awaitDurable(target);
+      if (dtl.mode() != DtlMode.NONE) {
+        dtl.awaitHeld(target);
+      }
     }
-    committer.awaitDurable(target);
-    if (dtl.mode() != DtlMode.NONE) {
-      dtl.awaitHeld(target);
-    }
+    checkOwned();
   }
 
   @Override
   public void unmap(long offset, long length) throws IOException {
     checkRange(offset, length);
     checkWritable();
+    checkTakingWrites();
     if (length == 0) {
       return;
     }
@@ -1588,6 +1742,7 @@ final class LocalVolume extends Volume {
     if (dtl.mode() == DtlMode.SYNC) {
       dtl.awaitHeld(lastSeq);
     }
+    checkOwned();
   }
 
   private void writeZeros(long from, long to) throws IOException {

@@ -75,6 +75,11 @@ record SnapshotTable(TlogRanges head, String rollbackTo, long rollbackFirstTlog,
     return new SnapshotTable(e.ranges().thenFrom(firstNewTlog), e.name(), firstNewTlog, l);
   }
 
+  /** The table with another head (an adoption skips the numbers the previous owner may still use). */
+  SnapshotTable withHead(TlogRanges h) {
+    return new SnapshotTable(h, rollbackTo, rollbackFirstTlog, snapshots);
+  }
+
   SnapshotTable rollbackDone() {
     return new SnapshotTable(head, null, 0, snapshots);
   }

@@ -21,6 +21,8 @@ final class Uploader implements AutoCloseable {
   private final AtomicInteger pending = new AtomicInteger();
   final LongAdder uploaded = new LongAdder();
   final LongAdder failures = new LongAdder();
+  /** Upload attempts held back because the vDisk's ownership lease did not hold (retried). */
+  final LongAdder leaseWaits = new LongAdder();
   private volatile boolean closed;
 
   Uploader(int threads) {
@@ -62,6 +64,20 @@ final class Uploader implements AutoCloseable {
         volume.uploadSco(scoNumber);
         uploaded.increment();
         return;
+      } catch (VolumeFencedException e) {
+        if (volume.isFenced()) {
+          log.warn("vDisk {}: SCO {} is not uploaded: {}", volume.name(), scoNumber, e.getMessage());
+          return; // for good: another node owns the vDisk
+        }
+        leaseWaits.increment();
+        if (attempt == 1) {
+          log.warn("vDisk {}: SCO {} waits for the ownership lease to be renewed: {}", volume.name(), scoNumber,
+              e.getMessage());
+        }
+        if (!sleep(backoffMillis)) {
+          return;
+        }
+        backoffMillis = Math.min(BACKOFF_MAX_MILLIS, backoffMillis * 2);
       } catch (Exception e) {
         if (closed || volume.isClosed()) {
           return; // stopping: the SCO stays in the write buffer and is queued again at the next start
@@ -77,6 +93,16 @@ final class Uploader implements AutoCloseable {
         }
         backoffMillis = Math.min(BACKOFF_MAX_MILLIS, backoffMillis * 2);
       }
+    }
+  }
+
+  private static boolean sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+      return true;
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 

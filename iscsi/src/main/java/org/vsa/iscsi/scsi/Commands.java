@@ -120,6 +120,10 @@ public final class Commands {
     } catch (IllegalArgumentException e) {
       log.debug("SCSI 0x{}: {}", Integer.toHexString(r.u8(0)), e.toString());
       return ScsiResult.lbaOutOfRange();
+    } catch (org.vsa.volume.VolumeFencedException e) {
+      // not a medium error either: the vDisk is whole and served by (or moving to) another node
+      log.debug("SCSI 0x{}: {}", Integer.toHexString(r.u8(0)), e.getMessage());
+      return ScsiResult.check(Sense.NOT_READY, Sense.LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION);
     } catch (org.vsa.volume.VolumeOfflineException e) {
       // not a medium error: the vDisk is whole, and serves again once an administrator brings it online
       log.debug("SCSI 0x{}: {}", Integer.toHexString(r.u8(0)), e.getMessage());

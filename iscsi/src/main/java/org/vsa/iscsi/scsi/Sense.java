@@ -28,6 +28,11 @@ public final class Sense {
   public static final int INTERNAL_TARGET_FAILURE = 0x4400;
   /** With NOT READY: the vDisk is offline until an administrator brings it online. */
   public static final int LOGICAL_UNIT_NOT_READY_MANUAL_INTERVENTION_REQUIRED = 0x0403;
+  /**
+   * With NOT READY: this node no longer owns the vDisk (another node took it over, or is taking
+   * it): initiators retry, and find the owner through a new login (redirect) or another path.
+   */
+  public static final int LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION = 0x040a;
   public static final int SAVING_PARAMETERS_NOT_SUPPORTED = 0x3900;
   public static final int NO_ADDITIONAL_SENSE = 0x0000;
   public static final int DATA_PHASE_ERROR = 0x4b00;

@@ -158,7 +158,7 @@ class ScsiCommandsTest {
   }
 
   /** A vDisk the engine holds offline: every I/O fails with VolumeOfflineException. */
-  private static final class OfflineVolume implements BlockVolume {
+  private static class OfflineVolume implements BlockVolume {
     @Override
     public String name() {
       return "off";
@@ -223,5 +223,35 @@ class ScsiCommandsTest {
     }
     // INQUIRY still answers: the LUN is there
     assertEquals(ScsiResult.GOOD, run(new byte[] {0x12, 0, 0, 0, 36, 0}, null, "n").status());
+  }
+
+  @Test
+  void aVdiskFencedOnThisNodeAnswersNotReadyAsymmetricAccessStateTransition() {
+    BlockVolume fenced = new OfflineVolume() {
+      @Override
+      public void write(long offset, ByteBuffer src, org.vsa.volume.Durability d) throws java.io.IOException {
+        throw new org.vsa.volume.VolumeFencedException("off", "its ownership lease ran out");
+      }
+
+      @Override
+      public void flush() throws java.io.IOException {
+        throw new org.vsa.volume.VolumeFencedException("off", "its ownership lease ran out");
+      }
+
+      @Override
+      public boolean ready() {
+        return true;
+      }
+    };
+    lu = new LogicalUnit("iqn.2026-11.org.vsa:test", 1, fenced, null);
+    byte[] write10 = {0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+    byte[] sync = {0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (byte[] cdb : List.of(write10, sync)) {
+      ScsiResult r = run(cdb, cdb == write10 ? new byte[512] : null, "n");
+      assertEquals(ScsiResult.CHECK_CONDITION, r.status(), "opcode 0x" + Integer.toHexString(cdb[0]));
+      assertEquals(Sense.NOT_READY, r.sense()[2] & 0x0f, "not a MEDIUM ERROR: initiators retry");
+      assertEquals(0x04, r.sense()[12] & 0xff, "ASC: LOGICAL UNIT NOT ACCESSIBLE");
+      assertEquals(0x0a, r.sense()[13] & 0xff, "ASCQ: ASYMMETRIC ACCESS STATE TRANSITION");
+    }
   }
 }
