@@ -108,6 +108,8 @@ public final class RemoteVolumeServer implements Closeable {
   private final ExecutorService workers;
   private final Channel listener;
   private final AtomicInteger connections = new AtomicInteger();
+  private final io.netty.channel.group.ChannelGroup children =
+      new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
 
   private RemoteVolumeServer(Config config, Exports exports) throws IOException {
     this.config = config;
@@ -124,6 +126,7 @@ public final class RemoteVolumeServer implements Closeable {
         });
     ServerBootstrap b = new ServerBootstrap().group(boss, loops).channel(NioServerSocketChannel.class)
         .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new io.netty.channel.WriteBufferWaterMark(2 << 20, 4 << 20))
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
@@ -154,6 +157,7 @@ public final class RemoteVolumeServer implements Closeable {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+      children.add(ctx.channel());
       if (connections.incrementAndGet() > config.maxConnections()) {
         log.warn("forward server: closing connection from {}: more than {} connections",
             ctx.channel().remoteAddress(), config.maxConnections());
@@ -171,9 +175,8 @@ public final class RemoteVolumeServer implements Closeable {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, Wire.Frame f) {
       // the decoder's retained payload: the worker releases it
-      if (++inFlight >= config.maxInFlightPerConnection()) {
-        ctx.channel().config().setAutoRead(false);
-      }
+      inFlight++;
+      updateReading(ctx);
       try {
         workers.execute(() -> {
           try {
@@ -181,9 +184,8 @@ public final class RemoteVolumeServer implements Closeable {
           } finally {
             f.payload().release();
             ctx.channel().eventLoop().execute(() -> {
-              if (--inFlight < config.maxInFlightPerConnection() && !ctx.channel().config().isAutoRead()) {
-                ctx.channel().config().setAutoRead(true);
-              }
+              inFlight--;
+              updateReading(ctx);
             });
           }
         });
@@ -192,6 +194,24 @@ public final class RemoteVolumeServer implements Closeable {
         inFlight--;
         ctx.close(); // the server is closing
       }
+    }
+
+    /**
+     * Reads from the connection only while it has room for another request and its replies are
+     * being taken by the client (a client that sends but never reads would otherwise make the
+     * server queue replies without end).
+     */
+    private void updateReading(ChannelHandlerContext ctx) {
+      boolean read = inFlight < config.maxInFlightPerConnection() && ctx.channel().isWritable();
+      if (ctx.channel().config().isAutoRead() != read) {
+        ctx.channel().config().setAutoRead(read);
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      updateReading(ctx);
+      ctx.fireChannelWritabilityChanged();
     }
 
     @Override
@@ -350,6 +370,8 @@ public final class RemoteVolumeServer implements Closeable {
   @Override
   public void close() {
     listener.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+    // clients see the connections close at once and fail what they have in flight here
+    children.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     workers.shutdown();
     try {
       if (!workers.awaitTermination(30, TimeUnit.SECONDS)) {
