@@ -28,6 +28,8 @@ public final class Status {
   public static final int TOOSMALL = 10005;
   public static final int SERVERFAULT = 10006;
   public static final int BADTYPE = 10007;
+  /** "Try again later": the file's vDisk is moving to another owner. */
+  public static final int JUKEBOX = 10008;
 
   static NfsException of(int status, String message) {
     return new NfsException(status, message);
