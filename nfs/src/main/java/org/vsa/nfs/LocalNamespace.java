@@ -25,6 +25,7 @@ import org.vsa.volume.BlockVolume;
 import org.vsa.volume.Durability;
 import org.vsa.volume.Verify;
 import org.vsa.volume.remote.NotOwnerException;
+import org.vsa.volume.remote.PeerUnavailableException;
 import org.vsa.volume.remote.WritesLostException;
 
 /**
@@ -908,6 +909,8 @@ public final class LocalNamespace implements Namespace {
           break;
         } catch (NotOwnerException e) {
           ownerMoved(n, e, attempt);
+        } catch (PeerUnavailableException e) {
+          throw ownerUnreachable(n, e);
         }
       }
       dst.position(dst.position() + len);
@@ -956,6 +959,18 @@ public final class LocalNamespace implements Namespace {
     if (attempt >= OWNER_TRIES) {
       throw Status.of(Status.JUKEBOX, "vDisk " + n.volume + " is moving: " + e.getMessage());
     }
+  }
+
+  /**
+   * The file's vDisk's owner did not answer (down, paused, cut off) or went away mid-request: the
+   * outcome is unknown and UNSTABLE writes it held may be lost (new verifier); the catalog resolves
+   * the owner again, and the client is told to retry later (JUKEBOX) rather than given an I/O error,
+   * so that it rides out a failover. Not retried here: a request that timed out already took long.
+   */
+  private NfsException ownerUnreachable(Inode n, IOException e) {
+    writesMayBeLost(n, e);
+    catalog.moved(n.volume);
+    return Status.of(Status.JUKEBOX, "vDisk " + n.volume + ": " + e.getMessage());
   }
 
   private void writesMayBeLost(Inode n, IOException e) {
@@ -1029,6 +1044,8 @@ public final class LocalNamespace implements Namespace {
           } catch (NotOwnerException e) {
             data.position(at); // nothing was written: try again, on the new owner
             ownerMoved(n, e, attempt);
+          } catch (PeerUnavailableException e) {
+            throw ownerUnreachable(n, e);
           }
         }
       }
@@ -1154,12 +1171,10 @@ public final class LocalNamespace implements Namespace {
         if (at >= 0) {
           journal.syncTo(at); // the new size is as durable as the data
         }
-      } catch (NotOwnerException e) {
+      } catch (NotOwnerException | PeerUnavailableException e) {
         // the owner went away between taking the write and making it durable: unknown outcome,
         // the client sends it again
-        writesMayBeLost(n, e);
-        catalog.moved(n.volume);
-        throw Status.of(Status.JUKEBOX, "vDisk " + n.volume + " is moving: " + e.getMessage());
+        throw ownerUnreachable(n, e);
       } catch (IOException e) {
         throw ioError(e);
       }
@@ -1242,6 +1257,8 @@ public final class LocalNamespace implements Namespace {
             break;
           } catch (NotOwnerException e) {
             ownerMoved(n, e, attempt);
+          } catch (PeerUnavailableException e) {
+            throw ownerUnreachable(n, e);
           } catch (WritesLostException e) {
             // this flush went through, but UNSTABLE writes acknowledged by another session of the
             // owner may be gone: the COMMIT answers with the new verifier, the client resends them
@@ -1433,7 +1450,7 @@ public final class LocalNamespace implements Namespace {
     if (e instanceof IllegalStateException || e instanceof IllegalArgumentException) {
       return Status.of(Status.INVAL, m);
     }
-    if (e instanceof NotOwnerException) {
+    if (e instanceof NotOwnerException || e instanceof PeerUnavailableException) {
       return Status.of(Status.JUKEBOX, m); // the vDisk is moving: the client retries later
     }
     log.warn("I/O error: {}", e.toString());

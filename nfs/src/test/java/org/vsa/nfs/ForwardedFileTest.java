@@ -203,6 +203,36 @@ class ForwardedFileTest {
   }
 
   @Test
+  void anUnreachableOwnerGetsJukeboxAndTheFileServesOnceTheCatalogPointsToALiveOne() throws Exception {
+    // a third owner, C, that dies while the catalog still points at it
+    RemoteVolumeServer c3 = RemoteVolumeServer.start(RemoteVolumeServer.Config.defaults().withPort(0),
+        exports(new AtomicLong(), Set.of()));
+    try (Nfs3Client c = new Nfs3Client(new RpcClient(new InetSocketAddress("127.0.0.1", server.localAddress().getPort()),
+        0, 0), new RpcClient(new InetSocketAddress("127.0.0.1", server.mountAddress().getPort()), 0, 0));
+        PeerClient toC = new PeerClient(c3.localAddress(), PeerClient.Config.defaults())) {
+      catalog.owner = toC;
+      byte[] root = c.mnt("/default");
+      Nfs3Client.Res created = c.create(root, "away.raw", 0);
+      assertEquals(0, created.status());
+      byte[] fh = created.fh();
+      byte[] data = TestEngines.pattern(11, 8192);
+      Nfs3Client.Wrote w = c.write(fh, 0, data, 0); // UNSTABLE, acknowledged by C
+      assertEquals(0, w.status());
+      c3.close(); // C dies
+      catalog.owner = toA; // the cluster now says A (the catalog only asks again once told)
+      RpcClient.XdrIn r = c.nfs.call(RpcClient.NFS, 3, 6, o -> o.opaque(fh).l(0).i(8192));
+      assertEquals(Status.JUKEBOX, r.i(), "an unreachable owner: try again later, not an I/O error");
+      // the client retries: the catalog resolved the owner again
+      assertArrayEquals(data, c.read(fh, 0, 8192));
+      assertFalse(java.util.Arrays.equals(w.verifier(), c.commit(fh)),
+          "C may have lost the UNSTABLE write: the COMMIT verifier differs, the client resends");
+    } finally {
+      catalog.owner = toA;
+      c3.close();
+    }
+  }
+
+  @Test
   void anOwnerMoveBetweenAnUnstableWriteAndItsCommitChangesTheVerifier() throws Exception {
     try (Nfs3Client c = new Nfs3Client(new RpcClient(new InetSocketAddress("127.0.0.1", server.localAddress().getPort()),
         0, 0), new RpcClient(new InetSocketAddress("127.0.0.1", server.mountAddress().getPort()), 0, 0))) {

@@ -103,7 +103,7 @@ public final class PeerClient implements Closeable {
   private final Object connectLock = new Object();
   private volatile Channel channel;
   private long lastFailedConnectNanos;
-  private IOException lastConnectError;
+  private PeerUnavailableException lastConnectError;
   private volatile boolean closed;
 
   /** A request in flight: its channel, when it expires, its visible and final replies. */
@@ -169,7 +169,7 @@ public final class PeerClient implements Closeable {
       slot = slots.tryAcquire(waitNanos, TimeUnit.NANOSECONDS);
       room = slot && bytes.tryAcquire(kib, Math.max(0, waitNanos - (System.nanoTime() - t0)), TimeUnit.NANOSECONDS);
       if (!room) {
-        throw new IOException("forwarding to " + peer + ": no room for the request in "
+        throw new PeerUnavailableException("forwarding to " + peer + ": no room for the request in "
             + config.requestTimeout().toMillis() + " ms (" + config.maxInFlight() + " requests in flight)");
       }
       Channel ch = connect();
@@ -186,11 +186,11 @@ public final class PeerClient implements Closeable {
       payload = null;
       ch.writeAndFlush(new Wire.Out(type, 0, c.id, p)).addListener(f -> {
         if (!f.isSuccess()) {
-          c.fail(new IOException("forwarding to " + peer + ": send failed: " + f.cause(), f.cause()));
+          c.fail(new PeerUnavailableException("forwarding to " + peer + ": send failed: " + f.cause(), f.cause()));
         }
       });
       if (!ch.isActive()) {
-        c.fail(new IOException("forwarding to " + peer + ": connection lost"));
+        c.fail(new PeerUnavailableException("forwarding to " + peer + ": connection lost"));
       }
       return c;
     } catch (InterruptedException e) {
@@ -218,12 +218,15 @@ public final class PeerClient implements Closeable {
       throw new InterruptedIOException("interrupted while waiting for " + peer);
     } catch (ExecutionException e) {
       Throwable c = e.getCause();
+      if (c instanceof PeerUnavailableException pu) {
+        throw new PeerUnavailableException(pu.getMessage(), pu); // the caller's stack, the cause's message
+      }
       if (c instanceof IOException io) {
-        throw new IOException(io.getMessage(), io); // the caller's stack, the cause's message
+        throw new IOException(io.getMessage(), io);
       }
       throw new IOException("forwarding to " + peer + ": " + c, c);
     } catch (TimeoutException e) {
-      throw new IOException("forwarding to " + peer + ": no reply in " + config.requestTimeout().toMillis() + " ms");
+      throw new PeerUnavailableException("forwarding to " + peer + ": no reply in " + config.requestTimeout().toMillis() + " ms");
     }
   }
 
@@ -247,7 +250,7 @@ public final class PeerClient implements Closeable {
       }
       long now = System.nanoTime();
       if (lastConnectError != null && now - lastFailedConnectNanos < config.connectTimeout().toNanos()) {
-        throw new IOException(lastConnectError.getMessage(), lastConnectError);
+        throw new PeerUnavailableException(lastConnectError.getMessage(), lastConnectError);
       }
       ChannelFuture f = bootstrap.connect(peer);
       boolean finished = f.awaitUninterruptibly(config.connectTimeout().toMillis() + 500);
@@ -255,7 +258,7 @@ public final class PeerClient implements Closeable {
         f.cancel(false);
         f.channel().close();
         lastFailedConnectNanos = System.nanoTime();
-        lastConnectError = new IOException("forwarding to " + peer + ": cannot connect: "
+        lastConnectError = new PeerUnavailableException("forwarding to " + peer + ": cannot connect: "
             + (finished ? String.valueOf(f.cause()) : "no answer in " + config.connectTimeout().toMillis() + " ms"));
         log.warn("{}", lastConnectError.getMessage());
         throw lastConnectError;
@@ -263,7 +266,7 @@ public final class PeerClient implements Closeable {
       lastConnectError = null;
       channel = f.channel();
       Channel ch = channel;
-      ch.closeFuture().addListener(x -> failAll(ch, new IOException("forwarding to " + peer + ": connection lost")));
+      ch.closeFuture().addListener(x -> failAll(ch, new PeerUnavailableException("forwarding to " + peer + ": connection lost")));
       return ch;
     }
   }
@@ -282,7 +285,7 @@ public final class PeerClient implements Closeable {
       if (now - c.deadlineNanos > 0) {
         log.warn("forwarding to {}: request {} got no reply in {} ms; closing the connection", peer, c.id,
             config.requestTimeout().toMillis());
-        c.fail(new IOException("forwarding to " + peer + ": no reply in " + config.requestTimeout().toMillis() + " ms"));
+        c.fail(new PeerUnavailableException("forwarding to " + peer + ": no reply in " + config.requestTimeout().toMillis() + " ms"));
         c.channel.close();
       }
     }
@@ -304,7 +307,7 @@ public final class PeerClient implements Closeable {
         r = Reply.decode(f.type(), f.payload());
       } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
         log.warn("forwarding to {}: malformed reply ({}); closing the connection", peer, e.getMessage());
-        c.fail(new IOException("forwarding to " + peer + ": malformed reply: " + e.getMessage()));
+        c.fail(new PeerUnavailableException("forwarding to " + peer + ": malformed reply: " + e.getMessage()));
         ctx.close();
         return;
       } finally {

@@ -23,6 +23,8 @@ import org.vsa.volume.VolumeOfflineException;
  *   <li>{@link NotOwnerException}: the peer no longer serves the vDisk; resolve its owner again.
  *       {@link VolumeOfflineException}: it is offline on its owner. Arguments the owner refuses
  *       (unaligned, past the end) throw {@link IllegalArgumentException}, as a local volume does.
+ *       {@link PeerUnavailableException}: the owner could not be reached or stopped answering
+ *       (bounded by the connect and request timeouts); the outcome is unknown.
  *   <li>Size, block size, identity, read-only and ready are those the owner reported with its last
  *       answer (each answer carries them): {@link #refresh} asks anew.
  *   <li>{@link #contentStamp()} is 0 (unknown): another node's writes are not seen here, so a

@@ -179,6 +179,20 @@ class RemoteVolumeTest {
   }
 
   @Test
+  void peerClientsKeepOneVolumePerVdiskUntilItsOwnerMoves() throws IOException {
+    try (PeerClients clients = new PeerClients(PeerClient.Config.defaults())) {
+      RemoteVolume v = clients.volume("d", server.localAddress());
+      assertTrue(v == clients.volume("d", server.localAddress()), "a map lookup once opened");
+      assertTrue(clients.peer(server.localAddress()) == v.peer(), "one connection per peer");
+      clients.forget("d");
+      RemoteVolume again = clients.volume("d", server.localAddress());
+      assertTrue(again != v);
+      TestEngines.write(again, 0, TestEngines.pattern(8, 4096), Durability.DURABLE);
+      assertArrayEquals(TestEngines.pattern(8, 4096), TestEngines.read(v, 0, 4096));
+    }
+  }
+
+  @Test
   void resizeGoesToTheOwnerAndGrowOnlyNeverShrinks() throws IOException {
     RemoteVolume v = client.open("d");
     v.resize(SIZE * 2, true);
@@ -252,8 +266,8 @@ class RemoteVolumeTest {
     }
     try (PeerClient c = new PeerClient(new InetSocketAddress("127.0.0.1", port), PeerClient.Config.defaults())) {
       long t0 = System.nanoTime();
-      assertThrows(IOException.class, () -> c.open("d"));
-      assertThrows(IOException.class, () -> c.open("d"));
+      assertThrows(PeerUnavailableException.class, () -> c.open("d"));
+      assertThrows(PeerUnavailableException.class, () -> c.open("d"));
       assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(20));
     }
   }
@@ -273,7 +287,7 @@ class RemoteVolumeTest {
       });
       sink.start();
       long t0 = System.nanoTime();
-      IOException e = assertThrows(IOException.class, () -> c.open("d"));
+      IOException e = assertThrows(PeerUnavailableException.class, () -> c.open("d"));
       assertTrue(e.getMessage().contains("no reply"), e.getMessage());
       assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10));
       sink.join(10_000);
@@ -286,7 +300,7 @@ class RemoteVolumeTest {
     TestEngines.write(v, 0, TestEngines.pattern(7, 4096), Durability.DURABLE);
     int port = server.localAddress().getPort();
     server.close();
-    assertThrows(IOException.class, () -> TestEngines.read(v, 0, 4096));
+    assertThrows(PeerUnavailableException.class, () -> TestEngines.read(v, 0, 4096));
     server = RemoteVolumeServer.start(RemoteVolumeServer.Config.defaults().withPort(port), exports);
     // at most one connection attempt per connect timeout: retry for a bounded time
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

@@ -232,7 +232,7 @@ class WireAbuseTest {
       });
       liar.start();
       long t0 = System.nanoTime();
-      IOException e = assertThrows(IOException.class, () -> c.open("d"));
+      IOException e = assertThrows(PeerUnavailableException.class, () -> c.open("d"));
       assertTrue(e.getMessage().contains("connection lost"), e.getMessage());
       assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10));
       liar.join(10_000);
