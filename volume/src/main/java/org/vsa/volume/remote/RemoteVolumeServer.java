@@ -39,11 +39,14 @@ import org.vsa.volume.VolumeOfflineException;
  * caller asks the cluster who owns it now.
  *
  * <p>Requests run on a bounded pool of worker threads, never on the event loops (a write may
- * wait for the write buffer, the group commit or the DTL). A connection has at most
- * {@link Config#maxInFlightPerConnection} requests in progress: beyond that the server stops
- * reading from it until some are answered, so a client cannot make it hold more than that many
- * frames (each at most {@link Wire#MAX_PAYLOAD_BYTES}). A {@code DURABLE} write and a flush are
- * answered (final reply) only once the local vDisk has made them durable.
+ * wait for the write buffer, the group commit or the DTL). Memory is bounded: a connection has at
+ * most {@link Config#maxInFlightPerConnection} requests in progress, and all connections together
+ * at most about {@link Config#maxBufferedBytes} of request and reply data (a READ counts its reply
+ * from its arrival); beyond either the server stops reading from the connection until some are
+ * answered, and it also stops while a connection's unsent replies exceed 4 MiB (a client that does
+ * not read). Each connection may overshoot by one frame ({@link Wire#MAX_PAYLOAD_BYTES}). A
+ * {@code DURABLE} write and a flush are answered (final reply) only once the local vDisk has made
+ * them durable.
  */
 public final class RemoteVolumeServer implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(RemoteVolumeServer.class);
@@ -74,29 +77,30 @@ public final class RemoteVolumeServer implements Closeable {
    * @param port 0 for an ephemeral port (tests)
    */
   public record Config(String bindAddress, int port, int workerThreads, int maxConnections,
-      int maxInFlightPerConnection) {
+      int maxInFlightPerConnection, long maxBufferedBytes) {
     public static final int DEFAULT_PORT = 3270;
 
     public Config {
       if (port < 0 || port > 65535) {
         throw new IllegalArgumentException("forward port " + port + " is not in 0..65535");
       }
-      if (workerThreads < 1 || maxConnections < 1 || maxInFlightPerConnection < 1) {
+      if (workerThreads < 1 || maxConnections < 1 || maxInFlightPerConnection < 1
+          || maxBufferedBytes < Wire.MAX_PAYLOAD_BYTES) {
         throw new IllegalArgumentException("forward server: workerThreads, maxConnections and "
-            + "maxInFlightPerConnection must be positive");
+            + "maxInFlightPerConnection must be positive, maxBufferedBytes at least " + Wire.MAX_PAYLOAD_BYTES);
       }
     }
 
     public static Config defaults() {
-      return new Config("127.0.0.1", DEFAULT_PORT, 32, 256, 64);
+      return new Config("127.0.0.1", DEFAULT_PORT, 32, 64, 64, 256L << 20);
     }
 
     public Config withPort(int p) {
-      return new Config(bindAddress, p, workerThreads, maxConnections, maxInFlightPerConnection);
+      return new Config(bindAddress, p, workerThreads, maxConnections, maxInFlightPerConnection, maxBufferedBytes);
     }
 
     public Config withBindAddress(String a) {
-      return new Config(a, port, workerThreads, maxConnections, maxInFlightPerConnection);
+      return new Config(a, port, workerThreads, maxConnections, maxInFlightPerConnection, maxBufferedBytes);
     }
   }
 
@@ -108,6 +112,10 @@ public final class RemoteVolumeServer implements Closeable {
   private final ExecutorService workers;
   private final Channel listener;
   private final AtomicInteger connections = new AtomicInteger();
+  /** Bytes of the requests in progress, all connections together (see {@link Config#maxBufferedBytes}). */
+  private final java.util.concurrent.atomic.AtomicLong bufferedBytes = new java.util.concurrent.atomic.AtomicLong();
+  /** Connections that stopped reading because {@link #bufferedBytes} was over the bound. */
+  private final java.util.Queue<ChannelHandlerContext> starved = new java.util.concurrent.ConcurrentLinkedQueue<>();
   private final io.netty.channel.group.ChannelGroup children =
       new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
 
@@ -176,6 +184,8 @@ public final class RemoteVolumeServer implements Closeable {
     protected void channelRead0(ChannelHandlerContext ctx, Wire.Frame f) {
       // the decoder's retained payload: the worker releases it
       inFlight++;
+      long bytes = Wire.HEADER_BYTES + f.payload().readableBytes() + replyBytes(f);
+      bufferedBytes.addAndGet(bytes);
       updateReading(ctx);
       try {
         workers.execute(() -> {
@@ -183,15 +193,18 @@ public final class RemoteVolumeServer implements Closeable {
             serve(ctx, f);
           } finally {
             f.payload().release();
+            bufferedBytes.addAndGet(-bytes);
             ctx.channel().eventLoop().execute(() -> {
               inFlight--;
               updateReading(ctx);
             });
+            wakeStarved();
           }
         });
       } catch (java.util.concurrent.RejectedExecutionException e) {
         f.payload().release();
         inFlight--;
+        bufferedBytes.addAndGet(-bytes);
         ctx.close(); // the server is closing
       }
     }
@@ -202,9 +215,16 @@ public final class RemoteVolumeServer implements Closeable {
      * server queue replies without end).
      */
     private void updateReading(ChannelHandlerContext ctx) {
-      boolean read = inFlight < config.maxInFlightPerConnection() && ctx.channel().isWritable();
+      boolean room = bufferedBytes.get() <= config.maxBufferedBytes();
+      boolean read = inFlight < config.maxInFlightPerConnection() && ctx.channel().isWritable() && room;
       if (ctx.channel().config().isAutoRead() != read) {
         ctx.channel().config().setAutoRead(read);
+      }
+      if (!room) {
+        starved.add(ctx);
+        if (bufferedBytes.get() <= config.maxBufferedBytes()) {
+          wakeStarved(); // freed meanwhile
+        }
       }
     }
 
@@ -224,6 +244,27 @@ public final class RemoteVolumeServer implements Closeable {
         log.warn("forward server: closing connection from {}", ctx.channel().remoteAddress(), cause);
       }
       ctx.close();
+    }
+  }
+
+  /** The data a request's reply will carry (a READ's), counted against the bound from its arrival. */
+  private static long replyBytes(Wire.Frame f) {
+    ByteBuf p = f.payload();
+    if (f.type() != Wire.READ || p.readableBytes() < 2) {
+      return 64;
+    }
+    int at = p.readerIndex() + 2 + p.getUnsignedShort(p.readerIndex()) + 8;
+    return at + 4 <= p.writerIndex() ? Math.max(64, Math.min(p.getInt(at), Wire.MAX_IO_BYTES)) : 64;
+  }
+
+  /** Lets the connections that stopped for the server-wide bound read again, once under it. */
+  private void wakeStarved() {
+    while (bufferedBytes.get() <= config.maxBufferedBytes()) {
+      ChannelHandlerContext c = starved.poll();
+      if (c == null) {
+        return;
+      }
+      c.channel().eventLoop().execute(() -> ((Conn) c.handler()).updateReading(c));
     }
   }
 

@@ -217,6 +217,37 @@ class WireAbuseTest {
   }
 
   @Test
+  void aServerWideBudgetOfOneFrameStillServesSeveralClientsCorrectly() throws Exception {
+    RemoteVolumeServer.Config tiny = new RemoteVolumeServer.Config("127.0.0.1", 0, 4, 8, 64, Wire.MAX_PAYLOAD_BYTES);
+    try (RemoteVolumeServer s = RemoteVolumeServer.start(tiny, name -> engine.handle(name).map(v -> v))) {
+      java.util.List<java.util.concurrent.Future<?>> fs = new java.util.ArrayList<>();
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+      try {
+        for (int t = 0; t < 3; t++) {
+          int thread = t;
+          fs.add(pool.submit(() -> {
+            try (PeerClient c = new PeerClient(s.localAddress(), PeerClient.Config.defaults())) {
+              RemoteVolume v = c.open("d");
+              for (int i = 0; i < 4; i++) {
+                byte[] b = TestEngines.pattern(thread * 100 + i, 2 << 20); // two frames each way
+                long at = (long) thread * (2 << 20);
+                TestEngines.write(v, at, b, Durability.BUFFERED);
+                assertArrayEquals(b, TestEngines.read(v, at, 2 << 20));
+              }
+            }
+            return null;
+          }));
+        }
+        for (var f : fs) {
+          f.get(60, TimeUnit.SECONDS);
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
+  @Test
   void aServerAnsweringGarbageFailsTheClientsRequestWithoutAHang() throws Exception {
     try (java.net.ServerSocket ss = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
         PeerClient c = new PeerClient(new InetSocketAddress("127.0.0.1", ss.getLocalPort()), PeerClient.Config.defaults())) {
