@@ -166,7 +166,18 @@ public final class ForwardNfsBench {
     Map<String, List<Double>> outs = new java.util.TreeMap<>();
     try (Engine engine = Engine.start(cfg);
         RemoteVolumeServer server = RemoteVolumeServer.start(RemoteVolumeServer.Config.defaults().withPort(0),
-            n -> engine.handle(n).map(x -> x));
+            new RemoteVolumeServer.Exports() {
+              @Override
+              public Optional<BlockVolume> lookup(String n) {
+                return engine.handle(n).map(x -> x);
+              }
+
+              @Override
+              public BlockVolume resize(String n, long sizeBytes) throws IOException {
+                engine.resize(n, sizeBytes);
+                return engine.handle(n).orElseThrow();
+              }
+            });
         PeerClient client = new PeerClient(new InetSocketAddress("127.0.0.1", server.localAddress().getPort()),
             PeerClient.Config.defaults())) {
       direct = new Direct(engine);
@@ -181,6 +192,7 @@ public final class ForwardNfsBench {
                 + "&mountport=" + s.mountAddress().getPort() + "&version=3";
             run("sync");
             double tIn = run("nfs-cp", src.toString(), url);
+            Files.deleteIfExists(back); // nfs-cp does not overwrite a local file
             run("sync");
             double tOut = run("nfs-cp", url, back.toString());
             if (Files.mismatch(src, back) != -1) {
@@ -213,10 +225,12 @@ public final class ForwardNfsBench {
         .withExports(List.of(Export.open("default")));
   }
 
+  /** The median (of an even count: the mean of the middle two). */
   static double median(List<Double> xs) {
     List<Double> s = new ArrayList<>(xs);
     s.sort(null);
-    return s.get(s.size() / 2);
+    int n = s.size();
+    return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
   }
 
   /** Runs a command, fails on a non-zero exit; returns its wall time in seconds. */
