@@ -24,6 +24,9 @@ import org.slf4j.LoggerFactory;
 import org.vsa.volume.BlockVolume;
 import org.vsa.volume.Durability;
 import org.vsa.volume.Verify;
+import org.vsa.volume.remote.NotOwnerException;
+import org.vsa.volume.remote.PeerUnavailableException;
+import org.vsa.volume.remote.WritesLostException;
 
 /**
  * A vPool's namespace on local flash: inodes in RAM, every change logged to a {@link Journal}
@@ -900,18 +903,15 @@ public final class LocalNamespace implements Namespace {
         readSmall(n, offset, dst, len);
         return new Read(len, attrOf(n));
       }
-      BlockVolume v = volume(n);
-      int bs = v.blockSize();
-      long start = offset - offset % bs;
-      long end = roundUp(offset + len, bs);
-      if (start == offset && end == offset + len) {
-        ByteBuffer d = dst.slice(dst.position(), len);
-        v.read(offset, d);
-      } else {
-        ByteBuffer tmp = ByteBuffer.allocate((int) (end - start));
-        v.read(start, tmp);
-        tmp.position((int) (offset - start)).limit((int) (offset - start) + len);
-        dst.duplicate().put(tmp);
+      for (int attempt = 1; ; attempt++) {
+        try {
+          readVdisk(volume(n), offset, dst, len);
+          break;
+        } catch (NotOwnerException e) {
+          ownerMoved(n, e, attempt);
+        } catch (PeerUnavailableException e) {
+          throw ownerUnreachable(n, e);
+        }
       }
       dst.position(dst.position() + len);
       return new Read(len, attrOf(n));
@@ -920,6 +920,63 @@ public final class LocalNamespace implements Namespace {
     } finally {
       n.io.readLock().unlock();
     }
+  }
+
+  /** Reads {@code len} bytes at {@code offset} of the vDisk into {@code dst} (its position kept). */
+  private static void readVdisk(BlockVolume v, long offset, ByteBuffer dst, int len) throws IOException {
+    int bs = v.blockSize();
+    long start = offset - offset % bs;
+    long end = roundUp(offset + len, bs);
+    if (start == offset && end == offset + len) {
+      ByteBuffer d = dst.slice(dst.position(), len);
+      v.read(offset, d);
+    } else {
+      ByteBuffer tmp = ByteBuffer.allocate((int) (end - start));
+      v.read(start, tmp);
+      tmp.position((int) (offset - start)).limit((int) (offset - start) + len);
+      dst.duplicate().put(tmp);
+    }
+  }
+
+  /** At most this many tries of one operation on a vDisk whose owner keeps moving; then JUKEBOX. */
+  static final int OWNER_TRIES = 3;
+
+  private final java.util.concurrent.atomic.AtomicLong writeEpoch = new java.util.concurrent.atomic.AtomicLong();
+
+  @Override
+  public long writeEpoch() {
+    return writeEpoch.get();
+  }
+
+  /**
+   * The file's vDisk is no longer served where its volume pointed: UNSTABLE writes acknowledged
+   * there may be lost (a new write verifier makes clients send them again), and the catalog resolves
+   * the owner again for the next try; after {@link #OWNER_TRIES} the client is told to retry later.
+   */
+  private void ownerMoved(Inode n, NotOwnerException e, int attempt) throws NfsException {
+    writesMayBeLost(n, e);
+    catalog.moved(n.volume);
+    if (attempt >= OWNER_TRIES) {
+      throw Status.of(Status.JUKEBOX, "vDisk " + n.volume + " is moving: " + e.getMessage());
+    }
+  }
+
+  /**
+   * The file's vDisk's owner did not answer (down, paused, cut off) or went away mid-request: the
+   * outcome is unknown and UNSTABLE writes it held may be lost (new verifier); the catalog resolves
+   * the owner again, and the client is told to retry later (JUKEBOX) rather than given an I/O error,
+   * so that it rides out a failover. Not retried here: a request that timed out already took long.
+   */
+  private NfsException ownerUnreachable(Inode n, IOException e) {
+    writesMayBeLost(n, e);
+    catalog.moved(n.volume);
+    return Status.of(Status.JUKEBOX, "vDisk " + n.volume + ": " + e.getMessage());
+  }
+
+  private void writesMayBeLost(Inode n, IOException e) {
+    long epoch = writeEpoch.incrementAndGet();
+    log.warn("namespace {}: file {} (vDisk {}): {}; new write verifier (epoch {}): clients resend uncommitted writes",
+        vpool, n.id, n.volume, e.getMessage(), epoch);
   }
 
   private void readSmall(Inode n, long offset, ByteBuffer dst, int len) throws IOException {
@@ -979,7 +1036,18 @@ public final class LocalNamespace implements Namespace {
       }
       Settle settle = Settle.NONE;
       if (n.volume != null || !writeSmall(n, offset, data, durability)) {
-        settle = writeVdisk(n, offset, data, durability, false);
+        int at = data.position();
+        for (int attempt = 1; ; attempt++) {
+          try {
+            settle = writeVdisk(n, offset, data, durability, false);
+            break;
+          } catch (NotOwnerException e) {
+            data.position(at); // nothing was written: try again, on the new owner
+            ownerMoved(n, e, attempt);
+          } catch (PeerUnavailableException e) {
+            throw ownerUnreachable(n, e);
+          }
+        }
       }
       return new Written(len, durability == Durability.DURABLE, attrOf(n), settle);
     } catch (IOException e) {
@@ -1045,7 +1113,7 @@ public final class LocalNamespace implements Namespace {
     }
     try {
       if (end > v.sizeBytes()) {
-        v = catalog.resize(n.volume, Math.min(growTo(end), roundUp(MAX_FILE_BYTES, 4096)));
+        v = catalog.grow(n.volume, Math.min(growTo(end), roundUp(MAX_FILE_BYTES, 4096)));
       }
       if (aligned) {
         pending = v.writeDeferred(offset, data, durability);
@@ -1103,6 +1171,10 @@ public final class LocalNamespace implements Namespace {
         if (at >= 0) {
           journal.syncTo(at); // the new size is as durable as the data
         }
+      } catch (NotOwnerException | PeerUnavailableException e) {
+        // the owner went away between taking the write and making it durable: unknown outcome,
+        // the client sends it again
+        throw ownerUnreachable(n, e);
       } catch (IOException e) {
         throw ioError(e);
       }
@@ -1179,7 +1251,21 @@ public final class LocalNamespace implements Namespace {
     n.io.readLock().lock();
     try {
       if (n.volume != null) {
-        volume(n).flush();
+        for (int attempt = 1; ; attempt++) {
+          try {
+            volume(n).flush();
+            break;
+          } catch (NotOwnerException e) {
+            ownerMoved(n, e, attempt);
+          } catch (PeerUnavailableException e) {
+            throw ownerUnreachable(n, e);
+          } catch (WritesLostException e) {
+            // this flush went through, but UNSTABLE writes acknowledged by another session of the
+            // owner may be gone: the COMMIT answers with the new verifier, the client resends them
+            writesMayBeLost(n, e);
+            break;
+          }
+        }
       } else if (Files.exists(dataFile(n.id))) {
         DataFiles.Open f = data.acquire(n.id);
         try {
@@ -1368,6 +1454,9 @@ public final class LocalNamespace implements Namespace {
       // this node no longer owns the vDisk: the client retries later, by then served by its new owner
       log.info("vDisk fenced here: {}", m);
       return Status.of(Status.JUKEBOX, m);
+    }
+    if (e instanceof NotOwnerException || e instanceof PeerUnavailableException) {
+      return Status.of(Status.JUKEBOX, m); // the vDisk is moving: the client retries later
     }
     log.warn("I/O error: {}", e.toString());
     return Status.of(Status.IO, m);

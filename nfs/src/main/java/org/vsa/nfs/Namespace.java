@@ -84,6 +84,16 @@ public interface Namespace extends Closeable {
     return 0;
   }
 
+  /**
+   * Grows whenever writes this namespace acknowledged as UNSTABLE may have been lost although the
+   * server kept running (a file's vDisk moved to another owner, whose flush could not cover what
+   * the old owner held). The WRITE and COMMIT verifiers change with it, so that clients send their
+   * uncommitted writes again. 0 (the default) for a namespace whose vDisks never move.
+   */
+  default long writeEpoch() {
+    return 0;
+  }
+
   /** Reads into {@code dst} at {@code offset}. */
   Read read(long fileId, long offset, ByteBuffer dst) throws NfsException;
 

@@ -626,6 +626,7 @@ final class Nfs3Program implements RpcDispatchable {
   private boolean write(RpcCall call, byte[] fh, long offset, long count, int stable, ByteBuffer data, boolean atOnce) {
     Target t;
     Namespace.Written w;
+    long epoch;
     try {
       t = target(call, fh);
     } catch (NfsException e) {
@@ -647,6 +648,9 @@ final class Nfs3Program implements RpcDispatchable {
       need(t, a, 2, true);
       // stable_how -> Durability, here at the edge: FILE_SYNC and DATA_SYNC are durable on reply.
       Durability d = stable == UNSTABLE ? Durability.BUFFERED : Durability.DURABLE;
+      // the verifier as it was before the write: if its vDisk's owner moves meanwhile, the client
+      // sees a COMMIT verifier that differs from this WRITE's and resends
+      epoch = t.ns().writeEpoch();
       if (atOnce) {
         w = t.ns().writeAtOnce(t.fileId(), offset, data, d);
         if (w == null) {
@@ -660,7 +664,7 @@ final class Nfs3Program implements RpcDispatchable {
       return true;
     }
     if (w.settle() == Namespace.Settle.NONE) {
-      replyWritten(call, t, w);
+      replyWritten(call, t, w, epoch);
       return true;
     }
     Target target = t;
@@ -675,18 +679,32 @@ final class Nfs3Program implements RpcDispatchable {
         reply(call, Status.SERVERFAULT, attrs(Fail.WCC, target));
         return;
       }
-      replyWritten(call, target, w);
+      replyWritten(call, target, w, epoch);
     });
     return true;
   }
 
-  private void replyWritten(RpcCall call, Target t, Namespace.Written w) {
+  private void replyWritten(RpcCall call, Target t, Namespace.Written w, long epoch) {
     int committed = w.durable() ? FILE_SYNC : UNSTABLE;
+    byte[] verifier = verifier(epoch);
     reply(call, Status.OK, wccThen(t, w.after(), out -> {
       out.xdrEncodeInt(w.count());
       out.xdrEncodeInt(committed);
-      out.xdrEncodeOpaque(writeVerifier, 8);
+      out.xdrEncodeOpaque(verifier, 8);
     }));
+  }
+
+  /** The write verifier: random at the start, changed by each epoch of possibly lost writes. */
+  private byte[] verifier(long epoch) {
+    if (epoch == 0) {
+      return writeVerifier;
+    }
+    byte[] v = writeVerifier.clone();
+    long x = epoch * 0x9E3779B97F4A7C15L;
+    for (int i = 0; i < 8; i++) {
+      v[i] ^= (byte) (x >>> (8 * i));
+    }
+    return v;
   }
 
   /** The reply of CREATE, MKDIR, SYMLINK: the new handle and attributes, the directory's wcc. */
@@ -958,7 +976,8 @@ final class Nfs3Program implements RpcDispatchable {
     in.xdrDecodeInt();
     serve(call, fh, Fail.WCC, t -> {
       t.ns().commit(t.fileId());
-      return wccThen(t, t.attr(), out -> out.xdrEncodeOpaque(writeVerifier, 8));
+      byte[] verifier = verifier(t.ns().writeEpoch()); // after the commit: a loss it found changes it
+      return wccThen(t, t.attr(), out -> out.xdrEncodeOpaque(verifier, 8));
     });
   }
 }

@@ -28,7 +28,7 @@ public final class Status {
   public static final int TOOSMALL = 10005;
   public static final int SERVERFAULT = 10006;
   public static final int BADTYPE = 10007;
-  /** Try again later: the client retries after a delay. */
+  /** "Try again later": the file's vDisk is fenced here or moving to another owner; the client retries. */
   public static final int JUKEBOX = 10008;
 
   static NfsException of(int status, String message) {

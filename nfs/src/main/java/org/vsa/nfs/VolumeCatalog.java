@@ -9,6 +9,17 @@ import org.vsa.volume.BlockVolume;
  * The vDisks the NFS front end may see and create, so that {@code nfs} never depends on the
  * engine's concrete lifecycle. The appliance implements it over its {@code Engine}; tests over a
  * real engine too.
+ *
+ * <p>In a cluster a vDisk may be owned by another node: {@link #get} then hands out a volume that
+ * forwards to the owner (an {@code org.vsa.volume.remote.RemoteVolume}). The NFS server calls
+ * {@link #get} for every READ, WRITE and COMMIT, so it must be cheap (a lookup, not a round trip).
+ * What the server assumes of the volumes it gets, local or not: a volume whose owner no longer
+ * serves the vDisk throws {@code NotOwnerException}; the server then calls {@link #moved} and
+ * {@link #get} again and retries, and changes its write verifier (UNSTABLE writes the old owner
+ * acknowledged may be gone, so clients send again what they had not committed); a flush that
+ * throws {@code WritesLostException} changes the verifier too. A volume that cannot tell whether
+ * its content changed answers 0 to {@code contentStamp} (never read ahead), and a remote one
+ * answers false to {@code writesAtOnce} (its writes never run on the selector thread).
  */
 public interface VolumeCatalog {
 
@@ -30,4 +41,20 @@ public interface VolumeCatalog {
   BlockVolume resize(String name, long sizeBytes) throws IOException;
 
   void delete(String name) throws IOException;
+
+  /**
+   * Grows the vDisk to at least {@code sizeBytes} (a multiple of 4096), never shrinks it: the size
+   * the caller saw may be stale (another node's volume answers its owner's last reported size).
+   */
+  default BlockVolume grow(String name, long sizeBytes) throws IOException {
+    BlockVolume v = get(name).orElseThrow(() -> new IOException("vDisk " + name + " is gone"));
+    return v.sizeBytes() >= sizeBytes ? v : resize(name, sizeBytes);
+  }
+
+  /**
+   * The NFS server got {@code NotOwnerException} from the vDisk's volume: its owner moved, and the
+   * next {@link #get} should resolve it again. The default does nothing (a catalog that resolves
+   * at every {@link #get}).
+   */
+  default void moved(String name) {}
 }
