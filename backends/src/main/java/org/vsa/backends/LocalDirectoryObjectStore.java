@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Durability.</b> A put writes a temp file ({@code .tmp-*}) in the namespace directory,
  * forces it, renames it over the name (atomic, replacing) and then forces the directory, so that
  * the rename itself survives a crash before put returns. A crash leaves at worst a temp file; the
- * constructor removes those. Namespace creation and deletion and object deletion force the parent
+ * constructor removes those older than 15 minutes (younger ones may be another appliance's puts in
+ * flight, when nodes share the directory). Namespace creation and deletion and object deletion force the parent
  * directory too.
  *
  * <p><b>Atomic replace.</b> A rename swaps whole inodes, and an open channel keeps reading the
@@ -479,15 +480,29 @@ public final class LocalDirectoryObjectStore implements ObjectStore {
     }
   }
 
-  /** Crash leftovers: temp files of puts that never reached their rename. */
+  /**
+   * How old a temp file must be to count as a crash leftover. Several appliances may share one
+   * backend directory (a cluster on a shared file system): a younger temp file may be another
+   * node's put in flight, which deleting would fail. Younger leftovers go at a later start.
+   */
+  static final long TEMP_LEFTOVER_AGE_MILLIS = 15 * 60_000L;
+
+  /** Crash leftovers: temp files of puts that never reached their rename, older than {@link #TEMP_LEFTOVER_AGE_MILLIS}. */
   private void removeTempFiles() throws IOException {
     int removed = 0;
+    long before = System.currentTimeMillis() - TEMP_LEFTOVER_AGE_MILLIS;
     try (DirectoryStream<Path> namespaces = Files.newDirectoryStream(root, Files::isDirectory)) {
       for (Path dir : namespaces) {
         try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, TEMP_PREFIX + "*")) {
           for (Path temp : temps) {
-            Files.deleteIfExists(temp);
-            removed++;
+            try {
+              if (Files.getLastModifiedTime(temp).toMillis() < before) {
+                Files.deleteIfExists(temp);
+                removed++;
+              }
+            } catch (NoSuchFileException e) {
+              // its put finished (renamed or linked) meanwhile
+            }
           }
         }
       }

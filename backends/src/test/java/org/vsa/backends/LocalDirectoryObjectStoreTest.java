@@ -290,9 +290,15 @@ class LocalDirectoryObjectStoreTest {
   void leftoverTempFilesAreRemovedAtStart() throws IOException {
     store.put(NS, "sco_1", content(6, 100));
     Path leftover = Files.write(root.resolve(NS).resolve(".tmp-crashed.tmp"), new byte[10]);
+    Files.setLastModifiedTime(leftover, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()
+        - LocalDirectoryObjectStore.TEMP_LEFTOVER_AGE_MILLIS - 60_000));
+    // a young temp file may be another appliance's put in flight on a shared directory: kept
+    Path inFlight = Files.write(root.resolve(NS).resolve(".tmp-in-flight.tmp"), new byte[10]);
     store.close();
     store = new LocalDirectoryObjectStore(root);
     assertFalse(Files.exists(leftover));
+    assertTrue(Files.exists(inFlight), "a temp file younger than the leftover age is left alone");
+    Files.delete(inFlight);
     assertArrayEquals(content(6, 100), store.get(NS, "sco_1"));
     assertEquals(List.of("sco_1"), store.list(NS, ""));
   }
