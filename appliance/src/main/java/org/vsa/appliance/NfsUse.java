@@ -3,11 +3,11 @@ package org.vsa.appliance;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.OptionalLong;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.vsa.volume.BlockVolume;
 import org.vsa.volume.Durability;
+import org.vsa.volume.ForwardingBlockVolume;
 
 /**
  * When each vDisk was last read or written over NFS. NFSv3 has no sessions and no open or close,
@@ -44,29 +44,23 @@ public final class NfsUse {
     last.remove(vdisk);
   }
 
-  private record Tracked(BlockVolume v, AtomicLong stamp) implements BlockVolume {
+  /** Stamps every I/O call's time; everything else passes through ({@link ForwardingBlockVolume}). */
+  private static final class Tracked extends ForwardingBlockVolume {
+    private final BlockVolume v;
+    private final AtomicLong stamp;
+
+    Tracked(BlockVolume v, AtomicLong stamp) {
+      this.v = v;
+      this.stamp = stamp;
+    }
+
+    @Override
+    protected BlockVolume delegate() {
+      return v;
+    }
+
     private void used() {
       stamp.lazySet(System.nanoTime());
-    }
-
-    @Override
-    public String name() {
-      return v.name();
-    }
-
-    @Override
-    public UUID id() {
-      return v.id();
-    }
-
-    @Override
-    public long sizeBytes() {
-      return v.sizeBytes();
-    }
-
-    @Override
-    public int blockSize() {
-      return v.blockSize();
     }
 
     @Override
@@ -79,16 +73,6 @@ public final class NfsUse {
     public void write(long offset, ByteBuffer src, Durability durability) throws IOException {
       used();
       v.write(offset, src, durability);
-    }
-
-    @Override
-    public long contentStamp() {
-      return v.contentStamp();
-    }
-
-    @Override
-    public boolean writesAtOnce(long bytes) {
-      return v.writesAtOnce(bytes);
     }
 
     @Override
@@ -109,14 +93,15 @@ public final class NfsUse {
       v.unmap(offset, length);
     }
 
+    /** Equal when tracking the same volume with the same stamp (as the record it was). */
     @Override
-    public boolean readOnly() {
-      return v.readOnly();
+    public boolean equals(Object o) {
+      return o instanceof Tracked t && t.v.equals(v) && t.stamp == stamp;
     }
 
     @Override
-    public boolean ready() {
-      return v.ready();
+    public int hashCode() {
+      return v.hashCode() * 31 + System.identityHashCode(stamp);
     }
   }
 }

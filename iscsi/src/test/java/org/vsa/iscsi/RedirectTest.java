@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -356,30 +355,10 @@ class RedirectTest {
     }
 
     BlockVolume wrap(BlockVolume v) {
-      return new BlockVolume() {
+      return new org.vsa.volume.ForwardingBlockVolume() {
         @Override
-        public String name() {
-          return v.name();
-        }
-
-        @Override
-        public UUID id() {
-          return v.id();
-        }
-
-        @Override
-        public long sizeBytes() {
-          return v.sizeBytes();
-        }
-
-        @Override
-        public int blockSize() {
-          return v.blockSize();
-        }
-
-        @Override
-        public void read(long offset, ByteBuffer dst) throws IOException {
-          v.read(offset, dst);
+        protected BlockVolume delegate() {
+          return v;
         }
 
         @Override
@@ -399,14 +378,11 @@ class RedirectTest {
           v.write(offset, src, durability);
         }
 
+        /** Through the gated {@link #write}, as the interface's default does. */
         @Override
-        public void flush() throws IOException {
-          v.flush();
-        }
-
-        @Override
-        public void unmap(long offset, long length) throws IOException {
-          v.unmap(offset, length);
+        public Pending writeDeferred(long offset, ByteBuffer src, Durability durability) throws IOException {
+          write(offset, src, durability);
+          return () -> { };
         }
       };
     }

@@ -2,21 +2,21 @@ package org.vsa.appliance.metrics;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.UUID;
 import org.vsa.volume.BlockVolume;
 import org.vsa.volume.Durability;
+import org.vsa.volume.ForwardingBlockVolume;
 
 /**
  * A vDisk as the front ends get it, counting its I/O into its {@link VdiskMeters}: iSCSI LUNs and
- * NFS files move the same meters. Forwards every method of {@link BlockVolume}, the default ones
- * too (a default left to the interface would silently turn off the fast path the engine
- * implements, e.g. {@link #writeDeferred} or {@link #writesAtOnce}); MeteredVolumeTest checks this
- * by reflection.
+ * NFS files move the same meters. Every method of {@link BlockVolume}, the default ones too,
+ * reaches the delegate ({@link ForwardingBlockVolume}: a default left to the interface would
+ * silently turn off the fast path the engine implements, e.g. {@link #writeDeferred} or
+ * {@code writesAtOnce}); MeteredVolumeTest checks this by reflection.
  *
  * <p>Latency is measured with {@link System#nanoTime()} around the call; a call that throws is
  * still counted (as an op, with no bytes) so that failing I/O shows in the rates.
  */
-public final class MeteredVolume implements BlockVolume {
+public final class MeteredVolume extends ForwardingBlockVolume {
   private final BlockVolume v;
   private final VdiskMeters m;
 
@@ -26,6 +26,7 @@ public final class MeteredVolume implements BlockVolume {
   }
 
   /** The volume this one counts for. */
+  @Override
   public BlockVolume delegate() {
     return v;
   }
@@ -34,25 +35,9 @@ public final class MeteredVolume implements BlockVolume {
     return m;
   }
 
-  @Override
-  public String name() {
-    return v.name();
-  }
 
-  @Override
-  public UUID id() {
-    return v.id();
-  }
 
-  @Override
-  public long sizeBytes() {
-    return v.sizeBytes();
-  }
 
-  @Override
-  public int blockSize() {
-    return v.blockSize();
-  }
 
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
@@ -98,15 +83,7 @@ public final class MeteredVolume implements BlockVolume {
     }
   }
 
-  @Override
-  public boolean writesAtOnce(long bytes) {
-    return v.writesAtOnce(bytes);
-  }
 
-  @Override
-  public long contentStamp() {
-    return v.contentStamp();
-  }
 
   @Override
   public void flush() throws IOException {
@@ -120,15 +97,7 @@ public final class MeteredVolume implements BlockVolume {
     v.unmap(offset, length);
   }
 
-  @Override
-  public boolean ready() {
-    return v.ready();
-  }
 
-  @Override
-  public boolean readOnly() {
-    return v.readOnly();
-  }
 
   @Override
   public String toString() {

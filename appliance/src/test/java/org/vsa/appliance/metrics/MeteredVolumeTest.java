@@ -44,8 +44,9 @@ class MeteredVolumeTest {
         continue;
       }
       Method own = MeteredVolume.class.getMethod(m.getName(), m.getParameterTypes());
-      assertEquals(MeteredVolume.class, own.getDeclaringClass(), m + " is not overridden: its default would hide the"
-          + " delegate's own implementation");
+      assertTrue(own.getDeclaringClass() == MeteredVolume.class
+          || own.getDeclaringClass() == org.vsa.volume.ForwardingBlockVolume.class, m + " is not overridden: its"
+          + " default would hide the delegate's own implementation");
       calls.clear();
       Object[] args = argsFor(m);
       Object result = own.invoke(mv, args);

@@ -2,12 +2,12 @@ package org.vsa.volume.remote;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.UUID;
 import org.vsa.volume.BlockVolume;
 import org.vsa.volume.Durability;
+import org.vsa.volume.ForwardingBlockVolume;
 
 /** A BlockVolume that passes every call to another; tests override what they hold back. */
-class ForwardingVolume implements BlockVolume {
+class ForwardingVolume extends ForwardingBlockVolume {
   final BlockVolume v;
 
   ForwardingVolume(BlockVolume v) {
@@ -15,47 +15,13 @@ class ForwardingVolume implements BlockVolume {
   }
 
   @Override
-  public String name() {
-    return v.name();
+  protected BlockVolume delegate() {
+    return v;
   }
 
-  @Override
-  public UUID id() {
-    return v.id();
-  }
-
-  @Override
-  public long sizeBytes() {
-    return v.sizeBytes();
-  }
-
-  @Override
-  public int blockSize() {
-    return v.blockSize();
-  }
-
-  @Override
-  public void read(long offset, ByteBuffer dst) throws IOException {
-    v.read(offset, dst);
-  }
-
+  /** Through {@link #writeDeferred}, so that a test overriding that one holds back every write. */
   @Override
   public void write(long offset, ByteBuffer src, Durability durability) throws IOException {
     writeDeferred(offset, src, durability).await();
-  }
-
-  @Override
-  public Pending writeDeferred(long offset, ByteBuffer src, Durability durability) throws IOException {
-    return v.writeDeferred(offset, src, durability);
-  }
-
-  @Override
-  public void flush() throws IOException {
-    v.flush();
-  }
-
-  @Override
-  public void unmap(long offset, long length) throws IOException {
-    v.unmap(offset, length);
   }
 }
