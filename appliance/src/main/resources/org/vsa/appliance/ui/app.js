@@ -130,15 +130,33 @@ async function inventory() {
     for (const v of vdisks) if (v.vpool) names.add(v.vpool);
     if (lastStats && lastStats.vpools) for (const p of lastStats.vpools) names.add(p.name);
     vpoolNames = [...names].sort();
+    const nodes = await optional('/nodes');
     if (node.version === null) {
-      const nodes = await optional('/nodes');
-      node.version = nodes && nodes.length && nodes[0].version ? nodes[0].version : '';
+      const self = nodes ? nodes.find((n) => n.self) : null;
+      node.version = self && self.version ? self.version : '';
       $('node-version').textContent = node.version || '-';
     }
+    renderNodes(nodes || []);
     $('app-error').textContent = '';
     render();
   } catch (err) {
     failed(err);
+  }
+}
+
+// the cluster overview: every member (up), recorded addresses no node answers on (down), or this node alone
+function renderNodes(nodes) {
+  const body = $('nodes').querySelector('tbody');
+  body.replaceChildren();
+  for (const n of nodes) {
+    const tr = document.createElement('tr');
+    tr.dataset.node = n.name;
+    cell(tr, n.name + (n.self ? ' (this node)' : ''));
+    cell(tr, n.state, n.state === 'up' ? 'ok' : 'bad');
+    cell(tr, n.memberAddress || '-');
+    cell(tr, n.faultDomain || '-');
+    cell(tr, n.vdiskCount === undefined ? '-' : String(n.vdiskCount));
+    body.appendChild(tr);
   }
 }
 

@@ -120,6 +120,11 @@ class DashboardBrowserTest {
     login("admin", password);
     until(ExpectedConditions.visibilityOfElementLocated(By.id("app")));
     until(d -> !d.findElements(By.cssSelector("#vdisks tr[data-vdisk='demo']")).isEmpty());
+    // the nodes overview: this node (alone here), up, with its vDisk count
+    String self = api.get("/nodes").body().get(0).get("name").asText();
+    until(d -> !d.findElements(By.cssSelector("#nodes tr[data-node='" + self + "']")).isEmpty());
+    String row = browser.findElement(By.cssSelector("#nodes tr[data-node='" + self + "']")).getText();
+    assertTrue(row.contains("(this node)") && row.contains("up"), row);
     if (api.get("/stats").status() == 404) {
       until(d -> d.findElement(By.id("stats-status")).getText().contains("Statistics unavailable"));
     } else {
