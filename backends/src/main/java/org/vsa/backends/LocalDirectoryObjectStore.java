@@ -245,14 +245,7 @@ public final class LocalDirectoryObjectStore implements ObjectStore {
     Objects.requireNonNull(data, "data");
     Path file = objectPath(namespace, name);
     Path dir = file.getParent();
-    Path temp;
-    try {
-      temp = Files.createTempFile(dir, TEMP_PREFIX, null);
-    } catch (NoSuchFileException e) {
-      throw new NoSuchObjectException(namespace);
-    } catch (IOException e) {
-      throw failure("create", namespace, name, e);
-    }
+    Path temp = createTemp(dir, namespace, name, "create");
     try {
       try (FileChannel to = FileChannel.open(temp, WRITE)) {
         ByteBuffer src = ByteBuffer.wrap(data);
@@ -446,17 +439,21 @@ public final class LocalDirectoryObjectStore implements ObjectStore {
     void fill(Path temp) throws IOException;
   }
 
-  private void putAtomically(String namespace, String name, TempWriter writer) throws IOException {
-    Path file = objectPath(namespace, name);
-    Path dir = file.getParent();
-    Path temp;
+  /** A new temp file in the namespace's directory, for a put or create of {@code name} ({@code op} names it in errors). */
+  private Path createTemp(Path dir, String namespace, String name, String op) throws IOException {
     try {
-      temp = Files.createTempFile(dir, TEMP_PREFIX, null);
+      return Files.createTempFile(dir, TEMP_PREFIX, null);
     } catch (NoSuchFileException e) {
       throw new NoSuchObjectException(namespace);
     } catch (IOException e) {
-      throw failure("put", namespace, name, e);
+      throw failure(op, namespace, name, e);
     }
+  }
+
+  private void putAtomically(String namespace, String name, TempWriter writer) throws IOException {
+    Path file = objectPath(namespace, name);
+    Path dir = file.getParent();
+    Path temp = createTemp(dir, namespace, name, "put");
     boolean moved = false;
     try {
       writer.fill(temp);
