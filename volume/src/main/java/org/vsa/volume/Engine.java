@@ -263,6 +263,39 @@ public final class Engine implements AutoCloseable {
     }
   }
 
+  /** A vDisk as its record in a shared backend describes it (see {@link #backendVdisks}). */
+  public record BackendVdisk(UUID id, VolumeSpec spec) {}
+
+  /**
+   * Every vDisk recorded in {@code backend} (one {@code vdisk-<id>} namespace with a {@code volume}
+   * record each), whichever node owns it: what a cluster's nodes list. A namespace without a record
+   * (a creation under way, a deletion half done) is left out; one whose record is unreadable is
+   * left out and logged.
+   */
+  public static List<BackendVdisk> backendVdisks(ObjectStore backend) throws IOException {
+    List<BackendVdisk> out = new ArrayList<>();
+    for (String ns : backend.listNamespaces()) {
+      if (!ns.startsWith("vdisk-")) {
+        continue;
+      }
+      byte[] bytes;
+      try {
+        bytes = backend.get(ns, "volume");
+      } catch (org.vsa.backends.NoSuchObjectException e) {
+        continue;
+      }
+      try {
+        VolumeRecord r = VolumeRecord.decode(bytes, Path.of(ns, "volume"));
+        out.add(new BackendVdisk(r.id(), r.spec()));
+      } catch (IOException | RuntimeException e) {
+        log.warn("backend namespace {}: its vDisk record is unreadable ({}); left out of the cluster's vDisks", ns,
+            e.getMessage());
+      }
+    }
+    out.sort(java.util.Comparator.comparing(b -> b.spec().name()));
+    return out;
+  }
+
   /** Every vDisk, sorted by name. */
   public List<Volume> volumes() {
     return List.copyOf(volumes.values());

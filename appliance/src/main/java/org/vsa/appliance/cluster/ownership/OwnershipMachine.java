@@ -169,6 +169,43 @@ public final class OwnershipMachine {
     return leaseUntil;
   }
 
+  /**
+   * Who serves each vDisk as this node sees it at {@code now}: itself where it {@link #serving
+   * serves}, else the node whose fresh heartbeat lists it with the highest epoch. A vDisk whose
+   * last owner is silent (dead, paused, cut off) or that no node lists is absent: it is being
+   * taken over, or waits for the operator.
+   */
+  public Map<String, String> owners(long now) {
+    Map<String, String> out = new TreeMap<>();
+    Map<String, Long> epochs = new HashMap<>();
+    for (Map.Entry<String, Peer> en : peers.entrySet()) {
+      Heartbeat hb = en.getValue().hb;
+      if (hb == null || en.getKey().equals(self) || !fresh(en.getKey(), now)) {
+        continue;
+      }
+      for (Heartbeat.Owned o : hb.owned()) {
+        Long e = epochs.get(o.vdisk());
+        if (e == null || o.epoch() > e) {
+          epochs.put(o.vdisk(), o.epoch());
+          out.put(o.vdisk(), en.getKey());
+        }
+      }
+    }
+    for (Map.Entry<String, Held> en : held.entrySet()) {
+      Long e = epochs.get(en.getKey());
+      if (serving(en.getKey(), now) && (e == null || en.getValue().epoch >= e)) {
+        out.put(en.getKey(), self);
+      }
+    }
+    return out;
+  }
+
+  /** The DTL state last stored in a heartbeat for a vDisk this node holds (null: none yet). */
+  public DtlState published(String vdisk) {
+    Held h = held.get(vdisk);
+    return h == null ? null : h.published;
+  }
+
   /** Is a takeover of this vDisk refused right now, waiting for the operator? */
   public boolean refused(String vdisk) {
     Watch w = watches.get(vdisk);

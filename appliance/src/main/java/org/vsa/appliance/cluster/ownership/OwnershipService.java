@@ -46,6 +46,19 @@ public final class OwnershipService implements AutoCloseable {
   private final AtomicBoolean closed = new AtomicBoolean();
   /** vDisk -> the nanoTime its acknowledgements must stop at, for the vDisks it may acknowledge. */
   private volatile Map<String, Long> acknowledgeUntil = Map.of();
+  /** vDisk -> this node's grant, for the vDisks it serves (acknowledging or about to). */
+  private volatile Map<String, Grant> grants = Map.of();
+  /** vDisk -> the node serving it, as this node sees it (see {@link OwnershipMachine#owners}). */
+  private volatile Map<String, String> owners = Map.of();
+  /** vDisk -> why its automatic takeover is refused, until someone serves it. */
+  private final Map<String, String> refusals = new java.util.concurrent.ConcurrentHashMap<>();
+  private final List<Runnable> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /**
+   * This node's right to a vDisk it serves: the epoch it won, the instant (System.nanoTime) its
+   * lease ends, and the DTL state last stored in its heartbeat (null: none stored yet).
+   */
+  public record Grant(long epoch, long untilNanos, DtlState published) {}
   private volatile boolean heartbeatsPaused;
   /** The lease end a tick is scheduled for (loop thread only). */
   private long leaseTickAt;
@@ -103,6 +116,38 @@ public final class OwnershipService implements AutoCloseable {
   public boolean mayAcknowledge(String vdisk) {
     Long until = acknowledgeUntil.get(vdisk);
     return until != null && System.nanoTime() - until < 0;
+  }
+
+  /**
+   * May the write path acknowledge a write of this vDisk under {@code epoch} now, given the DTL
+   * state it sees now? As {@link #mayAcknowledge(String)}, and also no when a newer epoch replaced
+   * {@code epoch}, or when the DTL left OK_SYNC and no heartbeat says so yet (a takeover would
+   * count on a DTL that lacks the write).
+   */
+  public boolean mayAcknowledge(String vdisk, long epoch, DtlState dtlNow) {
+    Grant g = grants.get(vdisk);
+    return g != null && g.epoch == epoch && mayAcknowledge(vdisk)
+        && (dtlNow == DtlState.OK_SYNC || g.published != DtlState.OK_SYNC);
+  }
+
+  /** This node's grant of the vDisk while it serves it (acknowledging or about to). */
+  public java.util.Optional<Grant> grant(String vdisk) {
+    return java.util.Optional.ofNullable(grants.get(vdisk));
+  }
+
+  /** vDisk -> the node serving it now, as this node sees it (absent: none known). */
+  public Map<String, String> owners() {
+    return owners;
+  }
+
+  /** vDisk -> why its automatic takeover was refused (the operator can {@link #force} it). */
+  public Map<String, String> refusals() {
+    return Map.copyOf(refusals);
+  }
+
+  /** Runs (on the service's thread; keep it short) whenever {@link #owners} or {@link #grant} changed. */
+  public void onChange(Runnable r) {
+    listeners.add(r);
   }
 
   public String node() {
@@ -167,6 +212,26 @@ public final class OwnershipService implements AutoCloseable {
       }
     }
     acknowledgeUntil = Map.copyOf(until);
+    Map<String, Grant> g = new HashMap<>();
+    for (String v : machine.held()) {
+      if (machine.serving(v, now)) {
+        g.put(v, new Grant(machine.epoch(v), machine.leaseUntil(), machine.published(v)));
+      }
+    }
+    Map<String, String> o = machine.owners(now);
+    refusals.keySet().removeAll(o.keySet());
+    boolean changed = !o.equals(owners) || !g.keySet().equals(grants.keySet());
+    grants = Map.copyOf(g);
+    owners = Map.copyOf(o);
+    if (changed) {
+      for (Runnable l : listeners) {
+        try {
+          l.run();
+        } catch (RuntimeException ex) {
+          log.warn("an ownership listener failed", ex);
+        }
+      }
+    }
     if (!until.isEmpty() && machine.leaseUntil() != leaseTickAt) {
       // A tick at the lease's end, so that StopAcknowledging goes out on time (the gate is exact anyway).
       leaseTickAt = machine.leaseUntil();
@@ -222,6 +287,7 @@ public final class OwnershipService implements AutoCloseable {
       callback(() -> actions.setDtlPeer(p.vdisk(), p.node()));
     } else if (a instanceof Action.Refused r) {
       log.error("{}", r.reason());
+      refusals.put(r.vdisk(), r.reason());
       callback(() -> actions.refused(r.vdisk(), r.reason()));
     }
   }
