@@ -1,0 +1,428 @@
+package org.vsa.bench;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.ServerSocket;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * How long a failover takes, seen by an iSCSI client: three {@code vsa serve} processes (the
+ * shaded jar) on 127.0.0.1 with one shared local backend and one vDisk {@code demo} (DTL mode sync);
+ * vsa-iscsi-load writes to it with FUA, lightly (a pause between writes), through all three
+ * portals; the bench kills the owner with SIGKILL and measures, from the kill, (1) the first write
+ * acknowledged by another node (the tool stamps each line with the wall clock) and (2) when a live
+ * node's {@code GET /api/v1/cluster/vdisks} names a new owner. Then it starts the killed node
+ * again, waits until the vDisk's DTL is in sync on its owner, and kills that owner: {@code
+ * --failovers} times per timing. Prints each failover and the median and max per timing.
+ *
+ * <p>{@code bench/run-failover-bench.sh [--failovers=10] [--timing=default,short] [--dir=D]}; the
+ * script builds vsa.jar and the load tool and passes {@code --jar} and {@code --tool}. Timings:
+ * {@code default} heartbeat 1000 ms, lease 6000, margin 1000 (the configuration's defaults);
+ * {@code short} 500, 3000, 500.
+ */
+public final class FailoverBench {
+  private static final String PASSWORD = "failover-bench-secret";
+  private static final String IQN = "iqn.2026-11.org.vsa:vdisk:demo";
+  private static final Pattern DEMO = Pattern.compile("\"name\"\\s*:\\s*\"demo\"");
+  private static final Pattern OWNER = Pattern.compile("\"owner\"\\s*:\\s*(null|\"([^\"]+)\")");
+  private static final Pattern REFUSED = Pattern.compile("\"refused\"\\s*:\\s*\"([^\"]*)\"");
+  private static final Pattern DTL_STATE = Pattern.compile("\"dtlState\"\\s*:\\s*\"([^\"]+)\"");
+  private static final Pattern ACK = Pattern.compile("@(\\d+) ack (\\d+)");
+  private static final Pattern LOGIN = Pattern.compile("@(\\d+) login (\\S+) at (\\S+)");
+
+  record Timing(String name, int heartbeat, int lease, int margin) {}
+
+  record Result(long ackMillis, long ownerMillis) {}
+
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final Path jar;
+  private final Path tool;
+  private final Path dir;
+  private final Timing timing;
+  private final List<Node> nodes = new ArrayList<>();
+
+  private FailoverBench(Path jar, Path tool, Path dir, Timing timing) {
+    this.jar = jar;
+    this.tool = tool;
+    this.dir = dir;
+    this.timing = timing;
+  }
+
+  public static void main(String[] args) throws Exception {
+    int failovers = 10;
+    List<String> timings = List.of("default", "short");
+    Path jar = Path.of("appliance/target/vsa.jar");
+    Path tool = Path.of("bench/target/vsa-iscsi-load");
+    Path base = Path.of("failover-bench");
+    for (String a : args) {
+      if (a.startsWith("--failovers=")) {
+        failovers = Integer.parseInt(a.substring(12));
+      } else if (a.startsWith("--timing=")) {
+        timings = List.of(a.substring(9).split(","));
+      } else if (a.startsWith("--jar=")) {
+        jar = Path.of(a.substring(6));
+      } else if (a.startsWith("--tool=")) {
+        tool = Path.of(a.substring(7));
+      } else if (a.startsWith("--dir=")) {
+        base = Path.of(a.substring(6));
+      } else {
+        throw new IllegalArgumentException("unknown option " + a);
+      }
+    }
+    for (Path p : List.of(jar, tool)) {
+      if (!Files.isRegularFile(p)) {
+        throw new IllegalArgumentException(p + " is missing (bench/run-failover-bench.sh builds it)");
+      }
+    }
+    List<String> summary = new ArrayList<>();
+    for (String t : timings) {
+      Timing timing = switch (t) {
+        case "default" -> new Timing("default", 1000, 6000, 1000);
+        case "short" -> new Timing("short", 500, 3000, 500);
+        default -> throw new IllegalArgumentException("--timing: default or short, not " + t);
+      };
+      Path d = base.resolve(t);
+      deleteTree(d);
+      Files.createDirectories(d);
+      FailoverBench bench = new FailoverBench(jar.toAbsolutePath(), tool.toAbsolutePath(), d.toAbsolutePath(), timing);
+      List<Result> results;
+      try {
+        results = bench.run(failovers);
+      } finally {
+        bench.stopAll();
+      }
+      summary.add(summarize(timing, results, failovers));
+    }
+    System.out.println();
+    summary.forEach(System.out::println);
+  }
+
+  static String summarize(Timing t, List<Result> r, int asked) {
+    if (r.isEmpty()) {
+      return String.format(Locale.ROOT, "timing %s (heartbeat %d, lease %d, margin %d ms): no failover completed",
+          t.name(), t.heartbeat(), t.lease(), t.margin());
+    }
+    List<Long> ack = r.stream().map(Result::ackMillis).sorted().toList();
+    List<Long> own = r.stream().map(Result::ownerMillis).sorted().toList();
+    return String.format(Locale.ROOT, "timing %s (heartbeat %d, lease %d, margin %d ms), %d of %d failovers: kill to"
+        + " first acknowledged write median %d ms, max %d ms; kill to new owner in the API median %d ms, max %d ms",
+        t.name(), t.heartbeat(), t.lease(), t.margin(), r.size(), asked, median(ack), ack.get(ack.size() - 1),
+        median(own), own.get(own.size() - 1));
+  }
+
+  static long median(List<Long> sorted) {
+    int n = sorted.size();
+    return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+  }
+
+  private List<Result> run(int failovers) throws Exception {
+    for (int i = 1; i <= 3; i++) {
+      nodes.add(new Node("n" + i, dir.resolve("n" + i)));
+    }
+    for (Node n : nodes) {
+      n.start();
+    }
+    for (Node n : nodes) {
+      n.awaitRunning();
+    }
+    List<Result> results = new ArrayList<>();
+    for (int round = 1; round <= failovers; round++) {
+      Node owner = awaitOwner(null, Duration.ofSeconds(120));
+      awaitDtlInSync(owner, Duration.ofSeconds(120));
+      Load load = new Load(nodes);
+      try {
+        load.awaitAcks(50, Duration.ofSeconds(60));
+        long kill = System.currentTimeMillis();
+        long killNanos = System.nanoTime();
+        owner.kill();
+        Node next = awaitOwner(owner, Duration.ofSeconds(120));
+        long ownerMillis = (System.nanoTime() - killNanos) / 1_000_000;
+        long ack = load.firstAckAfter(kill, owner.portal(), Duration.ofSeconds(120)) - kill;
+        System.out.printf(Locale.ROOT, "[%s] failover %d: killed %s; %s acknowledged a write after %d ms, owner in the"
+            + " API after %d ms%n", timing.name(), round, owner.name, next.name, ack, ownerMillis);
+        results.add(new Result(ack, ownerMillis));
+      } catch (IllegalStateException e) {
+        System.out.printf("[%s] failover %d: %s; stopping this timing (logs in %s)%n", timing.name(), round,
+            e.getMessage(), dir);
+        break;
+      } finally {
+        load.stop();
+      }
+      owner.start();
+      owner.awaitRunning();
+    }
+    return results;
+  }
+
+  /** The owner a live node names (not {@code not}), once it is alive. */
+  private Node awaitOwner(Node not, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    String last = "";
+    while (System.nanoTime() < deadline) {
+      for (Node asked : nodes) {
+        if (!asked.alive()) {
+          continue;
+        }
+        try {
+          String all = asked.get("/cluster/vdisks");
+          last = asked.name + ": " + all.replaceAll("\\s+", " ");
+          Matcher demo = DEMO.matcher(all);
+          if (!demo.find()) {
+            continue;
+          }
+          // demo's entry: from its name to the end of its object (the entries are flat)
+          int end = all.indexOf('}', demo.end());
+          String body = all.substring(all.lastIndexOf('{', demo.start()), end < 0 ? all.length() : end);
+          Matcher r = REFUSED.matcher(body);
+          if (r.find()) {
+            throw new IllegalStateException("takeover refused: " + r.group(1));
+          }
+          Matcher m = OWNER.matcher(body);
+          if (m.find() && m.group(2) != null) {
+            Node o = node(m.group(2));
+            if (o != not && o.alive()) {
+              return o;
+            }
+          }
+        } catch (IOException e) {
+          last = asked.name + ": " + e;
+        }
+      }
+      Thread.sleep(50);
+    }
+    throw new IllegalStateException("no owner of demo within " + timeout + " (last: " + last + ")");
+  }
+
+  private void awaitDtlInSync(Node owner, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    String state = null;
+    while (System.nanoTime() < deadline) {
+      try {
+        Matcher m = DTL_STATE.matcher(owner.get("/vdisks/demo"));
+        state = m.find() ? m.group(1) : null;
+        if ("ok-sync".equals(state)) {
+          return;
+        }
+      } catch (IOException e) {
+        state = e.toString();
+      }
+      Thread.sleep(100);
+    }
+    throw new IllegalStateException("demo's DTL not in sync on " + owner.name + " within " + timeout + ": " + state);
+  }
+
+  private Node node(String name) {
+    return nodes.stream().filter(n -> n.name.equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalStateException("unknown node " + name));
+  }
+
+  private void stopAll() {
+    for (Node n : nodes) {
+      n.kill();
+    }
+  }
+
+  /** One appliance process; its stdout and stderr go to {@code <dir>/serve.log} (appended across restarts). */
+  private final class Node {
+    final String name;
+    final Path home;
+    final int clusterPort = freePort();
+    final int iscsiPort = freePort();
+    final int nfsPort = freePort();
+    final int mountPort = freePort();
+    final int dtlPort = freePort();
+    Process process;
+
+    Node(String name, Path home) throws IOException {
+      this.name = name;
+      this.home = home;
+      Files.createDirectories(home);
+    }
+
+    String portal() {
+      return "127.0.0.1:" + iscsiPort;
+    }
+
+    boolean alive() {
+      return process != null && process.isAlive();
+    }
+
+    void start() throws IOException {
+      String members = nodes.stream().map(x -> "127.0.0.1:" + x.clusterPort).collect(Collectors.joining(", "));
+      Path cfg = home.resolve("vsa.yaml");
+      Files.writeString(cfg, String.join("\n",
+          "node: {name: " + name + ", dataDir: " + home.resolve("data") + "}",
+          "management: {port: 0, password: " + PASSWORD + "}",
+          "backend: {type: local, dir: " + dir.resolve("backend") + "}",
+          "writeBuffer: {capacity: 512MiB}",
+          "readCache: {capacity: 16MiB}",
+          "dtl: {enabled: true, port: " + dtlPort + "}",
+          "iscsi: {port: " + iscsiPort + "}",
+          "nfs: {port: " + nfsPort + ", mountPort: " + mountPort + ", portmap: none}",
+          "vpools: [{name: default, scoSize: 8MiB}]",
+          "vdisks: [{name: demo, vpool: default, size: 1GiB, blockSize: 512, dtlMode: sync}]",
+          "snapshots: {enabled: false}",
+          "scrub: {enabled: false}",
+          "cluster: {enabled: true, name: bench" + nodes.get(0).clusterPort + ", port: " + clusterPort + ", members: ["
+              + members + "], faultDomain: fd" + name.substring(1) + ", heartbeatMillis: " + timing.heartbeat()
+              + ", leaseMillis: " + timing.lease() + ", leaseMarginMillis: " + timing.margin() + "}",
+          ""), StandardCharsets.UTF_8);
+      Path log = home.resolve("serve.log");
+      Files.deleteIfExists(home.resolve("data").resolve("management.url"));
+      process = new ProcessBuilder("java", "-Xmx512m", "-jar", jar.toString(), "serve", "--config", cfg.toString())
+          .directory(home.toFile()).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+    }
+
+    void awaitRunning() throws Exception {
+      long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+      Path url = home.resolve("data").resolve("management.url");
+      while (!Files.exists(url)) {
+        if (!process.isAlive()) {
+          throw new IllegalStateException(name + " exited with " + process.exitValue() + "; see " + home.resolve("serve.log"));
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException(name + " did not start within 120 s; see " + home.resolve("serve.log"));
+        }
+        Thread.sleep(100);
+      }
+    }
+
+    String get(String path) throws IOException, InterruptedException {
+      String base = Files.readString(home.resolve("data").resolve("management.url"), StandardCharsets.UTF_8).strip();
+      HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/api/v1" + path)).timeout(Duration.ofSeconds(5))
+          .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(("admin:" + PASSWORD)
+              .getBytes(StandardCharsets.UTF_8))).GET().build();
+      HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() != 200) {
+        throw new IOException("GET " + path + ": " + r.statusCode() + " " + r.body());
+      }
+      return r.body();
+    }
+
+    void kill() {
+      if (process != null && process.isAlive()) {
+        process.destroyForcibly();
+        try {
+          process.waitFor(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+
+  /** vsa-iscsi-load writing with FUA through every portal, 2 ms between writes; its lines as they come. */
+  private final class Load {
+    final Process process;
+    final List<String> lines = Collections.synchronizedList(new ArrayList<>());
+    final Thread reader;
+
+    Load(List<Node> through) throws IOException {
+      List<String> cmd = new ArrayList<>(List.of(tool.toString(), "-t", "-i", "2000", "write", IQN, "0", "0",
+          "262144", "8", "600"));
+      through.forEach(n -> cmd.add(n.portal()));
+      process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      reader = new Thread(() -> {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+          for (String l = r.readLine(); l != null; l = r.readLine()) {
+            lines.add(l);
+          }
+        } catch (IOException e) {
+          lines.add("reader: " + e);
+        }
+      });
+      reader.setDaemon(true);
+      reader.start();
+    }
+
+    void awaitAcks(int n, Duration timeout) throws InterruptedException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (snapshot().stream().filter(l -> ACK.matcher(l).matches()).count() < n) {
+        if (System.nanoTime() > deadline || !process.isAlive()) {
+          throw new IllegalStateException("fewer than " + n + " acknowledged writes before the kill: " + tail());
+        }
+        Thread.sleep(20);
+      }
+    }
+
+    /** The wall-clock time of the first ack after {@code after} on a session not served by {@code deadPortal}. */
+    long firstAckAfter(long after, String deadPortal, Duration timeout) throws InterruptedException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (System.nanoTime() < deadline) {
+        String servedBy = null;
+        for (String l : snapshot()) {
+          Matcher login = LOGIN.matcher(l);
+          if (login.matches()) {
+            String at = login.group(3);
+            servedBy = at.contains(",") ? at.substring(0, at.indexOf(',')) : at;
+            continue;
+          }
+          Matcher ack = ACK.matcher(l);
+          if (ack.matches() && Long.parseLong(ack.group(1)) > after && !deadPortal.equals(servedBy)) {
+            return Long.parseLong(ack.group(1));
+          }
+        }
+        if (!process.isAlive()) {
+          break;
+        }
+        Thread.sleep(20);
+      }
+      throw new IllegalStateException("no write acknowledged by another node within " + timeout + ": " + tail());
+    }
+
+    List<String> snapshot() {
+      synchronized (lines) {
+        return List.copyOf(lines);
+      }
+    }
+
+    String tail() {
+      List<String> l = snapshot();
+      return String.join(" | ", l.subList(Math.max(0, l.size() - 8), l.size()));
+    }
+
+    void stop() throws InterruptedException {
+      process.destroyForcibly();
+      process.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (var walk = Files.walk(p)) {
+      for (Path x : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(x);
+      }
+    }
+  }
+}
