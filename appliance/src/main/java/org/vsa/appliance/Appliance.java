@@ -72,6 +72,12 @@ public final class Appliance implements AutoCloseable {
   private Boolean stopOutcome;
   private org.vsa.appliance.metrics.ApplianceMetrics metrics;
   private org.vsa.appliance.cluster.ClusterNode cluster;
+  private org.vsa.appliance.cluster.ClusterController controller;
+
+  /** This node's part in owning the cluster's vDisks, when {@code cluster.enabled}. */
+  public Optional<org.vsa.appliance.cluster.ClusterController> clusterController() {
+    return Optional.ofNullable(controller);
+  }
 
   /** This node's cluster, when {@code cluster.enabled}. */
   public Optional<org.vsa.appliance.cluster.ClusterNode> cluster() {
@@ -155,11 +161,22 @@ public final class Appliance implements AutoCloseable {
       if (dtlServer != null) {
         opened.push(dtlServer);
       }
-      DtlConnector dtlConnector = startDtlClient(config);
+      org.vsa.appliance.cluster.ClusterController controller = config.cluster().enabled()
+          ? new org.vsa.appliance.cluster.ClusterController(config.cluster(), config.node().name(), backend) : null;
+      if (controller != null) {
+        opened.push(controller);
+      }
+      DtlConnector dtlConnector = startDtlClient(config, controller);
       opened.push(dtlConnector);
-      Engine engine = startEngine(config, backend, dtlConnector);
+      Engine engine = startEngine(config, backend, dtlConnector, controller);
       opened.push(engine);
-      List<String> created = ensureVdisks(config, engine);
+      List<String> created;
+      if (controller != null) {
+        controller.attach(engine);
+        created = ensureClusterVdisks(config, controller);
+      } else {
+        created = ensureVdisks(config, engine);
+      }
       startSchedules(config, engine);
       org.vsa.appliance.metrics.ApplianceMetrics metrics = new org.vsa.appliance.metrics.ApplianceMetrics(engine,
           config.node().name(), (org.vsa.appliance.metrics.CountingObjectStore) backend, dtlServer);
@@ -176,10 +193,16 @@ public final class Appliance implements AutoCloseable {
       org.vsa.appliance.cluster.ClusterNode cluster = startCluster(config, backend, iscsi, nfs, dtlServer);
       if (cluster != null) {
         opened.push(cluster);
+        try {
+          controller.start(cluster.membership());
+        } catch (IOException e) {
+          throw new StartupException("cluster: cannot start owning vDisks through the backend: " + reason(e, null), e);
+        }
       }
       Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created, nfsUse);
       appliance.metrics = metrics;
       appliance.cluster = cluster;
+      appliance.controller = controller;
       opened.push(appliance::stopManagement);
       appliance.startManagement();
       log.info("vsa running: node {}, data dir {}, bind address {}, vDisks: {}",
@@ -232,6 +255,9 @@ public final class Appliance implements AutoCloseable {
     managementApi.setEndpoints(endpoints);
     if (cluster != null) {
       managementApi.setCluster(cluster);
+    }
+    if (controller != null) {
+      managementApi.setClusterController(controller);
     }
     if (nfs != null) {
       managementApi.setNfs(nfs);
@@ -365,7 +391,8 @@ public final class Appliance implements AutoCloseable {
     }
   }
 
-  private static DtlConnector startDtlClient(ApplianceConfig config) throws StartupException {
+  private static DtlConnector startDtlClient(ApplianceConfig config,
+      org.vsa.appliance.cluster.ClusterController controller) throws StartupException {
     ApplianceConfig.Dtl d = config.dtl();
     ClientConfig cc = ClientConfig.defaults()
         .withAsync(d.asyncMaxBytes(), java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(d.asyncMaxAgeMillis()))
@@ -373,6 +400,11 @@ public final class Appliance implements AutoCloseable {
     Path dir = config.node().dataDir().resolve("dtl-client");
     createDirectory("the DTL client directory", dir);
     try {
+      if (controller != null) {
+        // the cluster places each vDisk's DTL; its state changes are published before acknowledging under them
+        return new DtlConnector(dir, cc, controller::dtlPeerOf, (vdisk, from, to, why) -> controller.dtlStateChanged(
+            vdisk, to));
+      }
       return new DtlConnector(dir, cc, config::dtlPeerOf, (vdisk, from, to, why) -> { });
     } catch (IOException e) {
       throw new StartupException("DTL client: " + reason(e, dir), e);
@@ -474,6 +506,10 @@ public final class Appliance implements AutoCloseable {
     log.info("stopping: flushing every vDisk");
     boolean clean = true;
     stopManagement();
+    if (controller != null) {
+      // hands its vDisks over through the backend, then stops heartbeating
+      clean &= closeLogged("cluster ownership", controller);
+    }
     if (cluster != null) {
       clean &= closeLogged("cluster membership", cluster);
     }
@@ -565,6 +601,29 @@ public final class Appliance implements AutoCloseable {
     return created;
   }
 
+  /**
+   * In a cluster, a vDisk of the configuration is created once for the whole cluster (its name is
+   * unique there) and owned by whichever node the cluster places it on; a node that finds it in
+   * the backend leaves it as it is.
+   */
+  private static List<String> ensureClusterVdisks(ApplianceConfig config,
+      org.vsa.appliance.cluster.ClusterController controller) throws StartupException {
+    List<String> created = new ArrayList<>();
+    for (Vdisk vdisk : config.vdisks()) {
+      VolumeSpec wanted = config.volumeSpec(vdisk);
+      try {
+        if (controller.create(wanted, config.volumeSettings(vdisk))) {
+          created.add(vdisk.name());
+          log.info("created vDisk {} in the cluster: {}, block size {}, vPool {}", wanted.name(),
+              Sizes.format(wanted.sizeBytes()), wanted.blockSize(), wanted.vpool());
+        }
+      } catch (IOException | RuntimeException e) {
+        throw new StartupException("cannot create vDisk " + vdisk.name() + " in the cluster: " + e.getMessage(), e);
+      }
+    }
+    return created;
+  }
+
   /** The config creates missing vDisks; it never changes existing ones. Say so when they differ. */
   private static void warnIfDifferent(VolumeSpec actual, VolumeSpec wanted) {
     if (actual.sizeBytes() != wanted.sizeBytes()
@@ -630,9 +689,13 @@ public final class Appliance implements AutoCloseable {
     }
   }
 
-  private static Engine startEngine(ApplianceConfig config, ObjectStore backend, DtlConnector dtl)
-      throws StartupException {
+  private static Engine startEngine(ApplianceConfig config, ObjectStore backend, DtlConnector dtl,
+      org.vsa.appliance.cluster.ClusterController controller) throws StartupException {
     try {
+      if (controller != null) {
+        // nothing found on local flash opens before this node holds it through the cluster's arbiter
+        return Engine.start(config.engineConfig(backend), dtl, Engine.SYSTEM_BOOT_ID, controller::leaseFor);
+      }
       return Engine.start(config.engineConfig(backend), dtl);
     } catch (IOException e) {
       log.debug("the engine failed to start", e);

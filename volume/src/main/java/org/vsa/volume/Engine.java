@@ -95,6 +95,9 @@ public final class Engine implements AutoCloseable {
     });
   }
 
+  /** The kernel's boot id, for {@link #start(EngineConfig, org.vsa.dtl.DtlConnector, java.util.function.Supplier, java.util.function.Function)}. */
+  public static final java.util.function.Supplier<String> SYSTEM_BOOT_ID = BootMarker.SYSTEM;
+
   public static Engine start(EngineConfig config) throws IOException {
     return start(config, null);
   }
@@ -641,6 +644,51 @@ public final class Engine implements AutoCloseable {
     log.info("vDisk {} is ONLINE again: its LUN and NFS file serve I/O, and the operations held in vPool {} resume",
         name, v.spec().vpool());
     return v;
+  }
+
+  /**
+   * Serves this node's local copy of a vDisk under a new ownership lease: the control plane calls
+   * it when this node's own process held the epoch before the new one (a lease that lapsed and was
+   * won back, a restart), so that the local copy is the newest state there is. An online vDisk is
+   * closed as a crash would leave it (nothing more is flushed or uploaded under the old lease) and
+   * opened again as a start does; an offline one is opened. On failure it is offline with the
+   * reason.
+   *
+   * @throws IllegalStateException if the engine has no copy of it
+   */
+  public synchronized Volume reopen(String name, OwnershipLease lease) throws IOException {
+    checkOpen();
+    LocalVolume v = volumes.get(name);
+    Offline o = offline.get(name);
+    if (v == null && o == null) {
+      throw new IllegalStateException("no vDisk " + name + " here");
+    }
+    if (v != null && v.lease() == lease) {
+      return v;
+    }
+    granted.put(name, lease);
+    handedOver.remove(name);
+    Path dir = o != null ? o.dir() : ctx.config().metadataDir().resolve(name);
+    if (v != null) {
+      volumes.remove(name);
+      tables.remove(name);
+      v.fence("reopened under epoch " + lease.epoch());
+      v.abandon();
+    }
+    LocalVolume nv;
+    try {
+      nv = openOne(dir);
+    } catch (IOException | RuntimeException e) {
+      markOffline(dir, e);
+      Offline now = offline.get(name);
+      throw new IOException(now == null ? e.getMessage() : now.reason(), e);
+    }
+    offline.remove(name);
+    if (nv == null) {
+      throw new IllegalStateException("vDisk " + name + " was being deleted; its deletion is finished now");
+    }
+    log.info("vDisk {} serves again from this node's copy, under epoch {}", name, lease.epoch());
+    return nv;
   }
 
   /** For tests: how often offline vDisks refused for their DTL are retried. */

@@ -112,6 +112,14 @@ public final class ManagementApi implements ManagementServer.Handler {
     nodeResources.nfs(nfs);
   }
 
+  /** This node's part in owning the cluster's vDisks (none: a single node). */
+  public void setClusterController(org.vsa.appliance.cluster.ClusterController c) {
+    controller = c;
+    nodeResources.controller(c);
+  }
+
+  private volatile org.vsa.appliance.cluster.ClusterController controller;
+
   /** The cluster this node is a member of (none: a single node). */
   public void setCluster(org.vsa.appliance.cluster.ClusterView cluster) {
     nodeResources.cluster(cluster);
@@ -402,6 +410,10 @@ public final class ManagementApi implements ManagementServer.Handler {
           + (engine.offlineVdisk(name).isPresent() ? " (offline)" : ""));
     }
     VolumeSpec spec = new VolumeSpec(name, pool.name(), size, blockSize, sco, settings.cachePolicy(), settings.dtlMode());
+    org.vsa.appliance.cluster.ClusterController c = controller;
+    if (c != null) {
+      return createInCluster(c, spec, settings);
+    }
     Volume v = engine.create(spec, settings);
     if (export) {
       exportAsLun(v.name());
@@ -410,6 +422,28 @@ public final class ManagementApi implements ManagementServer.Handler {
     events.emit(EventLog.Severity.INFO, "vdisk.created", name, "vDisk " + name + " created (" + Sizes.format(size)
         + ", vPool " + pool.name() + ")");
     return new ManagementServer.Reply(201, show(v));
+  }
+
+  /**
+   * In a cluster: created once for the cluster, then owned by the node the cluster places it on
+   * (its iSCSI target is iqn...:vdisk:NAME on that node's portal; any portal redirects there).
+   */
+  private ManagementServer.Reply createInCluster(org.vsa.appliance.cluster.ClusterController c, VolumeSpec spec,
+      VolumeSettings settings) throws IOException {
+    if (!c.create(spec, settings)) {
+      throw ApiException.conflict("vDisk " + spec.name() + " already exists in the cluster");
+    }
+    java.util.Optional<String> owner = c.awaitOwner(spec.name(), java.time.Duration.ofSeconds(30));
+    log.info("management API: vDisk {} created in the cluster ({} bytes, vPool {}), served by node {}", spec.name(),
+        spec.sizeBytes(), spec.vpool(), owner.orElse("(none yet)"));
+    events.emit(EventLog.Severity.INFO, "vdisk.created", spec.name(), "vDisk " + spec.name() + " created in the"
+        + " cluster (" + Sizes.format(spec.sizeBytes()) + ", vPool " + spec.vpool() + ")");
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", spec.name());
+    m.put("size", spec.sizeBytes());
+    m.put("vpool", spec.vpool());
+    m.put("owner", owner.orElse(null));
+    return new ManagementServer.Reply(201, m);
   }
 
   private ManagementServer.Reply resize(Volume v, ObjectNode b) throws IOException {

@@ -54,6 +54,12 @@ final class NodeResources {
     cluster = c;
   }
 
+  private volatile org.vsa.appliance.cluster.ClusterController controller;
+
+  void controller(org.vsa.appliance.cluster.ClusterController c) {
+    controller = c;
+  }
+
   void endpoints(Map<String, Object> e) {
     endpoints = Map.copyOf(e);
   }
@@ -76,6 +82,11 @@ final class NodeResources {
         + " (down), or this node alone"), (m, q, b) -> ok(nodes()));
     r.add("POST", "/nodes", Doc.of("record a node's member address (host:port) so that a node started there joins this"
         + " cluster").status(201).body("address").refuses(409), (m, q, b) -> addNode(ManagementApi.object(b)));
+    r.add("GET", "/cluster/vdisks", Doc.of("every vDisk of the cluster: the node serving it now (null while a"
+        + " takeover is under way), this node's epoch and DTL node where it serves it, and why an automatic takeover"
+        + " was refused").refuses(409), (m, q, b) -> ok(clusterVdisks()));
+    r.add("POST", "/cluster/vdisks/{name}/force", Doc.of("force the refused takeover of a vDisk: the writes its"
+        + " out-of-sync DTL lacks are accepted as lost").refuses(404, 409), (m, q, b) -> forceTakeover(m.group(1)));
     r.add("GET", "/nodes/{name}", Doc.of("one node").refuses(404), (m, q, b) -> ok(node(m.group(1))));
     r.add("GET", "/vdisks/{name}/dtl", Doc.of("a vDisk's DTL: mode, peer, state").refuses(404, 409),
         (m, q, b) -> ok(dtl(m.group(1))));
@@ -440,6 +451,42 @@ final class NodeResources {
 
   private static final java.util.regex.Pattern MEMBER =
       java.util.regex.Pattern.compile("(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]{1,5})");
+
+  private org.vsa.appliance.cluster.ClusterController controllerOrConflict() {
+    org.vsa.appliance.cluster.ClusterController c = controller;
+    if (c == null) {
+      throw ApiException.conflict("this node runs alone (cluster.enabled is false): its vDisks are its own");
+    }
+    return c;
+  }
+
+  private Map<String, Object> clusterVdisks() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (org.vsa.appliance.cluster.ClusterController.VdiskStatus s : controllerOrConflict().status()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("name", s.name());
+      m.put("owner", s.owner());
+      m.put("epoch", s.epoch() == 0 ? null : s.epoch());
+      m.put("dtlNode", s.dtlNode());
+      m.put("refused", s.refused());
+      out.add(m);
+    }
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("node", controllerOrConflict().self());
+    m.put("vdisks", out);
+    return m;
+  }
+
+  private ManagementServer.Reply forceTakeover(String name) {
+    org.vsa.appliance.cluster.ClusterController c = controllerOrConflict();
+    if (!c.vdisks().containsKey(name)) {
+      throw ApiException.notFound("no vDisk " + name + " in this cluster");
+    }
+    c.force(name);
+    events.emit(EventLog.Severity.WARNING, "vdisk.takeover.forced", name, "the operator forced the takeover of vDisk "
+        + name + ": writes its DTL lacks are accepted as lost");
+    return ok(Map.of("name", name, "forced", true));
+  }
 
   private ManagementServer.Reply addNode(com.fasterxml.jackson.databind.JsonNode body) {
     org.vsa.appliance.cluster.ClusterView c = cluster;

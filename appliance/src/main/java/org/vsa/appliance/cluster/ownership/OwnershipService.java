@@ -163,12 +163,21 @@ public final class OwnershipService implements AutoCloseable {
     }
   }
 
+  /** Runs {@code r} on the thread that carries out the actions, after those already decided. */
+  public void runAction(Runnable r) {
+    callback(r);
+  }
+
   /** Tests: stop writing heartbeats (a node cut from the backend, or stuck), or resume. */
   void pauseHeartbeats(boolean paused) {
     heartbeatsPaused = paused;
   }
 
   /** Tests: the service's thread stops for this long, as in a process pause (stop the world, SIGSTOP). */
+  public void freezeForTest(long millis) {
+    freezeFor(millis);
+  }
+
   void freezeFor(long millis) {
     submit(() -> {
       try {
@@ -397,6 +406,8 @@ public final class OwnershipService implements AutoCloseable {
       return;
     }
     acknowledgeUntil = Map.of();
+    grants = Map.of();
+    owners = Map.of();
     loop.shutdownNow();
     io.shutdownNow();
     callbacks.shutdown();

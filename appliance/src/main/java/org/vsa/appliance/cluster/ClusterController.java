@@ -1,0 +1,641 @@
+package org.vsa.appliance.cluster;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.vsa.appliance.cluster.ownership.OwnershipActions;
+import org.vsa.appliance.cluster.ownership.OwnershipService;
+import org.vsa.appliance.cluster.ownership.Timing;
+import org.vsa.appliance.config.ApplianceConfig;
+import org.vsa.backends.ObjectStore;
+import org.vsa.dtl.DtlState;
+import org.vsa.volume.Adoption;
+import org.vsa.volume.Engine;
+import org.vsa.volume.OwnershipLease;
+import org.vsa.volume.Volume;
+import org.vsa.volume.VolumeSettings;
+import org.vsa.volume.VolumeSpec;
+
+/**
+ * This node's part in owning the cluster's vDisks: runs the {@link OwnershipService} on the shared
+ * backend and carries out what it decides in the engine, and answers the front ends'
+ * {@link ClusterDirectory} questions.
+ *
+ * <p>Life cycle, in the appliance's start order: construct it (before the engine: the DTL client
+ * asks {@link #dtlPeerOf} and the engine {@link #leaseFor}); start the engine with
+ * {@link #leaseFor}, so that no vDisk found on local flash opens before this node holds it;
+ * {@link #attach} the engine; start the front ends and the membership; {@link #start}.
+ *
+ * <p>What it does with each decision of the ownership machine:
+ * <ul>
+ *   <li>Adopt: waits until a heartbeat naming the vDisk is stored (the machine's rule before any
+ *       acknowledgement), then, when this node's own process held the epoch before and its local
+ *       copy is here, reopens that copy under the new epoch (nothing is fetched: it is the newest
+ *       state there is); otherwise {@link Engine#adopt} restores it from the backend plus the
+ *       previous owner's DTL, fenced by the new epoch. A refused or failed adoption is retried every
+ *       few seconds (its DTL may come back) and shown in {@link #status}.
+ *   <li>Release (another node claimed a newer epoch): the front ends let go of it, then the engine
+ *       fences it and drops the local copy.
+ *   <li>DTL placement: kept here and given to the DTL client (by {@link #dtlPeerOf}) and the engine.
+ * </ul>
+ *
+ * <p>The write path's gate is the {@link OwnershipLease} each vDisk is opened with: held while
+ * the service may acknowledge for that vDisk at that epoch, and, when the vDisk's DTL left OK_SYNC,
+ * only once a heartbeat saying so is stored (a takeover would otherwise count on a DTL that lacks
+ * the write).
+ */
+public final class ClusterController implements ClusterDirectory, OwnershipActions, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ClusterController.class);
+  /** The backend namespace of the cluster's records (members, heartbeats, claims, names). */
+  public static final String NAMESPACE = "cluster";
+  private static final long RESCAN_MILLIS = 2000;
+  private static final long RETRY_MILLIS = 3000;
+
+  private final ApplianceConfig.Cluster config;
+  private final String self;
+  private final ObjectStore backend;
+  private final OwnershipService service;
+  private final ScheduledExecutorService control;
+  private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+  private final List<Consumer<String>> leavingHooks = new CopyOnWriteArrayList<>();
+  private volatile Engine engine;
+  private volatile ClusterMembership membership;
+  private volatile Map<String, VdiskInfo> vdisks = Map.of();
+  /** vDisk -> the node its DTL goes to (the machine's placement). */
+  private final Map<String, String> dtlNodes = new ConcurrentHashMap<>();
+  /** vDisk -> the lease it is served under here. */
+  private final Map<String, ServiceLease> leases = new ConcurrentHashMap<>();
+  /** vDisks being created here (served under no lease until handed to the cluster). */
+  private final Set<String> creating = ConcurrentHashMap.newKeySet();
+  /** vDisk -> an adoption that failed, to retry, and why. */
+  private final Map<String, PendingAdoption> failedAdoptions = new ConcurrentHashMap<>();
+  /** vDisk -> the DTL state last reported to the service. */
+  private final Map<String, DtlState> reported = new ConcurrentHashMap<>();
+  private volatile boolean closed;
+
+  private record PendingAdoption(String vdisk, long epoch, String oldOwner, String oldDtlNode, boolean forced,
+      String reason) {}
+
+  public ClusterController(ApplianceConfig.Cluster config, String nodeName, ObjectStore backend) {
+    this.config = config;
+    this.self = nodeName;
+    this.backend = backend;
+    this.service = new OwnershipService(backend, NAMESPACE, nodeName, config.faultDomain(),
+        Timing.of(Duration.ofMillis(config.heartbeatMillis()), Duration.ofMillis(config.leaseMillis()),
+            Duration.ofMillis(config.leaseMarginMillis())), this);
+    this.control = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "cluster-control-" + nodeName);
+      t.setDaemon(true);
+      return t;
+    });
+    service.onChange(this::changed);
+  }
+
+  // ---------------------------------------------------------------- start
+
+  /** The engine this node serves with (started with {@link #leaseFor}). */
+  public void attach(Engine engine) {
+    this.engine = engine;
+  }
+
+  /** Reads the cluster's vDisks and starts heartbeating and claiming. */
+  public void start(ClusterMembership membership) throws IOException {
+    this.membership = membership;
+    membership.onChange(m -> changed());
+    rescan();
+    service.start();
+    control.scheduleWithFixedDelay(this::rescanLogged, RESCAN_MILLIS, RESCAN_MILLIS, TimeUnit.MILLISECONDS);
+    control.scheduleWithFixedDelay(this::retryAdoptions, RETRY_MILLIS, RETRY_MILLIS, TimeUnit.MILLISECONDS);
+    control.scheduleWithFixedDelay(this::reportDtlStates, 200, 200, TimeUnit.MILLISECONDS);
+    log.info("cluster {}: node {} takes part in owning the cluster's vDisks ({} found in the backend)", config.name(),
+        self, vdisks.size());
+  }
+
+  /**
+   * The lease the engine opens a vDisk under: the one this node was granted, none for a vDisk it
+   * does not hold (it stays offline here), "always" while this node creates it.
+   */
+  public OwnershipLease leaseFor(String vdisk) {
+    if (creating.contains(vdisk)) {
+      return OwnershipLease.ALWAYS;
+    }
+    ServiceLease l = leases.get(vdisk);
+    return l != null ? l : NOT_HELD;
+  }
+
+  /** The DTL node the cluster placed the vDisk's DTL on, at its DTL endpoint; empty: none. */
+  public Optional<InetSocketAddress> dtlPeerOf(String vdisk) {
+    String node = dtlNodes.get(vdisk);
+    return node == null ? Optional.empty() : endpoint(node, DTL);
+  }
+
+  /** The DTL client's state changes: reported at once (the lease gate holds acknowledgements until stored). */
+  public void dtlStateChanged(String vdisk, DtlState to) {
+    if (leases.containsKey(vdisk)) {
+      reported.put(vdisk, to);
+      service.reportDtlState(vdisk, to);
+    }
+  }
+
+  /** Runs before a vDisk stops being served here (front ends remove its target, drop sessions). */
+  public void onLeaving(Consumer<String> hook) {
+    leavingHooks.add(hook);
+  }
+
+  // ---------------------------------------------------------------- ClusterDirectory
+
+  @Override
+  public String self() {
+    return self;
+  }
+
+  @Override
+  public Map<String, VdiskInfo> vdisks() {
+    return vdisks;
+  }
+
+  @Override
+  public Optional<String> owner(String vdisk) {
+    return Optional.ofNullable(service.owners().get(vdisk));
+  }
+
+  @Override
+  public Optional<InetSocketAddress> endpoint(String node, String kind) {
+    ClusterMembership m = membership;
+    if (m == null || node == null) {
+      return Optional.empty();
+    }
+    for (ClusterMembership.NodeInfo n : m.members()) {
+      if (node.equals(n.name())) {
+        String hp = n.attributes().get("vsa.endpoint." + kind);
+        if (hp == null) {
+          return Optional.empty();
+        }
+        int colon = hp.lastIndexOf(':');
+        try {
+          String host = hp.substring(0, colon);
+          if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+          }
+          return Optional.of(new InetSocketAddress(host, Integer.parseInt(hp.substring(colon + 1))));
+        } catch (RuntimeException e) {
+          log.warn("node {} publishes an unreadable {} endpoint '{}'", node, kind, hp);
+          return Optional.empty();
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public void onChange(Runnable r) {
+    listeners.add(r);
+  }
+
+  private void changed() {
+    for (Runnable r : listeners) {
+      try {
+        r.run();
+      } catch (RuntimeException e) {
+        log.warn("a cluster change listener failed", e);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- what the operator sees and does
+
+  /** One vDisk of the cluster as this node sees it. */
+  public record VdiskStatus(String name, String owner, long epoch, String dtlNode, String refused) {}
+
+  /** Every vDisk of the cluster: its owner now (null: none), this node's epoch and DTL node where it serves it. */
+  public List<VdiskStatus> status() {
+    Map<String, String> owners = service.owners();
+    Map<String, String> refusals = service.refusals();
+    List<VdiskStatus> out = new java.util.ArrayList<>();
+    for (String name : new java.util.TreeSet<>(vdisks.keySet())) {
+      String owner = owners.get(name);
+      long epoch = service.grant(name).map(OwnershipService.Grant::epoch).orElse(0L);
+      PendingAdoption failed = failedAdoptions.get(name);
+      String refused = refusals.get(name);
+      if (refused == null && failed != null) {
+        refused = failed.reason();
+      }
+      out.add(new VdiskStatus(name, owner, epoch, self.equals(owner) ? dtlNodes.get(name) : null, refused));
+    }
+    return out;
+  }
+
+  /**
+   * The operator accepts losing the writes an out-of-sync DTL lacks: a refused takeover of the
+   * vDisk goes ahead (on whichever node the machine picks), and an adoption this node failed to do
+   * for that reason is retried with force.
+   */
+  public void force(String vdisk) {
+    if (!vdisks.containsKey(vdisk)) {
+      throw new IllegalArgumentException("no vDisk " + vdisk + " in this cluster");
+    }
+    log.warn("vDisk {}: the operator forces its takeover (writes its DTL lacks are accepted as lost)", vdisk);
+    service.force(vdisk);
+    PendingAdoption p = failedAdoptions.get(vdisk);
+    if (p != null) {
+      PendingAdoption forced = new PendingAdoption(p.vdisk(), p.epoch(), p.oldOwner(), p.oldDtlNode(), true,
+          p.reason());
+      failedAdoptions.put(vdisk, forced);
+      control.execute(this::retryAdoptions);
+    }
+  }
+
+  /**
+   * Creates a vDisk once in the cluster: its name is taken with a create-if-absent record in the
+   * backend (false: the name exists, or another node creates it right now), the engine creates it
+   * here and hands it over at once (its history all in the backend, a hand-over record), and the
+   * cluster's ownership then places it on a node like any other vDisk.
+   */
+  public boolean create(VolumeSpec spec, VolumeSettings settings) throws IOException {
+    Engine e = engine;
+    String name = spec.name();
+    rescan();
+    if (vdisks.containsKey(name)) {
+      return false;
+    }
+    byte[] who = (self + "\n").getBytes(StandardCharsets.UTF_8);
+    backend.createNamespace(NAMESPACE);
+    if (!backend.putIfAbsent(NAMESPACE, nameRecord(name), who)) {
+      log.info("vDisk {}: its name is taken in the cluster (created by another node, or being created)", name);
+      return false;
+    }
+    creating.add(name);
+    try {
+      e.create(spec, settings);
+      e.release(name, Duration.ofSeconds(60));
+    } catch (IOException | RuntimeException ex) {
+      try {
+        if (e.contains(name)) {
+          e.delete(name);
+        }
+        backend.delete(NAMESPACE, nameRecord(name));
+      } catch (IOException | RuntimeException cleanup) {
+        ex.addSuppressed(cleanup);
+      }
+      throw ex;
+    } finally {
+      creating.remove(name);
+    }
+    rescan();
+    log.info("vDisk {} created in cluster {}; a node will own it shortly", name, config.name());
+    return true;
+  }
+
+  /** Waits (at most {@code timeout}) until some node serves the vDisk; that node's name. */
+  public Optional<String> awaitOwner(String vdisk, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      Optional<String> o = owner(vdisk);
+      if (o.isPresent() && (!o.get().equals(self) || engineServes(vdisk))) {
+        return o;
+      }
+      if (System.nanoTime() - deadline > 0) {
+        return Optional.empty();
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+    }
+  }
+
+  private boolean engineServes(String vdisk) {
+    Engine e = engine;
+    return e != null && e.volume(vdisk).isPresent() && leases.containsKey(vdisk);
+  }
+
+  static String nameRecord(String vdisk) {
+    return "name." + vdisk;
+  }
+
+  // ---------------------------------------------------------------- the backend's vDisks
+
+  private void rescanLogged() {
+    try {
+      rescan();
+    } catch (IOException | RuntimeException e) {
+      log.warn("cluster {}: the vDisks in the backend cannot be listed now: {}", config.name(), e.toString());
+    }
+  }
+
+  private synchronized void rescan() throws IOException {
+    Map<String, VdiskInfo> found = new TreeMap<>();
+    for (Engine.BackendVdisk b : Engine.backendVdisks(backend)) {
+      VdiskInfo old = found.put(b.spec().name(),
+          new VdiskInfo(b.spec().name(), b.id(), b.spec().vpool(), b.spec().sizeBytes()));
+      if (old != null) {
+        log.error("the backend holds two vDisks named {} (ids {} and {}); serving neither until one is removed",
+            b.spec().name(), old.id(), b.id());
+      }
+    }
+    Map<String, VdiskInfo> now = Map.copyOf(found);
+    if (!now.equals(vdisks)) {
+      vdisks = now;
+      try {
+        service.setVdisks(now.keySet());
+      } catch (IllegalArgumentException e) {
+        log.error("cluster {}: a vDisk name does not fit a claim record: {}", config.name(), e.getMessage());
+      }
+      changed();
+    }
+  }
+
+  // ---------------------------------------------------------------- OwnershipActions (the service's thread)
+
+  @Override
+  public void adopt(String vdisk, long epoch, String oldOwner, String oldDtlNode, boolean forced) {
+    failedAdoptions.remove(vdisk);
+    try {
+      doAdopt(vdisk, epoch, oldOwner, oldDtlNode, forced);
+    } catch (IOException | RuntimeException e) {
+      String why = e.getMessage() == null ? e.toString() : e.getMessage();
+      boolean refused = e instanceof Adoption.RefusedException;
+      failedAdoptions.put(vdisk, new PendingAdoption(vdisk, epoch, oldOwner, oldDtlNode, forced,
+          (refused ? "adoption refused: " : "adoption failed: ") + why));
+      log.error("vDisk {}: {} at epoch {} {}: {}; retried every {} s{}", vdisk, refused ? "adoption" : "adoption",
+          epoch, refused ? "refused" : "failed", why, RETRY_MILLIS / 1000,
+          refused ? " (vsa cluster force " + vdisk + " accepts the loss)" : "");
+    }
+  }
+
+  private void doAdopt(String vdisk, long epoch, String oldOwner, String oldDtlNode, boolean forced)
+      throws IOException {
+    Engine e = engine;
+    if (e == null || closed) {
+      return;
+    }
+    if (!awaitPublished(vdisk, epoch)) {
+      throw new IOException("no heartbeat naming it at epoch " + epoch + " was stored in time (the lease is gone,"
+          + " or a newer epoch replaced it)");
+    }
+    VdiskInfo info = vdisks.get(vdisk);
+    if (info == null) {
+      rescan();
+      info = vdisks.get(vdisk);
+      if (info == null) {
+        throw new IOException("vDisk " + vdisk + " has no record in the backend");
+      }
+    }
+    ServiceLease lease = new ServiceLease(vdisk, epoch);
+    ServiceLease before = leases.put(vdisk, lease);
+    if (before != null) {
+      before.revoke();
+    }
+    try {
+      boolean local = e.contains(vdisk) && self.equals(oldOwner);
+      if (local) {
+        // this node's process held the epoch before: its local copy is the newest state there is
+        e.reopen(vdisk, lease);
+        log.info("vDisk {}: serving this node's own copy again, now at epoch {}", vdisk, epoch);
+      } else {
+        InetSocketAddress previousDtl = oldDtlNode == null ? null : endpoint(oldDtlNode, DTL).orElse(null);
+        if (oldDtlNode != null && previousDtl == null) {
+          log.warn("vDisk {}: its previous owner's DTL node {} is not a live member; adopting without it", vdisk,
+              oldDtlNode);
+        }
+        InetSocketAddress peer = dtlPeerOf(vdisk).orElse(null);
+        e.adopt(new Adoption.Request(info.id(), lease, previousDtl, 0, peer, forced));
+      }
+    } catch (IOException | RuntimeException ex) {
+      leases.remove(vdisk, lease);
+      throw ex;
+    }
+    e.dtlState(vdisk).ifPresent(s -> dtlStateChanged(vdisk, s));
+    changed();
+  }
+
+  /** Waits until a heartbeat naming the vDisk at this epoch is stored (bounded by the lease). */
+  private boolean awaitPublished(String vdisk, long epoch) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.leaseMillis());
+    while (!closed) {
+      Optional<OwnershipService.Grant> g = service.grant(vdisk);
+      if (g.isPresent() && g.get().epoch() == epoch && g.get().published() != null) {
+        return true;
+      }
+      if (g.isPresent() && g.get().epoch() != epoch || System.nanoTime() - deadline > 0) {
+        return false;
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+    }
+    return false;
+  }
+
+  private void retryAdoptions() {
+    for (PendingAdoption p : List.copyOf(failedAdoptions.values())) {
+      Optional<OwnershipService.Grant> g = service.grant(p.vdisk());
+      if (g.isEmpty() || g.get().epoch() != p.epoch()) {
+        failedAdoptions.remove(p.vdisk(), p);
+        continue;
+      }
+      // on the service's action thread, in order with what it decides since
+      service.runAction(() -> {
+        if (failedAdoptions.remove(p.vdisk(), p)) {
+          adopt(p.vdisk(), p.epoch(), p.oldOwner(), p.oldDtlNode(), p.forced());
+        }
+      });
+    }
+  }
+
+  @Override
+  public void stopAcknowledging(String vdisk) {
+    // the lease gate refuses already; the front ends learn it from the owners view
+    changed();
+  }
+
+  @Override
+  public void setDtlPeer(String vdisk, String node) {
+    String before = node == null ? dtlNodes.remove(vdisk) : dtlNodes.put(vdisk, node);
+    Engine e = engine;
+    if (e == null || java.util.Objects.equals(before, node) || !engineServes(vdisk)) {
+      return;
+    }
+    InetSocketAddress addr = node == null ? null : endpoint(node, DTL).orElse(null);
+    if (node != null && addr == null) {
+      log.warn("vDisk {}: DTL node {} publishes no DTL endpoint; keeping the DTL where it is", vdisk, node);
+      return;
+    }
+    try {
+      e.setDtlPeer(vdisk, addr);
+    } catch (IOException | RuntimeException ex) {
+      log.warn("vDisk {}: moving its DTL to node {} failed: {}", vdisk, node, ex.toString());
+    }
+  }
+
+  @Override
+  public void release(String vdisk) {
+    leaving(vdisk);
+    ServiceLease l = leases.remove(vdisk);
+    if (l != null) {
+      l.revoke();
+    }
+    reported.remove(vdisk);
+    failedAdoptions.remove(vdisk);
+    Engine e = engine;
+    if (e == null || !e.contains(vdisk)) {
+      changed();
+      return;
+    }
+    try {
+      if (e.volume(vdisk).isPresent()) {
+        e.fence(vdisk);
+      }
+      e.forget(vdisk);
+    } catch (IOException | RuntimeException ex) {
+      log.error("vDisk {}: dropping this node's copy after another node took it failed: {}", vdisk, ex.toString());
+    }
+    changed();
+  }
+
+  private void leaving(String vdisk) {
+    for (Consumer<String> h : leavingHooks) {
+      try {
+        h.accept(vdisk);
+      } catch (RuntimeException ex) {
+        log.warn("vDisk {}: a front end failed to let go of it: {}", vdisk, ex.toString());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- DTL state
+
+  private void reportDtlStates() {
+    Engine e = engine;
+    if (e == null) {
+      return;
+    }
+    for (String v : leases.keySet()) {
+      Optional<DtlState> s = e.dtlState(v);
+      if (s.isPresent() && s.get() != reported.get(v)) {
+        dtlStateChanged(v, s.get());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- stop
+
+  /**
+   * Hands every vDisk served here over through the backend (its history uploaded, a hand-over
+   * record: the next owner needs no DTL), then stops heartbeating; the other nodes take them over
+   * once this node's lease has run out.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    Engine e = engine;
+    if (e != null) {
+      for (String v : List.copyOf(leases.keySet())) {
+        if (e.volume(v).isPresent()) {
+          leaving(v);
+          try {
+            e.release(v, Duration.ofSeconds(30));
+          } catch (IOException | RuntimeException ex) {
+            log.warn("vDisk {}: handing it over at stop failed ({}); the next owner restores it from its DTL", v,
+                ex.toString());
+          }
+        }
+      }
+    }
+    closed = true;
+    control.shutdownNow();
+    service.close();
+    leases.values().forEach(ServiceLease::revoke);
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  private static final OwnershipLease NOT_HELD = new OwnershipLease() {
+    @Override
+    public long epoch() {
+      return 0;
+    }
+
+    @Override
+    public boolean held(long nowNanos) {
+      return false;
+    }
+
+    @Override
+    public String toString() {
+      return "not held by this node";
+    }
+  };
+
+  /** Held while the service may acknowledge for the vDisk at this epoch, given the engine's DTL state now. */
+  private final class ServiceLease implements OwnershipLease {
+    private final String vdisk;
+    private final long epoch;
+    private volatile boolean revoked;
+
+    ServiceLease(String vdisk, long epoch) {
+      this.vdisk = vdisk;
+      this.epoch = epoch;
+    }
+
+    @Override
+    public long epoch() {
+      return epoch;
+    }
+
+    @Override
+    public boolean held(long nowNanos) {
+      if (revoked) {
+        return false;
+      }
+      Engine e = engine;
+      DtlState dtl = e == null ? null : e.dtlState(vdisk).orElse(null);
+      return service.mayAcknowledge(vdisk, epoch, dtl);
+    }
+
+    void revoke() {
+      revoked = true;
+    }
+
+    @Override
+    public String toString() {
+      return "epoch " + epoch + " of node " + self;
+    }
+  }
+
+  /** For tests and the API: the service underneath. */
+  public OwnershipService service() {
+    return service;
+  }
+
+  /** Member name to its endpoints, for the API. */
+  public Map<String, Map<String, String>> endpoints() {
+    Map<String, Map<String, String>> out = new LinkedHashMap<>();
+    ClusterMembership m = membership;
+    if (m != null) {
+      for (ClusterMembership.NodeInfo n : m.members()) {
+        Map<String, String> eps = new HashMap<>();
+        n.attributes().forEach((k, v) -> {
+          if (k.startsWith("vsa.endpoint.")) {
+            eps.put(k.substring("vsa.endpoint.".length()), v);
+          }
+        });
+        out.put(n.name(), eps);
+      }
+    }
+    return out;
+  }
+}
