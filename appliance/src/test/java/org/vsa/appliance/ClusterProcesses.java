@@ -41,6 +41,8 @@ final class ClusterProcesses implements AutoCloseable {
   static final long VDISK_BYTES = 64L << 20;
   static final int BLOCK_BYTES = 512;
   private static final String PASSWORD = "failover-test-secret";
+  /** Three JVMs starting at once on a small loaded machine take longer than one (Serve.START_TIMEOUT). */
+  static final Duration START_TIMEOUT = Duration.ofSeconds(180);
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Cluster timing: heartbeat, lease and margin in milliseconds. */
@@ -158,7 +160,7 @@ final class ClusterProcesses implements AutoCloseable {
       }
       for (Node n : c.nodes) {
         try {
-          n.serve.awaitStdout(l -> l.contains(RUNNING), Serve.START_TIMEOUT);
+          n.serve.awaitStdout(l -> l.contains(RUNNING), START_TIMEOUT);
         } catch (AssertionError e) {
           throw new AssertionError(n.name + " did not start\n" + c.report(), e);
         }
@@ -184,7 +186,7 @@ final class ClusterProcesses implements AutoCloseable {
     assertTrue(!n.serve.process().isAlive(), n.name + " still runs");
     keepLog(n, "-before-restart");
     launch(n);
-    n.serve.awaitStdout(l -> l.contains(RUNNING), Serve.START_TIMEOUT);
+    n.serve.awaitStdout(l -> l.contains(RUNNING), START_TIMEOUT);
   }
 
   String config(Node n) {
