@@ -2,6 +2,7 @@ package org.vsa.appliance;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -27,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.vsa.appliance.ClusterProcesses.Node;
 import org.vsa.appliance.IscsiLoad.Event;
 import org.vsa.appliance.IscsiLoad.Spec;
+import org.vsa.iscsi.RawInitiator;
 
 /**
  * Failover of three {@code vsa serve} processes on 127.0.0.1 (see {@link ClusterProcesses}) with
@@ -39,8 +42,9 @@ import org.vsa.appliance.IscsiLoad.Spec;
  *   <li>kill -9 of demo's owner under write load: another node serves it within the bound, and
  *       every write the tool saw acknowledged reads back;</li>
  *   <li>SIGSTOP of the owner past its lease: another node takes over and takes writes; after
- *       SIGCONT the old owner acknowledges none (its login is redirected or its writes fail NOT
- *       READY), and the new owner holds exactly what was acknowledged;</li>
+ *       SIGCONT the old owner acknowledges none: not on a session opened before the pause, not
+ *       to new logins on its portal (redirected, or their writes fail NOT READY); the new owner
+ *       holds exactly what was acknowledged;</li>
  *   <li>an iSCSI login on a non-owner's portal is redirected to the owner;</li>
  *   <li>NFS on a non-owner reads and writes demo's file (forwarded to the owner) and a new file.</li>
  * </ul>
@@ -136,6 +140,21 @@ class FailoverProcessTest {
         assertEquals(0, a.awaitExit(Duration.ofSeconds(120)), a.report());
         assertEquals(units, a.events("ack").size(), a.report());
       }
+      // a session on the owner that outlives its ownership: one write acknowledged now, one sent after SIGCONT
+      long zombieLba = units * BLOCKS + 4096;
+      byte[] before = new byte[BLOCKS * ClusterProcesses.BLOCK_BYTES];
+      byte[] after = new byte[before.length];
+      new Random(11).nextBytes(before);
+      new Random(12).nextBytes(after);
+      RawInitiator zombie = new RawInitiator(old.iscsiPort);
+      try {
+        assertEquals(0, zombie.login(ClusterProcesses.IQN, DtlProcessTest.ops()).u8(36), "login on the owner");
+        assertEquals(0, zombie.scsi(0, RawInitiator.write10(zombieLba, BLOCKS, true), before, 0).status(),
+            "a FUA write on the owner's session");
+      } catch (IOException | AssertionError e) {
+        zombie.close();
+        throw e;
+      }
       long stoppedNanos = System.nanoTime();
       cluster.pause(old);
       Node next = cluster.awaitOwner(n -> n != old, FAILOVER_BOUND, "takeover from the paused " + old.name);
@@ -151,6 +170,15 @@ class FailoverProcessTest {
       long pausedMillis = (System.nanoTime() - stoppedNanos) / 1_000_000;
       assertTrue(pausedMillis > cluster.timing().leaseMillis(), "paused " + pausedMillis + " ms, past the lease");
       cluster.resume(old);
+      String zombieOutcome;
+      try (zombie) {
+        RawInitiator.Result r = zombie.scsi(0, RawInitiator.write10(zombieLba, BLOCKS, true), after, 0);
+        zombieOutcome = "status 0x" + Integer.toHexString(r.status()) + " sense " + HexFormat.of().formatHex(r.sense());
+        assertNotEquals(0, r.status(), "the old owner acknowledged a write on its session after the takeover");
+      } catch (IOException e) {
+        zombieOutcome = "connection failed: " + e;
+      }
+      System.out.println("write on the resumed old owner's session: " + zombieOutcome);
       // seed 3 straight to the old owner's portal: redirected to the new owner, or refused; never acknowledged there
       List<Event> staleAcks;
       Set<Long> ackedC;
@@ -160,8 +188,10 @@ class FailoverProcessTest {
         assertTrue(exit == 0 || exit == 1, "exit " + exit + "\n" + c.report());
         staleAcks = c.events("ack").stream().filter(e -> !next.portal().equals(e.servedBy())).toList();
         ackedC = c.events("ack").stream().map(Event::unit).collect(Collectors.toSet());
-        System.out.printf("writes sent to the resumed %s: %d acknowledged by %s, %d by another node, %d failures%n",
-            old.name, ackedC.size() - staleAcks.size(), next.name, staleAcks.size(), c.events("fail").size());
+        System.out.printf("writes sent to the resumed %s: %d acknowledged by %s, %d by another node, %d failures,"
+            + " %d logins (%d refused)%n", old.name, ackedC.size() - staleAcks.size(), next.name, staleAcks.size(),
+            c.events("fail").size(), c.events("login").size(),
+            c.stderrLines().stream().filter(l -> l.startsWith("login through")).count());
         assertTrue(staleAcks.isEmpty(), "acknowledged by the old owner after the takeover: " + staleAcks + "\n"
             + c.report() + cluster.report());
       }
@@ -181,6 +211,13 @@ class FailoverProcessTest {
           }
         }
         assertTrue(wrong.isEmpty(), wrong + "\n" + cluster.report());
+      }
+      try (RawInitiator reader = new RawInitiator(next.iscsiPort)) {
+        assertEquals(0, reader.login(ClusterProcesses.IQN, DtlProcessTest.ops()).u8(36), "login on the new owner");
+        RawInitiator.Result r = reader.scsi(0, RawInitiator.read10(zombieLba, BLOCKS), null, before.length);
+        assertEquals(0, r.status());
+        assertArrayEquals(before, r.data(), "the new owner holds the write the old owner acknowledged before its pause,"
+            + " not the one sent after (" + zombieOutcome + ")");
       }
     }
   }
