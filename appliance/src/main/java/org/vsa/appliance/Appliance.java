@@ -550,6 +550,9 @@ public final class Appliance implements AutoCloseable {
   }
 
   private String describeVdisks() {
+    if (controller != null) {
+      return controller.vdisks().size() + " in the cluster, each served by the node that holds it (vsa cluster vdisks)";
+    }
     List<Volume> volumes = engine.volumes();
     List<org.vsa.volume.OfflineVdisk> offline = engine.offlineVdisks();
     if (volumes.isEmpty() && offline.isEmpty()) {

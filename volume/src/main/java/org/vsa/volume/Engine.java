@@ -185,7 +185,7 @@ public final class Engine implements AutoCloseable {
         markOffline(dir, e);
       }
     }
-    if (!offline.isEmpty()) {
+    if (offline.values().stream().anyMatch(o -> leaseFor(o.name()).held(System.nanoTime()))) {
       log.error("{} of {} vDisks are offline ({}); the others are served. Fix the cause, then bring each online with"
           + " `vsa vdisk open NAME` (Engine.retryOpen); those refused for their DTL are retried every {} s",
           offline.size(), offline.size() + volumes.size(), String.join(", ", offline.keySet()),
@@ -210,6 +210,10 @@ public final class Engine implements AutoCloseable {
     }
     boolean dtl = e instanceof DtlRestore.RefusedException;
     offline.put(name, new Offline(name, dir, r, why, dtl, clock.instant()));
+    if (e instanceof VolumeFencedException && leaseFor(name).epoch() == 0 && leaseFor(name) != OwnershipLease.ALWAYS) {
+      log.info("vDisk {}: this node's copy waits until the cluster gives the vDisk to this node ({})", name, why);
+      return;
+    }
     log.error("vDisk {} is OFFLINE: {}. Its reads and writes fail, the other vDisks are served; scrubs, dedupe"
         + " collection and flattens of {} are held until it is online again (vsa vdisk open {}{})", name, why,
         r == null ? "every vPool (its record, so its vPool, is unreadable)" : "vPool " + r.spec().vpool(), name,

@@ -514,6 +514,45 @@ final class ResourceCommands {
     }
   }
 
+  @Command(name = "cluster", mixinStandardHelpOptions = true, description = "the cluster's vDisks: who serves each;"
+      + " forcing a refused takeover", footer = EXIT_TEXT)
+  static final class Cluster extends ManageCommands.Group {}
+
+  @Command(name = "vdisks", mixinStandardHelpOptions = true, description = "every vDisk of the cluster: the node serving"
+      + " it now (none while a takeover is under way), its epoch and DTL node (on its owner), and why an automatic"
+      + " takeover was refused")
+  static final class ClusterVdisks extends ManageCommands.Verb {
+    ClusterVdisks(Cli.Environment env) {
+      super(env);
+    }
+
+    @Override
+    void run(ApiClient api) throws ApiClient.Failure {
+      print(api.get("/cluster/vdisks").path("vdisks"), "name", "owner", "epoch", "dtlNode", "refused");
+    }
+  }
+
+  @Command(name = "force", mixinStandardHelpOptions = true, description = "take a vDisk over although its DTL was not"
+      + " in sync: the writes its DTL lacks are LOST (use when its owner will not come back)")
+  static final class ClusterForce extends ManageCommands.Verb {
+    @Parameters(paramLabel = "VDISK")
+    String vdisk;
+
+    ClusterForce(Cli.Environment env) {
+      super(env);
+    }
+
+    @Override
+    void run(ApiClient api) throws ApiClient.Failure {
+      JsonNode n = api.call("POST", "/cluster/vdisks/" + seg(vdisk) + "/force", java.util.Map.of());
+      if (common.json) {
+        print(n);
+        return;
+      }
+      env.out().println("takeover of vDisk " + vdisk + " forced");
+    }
+  }
+
   @Command(name = "dtl", mixinStandardHelpOptions = true, description = "DTL: show", footer = EXIT_TEXT)
   static final class Dtl extends ManageCommands.Group {}
 
@@ -698,6 +737,10 @@ final class ResourceCommands {
     node.addSubcommand("show", new NodeShow(env));
     node.addSubcommand("add", new NodeAdd(env));
     cl.addSubcommand("node", node);
+    CommandLine cluster = new CommandLine(new Cluster());
+    cluster.addSubcommand("vdisks", new ClusterVdisks(env));
+    cluster.addSubcommand("force", new ClusterForce(env));
+    cl.addSubcommand("cluster", cluster);
     CommandLine dtl = new CommandLine(new Dtl());
     dtl.addSubcommand("show", new DtlShow(env));
     cl.addSubcommand("dtl", dtl);

@@ -473,6 +473,7 @@ final class NodeResources {
     }
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("node", controllerOrConflict().self());
+    m.put("live", List.copyOf(controllerOrConflict().service().live()));
     m.put("vdisks", out);
     return m;
   }

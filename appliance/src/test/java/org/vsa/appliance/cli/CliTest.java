@@ -51,7 +51,7 @@ class CliTest {
     CliRun run = CliRun.run(work);
     assertEquals(2, run.exitCode());
     assertEquals("vsa: missing command; commands: serve, config, vdisk, snapshot, clone, template, vpool, backend, iscsi, nfs, node,"
-        + " dtl, events, status, help (see 'vsa --help')",
+        + " cluster, dtl, events, status, help (see 'vsa --help')",
         run.oneErrLine());
     assertEquals("", run.out());
   }

@@ -81,6 +81,12 @@ class ClusterNodesTest {
           assertEquals("127.0.0.1:" + pb, nodes.get(1).path("memberAddress").asText());
         }
         assertEquals(0, vsa("a", "node", "show", "b").exitCode());
+        CliRun vdisks = vsa("b", "cluster", "vdisks", "--json");
+        assertEquals(0, vdisks.exitCode(), vdisks.err());
+        assertEquals(0, JSON.readTree(vdisks.out()).size(), vdisks.out());
+        CliRun force = vsa("b", "cluster", "force", "nosuch");
+        assertEquals(3, force.exitCode(), force.out() + force.err());
+        assertTrue(force.err().contains("nosuch"), force.err());
       }
     }
   }
@@ -91,6 +97,9 @@ class ClusterNodesTest {
       CliRun add = vsa("a", "node", "add", "127.0.0.1:5999");
       assertEquals(4, add.exitCode(), add.out() + add.err());
       assertTrue(add.err().contains("cluster.enabled"), add.err());
+      CliRun vdisks = vsa("a", "cluster", "vdisks");
+      assertEquals(4, vdisks.exitCode(), vdisks.out() + vdisks.err());
+      assertTrue(vdisks.err().contains("cluster.enabled"), vdisks.err());
     }
   }
 

@@ -35,6 +35,11 @@ class ClusterControllerTest {
   @TempDir Path work;
 
   private Appliance start(String node, int memberPort, List<Integer> seeds, String cluster) throws Exception {
+    return start(node, memberPort, seeds, cluster, "[{name: demo, size: 64MiB, dtlMode: sync}]");
+  }
+
+  private Appliance start(String node, int memberPort, List<Integer> seeds, String cluster, String vdisks)
+      throws Exception {
     StringBuilder members = new StringBuilder();
     for (int p : seeds) {
       members.append(members.length() == 0 ? "" : ", ").append("127.0.0.1:").append(p);
@@ -43,7 +48,7 @@ class ClusterControllerTest {
         + "dtl: {port: 0}\nmanagement: {enabled: false}\niscsi: {enabled: false}\nnfs: {enabled: false}\n"
         + "backend: {type: local, dir: " + work.resolve("backend") + "}\n"
         + "vpools: [{name: default, scoSize: 4MiB}]\n"
-        + "vdisks: [{name: demo, size: 64MiB, dtlMode: sync}]\n"
+        + "vdisks: " + vdisks + "\n"
         + "writeBuffer: {capacity: 256MiB}\nreadCache: {capacity: 16MiB}\n"
         + "cluster: {enabled: true, name: " + cluster + ", port: " + memberPort + ", members: [" + members + "],"
         + " faultDomain: fd-" + node + ", heartbeatMillis: 300, leaseMillis: 1500, leaseMarginMillis: 300}\n",
@@ -156,12 +161,79 @@ class ClusterControllerTest {
 
   /** Waits until the owner's DTL of demo is in sync and a heartbeat says so (a takeover may then count on it). */
   private static void awaitSyncPublished(Appliance owner) throws InterruptedException {
-    long deadline = System.nanoTime() + 20_000_000_000L;
-    while (owner.engine().dtlState("demo").orElse(null) != org.vsa.dtl.DtlState.OK_SYNC
-        || ctl(owner).service().grant("demo").map(g -> g.published()).orElse(null) != org.vsa.dtl.DtlState.OK_SYNC) {
-      assertTrue(System.nanoTime() < deadline, "demo's DTL in sync and published within 20 s: "
-          + owner.engine().dtlState("demo") + " " + owner.engine().dtlReason("demo") + " " + ctl(owner).status());
+    awaitSyncPublished(owner, "demo");
+  }
+
+  private static void awaitSyncPublished(Appliance owner, String vdisk) throws InterruptedException {
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    while (owner.engine().dtlState(vdisk).orElse(null) != org.vsa.dtl.DtlState.OK_SYNC
+        || ctl(owner).service().grant(vdisk).map(g -> g.published()).orElse(null) != org.vsa.dtl.DtlState.OK_SYNC) {
+      assertTrue(System.nanoTime() < deadline, vdisk + "'s DTL in sync and published within 30 s: "
+          + owner.engine().dtlState(vdisk) + " " + owner.engine().dtlReason(vdisk) + " " + ctl(owner).status());
       Thread.sleep(50);
+    }
+  }
+
+  private static String dtlNodeOf(Appliance owner, String vdisk) {
+    return ctl(owner).status().stream().filter(x -> x.name().equals(vdisk)).findFirst().orElseThrow().dtlNode();
+  }
+
+  @Test
+  void vdisksSpreadOverTheNodesAndADeadDtlNodeIsReplaced() throws Exception {
+    int[] ports = {freePort(), freePort(), freePort()};
+    List<Integer> seeds = List.of(ports[0], ports[1], ports[2]);
+    String cluster = "c" + ports[0];
+    List<Appliance> nodes = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        nodes.add(start("n" + (i + 1), ports[i], seeds, cluster, "[]"));
+      }
+      // created once every node counts the others alive: placement spreads them (a node that starts alone owns
+      // what it creates, and ownership does not move when others join)
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      while (nodes.stream().anyMatch(a -> ctl(a).service().live().size() < 3)) {
+        assertTrue(System.nanoTime() < deadline, "every node sees three alive within 30 s");
+        Thread.sleep(50);
+      }
+      for (int i = 1; i <= 6; i++) {
+        org.vsa.volume.VolumeSpec spec = new org.vsa.volume.VolumeSpec("d" + i, "default", 16 << 20, 512, 4 << 20,
+            org.vsa.volume.CachePolicy.ON_READ, org.vsa.dtl.DtlMode.SYNC);
+        assertTrue(ctl(nodes.get(0)).create(spec, org.vsa.volume.VolumeSettings.defaults(spec)));
+      }
+      java.util.Set<String> owners = new java.util.TreeSet<>();
+      for (int i = 1; i <= 6; i++) {
+        owners.add(ctl(awaitServed(nodes, "d" + i, Duration.ofSeconds(30))).self());
+      }
+      assertTrue(owners.size() >= 2, "six vDisks spread over more than one node: " + owners);
+
+      Appliance owner = awaitServed(nodes, "d1", Duration.ofSeconds(30));
+      awaitSyncPublished(owner, "d1");
+      String dtlNode = dtlNodeOf(owner, "d1");
+      Appliance dtl = nodes.stream().filter(a -> ctl(a).self().equals(dtlNode)).findFirst().orElseThrow();
+      Appliance third = nodes.stream().filter(a -> a != owner && a != dtl).findFirst().orElseThrow();
+      byte[] data = random(7, 512 << 10);
+      Volume v = owner.engine().volume("d1").orElseThrow();
+      v.write(0, ByteBuffer.wrap(data), Durability.DURABLE);
+
+      // the DTL node goes away: the DTL turns degraded, is placed on the third node and catches up there
+      dtl.close();
+      nodes.remove(dtl);
+      deadline = System.nanoTime() + 30_000_000_000L;
+      while (!ctl(third).self().equals(dtlNodeOf(owner, "d1"))) {
+        assertTrue(System.nanoTime() < deadline, "d1's DTL moved to " + ctl(third).self() + " within 30 s: "
+            + ctl(owner).status());
+        Thread.sleep(50);
+      }
+      awaitSyncPublished(owner, "d1");
+      byte[] more = random(8, 64 << 10);
+      owner.engine().volume("d1").orElseThrow().write(1 << 20, ByteBuffer.wrap(more), Durability.DURABLE);
+      ByteBuffer back = ByteBuffer.allocate(data.length);
+      owner.engine().volume("d1").orElseThrow().read(0, back);
+      assertArrayEquals(data, back.array());
+    } finally {
+      for (Appliance a : nodes) {
+        a.close();
+      }
     }
   }
 

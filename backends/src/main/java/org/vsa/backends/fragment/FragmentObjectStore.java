@@ -539,18 +539,19 @@ public final class FragmentObjectStore implements ObjectStore {
    * created with each store's own create-if-absent, one store after the other in the configured
    * order (the same on every node); the call wins once its mark is on a majority of the configured
    * stores (down ones included in the count), and then puts the object as {@link #put} does before
-   * returning true. Two racers cannot both hold a majority, so at most one wins. Going in one order
-   * makes ties rare: racers that see the same stores up meet first on the same store, and the one
-   * that loses there stops with false. When a mark's create fails, the store is asked whose mark it
-   * holds (ours counts: the create landed before the failure). The call returns false when other
-   * marks deny it a majority, and throws when stores that did not answer could still decide (its
-   * marks then stay: a later call finds the name taken).
+   * returning true. A winner's marks stay, so two racers cannot both hold a majority and at most
+   * one wins. When a mark's create fails, the store is asked whose mark it holds (ours counts: the
+   * create landed before the failure). The call returns false when other marks deny it a majority,
+   * and throws when stores that did not answer could still decide.
    *
-   * <p>Limits: a tie (racers that saw different stores up, each holding some marks, nobody a
-   * majority) leaves the name taken with no object: every later create of it returns false. A
-   * loser's false may come before the winner's object is readable. The marks outlive a {@link
-   * #delete}: a name once created is never created again on this store (the cluster's claims never
-   * reuse a name). Each underlying store must support create-if-absent.
+   * <p>A call that did not win takes its own marks back (those it can reach) before it returns or
+   * throws: a tie (racers that saw different stores up, each holding some marks, nobody a
+   * majority), an undecided call or a loser leaves nothing that would deny the name to a later
+   * call, which can then win it. A mark a store took while failing to answer, and that cannot be
+   * taken back, stays: with another store down too, the name may then be denied until that store
+   * answers again. A loser's false may come before the winner's object is readable. The winner's
+   * marks outlive a {@link #delete}: a name once created is never created again on this store (the
+   * cluster's claims never reuse a name). Each underlying store must support create-if-absent.
    */
   @Override
   public boolean putIfAbsent(String namespace, String name, byte[] data) throws IOException {
@@ -568,10 +569,11 @@ public final class FragmentObjectStore implements ObjectStore {
     int majority = disks.size() / 2 + 1;
     int won = 0;
     int lost = 0;
+    List<DiskState> ours = new ArrayList<>();
     IOException last = null;
     for (DiskState d : disks) {
-      if (won >= majority || lost > disks.size() - majority || (lost > 0 && won == 0)) {
-        break; // decided: won, or cannot win, or another racer is ahead on the first store both saw
+      if (won >= majority || lost > disks.size() - majority) {
+        break; // decided: won, or cannot win
       }
       if (!isUp(d)) {
         continue;
@@ -579,10 +581,12 @@ public final class FragmentObjectStore implements ObjectStore {
       try {
         if (createInto(d, namespace, markName, mark, token)) {
           won++;
+          ours.add(d);
         } else {
           lost++;
         }
       } catch (InterruptedIOException e) {
+        takeBack(ours, namespace, markName, token);
         throw e;
       } catch (IOException e) {
         last = e;
@@ -593,13 +597,29 @@ public final class FragmentObjectStore implements ObjectStore {
       put(namespace, name, data);
       return true;
     }
+    takeBack(ours, namespace, markName, token);
     int unknown = disks.size() - won - lost;
-    if (lost == 0 || won + unknown >= majority && !(lost > 0 && won == 0)) {
+    if (lost <= disks.size() - majority) {
       throw new IOException("fragment backend: create of object '" + name + "' in namespace '" + namespace
-          + "' undecided: marks on " + won + " stores, another's on " + lost + ", " + unknown + " of " + disks.size()
-          + " stores not reached (" + majority + " needed)", last);
+          + "' undecided: marks on " + won + " stores (taken back), another's on " + lost + ", " + unknown + " of "
+          + disks.size() + " stores not reached (" + majority + " needed)", last);
     }
     return false;
+  }
+
+  /** Deletes this call's marks (it did not win); a store that fails keeps its mark (logged). */
+  private void takeBack(List<DiskState> ours, String namespace, String markName, byte[] token) {
+    for (DiskState d : ours) {
+      try {
+        byte[] there = d.disk.store().get(namespace, markName);
+        if (java.util.Arrays.equals(CreateMarker.decode(there, markName + " on store '" + d.disk.name() + "'"), token)) {
+          d.disk.store().delete(namespace, markName);
+        }
+      } catch (IOException | RuntimeException e) {
+        log.warn("fragment backend: cannot take back the create mark {} on store '{}' ({}); it denies that name to"
+            + " later creates while another store is down", markName, d.disk.name(), e.toString());
+      }
+    }
   }
 
   /** True when this store holds our mark (created now, or by an attempt whose answer was lost). */

@@ -65,33 +65,75 @@ class FragmentPutIfAbsentTest {
       switches.get(1).down = true;
       IOException e = assertThrows(IOException.class, () -> s.putIfAbsent("cluster", "claim.000000000002", new byte[] {3}));
       assertTrue(e.getMessage().contains("undecided"), e.getMessage());
-      assertFalse(s.putIfAbsent("cluster", "claim.000000000001", new byte[] {4}),
-          "one store's mark of another racer and the rest down: lost whatever they would say");
+      // one store's mark of another and the rest down: that mark may be a loser's in flight, which it takes back
+      IOException u = assertThrows(IOException.class, () -> s.putIfAbsent("cluster", "claim.000000000001",
+          new byte[] {4}));
+      assertTrue(u.getMessage().contains("undecided"), u.getMessage());
       switches.get(1).down = false;
       switches.get(2).down = false;
-      // The undecided call left its mark on disk0, the first store of the order: the name is taken
-      // for good, with no object (the arbiter then claims the next epoch).
+      assertArrayEquals(new byte[] {1}, s.get("cluster", "claim.000000000001"), "the winner's object stays");
+      assertFalse(s.putIfAbsent("cluster", "claim.000000000001", new byte[] {4}), "and it is still taken");
+      // The undecided call took its mark on disk0 back: the name is still free.
+      assertFalse(new LocalDirectoryObjectStore(dir.resolve("disk0")).list("cluster", "").contains(
+          "claim.000000000002" + FragmentObjectStore.CREATE_SUFFIX), "the undecided call's mark is taken back");
       try (FragmentObjectStore other = open(3)) {
-        assertFalse(other.putIfAbsent("cluster", "claim.000000000002", new byte[] {5}));
-        assertFalse(other.exists("cluster", "claim.000000000002"));
-        assertTrue(other.putIfAbsent("cluster", "claim.000000000003", new byte[] {6}), "the next name is free");
+        assertTrue(other.putIfAbsent("cluster", "claim.000000000002", new byte[] {5}), "the name is still free");
+        assertArrayEquals(new byte[] {5}, other.get("cluster", "claim.000000000002"));
       }
     }
   }
 
   @Test
-  void aTieLeavesTheNameTakenWithNoWinner() throws Exception {
+  void aTieIsTakenBackSoTheNameCanStillBeWon() throws Exception {
+    try (FragmentObjectStore a = open(2)) {
+      a.createNamespace("cluster");
+      String mark = "claim.000000000007" + FragmentObjectStore.CREATE_SUFFIX;
+      LocalDirectoryObjectStore disk0 = new LocalDirectoryObjectStore(dir.resolve("disk0"));
+      LocalDirectoryObjectStore disk1 = new LocalDirectoryObjectStore(dir.resolve("disk1"));
+      // another racer's mark on disk1, in flight: this call gets disk0 only, so nobody has a majority
+      byte[] theirs = new byte[CreateMarker.TOKEN_BYTES];
+      theirs[0] = 42;
+      assertTrue(disk1.putIfAbsent("cluster", mark, CreateMarker.encode(theirs)));
+      assertFalse(a.putIfAbsent("cluster", "claim.000000000007", new byte[] {1}), "one mark each: nobody wins");
+      assertFalse(disk0.list("cluster", "").contains(mark), "the loser took its mark back");
+      assertTrue(disk1.list("cluster", "").contains(mark), "another's mark is left alone");
+      // the other racer lost too and takes its mark back: the name is free for the next claim
+      disk1.delete("cluster", mark);
+      assertTrue(a.putIfAbsent("cluster", "claim.000000000007", new byte[] {3}));
+      assertArrayEquals(new byte[] {3}, a.get("cluster", "claim.000000000007"));
+    }
+  }
+
+  @Test
+  void twoRacersOverTwoStoresNeverBothWinAndRetriesEndWithAWinner() throws Exception {
     try (FragmentObjectStore a = open(2); FragmentObjectStore b = open(2)) {
       a.createNamespace("cluster");
-      switches.get(1).down = true;
-      assertThrows(IOException.class, () -> a.putIfAbsent("cluster", "claim.000000000007", new byte[] {1}));
-      switches.get(1).down = false;
-      switches.get(0).down = true;
-      assertThrows(IOException.class, () -> b.putIfAbsent("cluster", "claim.000000000007", new byte[] {2}));
-      switches.get(0).down = false;
-      assertFalse(a.putIfAbsent("cluster", "claim.000000000007", new byte[] {3}), "one mark each: nobody wins");
-      assertFalse(b.putIfAbsent("cluster", "claim.000000000007", new byte[] {3}));
-      assertFalse(a.exists("cluster", "claim.000000000007"));
+      for (int i = 0; i < 40; i++) {
+        String name = "claim." + String.format("%012d", i);
+        boolean decided = false;
+        for (int attempt = 0; attempt < 50 && !decided; attempt++) {
+          java.util.concurrent.CompletableFuture<Boolean> fa = java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> tryCreate(a, name, (byte) 1));
+          java.util.concurrent.CompletableFuture<Boolean> fb = java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> tryCreate(b, name, (byte) 2));
+          boolean wa = fa.get();
+          boolean wb = fb.get();
+          assertFalse(wa && wb, "two winners of " + name);
+          decided = wa || wb;
+          if (decided) {
+            assertArrayEquals(new byte[] {wa ? (byte) 1 : (byte) 2}, a.get("cluster", name));
+          }
+        }
+        assertTrue(decided, name + " won by someone within 50 rounds");
+      }
+    }
+  }
+
+  private static boolean tryCreate(FragmentObjectStore s, String name, byte value) {
+    try {
+      return s.putIfAbsent("cluster", name, new byte[] {value});
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
   }
 }

@@ -200,6 +200,20 @@ public final class OwnershipMachine {
     return out;
   }
 
+  /** The nodes this node counts as alive at {@code now}: itself while its lease holds, and every peer whose heartbeat changed within the lease. */
+  public Set<String> live(long now) {
+    Set<String> out = new TreeSet<>();
+    if (leaseValid(now)) {
+      out.add(self);
+    }
+    for (String n : peers.keySet()) {
+      if (!n.equals(self) && fresh(n, now)) {
+        out.add(n);
+      }
+    }
+    return out;
+  }
+
   /** The DTL state last stored in a heartbeat for a vDisk this node holds (null: none yet). */
   public DtlState published(String vdisk) {
     Held h = held.get(vdisk);

@@ -50,6 +50,7 @@ public final class OwnershipService implements AutoCloseable {
   private volatile Map<String, Grant> grants = Map.of();
   /** vDisk -> the node serving it, as this node sees it (see {@link OwnershipMachine#owners}). */
   private volatile Map<String, String> owners = Map.of();
+  private volatile Set<String> live = Set.of();
   /** vDisk -> why its automatic takeover is refused, until someone serves it. */
   private final Map<String, String> refusals = new java.util.concurrent.ConcurrentHashMap<>();
   private final List<Runnable> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -140,6 +141,11 @@ public final class OwnershipService implements AutoCloseable {
     return owners;
   }
 
+  /** The nodes this node counts as alive now (their heartbeats change; itself while its lease holds). */
+  public Set<String> live() {
+    return live;
+  }
+
   /** vDisk -> why its automatic takeover was refused (the operator can {@link #force} it). */
   public Map<String, String> refusals() {
     return Map.copyOf(refusals);
@@ -228,6 +234,7 @@ public final class OwnershipService implements AutoCloseable {
       }
     }
     Map<String, String> o = machine.owners(now);
+    live = Set.copyOf(machine.live(now));
     refusals.keySet().removeAll(o.keySet());
     boolean changed = !o.equals(owners) || !g.keySet().equals(grants.keySet());
     grants = Map.copyOf(g);
