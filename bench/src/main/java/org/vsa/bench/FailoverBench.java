@@ -32,14 +32,15 @@ import java.util.stream.Collectors;
  * again, waits until the vDisk's DTL is in sync on its owner, and kills that owner: {@code
  * --failovers} times per timing. Prints each failover and the median and max per timing.
  *
- * <p>{@code bench/run-failover-bench.sh [--failovers=10] [--timing=default,short] [--dir=D]}; the
- * script builds vsa.jar and the load tool and passes {@code --jar} and {@code --tool}. Timings:
+ * <p>{@code bench/run-failover-bench.sh [--failovers=10] [--timing=default,short] [--dir=D] [--iqn=IQN]};
+ * the script builds vsa.jar and the load tool and passes {@code --jar} and {@code --tool}. {@code
+ * --iqn}: the target the load writes to, LUN 0 (default: demo's own target). Timings:
  * {@code default} heartbeat 1000 ms, lease 6000, margin 1000 (the configuration's defaults);
  * {@code short} 500, 3000, 500.
  */
 public final class FailoverBench {
   private static final String PASSWORD = "failover-bench-secret";
-  private static final String IQN = "iqn.2026-11.org.vsa:vdisk:demo";
+  private static String iqn = "iqn.2026-11.org.vsa:vdisk:demo";
   private static final Pattern DEMO = Pattern.compile("\"name\"\\s*:\\s*\"demo\"");
   private static final Pattern OWNER = Pattern.compile("\"owner\"\\s*:\\s*(null|\"([^\"]+)\")");
   private static final Pattern REFUSED = Pattern.compile("\"refused\"\\s*:\\s*\"([^\"]*)\"");
@@ -82,6 +83,8 @@ public final class FailoverBench {
         tool = Path.of(a.substring(7));
       } else if (a.startsWith("--dir=")) {
         base = Path.of(a.substring(6));
+      } else if (a.startsWith("--iqn=")) {
+        iqn = a.substring(6);
       } else {
         throw new IllegalArgumentException("unknown option " + a);
       }
@@ -337,7 +340,7 @@ public final class FailoverBench {
     final Thread reader;
 
     Load(List<Node> through) throws IOException {
-      List<String> cmd = new ArrayList<>(List.of(tool.toString(), "-t", "-i", "2000", "write", IQN, "0", "0",
+      List<String> cmd = new ArrayList<>(List.of(tool.toString(), "-t", "-i", "2000", "write", iqn, "0", "0",
           "262144", "8", "600"));
       through.forEach(n -> cmd.add(n.portal()));
       process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
