@@ -22,7 +22,11 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -222,55 +226,76 @@ class FailoverProcessTest {
     }
   }
 
-  @Test
-  void anIscsiLoginOnANonOwnerIsRedirectedToTheOwner(TestInfo info) throws Exception {
-    try (ClusterProcesses cluster = start(info)) {
-      Node owner = cluster.awaitOwner(n -> true, FIRST_OWNER, "first owner of demo");
-      Node other = cluster.nodes().stream().filter(n -> n != owner).findFirst().orElseThrow();
+  /** Access through a node that does not own demo: one cluster for both tests (they change no ownership). */
+  @Nested
+  @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+  class ThroughANonOwner {
+    @TempDir
+    Path dir;
+    ClusterProcesses cluster;
+    Node owner;
+    Node other;
+
+    @BeforeAll
+    void startCluster() throws Exception {
+      cluster = ClusterProcesses.start(FailoverProcessTest.class.getSimpleName() + "-ThroughANonOwner", dir,
+          ClusterProcesses.Timing.SHORT);
+      owner = cluster.awaitOwner(n -> true, FIRST_OWNER, "first owner of demo");
+      other = cluster.nodes().stream().filter(n -> n != owner).findFirst().orElseThrow();
+    }
+
+    @AfterAll
+    void stopCluster() {
+      if (cluster != null) {
+        cluster.close();
+      }
+    }
+
+    @Test
+    void anIscsiLoginIsRedirectedToTheOwner() throws Exception {
+      assertEquals(owner, cluster.awaitOwner(n -> true, FIRST_OWNER, "owner of demo"), "demo stayed where it was");
       String lun = "iscsi://" + other.portal() + "/" + ClusterProcesses.IQN + "/0";
       Tool inq = Tool.ok(60, "iscsi-inq", lun);
       assertTrue(inq.out().contains("VSA"), inq.out());
       Tool cap = Tool.ok(60, "iscsi-readcapacity16", lun);
       assertTrue(cap.out().contains("Total size:" + ClusterProcesses.VDISK_BYTES), cap.out());
-      try (IscsiLoad check = IscsiLoad.start(ClusterProcesses.IQN, Spec.check(List.of(0L), 0, 1, BLOCKS, 60,
+      // a unit past what the NFS test writes: never written
+      long lba = (32L << 20) / ClusterProcesses.BLOCK_BYTES;
+      try (IscsiLoad check = IscsiLoad.start(ClusterProcesses.IQN, Spec.check(List.of(0L), lba, 1, BLOCKS, 60,
           List.of(other.portal())))) {
         assertEquals(0, check.awaitExit(Duration.ofSeconds(90)), check.report());
         List<Event> logins = check.events("login");
         assertEquals(1, logins.size(), check.report());
         assertEquals(owner.portal(), logins.get(0).servedBy(), "the login through " + other.name
             + " is served by the owner " + owner.name + "\n" + check.report());
-        assertEquals("zero", check.events("unit").get(0).detail(), "nothing written yet\n" + check.report());
+        assertEquals("zero", check.events("unit").get(0).detail(), "nothing written there\n" + check.report());
       }
     }
-  }
 
-  @Test
-  void nfsOnANonOwnerReadsAndWritesTheVdisksFile(TestInfo info) throws Exception {
-    try (ClusterProcesses cluster = start(info)) {
-      Node owner = cluster.awaitOwner(n -> true, FIRST_OWNER, "first owner of demo");
-      Node other = cluster.nodes().stream().filter(n -> n != owner).findFirst().orElseThrow();
+    @Test
+    void nfsReadsAndWritesTheVdisksFileAndANewOne() throws Exception {
       String ls = Tool.ok(60, "nfs-ls", other.nfsUrl("")).out();
       assertTrue(ls.contains(ClusterProcesses.VDISK + ".raw"), "demo's file through " + other.name + ":\n" + ls);
 
       byte[] data = new byte[16 << 20];
       new Random(8).nextBytes(data);
-      Path in = work.resolve("in.bin");
+      Path in = dir.resolve("in.bin");
       Files.write(in, data);
       // into demo's file through the non-owner (forwarded to the owner)
       Tool.ok(120, nfsWrite(), other.nfsUrl("demo.raw"), in.toString(), "0");
-      Path cat = work.resolve("cat.bin");
+      Path cat = dir.resolve("cat.bin");
       Tool.toFile(120, cat, "nfs-cat", other.nfsUrl("demo.raw"));
       assertEquals(ClusterProcesses.VDISK_BYTES, Files.size(cat));
       assertArrayEquals(data, Arrays.copyOf(Files.readAllBytes(cat), data.length), "nfs-cat through " + other.name);
       for (Node n : List.of(other, owner)) {
-        Path out = work.resolve("demo-from-" + n.name + ".bin");
+        Path out = dir.resolve("demo-from-" + n.name + ".bin");
         Tool.ok(120, "nfs-cp", n.nfsUrl("demo.raw"), out.toString());
         assertArrayEquals(data, Arrays.copyOf(Files.readAllBytes(out), data.length), "nfs-cp out through " + n.name);
       }
       // a new file through the non-owner, read back through it and through the owner
       Tool.ok(120, "nfs-cp", in.toString(), other.nfsUrl("copied.img"));
       for (Node n : List.of(other, owner)) {
-        Path out = work.resolve("copied-from-" + n.name + ".bin");
+        Path out = dir.resolve("copied-from-" + n.name + ".bin");
         Tool.ok(120, "nfs-cp", n.nfsUrl("copied.img"), out.toString());
         assertArrayEquals(data, Files.readAllBytes(out), "copied.img through " + n.name);
       }
