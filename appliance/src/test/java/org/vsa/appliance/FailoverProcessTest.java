@@ -230,7 +230,6 @@ class FailoverProcessTest {
   @Nested
   @TestInstance(TestInstance.Lifecycle.PER_CLASS)
   class ThroughANonOwner {
-    @TempDir
     Path dir;
     ClusterProcesses cluster;
     Node owner;
@@ -238,6 +237,8 @@ class FailoverProcessTest {
 
     @BeforeAll
     void startCluster() throws Exception {
+      // made here: a nested class's @TempDir is not there yet in a per-class @BeforeAll
+      dir = Files.createTempDirectory("failover-non-owner");
       cluster = ClusterProcesses.start(FailoverProcessTest.class.getSimpleName() + "-ThroughANonOwner", dir,
           ClusterProcesses.Timing.SHORT);
       owner = cluster.awaitOwner(n -> true, FIRST_OWNER, "first owner of demo");
@@ -245,9 +246,12 @@ class FailoverProcessTest {
     }
 
     @AfterAll
-    void stopCluster() {
+    void stopCluster() throws IOException {
       if (cluster != null) {
         cluster.close();
+      }
+      if (dir != null) {
+        org.vsa.volume.LocalVolumes.deleteTree(dir);
       }
     }
 
