@@ -293,6 +293,7 @@ class FailoverProcessTest {
       assertArrayEquals(data, Arrays.copyOf(Files.readAllBytes(cat), data.length), "nfs-cat through " + other.name);
       for (Node n : List.of(other, owner)) {
         Path out = dir.resolve("demo-from-" + n.name + ".bin");
+        Files.deleteIfExists(out); // nfs-cp does not overwrite a local file
         Tool.ok(120, "nfs-cp", n.nfsUrl("demo.raw"), out.toString());
         assertArrayEquals(data, Arrays.copyOf(Files.readAllBytes(out), data.length), "nfs-cp out through " + n.name);
       }
@@ -300,6 +301,7 @@ class FailoverProcessTest {
       Tool.ok(120, "nfs-cp", in.toString(), other.nfsUrl("copied.img"));
       for (Node n : List.of(other, owner)) {
         Path out = dir.resolve("copied-from-" + n.name + ".bin");
+        Files.deleteIfExists(out);
         Tool.ok(120, "nfs-cp", n.nfsUrl("copied.img"), out.toString());
         assertArrayEquals(data, Files.readAllBytes(out), "copied.img through " + n.name);
       }
