@@ -88,6 +88,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   /** vDisk -> the DTL state last reported to the service. */
   private final Map<String, DtlState> reported = new ConcurrentHashMap<>();
   private volatile boolean closed;
+  /** The service runs (before, the vDisk list is only kept: the machine must not act before its ticks). */
+  private volatile boolean started;
 
   private record PendingAdoption(String vdisk, long epoch, String oldOwner, String oldDtlNode, boolean forced,
       String reason) {}
@@ -120,6 +122,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     membership.onChange(m -> changed());
     rescan();
     service.start();
+    started = true;
+    service.setVdisks(vdisks.keySet());
     control.scheduleWithFixedDelay(this::rescanLogged, RESCAN_MILLIS, RESCAN_MILLIS, TimeUnit.MILLISECONDS);
     control.scheduleWithFixedDelay(this::retryAdoptions, RETRY_MILLIS, RETRY_MILLIS, TimeUnit.MILLISECONDS);
     control.scheduleWithFixedDelay(this::reportDtlStates, 200, 200, TimeUnit.MILLISECONDS);
@@ -349,10 +353,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     Map<String, VdiskInfo> now = Map.copyOf(found);
     if (!now.equals(vdisks)) {
       vdisks = now;
-      try {
+      if (started) {
         service.setVdisks(now.keySet());
-      } catch (IllegalArgumentException e) {
-        log.error("cluster {}: a vDisk name does not fit a claim record: {}", config.name(), e.getMessage());
       }
       changed();
     }

@@ -96,10 +96,16 @@ public final class OwnershipService implements AutoCloseable {
 
   /** The vDisks of the cluster. */
   public void setVdisks(Set<String> vdisks) {
+    Set<String> copy = new java.util.TreeSet<>();
     for (String v : vdisks) {
-      Records.claimName(v, 1); // checks the name fits a claim object
+      try {
+        Records.claimName(v, 1); // checks the name fits a claim object
+        copy.add(v);
+      } catch (IllegalArgumentException e) {
+        log.error("vDisk {} cannot be owned through the cluster (its name does not fit a claim record: {}); it is"
+            + " served by no node", v, e.getMessage());
+      }
     }
-    Set<String> copy = Set.copyOf(vdisks);
     submit(() -> feed(new Event.VdisksChanged(System.nanoTime(), copy)));
   }
 
