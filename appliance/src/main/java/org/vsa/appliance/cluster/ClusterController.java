@@ -338,6 +338,30 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     } catch (IOException | RuntimeException e) {
       log.warn("cluster {}: the vDisks in the backend cannot be listed now: {}", config.name(), e.toString());
     }
+    dropStaleCopies();
+  }
+
+  /**
+   * Drops this node's copies of vDisks another node serves now (left by an earlier run of this
+   * node): that node claimed a newer epoch and restored from the backend plus the DTL, so the copy
+   * holds nothing the cluster needs, and while it is kept (offline) it holds back scrubbing.
+   */
+  private void dropStaleCopies() {
+    Engine e = engine;
+    if (e == null) {
+      return;
+    }
+    for (org.vsa.volume.OfflineVdisk o : e.offlineVdisks()) {
+      Optional<String> owner = owner(o.name());
+      if (owner.isPresent() && !owner.get().equals(self) && !leases.containsKey(o.name()) && e.waitsForLease(o.name())) {
+        try {
+          log.info("vDisk {}: node {} serves it now; dropping this node's old copy", o.name(), owner.get());
+          e.forget(o.name());
+        } catch (IOException | RuntimeException ex) {
+          log.warn("vDisk {}: dropping this node's old copy failed: {}", o.name(), ex.toString());
+        }
+      }
+    }
   }
 
   private synchronized void rescan() throws IOException {
