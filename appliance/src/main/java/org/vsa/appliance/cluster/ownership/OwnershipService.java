@@ -129,12 +129,13 @@ public final class OwnershipService implements AutoCloseable {
    * May the write path acknowledge a write of this vDisk under {@code epoch} now, given the DTL
    * state it sees now? As {@link #mayAcknowledge(String)}, and also no when a newer epoch replaced
    * {@code epoch}, or when the DTL left OK_SYNC and no heartbeat says so yet (a takeover would
-   * count on a DTL that lacks the write).
+   * count on a DTL that lacks the write). {@code dtlNow} null: the vDisk is being opened and has
+   * no DTL state yet (it acknowledges nothing until it has one).
    */
   public boolean mayAcknowledge(String vdisk, long epoch, DtlState dtlNow) {
     Grant g = grants.get(vdisk);
     return g != null && g.epoch == epoch && mayAcknowledge(vdisk)
-        && (dtlNow == DtlState.OK_SYNC || g.published != DtlState.OK_SYNC);
+        && (dtlNow == null || dtlNow == DtlState.OK_SYNC || g.published != DtlState.OK_SYNC);
   }
 
   /** This node's grant of the vDisk while it serves it (acknowledging or about to). */
