@@ -609,6 +609,19 @@ public final class Engine implements AutoCloseable {
     return Optional.ofNullable(offline.get(name)).map(Offline::view);
   }
 
+  /**
+   * True for an offline vDisk whose copy here waits for this node's ownership lease (in a cluster:
+   * another node serves it, or this node has not claimed it yet): not a failure.
+   */
+  public boolean waitsForLease(String name) {
+    Offline o = offline.get(name);
+    if (o == null) {
+      return false;
+    }
+    OwnershipLease l = leaseFor(name);
+    return l != OwnershipLease.ALWAYS && !l.held(System.nanoTime());
+  }
+
   /** True if the engine knows the vDisk, online or offline. */
   public boolean contains(String name) {
     return volumes.containsKey(name) || offline.containsKey(name);

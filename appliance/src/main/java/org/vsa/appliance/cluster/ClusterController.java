@@ -88,6 +88,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   /** vDisk -> the DTL state last reported to the service. */
   private final Map<String, DtlState> reported = new ConcurrentHashMap<>();
   private volatile boolean closed;
+  /** The service runs (before, the vDisk list is only kept: the machine must not act before its ticks). */
+  private volatile boolean started;
 
   private record PendingAdoption(String vdisk, long epoch, String oldOwner, String oldDtlNode, boolean forced,
       String reason) {}
@@ -120,6 +122,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     membership.onChange(m -> changed());
     rescan();
     service.start();
+    started = true;
+    service.setVdisks(vdisks.keySet());
     control.scheduleWithFixedDelay(this::rescanLogged, RESCAN_MILLIS, RESCAN_MILLIS, TimeUnit.MILLISECONDS);
     control.scheduleWithFixedDelay(this::retryAdoptions, RETRY_MILLIS, RETRY_MILLIS, TimeUnit.MILLISECONDS);
     control.scheduleWithFixedDelay(this::reportDtlStates, 200, 200, TimeUnit.MILLISECONDS);
@@ -334,6 +338,30 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     } catch (IOException | RuntimeException e) {
       log.warn("cluster {}: the vDisks in the backend cannot be listed now: {}", config.name(), e.toString());
     }
+    dropStaleCopies();
+  }
+
+  /**
+   * Drops this node's copies of vDisks another node serves now (left by an earlier run of this
+   * node): that node claimed a newer epoch and restored from the backend plus the DTL, so the copy
+   * holds nothing the cluster needs, and while it is kept (offline) it holds back scrubbing.
+   */
+  private void dropStaleCopies() {
+    Engine e = engine;
+    if (e == null) {
+      return;
+    }
+    for (org.vsa.volume.OfflineVdisk o : e.offlineVdisks()) {
+      Optional<String> owner = owner(o.name());
+      if (owner.isPresent() && !owner.get().equals(self) && !leases.containsKey(o.name()) && e.waitsForLease(o.name())) {
+        try {
+          log.info("vDisk {}: node {} serves it now; dropping this node's old copy", o.name(), owner.get());
+          e.forget(o.name());
+        } catch (IOException | RuntimeException ex) {
+          log.warn("vDisk {}: dropping this node's old copy failed: {}", o.name(), ex.toString());
+        }
+      }
+    }
   }
 
   private synchronized void rescan() throws IOException {
@@ -349,10 +377,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     Map<String, VdiskInfo> now = Map.copyOf(found);
     if (!now.equals(vdisks)) {
       vdisks = now;
-      try {
+      if (started) {
         service.setVdisks(now.keySet());
-      } catch (IllegalArgumentException e) {
-        log.error("cluster {}: a vDisk name does not fit a claim record: {}", config.name(), e.getMessage());
       }
       changed();
     }

@@ -68,6 +68,11 @@ final class EngineWatcher implements AutoCloseable {
     for (OfflineVdisk o : engine.offlineVdisks()) {
       nowOffline.add(o.name());
       if (offline.add(o.name())) {
+        if (engine.waitsForLease(o.name())) {
+          events.emit(EventLog.Severity.INFO, "vdisk.offline", o.name(), "vDisk " + o.name() + ": this node's copy"
+              + " waits for the cluster (another node serves it, or this node has not claimed it yet)");
+          continue;
+        }
         events.emit(EventLog.Severity.ERROR, "vdisk.offline", o.name(), "vDisk " + o.name() + " is offline: " + o.reason());
       }
     }

@@ -597,7 +597,10 @@ final class NodeResources {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("vdisk", v.name());
     m.put("mode", v.settings().dtlMode().configName());
-    m.put("peer", config.dtlPeerOf(v.name()).map(a -> a.getHostString() + ":" + a.getPort()).orElse(null));
+    org.vsa.appliance.cluster.ClusterController c = controller;
+    // in a cluster the DTL goes where the cluster placed it, not to dtl.peer
+    m.put("peer", (c != null ? c.dtlPeerOf(v.name()) : config.dtlPeerOf(v.name()))
+        .map(a -> a.getHostString() + ":" + a.getPort()).orElse(null));
     m.put("state", engine.dtlState(v.name()).map(ManagementApi::dtlStateName)
         .orElse(null));
     m.put("reason", engine.dtlReason(v.name()).orElse(null));

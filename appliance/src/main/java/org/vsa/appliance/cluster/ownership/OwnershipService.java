@@ -96,10 +96,16 @@ public final class OwnershipService implements AutoCloseable {
 
   /** The vDisks of the cluster. */
   public void setVdisks(Set<String> vdisks) {
+    Set<String> copy = new java.util.TreeSet<>();
     for (String v : vdisks) {
-      Records.claimName(v, 1); // checks the name fits a claim object
+      try {
+        Records.claimName(v, 1); // checks the name fits a claim object
+        copy.add(v);
+      } catch (IllegalArgumentException e) {
+        log.error("vDisk {} cannot be owned through the cluster (its name does not fit a claim record: {}); it is"
+            + " served by no node", v, e.getMessage());
+      }
     }
-    Set<String> copy = Set.copyOf(vdisks);
     submit(() -> feed(new Event.VdisksChanged(System.nanoTime(), copy)));
   }
 
@@ -123,12 +129,13 @@ public final class OwnershipService implements AutoCloseable {
    * May the write path acknowledge a write of this vDisk under {@code epoch} now, given the DTL
    * state it sees now? As {@link #mayAcknowledge(String)}, and also no when a newer epoch replaced
    * {@code epoch}, or when the DTL left OK_SYNC and no heartbeat says so yet (a takeover would
-   * count on a DTL that lacks the write).
+   * count on a DTL that lacks the write). {@code dtlNow} null: the vDisk is being opened and has
+   * no DTL state yet (it acknowledges nothing until it has one).
    */
   public boolean mayAcknowledge(String vdisk, long epoch, DtlState dtlNow) {
     Grant g = grants.get(vdisk);
     return g != null && g.epoch == epoch && mayAcknowledge(vdisk)
-        && (dtlNow == DtlState.OK_SYNC || g.published != DtlState.OK_SYNC);
+        && (dtlNow == null || dtlNow == DtlState.OK_SYNC || g.published != DtlState.OK_SYNC);
   }
 
   /** This node's grant of the vDisk while it serves it (acknowledging or about to). */
