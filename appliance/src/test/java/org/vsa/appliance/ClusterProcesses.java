@@ -342,11 +342,13 @@ final class ClusterProcesses implements AutoCloseable {
       if (n.serve == null) {
         continue;
       }
-      List<String> out = n.serve.stdout();
+      // Hazelcast's periodic health lines and member tables would crowd out the appliance's own
+      List<String> out = n.serve.stdout().stream().filter(l -> !l.isBlank() && !l.contains("HealthMonitor")
+          && !l.startsWith("\t") && !l.startsWith("Members {") && !l.equals("]")).toList();
       List<String> err = n.serve.stderr();
       String state = n.killed ? "killed" : n.paused ? "paused" : n.serve.process().isAlive() ? "running" : "exited";
       b.append("\n=== ").append(n).append(", ").append(state).append(": last 40 of ").append(out.size())
-          .append(" stdout lines\n").append(String.join("\n", out.subList(Math.max(0, out.size() - 40), out.size())));
+          .append(" stdout lines (Hazelcast's health and member lines left out)\n").append(String.join("\n", out.subList(Math.max(0, out.size() - 40), out.size())));
       if (!err.isEmpty()) {
         b.append("\n--- stderr (last 20)\n").append(String.join("\n", err.subList(Math.max(0, err.size() - 20),
             err.size())));
