@@ -348,7 +348,8 @@ final class ClusterProcesses implements AutoCloseable {
       List<String> err = n.serve.stderr();
       String state = n.killed ? "killed" : n.paused ? "paused" : n.serve.process().isAlive() ? "running" : "exited";
       b.append("\n=== ").append(n).append(", ").append(state).append(": last 40 of ").append(out.size())
-          .append(" stdout lines (Hazelcast's health and member lines left out)\n").append(String.join("\n", out.subList(Math.max(0, out.size() - 40), out.size())));
+          .append(" stdout lines (Hazelcast's health and member lines left out)\n")
+          .append(String.join("\n", out.subList(Math.max(0, out.size() - 40), out.size())));
       if (!err.isEmpty()) {
         b.append("\n--- stderr (last 20)\n").append(String.join("\n", err.subList(Math.max(0, err.size() - 20),
             err.size())));
