@@ -70,7 +70,10 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
   private final PeerClients clients;
   /** The vDisks opened at a peer, by name: read by the accessors of forwarded volumes (no round trip). */
   private final Map<String, RemoteVolume> opened = new ConcurrentHashMap<>();
-  /** The node each vDisk's last volume was handed out for (this node's name for a local one). */
+  /**
+   * Where each vDisk's last volume was handed out for: this node's name for a local one, node and
+   * forward address for a forwarded one (a node that came back on another address is a move too).
+   */
   private final Map<String, String> servedBy = new ConcurrentHashMap<>();
 
   /**
@@ -90,7 +93,11 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
 
   private record Here() implements Route {}
 
-  private record There(String node, InetSocketAddress address) implements Route {}
+  private record There(String node, InetSocketAddress address) implements Route {
+    String where() {
+      return node + " (" + address + ")";
+    }
+  }
 
   private record Nowhere(String why) implements Route {}
 
@@ -133,7 +140,7 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
     }
     There t = (There) r;
     Forwarded f = new Forwarded(name, t.node(), t.address(), info);
-    return Optional.of(handOut(name, t.node(), f));
+    return Optional.of(handOut(name, t.where(), f));
   }
 
   /**
@@ -195,7 +202,7 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
     There t = (There) r;
     Forwarded f = new Forwarded(name, t.node(), t.address(), directory.vdisks().get(name));
     f.remote().resize(sizeBytes, false);
-    return handOut(name, t.node(), f);
+    return handOut(name, t.where(), f);
   }
 
   @Override
@@ -210,7 +217,7 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
     There t = (There) r;
     Forwarded f = new Forwarded(name, t.node(), t.address(), directory.vdisks().get(name));
     f.remote().resize(sizeBytes, true);
-    return handOut(name, t.node(), f);
+    return handOut(name, t.where(), f);
   }
 
   @Override

@@ -60,11 +60,13 @@ public final class VolumeForwarding implements Closeable {
     return server.localAddress();
   }
 
-  /** {@code host:port}, the value of the member attribute {@code vsa.endpoint.volume}. */
+  /**
+   * {@code host:port}, the value of the member attribute {@code vsa.endpoint.volume}, written as
+   * the other endpoints are (the bound address, unbracketed; the port after the last colon).
+   */
   public String endpoint() {
     InetSocketAddress a = server.localAddress();
-    String host = a.getAddress().getHostAddress();
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
+    return a.getAddress().getHostAddress() + ":" + a.getPort();
   }
 
   @Override

@@ -265,6 +265,7 @@ class ClusterNfsTest {
     Files.write(in, data);
     ok("nfs-cp", in.toString(), b.url("/default/d1.raw"));
     assertEquals("A", cluster.owners.get("d1"), "d1 was created on A");
+    assertTrue(a.engine().volume("d1").orElseThrow().sizeBytes() >= DATA_BYTES, "B grew it on A as it wrote");
     assertTrue(ok("nfs-ls", b.url("/default/")).out().contains("d1.raw"), "node B lists d1's file");
     assertArrayEquals(data, cat(b, "d1.raw"), "read back through B");
     assertArrayEquals(data, head(a.engine().volume("d1").orElseThrow(), DATA_BYTES), "the bytes are in A's engine");
@@ -273,6 +274,7 @@ class ClusterNfsTest {
 
     // nobody owns d1: B answers retry later (JUKEBOX), not an I/O error; so does A, which no longer serves it
     cluster.owners.remove("d1");
+    assertTrue(b.catalog().list().contains(new VolumeCatalog.Entry("d1", "default")), "still listed: its file stays");
     BlockVolume none = b.catalog().get("d1").orElseThrow();
     assertThrows(PeerUnavailableException.class, () -> none.read(0, ByteBuffer.allocate(4096)));
     for (Node n : List.of(b, a)) {
