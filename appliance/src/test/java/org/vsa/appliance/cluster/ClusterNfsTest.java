@@ -352,4 +352,15 @@ class ClusterNfsTest {
     BlockVolume now = b.catalog().get("d0").orElseThrow();
     assertArrayEquals(TestEngines.pattern(3, 4096), head(now, 4096), "the released write is there");
   }
+
+  @Test
+  void anOwnerThatFencedTheVdiskAnswersNotOwnerSoThatTheCallerAsksAgain() throws Exception {
+    BlockVolume d0 = b.catalog().get("d0").orElseThrow();
+    d0.write(0, ByteBuffer.wrap(TestEngines.pattern(4, 4096)), org.vsa.volume.Durability.DURABLE);
+    a.engine().fence("d0"); // A's lease ran out: it acknowledges nothing more
+    NotOwnerException e = assertThrows(NotOwnerException.class,
+        () -> d0.write(4096, ByteBuffer.wrap(TestEngines.pattern(5, 4096)), org.vsa.volume.Durability.DURABLE));
+    assertTrue(e.getMessage().contains("fenced"), e.getMessage());
+    assertThrows(NotOwnerException.class, d0::flush);
+  }
 }
