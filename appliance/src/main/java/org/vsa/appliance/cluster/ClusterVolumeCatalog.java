@@ -53,15 +53,18 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
   /** Block size assumed for a forwarded vDisk not opened yet: aligning to it is valid for 512 and 4096. */
   static final int UNKNOWN_BLOCK_SIZE = 4096;
 
-  /** Creates a cluster-unique vDisk owned by this node (through the arbiter), and returns it. */
+  /**
+   * Creates a vDisk in the cluster (the control plane: a cluster-unique name, ownership through
+   * the arbiter), e.g. {@code ClusterController.create} then {@code awaitOwner}.
+   */
   @FunctionalInterface
   public interface Creator {
     /**
-     * {@link IllegalStateException} if the name is taken anywhere in the cluster. The vDisk should
-     * be named served by this node in the directory by the time this returns (else the catalog
-     * hands out the returned volume for this call, then retries later until it is).
+     * {@link IllegalStateException} if the name is taken anywhere in the cluster. Returns once the
+     * vDisk is in the directory's {@link ClusterDirectory#vdisks}, best once a node serves it: until
+     * then its I/O here is answered "retry later".
      */
-    BlockVolume create(String name, String vpool, long sizeBytes) throws IOException;
+    void create(String name, String vpool, long sizeBytes) throws IOException;
   }
 
   private final VolumeCatalog local;
@@ -181,13 +184,10 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
     if (directory.vdisks().containsKey(name) || local.get(name).isPresent()) {
       throw new IllegalStateException("vDisk " + name + " exists in the cluster");
     }
-    BlockVolume made = creator.create(name, vpool, sizeBytes);
+    creator.create(name, vpool, sizeBytes);
     servedBy.remove(name); // a vDisk of that name that was deleted and made again is a new one
-    Route r = route(name);
-    if (r instanceof Nowhere) {
-      return made;
-    }
-    return get(name).orElse(made);
+    return get(name).orElseThrow(() -> new IOException("vDisk " + name + " was created but the cluster does not list"
+        + " it"));
   }
 
   @Override

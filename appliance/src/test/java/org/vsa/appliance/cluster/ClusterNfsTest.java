@@ -162,7 +162,6 @@ class ClusterNfsTest {
       Volume v = engines.get(on).create(TestEngines.spec(vdisk, sizeBytes));
       cluster.vdisks.put(vdisk, new ClusterDirectory.VdiskInfo(vdisk, v.id(), vpool, sizeBytes));
       cluster.owners.put(vdisk, on);
-      return v;
     };
     ClusterVolumeCatalog catalog = new ClusterVolumeCatalog(local, self, creator, clients);
     NfsServer nfs = NfsServer.start(NfsConfig.defaults(dir.resolve(name).resolve("namespace")).withPorts(0, 0)
