@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 # lintian, ansible-core and python3-apt (for its apt module): the install test of the .deb.
 # python3-prometheus-client: MetricsTest parses /metrics with the reference text-format parser.
 # chromium and chromium-driver: the web dashboard's browser test (headless, through Selenium).
-packages=(libiscsi-bin libnfs-utils libiscsi-dev gcc lintian ansible-core python3-apt python3-prometheus-client chromium chromium-driver)
+packages=(libiscsi-bin libnfs-utils libnfs-dev libiscsi-dev gcc lintian ansible-core python3-apt python3-prometheus-client chromium chromium-driver)
 
 sudo_=""
 [ "$(id -u)" -eq 0 ] || sudo_="sudo"
