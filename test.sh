@@ -9,12 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests use. A test never skips because a tool is missing: it fails.
-# libiscsi-dev and gcc: a small libiscsi client the iSCSI kill test builds (and the failover tests' load tool).
-# libnfs-dev: vsa-nfs-write, the failover tests' writer into an existing NFS file.
+# libiscsi-dev and gcc: a small libiscsi client the iSCSI kill test builds.
 # lintian, ansible-core and python3-apt (for its apt module): the install test of the .deb.
 # python3-prometheus-client: MetricsTest parses /metrics with the reference text-format parser.
 # chromium and chromium-driver: the web dashboard's browser test (headless, through Selenium).
-packages=(libiscsi-bin libnfs-utils libiscsi-dev libnfs-dev gcc lintian ansible-core python3-apt python3-prometheus-client chromium chromium-driver)
+packages=(libiscsi-bin libnfs-utils libnfs-dev libiscsi-dev gcc lintian ansible-core python3-apt python3-prometheus-client chromium chromium-driver)
 
 sudo_=""
 [ "$(id -u)" -eq 0 ] || sudo_="sudo"

@@ -85,6 +85,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   private final Set<String> creating = ConcurrentHashMap.newKeySet();
   /** vDisk -> an adoption that failed, to retry, and why. */
   private final Map<String, PendingAdoption> failedAdoptions = new ConcurrentHashMap<>();
+  /** vDisk -> the DTL peer last given to the engine. */
+  private final Map<String, InetSocketAddress> appliedPeers = new ConcurrentHashMap<>();
   /** vDisk -> the DTL state last reported to the service. */
   private final Map<String, DtlState> reported = new ConcurrentHashMap<>();
   private volatile boolean closed;
@@ -119,7 +121,10 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   /** Reads the cluster's vDisks and starts heartbeating and claiming. */
   public void start(ClusterMembership membership) throws IOException {
     this.membership = membership;
-    membership.onChange(m -> changed());
+    membership.onChange(m -> {
+      changed();
+      onControl(this::placeDtls);
+    });
     rescan();
     service.start();
     started = true;
@@ -127,6 +132,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     control.scheduleWithFixedDelay(this::rescanLogged, RESCAN_MILLIS, RESCAN_MILLIS, TimeUnit.MILLISECONDS);
     control.scheduleWithFixedDelay(this::retryAdoptions, RETRY_MILLIS, RETRY_MILLIS, TimeUnit.MILLISECONDS);
     control.scheduleWithFixedDelay(this::reportDtlStates, 200, 200, TimeUnit.MILLISECONDS);
+    control.scheduleWithFixedDelay(this::placeDtls, 500, 500, TimeUnit.MILLISECONDS);
     log.info("cluster {}: node {} takes part in owning the cluster's vDisks ({} found in the backend)", config.name(),
         self, vdisks.size());
   }
@@ -212,6 +218,17 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     listeners.add(r);
   }
 
+  /** Runs {@code r} on the control thread; nothing once closed. */
+  private void onControl(Runnable r) {
+    try {
+      control.execute(r);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      if (!closed) {
+        throw e;
+      }
+    }
+  }
+
   private void changed() {
     for (Runnable r : listeners) {
       try {
@@ -261,7 +278,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       PendingAdoption forced = new PendingAdoption(p.vdisk(), p.epoch(), p.oldOwner(), p.oldDtlNode(), true,
           p.reason());
       failedAdoptions.put(vdisk, forced);
-      control.execute(this::retryAdoptions);
+      onControl(this::retryAdoptions);
     }
   }
 
@@ -430,6 +447,12 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       if (local) {
         // this node's process held the epoch before: its local copy is the newest state there is
         e.reopen(vdisk, lease);
+        Optional<InetSocketAddress> peer = dtlPeerOf(vdisk);
+        if (peer.isPresent()) {
+          appliedPeers.put(vdisk, peer.get());
+        } else {
+          appliedPeers.remove(vdisk);
+        }
         log.info("vDisk {}: serving this node's own copy again, now at epoch {}", vdisk, epoch);
       } else {
         InetSocketAddress previousDtl = oldDtlNode == null ? null : endpoint(oldDtlNode, DTL).orElse(null);
@@ -439,6 +462,11 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
         }
         InetSocketAddress peer = dtlPeerOf(vdisk).orElse(null);
         e.adopt(new Adoption.Request(info.id(), lease, previousDtl, 0, peer, forced));
+        if (peer != null) {
+          appliedPeers.put(vdisk, peer);
+        } else {
+          appliedPeers.remove(vdisk);
+        }
       }
     } catch (IOException | RuntimeException ex) {
       leases.remove(vdisk, lease);
@@ -488,20 +516,46 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
 
   @Override
   public void setDtlPeer(String vdisk, String node) {
-    String before = node == null ? dtlNodes.remove(vdisk) : dtlNodes.put(vdisk, node);
+    if (node == null) {
+      dtlNodes.remove(vdisk);
+    } else {
+      dtlNodes.put(vdisk, node);
+    }
+    onControl(this::placeDtls);
+  }
+
+  /**
+   * Gives each vDisk served here the DTL peer the cluster placed it on, where that node's DTL
+   * endpoint is known (a member that just joined publishes it a little later): run after every
+   * placement, every membership change and every half second.
+   */
+  private void placeDtls() {
     Engine e = engine;
-    if (e == null || java.util.Objects.equals(before, node) || !engineServes(vdisk)) {
+    if (e == null || closed) {
       return;
     }
-    InetSocketAddress addr = node == null ? null : endpoint(node, DTL).orElse(null);
-    if (node != null && addr == null) {
-      log.warn("vDisk {}: DTL node {} publishes no DTL endpoint; keeping the DTL where it is", vdisk, node);
-      return;
-    }
-    try {
-      e.setDtlPeer(vdisk, addr);
-    } catch (IOException | RuntimeException ex) {
-      log.warn("vDisk {}: moving its DTL to node {} failed: {}", vdisk, node, ex.toString());
+    for (String v : leases.keySet()) {
+      if (!engineServes(v)) {
+        continue;
+      }
+      String node = dtlNodes.get(v);
+      InetSocketAddress want = node == null ? null : endpoint(node, DTL).orElse(null);
+      if (node != null && want == null) {
+        continue; // not known yet: try again later
+      }
+      if (java.util.Objects.equals(want, appliedPeers.get(v))) {
+        continue;
+      }
+      try {
+        e.setDtlPeer(v, want);
+        if (want == null) {
+          appliedPeers.remove(v);
+        } else {
+          appliedPeers.put(v, want);
+        }
+      } catch (IOException | RuntimeException ex) {
+        log.warn("vDisk {}: moving its DTL to node {} failed: {}", v, node, ex.toString());
+      }
     }
   }
 
@@ -513,6 +567,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       l.revoke();
     }
     reported.remove(vdisk);
+    appliedPeers.remove(vdisk);
     failedAdoptions.remove(vdisk);
     Engine e = engine;
     if (e == null || !e.contains(vdisk)) {

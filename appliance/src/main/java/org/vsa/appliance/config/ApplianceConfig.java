@@ -77,16 +77,28 @@ public record ApplianceConfig(
    * @param leaseMillis how long a node's heartbeat must stay unchanged before another node takes
    *     over its vDisks
    * @param leaseMarginMillis how much earlier than that an owner stops acknowledging writes by itself
+   * @param volumePort this node's forward server (on {@code node.bindAddress}): the other nodes send
+   *     the I/O of the vDisks this node serves there (NFS from any node); 0 for any free port
    */
   public record Cluster(boolean enabled, String name, int port, List<String> members, String faultDomain,
-      long heartbeatMillis, long leaseMillis, long leaseMarginMillis) {
+      long heartbeatMillis, long leaseMillis, long leaseMarginMillis, int volumePort) {
+    /** The forward server's port unless configured. */
+    public static final int DEFAULT_VOLUME_PORT = 3270;
+
     public Cluster {
       members = List.copyOf(members);
     }
 
+    /** With the default {@link #volumePort}. */
+    public Cluster(boolean enabled, String name, int port, List<String> members, String faultDomain,
+        long heartbeatMillis, long leaseMillis, long leaseMarginMillis) {
+      this(enabled, name, port, members, faultDomain, heartbeatMillis, leaseMillis, leaseMarginMillis,
+          DEFAULT_VOLUME_PORT);
+    }
+
     /** A single node: no cluster. */
     public static Cluster single() {
-      return new Cluster(false, "vsa", 5701, List.of(), "default", 1000, 6000, 1000);
+      return new Cluster(false, "vsa", 5701, List.of(), "default", 1000, 6000, 1000, DEFAULT_VOLUME_PORT);
     }
   }
 

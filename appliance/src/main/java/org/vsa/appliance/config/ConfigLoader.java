@@ -399,6 +399,11 @@ public final class ConfigLoader {
     boolean enabled = s.bool("enabled", false);
     String name = s.name("name", "vsa", CLUSTER_NAME, "1 to 64 of A-Z a-z 0-9 . _ -");
     int port = (int) s.integer("port", DEFAULT_CLUSTER_PORT, CLUSTER_PORT);
+    int volumePort = (int) s.integer("volumePort", ApplianceConfig.Cluster.DEFAULT_VOLUME_PORT, PORT);
+    if (volumePort != 0 && volumePort == port) {
+      throw new ConfigException(s.keyPath("volumePort"), s.keyPath("volumePort") + " = " + volumePort
+          + " is also cluster.port: the forward server needs a port of its own");
+    }
     List<String> members = new ArrayList<>();
     List<String> listed = s.strings("members");
     for (String m : listed == null ? List.<String>of() : listed) {
@@ -422,7 +427,8 @@ public final class ConfigLoader {
           + " must be at most half of cluster.leaseMillis (" + lease + ")");
     }
     s.done();
-    return new ApplianceConfig.Cluster(enabled, name, port, members, faultDomain, heartbeat, lease, margin);
+    return new ApplianceConfig.Cluster(enabled, name, port, members, faultDomain, heartbeat, lease, margin,
+        volumePort);
   }
 
   public static final int DEFAULT_MANAGEMENT_PORT = 8080;

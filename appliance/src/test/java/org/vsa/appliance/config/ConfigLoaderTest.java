@@ -285,6 +285,9 @@ class ConfigLoaderTest {
         + " '[::1]:5801'], faultDomain: rack-2, heartbeatMillis: 500, leaseMillis: 3000, leaseMarginMillis: 700}").cluster();
     assertEquals(new ApplianceConfig.Cluster(true, "prod", 5800, java.util.List.of("10.0.0.1:5800", "[::1]:5801"),
         "rack-2", 500, 3000, 700), on);
+    assertEquals(ApplianceConfig.Cluster.DEFAULT_VOLUME_PORT, on.volumePort());
+    assertEquals(3300, parse("cluster: {volumePort: 3300}").cluster().volumePort());
+    assertEquals(0, parse("cluster: {volumePort: 0}").cluster().volumePort(), "0: any free port (tests)");
     String[][] bad = {
         {"cluster: {members: ['10.0.0.1']}", "cluster.members"},
         {"cluster: {members: ['h:70000']}", "cluster.members"},
@@ -295,6 +298,10 @@ class ConfigLoaderTest {
         {"cluster: {leaseMillis: 4000, leaseMarginMillis: 2500}", "cluster.leaseMarginMillis"},
         {"cluster: {leaseMillis: 500}", "cluster.leaseMillis"},
         {"cluster: {enable: true}", "cluster.enable"},
+        {"cluster: {volumePort: 70000}", "cluster.volumePort"},
+        {"cluster: {volumePort: -1}", "cluster.volumePort"},
+        {"cluster: {volumePort: x}", "cluster.volumePort"},
+        {"cluster: {port: 5800, volumePort: 5800}", "cluster.volumePort"},
     };
     for (String[] b : bad) {
       ConfigException e = assertThrows(ConfigException.class, () -> parse(b[0]), b[0]);
