@@ -113,9 +113,13 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
 
   // ---------------------------------------------------------------- start
 
-  /** The engine this node serves with (started with {@link #leaseFor}). */
-  public void attach(Engine engine) {
+  /**
+   * The engine this node serves with (started with {@link #leaseFor}); reads the cluster's vDisks
+   * from the backend, so that the front ends started next list every one of them.
+   */
+  public void attach(Engine engine) throws IOException {
     this.engine = engine;
+    rescan();
   }
 
   /** Reads the cluster's vDisks and starts heartbeating and claiming. */
