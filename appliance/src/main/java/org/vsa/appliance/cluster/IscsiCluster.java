@@ -288,7 +288,9 @@ public final class IscsiCluster implements TargetLocator, AutoCloseable {
         left.removeIf(v -> !want.contains(v));
         want.removeAll(left);
         for (String v : want) {
-          if (!served.contains(v)) {
+          // asked again under the lock: a leaving() and a change since the snapshot must not bring back
+          // a target (harmless even then: locate() asks the directory before it answers Here)
+          if (!served.contains(v) && ownedHere(v)) {
             add(v);
           }
         }

@@ -294,6 +294,55 @@ class IscsiClusterTest {
     assertEquals(Set.of("demo", "later"), boundB.served());
   }
 
+  @Test
+  void concurrentChangesAndLeavingsEndInTheDirectorysState() throws Exception {
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        long seed = 17L * (t + 1);
+        done.add(pool.submit(() -> {
+          java.util.Random rnd = new java.util.Random(seed);
+          String[] nodes = {"a", "b", null};
+          for (int i = 0; i < 200; i++) {
+            String v = rnd.nextBoolean() ? "demo" : "Other_Disk";
+            switch (rnd.nextInt(3)) {
+              case 0 -> {
+                String n = nodes[rnd.nextInt(3)];
+                if (n == null) {
+                  cluster.owners.remove(v);
+                } else {
+                  cluster.owners.put(v, n);
+                }
+                cluster.changed();
+              }
+              case 1 -> (rnd.nextBoolean() ? boundA : boundB).leaving(v);
+              default -> (rnd.nextBoolean() ? boundA : boundB).locate(rnd.nextBoolean() ? DEMO : OTHER);
+            }
+          }
+          return null;
+        }));
+      }
+      for (java.util.concurrent.Future<?> f : done) {
+        f.get(120, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    // whatever happened, the nodes end where the directory says, once it has moved on from each
+    owner("demo", "a");
+    owner("Other_Disk", "b");
+    owner("demo", "b");
+    owner("Other_Disk", "a");
+    assertEquals(Set.of("Other_Disk"), boundA.served());
+    assertEquals(Set.of("demo"), boundB.served());
+    assertTrue(a.config().target(DEMO).isEmpty() && a.config().target(OTHER).isPresent(), "a's targets");
+    assertTrue(b.config().target(OTHER).isEmpty() && b.config().target(DEMO).isPresent(), "b's targets");
+    assertEquals(new TargetLocator.Elsewhere("127.0.0.1", pb, 1), boundA.locate(DEMO));
+    assertEquals(TargetLocator.HERE, boundA.locate(OTHER));
+    ok("iscsi-inq", url(pa, DEMO));
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   /** The cluster's state as the test sets it; each node's directory reads it. */
