@@ -74,6 +74,7 @@ public final class Appliance implements AutoCloseable {
   private org.vsa.appliance.cluster.ClusterNode cluster;
   private org.vsa.appliance.cluster.ClusterController controller;
   private org.vsa.appliance.cluster.VolumeForwarding forwarding;
+  private org.vsa.appliance.cluster.IscsiCluster iscsiCluster;
   private org.vsa.volume.remote.PeerClients peers;
 
   /** This node's part in owning the cluster's vDisks, when {@code cluster.enabled}. */
@@ -219,6 +220,7 @@ public final class Appliance implements AutoCloseable {
       if (nfs != null) {
         opened.push(nfs);
       }
+      org.vsa.appliance.cluster.IscsiCluster iscsiCluster = null;
       org.vsa.appliance.cluster.ClusterNode cluster = startCluster(config, backend, iscsi, nfs, dtlServer, forwarding);
       if (cluster != null) {
         opened.push(cluster);
@@ -227,12 +229,19 @@ public final class Appliance implements AutoCloseable {
         } catch (IOException e) {
           throw new StartupException("cluster: cannot start owning vDisks through the backend: " + reason(e, null), e);
         }
+        if (iscsi != null) {
+          // any node's portal answers for every vDisk: served here, redirected to its owner, or "retry" meanwhile
+          iscsiCluster = org.vsa.appliance.cluster.IscsiCluster.bind(iscsi, controller, iscsiLookup(engine, metrics));
+          controller.onLeaving(iscsiCluster::leaving);
+          opened.push(iscsiCluster);
+        }
       }
       Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created, nfsUse);
       appliance.metrics = metrics;
       appliance.cluster = cluster;
       appliance.controller = controller;
       appliance.forwarding = forwarding;
+      appliance.iscsiCluster = iscsiCluster;
       appliance.peers = peers;
       opened.push(appliance::stopManagement);
       appliance.startManagement();
@@ -506,6 +515,12 @@ public final class Appliance implements AutoCloseable {
     }
   }
 
+  /** The vDisks the iSCSI target serves: the engine's handles, each counted into the vDisk's meters. */
+  private static org.vsa.iscsi.VolumeLookup iscsiLookup(Engine engine,
+      org.vsa.appliance.metrics.ApplianceMetrics metrics) {
+    return name -> engine.handle(name).map(metrics::meter);
+  }
+
   private static IscsiTarget startIscsi(ApplianceConfig config, Engine engine,
       org.vsa.appliance.metrics.ApplianceMetrics metrics) throws StartupException {
     if (!config.iscsi().enabled()) {
@@ -528,7 +543,7 @@ public final class Appliance implements AutoCloseable {
     try {
       // handles, not the volumes themselves: a LUN bound while its vDisk is offline serves once it is online
       // each counted into the vDisk's meters, the same ones NFS moves
-      return IscsiTarget.start(c, name -> engine.handle(name).map(metrics::meter));
+      return IscsiTarget.start(c, iscsiLookup(engine, metrics));
     } catch (IOException | RuntimeException e) {
       // the target's own message names the address: "iSCSI: cannot listen on HOST:PORT: ..."
       throw new StartupException(e.getMessage() == null ? "iSCSI: " + e : e.getMessage(), e);
@@ -554,6 +569,9 @@ public final class Appliance implements AutoCloseable {
     if (controller != null) {
       // hands its vDisks over through the backend, then stops heartbeating
       clean &= closeLogged("cluster ownership", controller);
+    }
+    if (iscsiCluster != null) {
+      clean &= closeLogged("iSCSI cluster binding", iscsiCluster);
     }
     if (cluster != null) {
       clean &= closeLogged("cluster membership", cluster);

@@ -184,9 +184,17 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     return vdisks;
   }
 
+  /**
+   * {@inheritDoc} This node is named only once its engine serves the vDisk (adopted or reopened
+   * under its grant): while it restores the vDisk the answer is empty, as for any takeover.
+   */
   @Override
   public Optional<String> owner(String vdisk) {
-    return Optional.ofNullable(service.owners().get(vdisk));
+    String o = service.owners().get(vdisk);
+    if (o != null && o.equals(self) && !engineServes(vdisk)) {
+      return Optional.empty();
+    }
+    return Optional.ofNullable(o);
   }
 
   @Override
