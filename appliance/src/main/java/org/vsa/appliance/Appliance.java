@@ -73,6 +73,9 @@ public final class Appliance implements AutoCloseable {
   private org.vsa.appliance.metrics.ApplianceMetrics metrics;
   private org.vsa.appliance.cluster.ClusterNode cluster;
   private org.vsa.appliance.cluster.ClusterController controller;
+  private org.vsa.appliance.cluster.VolumeForwarding forwarding;
+  private org.vsa.appliance.cluster.IscsiCluster iscsiCluster;
+  private org.vsa.volume.remote.PeerClients peers;
 
   /** This node's part in owning the cluster's vDisks, when {@code cluster.enabled}. */
   public Optional<org.vsa.appliance.cluster.ClusterController> clusterController() {
@@ -85,7 +88,8 @@ public final class Appliance implements AutoCloseable {
   }
 
   private static org.vsa.appliance.cluster.ClusterNode startCluster(ApplianceConfig config, ObjectStore backend,
-      IscsiTarget iscsi, NfsServer nfs, DtlServer dtlServer) throws StartupException {
+      IscsiTarget iscsi, NfsServer nfs, DtlServer dtlServer, org.vsa.appliance.cluster.VolumeForwarding forwarding)
+      throws StartupException {
     ApplianceConfig.Cluster c = config.cluster();
     if (!c.enabled()) {
       log.info("single node: cluster.enabled is false, so no membership, no DTL placement and no failover; vDisks"
@@ -102,6 +106,9 @@ public final class Appliance implements AutoCloseable {
     }
     if (dtlServer != null) {
       endpoints.put("dtl", host + ":" + dtlServer.port());
+    }
+    if (forwarding != null) {
+      endpoints.put(org.vsa.appliance.cluster.ClusterDirectory.VOLUME, forwarding.endpoint());
     }
     try {
       return org.vsa.appliance.cluster.ClusterNode.start(c, config.node().name(), host, backend, endpoints);
@@ -171,9 +178,27 @@ public final class Appliance implements AutoCloseable {
       Engine engine = startEngine(config, backend, dtlConnector, controller);
       opened.push(engine);
       List<String> created;
+      org.vsa.appliance.cluster.VolumeForwarding forwarding = null;
+      org.vsa.volume.remote.PeerClients peers = null;
       if (controller != null) {
-        controller.attach(engine);
+        try {
+          controller.attach(engine);
+        } catch (IOException e) {
+          throw new StartupException("cluster: the vDisks in the backend cannot be listed: " + reason(e, null), e);
+        }
         created = ensureClusterVdisks(config, controller);
+        // vDisk I/O the other nodes forward here, and this node's clients of theirs (NFS from any node)
+        try {
+          forwarding = org.vsa.appliance.cluster.VolumeForwarding.start(config, engine);
+        } catch (IOException | RuntimeException e) {
+          throw new StartupException("cluster: cannot start the forward server on "
+              + config.node().bindAddress().getHostAddress() + ":" + config.cluster().volumePort()
+              + " (cluster.volumePort): " + e.getMessage(), e);
+        }
+        opened.push(forwarding);
+        forwarding.serve(controller);
+        peers = new org.vsa.volume.remote.PeerClients(org.vsa.volume.remote.PeerClient.Config.defaults());
+        opened.push(peers);
       } else {
         created = ensureVdisks(config, engine);
       }
@@ -186,11 +211,17 @@ public final class Appliance implements AutoCloseable {
         opened.push(iscsi);
       }
       NfsUse nfsUse = new NfsUse();
-      NfsServer nfs = startNfs(config, engine, nfsUse, metrics);
+      org.vsa.nfs.VolumeCatalog catalog = new EngineVolumeCatalog(engine, config, nfsUse, metrics::meter);
+      if (controller != null) {
+        catalog = new org.vsa.appliance.cluster.ClusterVolumeCatalog(catalog, controller,
+            clusterCreator(config, controller), peers);
+      }
+      NfsServer nfs = startNfs(config, catalog);
       if (nfs != null) {
         opened.push(nfs);
       }
-      org.vsa.appliance.cluster.ClusterNode cluster = startCluster(config, backend, iscsi, nfs, dtlServer);
+      org.vsa.appliance.cluster.IscsiCluster iscsiCluster = null;
+      org.vsa.appliance.cluster.ClusterNode cluster = startCluster(config, backend, iscsi, nfs, dtlServer, forwarding);
       if (cluster != null) {
         opened.push(cluster);
         try {
@@ -198,11 +229,20 @@ public final class Appliance implements AutoCloseable {
         } catch (IOException e) {
           throw new StartupException("cluster: cannot start owning vDisks through the backend: " + reason(e, null), e);
         }
+        if (iscsi != null) {
+          // any node's portal answers for every vDisk: served here, redirected to its owner, or "retry" meanwhile
+          iscsiCluster = org.vsa.appliance.cluster.IscsiCluster.bind(iscsi, controller, iscsiLookup(engine, metrics));
+          controller.onLeaving(iscsiCluster::leaving);
+          opened.push(iscsiCluster);
+        }
       }
       Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created, nfsUse);
       appliance.metrics = metrics;
       appliance.cluster = cluster;
       appliance.controller = controller;
+      appliance.forwarding = forwarding;
+      appliance.iscsiCluster = iscsiCluster;
+      appliance.peers = peers;
       opened.push(appliance::stopManagement);
       appliance.startManagement();
       log.info("vsa running: node {}, data dir {}, bind address {}, vDisks: {}",
@@ -421,8 +461,22 @@ public final class Appliance implements AutoCloseable {
     return Optional.ofNullable(nfs);
   }
 
-  private static NfsServer startNfs(ApplianceConfig config, Engine engine, NfsUse use,
-      org.vsa.appliance.metrics.ApplianceMetrics metrics) throws StartupException {
+  /** NFS creates a vDisk once in the cluster; its I/O answers "retry" until a node serves it. */
+  private static org.vsa.appliance.cluster.ClusterVolumeCatalog.Creator clusterCreator(ApplianceConfig config,
+      org.vsa.appliance.cluster.ClusterController controller) {
+    return (name, vpool, size) -> {
+      ApplianceConfig.Vpool p = config.vpool(vpool)
+          .orElseThrow(() -> new IOException("vPool " + vpool + " is not configured on this node"));
+      VolumeSpec spec = new VolumeSpec(name, vpool, size, 512, p.scoSizeBytes(), p.cachePolicy());
+      if (!controller.create(spec, org.vsa.volume.VolumeSettings.defaults(spec))) {
+        throw new IllegalStateException("vDisk " + name + " exists in the cluster");
+      }
+      controller.awaitOwner(name, Duration.ofSeconds(10));
+    };
+  }
+
+  private static NfsServer startNfs(ApplianceConfig config, org.vsa.nfs.VolumeCatalog catalog)
+      throws StartupException {
     if (!config.nfs().enabled()) {
       log.info("NFS disabled (nfs.enabled = false)");
       return null;
@@ -451,7 +505,7 @@ public final class Appliance implements AutoCloseable {
           + "); fix or remove " + org.vsa.appliance.mgmt.NfsExportStore.file(config.node().dataDir()), e);
     }
     try {
-      NfsServer server = NfsServer.start(c, new EngineVolumeCatalog(engine, config, use, metrics::meter));
+      NfsServer server = NfsServer.start(c, catalog);
       log.info("NFS listening on {} (MOUNT on {}), exports: {}", server.localAddress(), server.mountAddress(),
           c.exports().stream().map(e -> e.path() + " (vPool " + e.vpool() + ")").collect(Collectors.joining(", ")));
       return server;
@@ -459,6 +513,12 @@ public final class Appliance implements AutoCloseable {
       throw new StartupException("cannot start NFS on " + c.bindAddress() + ":" + c.nfsPort() + " (MOUNT "
           + c.mountPort() + "): " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
     }
+  }
+
+  /** The vDisks the iSCSI target serves: the engine's handles, each counted into the vDisk's meters. */
+  private static org.vsa.iscsi.VolumeLookup iscsiLookup(Engine engine,
+      org.vsa.appliance.metrics.ApplianceMetrics metrics) {
+    return name -> engine.handle(name).map(metrics::meter);
   }
 
   private static IscsiTarget startIscsi(ApplianceConfig config, Engine engine,
@@ -483,7 +543,7 @@ public final class Appliance implements AutoCloseable {
     try {
       // handles, not the volumes themselves: a LUN bound while its vDisk is offline serves once it is online
       // each counted into the vDisk's meters, the same ones NFS moves
-      return IscsiTarget.start(c, name -> engine.handle(name).map(metrics::meter));
+      return IscsiTarget.start(c, iscsiLookup(engine, metrics));
     } catch (IOException | RuntimeException e) {
       // the target's own message names the address: "iSCSI: cannot listen on HOST:PORT: ..."
       throw new StartupException(e.getMessage() == null ? "iSCSI: " + e : e.getMessage(), e);
@@ -510,6 +570,9 @@ public final class Appliance implements AutoCloseable {
       // hands its vDisks over through the backend, then stops heartbeating
       clean &= closeLogged("cluster ownership", controller);
     }
+    if (iscsiCluster != null) {
+      clean &= closeLogged("iSCSI cluster binding", iscsiCluster);
+    }
     if (cluster != null) {
       clean &= closeLogged("cluster membership", cluster);
     }
@@ -521,6 +584,12 @@ public final class Appliance implements AutoCloseable {
     }
     if (iscsi != null) {
       clean &= closeLogged("iSCSI target", iscsi);
+    }
+    if (peers != null) {
+      clean &= closeLogged("forward clients", peers);
+    }
+    if (forwarding != null) {
+      clean &= closeLogged("forward server", forwarding);
     }
     try {
       engine.flushAll();

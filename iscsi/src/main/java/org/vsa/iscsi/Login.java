@@ -167,6 +167,10 @@ final class Login {
       fail(pdu, NOT_FOUND, "unknown target " + name);
       return false;
     }
+    if (where instanceof TargetLocator.Unavailable) {
+      fail(pdu, SERVICE_UNAVAILABLE, "target " + name + " is served by no node right now (a takeover is under way)");
+      return false;
+    }
     if (where instanceof TargetLocator.Elsewhere e) {
       redirect(pdu, name, e);
       return false;

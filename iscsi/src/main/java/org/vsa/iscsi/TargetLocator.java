@@ -14,6 +14,10 @@ import java.util.Map;
  *       the target up).
  *   <li>{@link Elsewhere}: a Login Response "target moved temporarily" (0x0101) with
  *       {@code TargetAddress=host:port,tpgt}, then the connection closes.
+ *   <li>{@link Unavailable}: a target of the cluster that no node serves right now (its owner
+ *       died or paused and a takeover is under way, or this node is handing it over): "service
+ *       unavailable" (0x0301), so that the initiator tries again rather than give up; discovery
+ *       leaves it out.
  *   <li>{@link Unknown}: "target not found" (0x0203).
  * </ul>
  *
@@ -37,7 +41,7 @@ public interface TargetLocator {
   }
 
   /** The answer of {@link #locate}. */
-  sealed interface Location permits Here, Elsewhere, Unknown {}
+  sealed interface Location permits Here, Elsewhere, Unavailable, Unknown {}
 
   /** Served by this node. */
   record Here() implements Location {}
@@ -67,9 +71,13 @@ public interface TargetLocator {
     }
   }
 
+  /** A target of this cluster that no node serves right now; the initiator should try again. */
+  record Unavailable() implements Location {}
+
   /** Not a target of this cluster. */
   record Unknown() implements Location {}
 
   Here HERE = new Here();
+  Unavailable UNAVAILABLE = new Unavailable();
   Unknown UNKNOWN = new Unknown();
 }

@@ -153,6 +153,26 @@ class RedirectTest {
   }
 
   @Test
+  void aTargetServedByNoNodeRightNowIsServiceUnavailableAndNotDiscovered() throws Exception {
+    aSays.put(IQN, TargetLocator.UNAVAILABLE);
+    Tools.Result r = Tools.run(30, "iscsi-inq", url(a, IQN));
+    assertNotEquals(0, r.exit(), r.out());
+    assertTrue(r.out().contains("Service unavailable"), "retryable, not 'not found': " + r.out());
+    try (RawInitiator raw = new RawInitiator(a.localAddress().getPort())) {
+      RawInitiator.Frame resp = raw.login(IQN, IscsiInitiatorTest.ops(false));
+      assertEquals(0x0301, resp.u8(36) << 8 | resp.u8(37), "service unavailable");
+      assertEquals(-1, raw.in.read(), "the target closes the connection");
+    }
+    Tools.Result ls = Tools.ok(30, "iscsi-ls", "iscsi://127.0.0.1:" + a.localAddress().getPort());
+    assertFalse(ls.out().contains(IQN), ls.out());
+    // even where the target is configured: the locator's word wins
+    a.addTarget(IscsiConfig.Target.forVdisk(IscsiConfig.VDISK_TARGET_PREFIX, "demo"));
+    Tools.Result again = Tools.run(30, "iscsi-inq", url(a, IQN));
+    assertTrue(again.out().contains("Service unavailable"), again.out());
+    assertFalse(Tools.ok(30, "iscsi-ls", "iscsi://127.0.0.1:" + a.localAddress().getPort()).out().contains(IQN));
+  }
+
+  @Test
   void aRedirectLoopEndsInALoginErrorWithinABound() throws Exception {
     // B now believes A serves the target, A that B does: libiscsi would bounce for ever.
     b.locator(iqn -> new TargetLocator.Elsewhere("127.0.0.1", a.localAddress().getPort(), 1));

@@ -113,9 +113,13 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
 
   // ---------------------------------------------------------------- start
 
-  /** The engine this node serves with (started with {@link #leaseFor}). */
-  public void attach(Engine engine) {
+  /**
+   * The engine this node serves with (started with {@link #leaseFor}); reads the cluster's vDisks
+   * from the backend, so that the front ends started next list every one of them.
+   */
+  public void attach(Engine engine) throws IOException {
     this.engine = engine;
+    rescan();
   }
 
   /** Reads the cluster's vDisks and starts heartbeating and claiming. */
@@ -180,9 +184,17 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     return vdisks;
   }
 
+  /**
+   * {@inheritDoc} This node is named only once its engine serves the vDisk (adopted or reopened
+   * under its grant): while it restores the vDisk the answer is empty, as for any takeover.
+   */
   @Override
   public Optional<String> owner(String vdisk) {
-    return Optional.ofNullable(service.owners().get(vdisk));
+    String o = service.owners().get(vdisk);
+    if (o != null && o.equals(self) && !engineServes(vdisk)) {
+      return Optional.empty();
+    }
+    return Optional.ofNullable(o);
   }
 
   @Override

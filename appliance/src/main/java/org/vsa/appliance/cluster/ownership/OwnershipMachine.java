@@ -376,6 +376,12 @@ public final class OwnershipMachine {
         return;
       }
     }
+    if (c == null && w.probe && !forced.contains(v) && !self.equals(target(v, null, null, now))) {
+      // Never claimed: the node placement picks takes it (the vDisks spread), not whoever looked first.
+      watches.remove(v);
+      unprobed.remove(v);
+      return;
+    }
     if (c == null || c.node().equals(self)) {
       // Never claimed, or claimed by this node without serving it (a lost answer, an earlier process).
       claim(v, w, c == null ? 1 : c.epoch() + 1, c == null ? null : self, null, false, out);

@@ -30,6 +30,26 @@ class OwnershipMachineTest {
     return out;
   }
 
+  /**
+   * A vDisk name that placement gives to node a among a, b, c and d: a never-claimed vDisk is
+   * claimed by the node placement picks, and these tests look at a.
+   */
+  private static final String V = vdiskPlacedOn("a", "b", "c", "d");
+
+  private static String vdiskPlacedOn(String winner, String... others) {
+    for (int i = 0; ; i++) {
+      String name = "v" + i;
+      long top = OwnershipMachine.rendezvousScore(winner, name);
+      boolean wins = true;
+      for (String o : others) {
+        wins &= Long.compareUnsigned(top, OwnershipMachine.rendezvousScore(o, name)) > 0;
+      }
+      if (wins) {
+        return name;
+      }
+    }
+  }
+
   private static Heartbeat peer(String node, String fd, long seq, Heartbeat.Owned... owned) {
     return new Heartbeat(node, fd, 7, seq, List.of(owned));
   }
@@ -50,27 +70,27 @@ class OwnershipMachineTest {
     OwnershipMachine m = withLease("a", "fd1", now, Map.of("b", peer("b", "fd2", 1)));
     assertTrue(m.leaseValid(now + 3000));
     assertFalse(m.leaseValid(now + T.leaseNanos() - T.marginNanos()));
-    List<Action> out = m.on(new Event.VdisksChanged(now + 3000, Set.of("v")));
-    assertEquals(List.of(new Action.ReadClaims("v")), of(out, Action.ReadClaims.class));
-    out = m.on(new Event.ClaimsRead(now + 4000, "v", now + 3000, null, false));
-    assertEquals(new Claim("v", 1, "a", 42), of(out, Action.MakeClaim.class).get(0).claim());
-    out = m.on(new Event.ClaimResult(now + 5000, "v", 1, Event.Outcome.WON));
-    assertEquals(new Action.Adopt("v", 1, null, null, false), of(out, Action.Adopt.class).get(0));
-    assertEquals(new Action.SetDtlPeer("v", "b"), of(out, Action.SetDtlPeer.class).get(0));
-    assertFalse(m.mayAcknowledge("v", now + 6000), "not before a heartbeat says it owns it");
+    List<Action> out = m.on(new Event.VdisksChanged(now + 3000, Set.of(V)));
+    assertEquals(List.of(new Action.ReadClaims(V)), of(out, Action.ReadClaims.class));
+    out = m.on(new Event.ClaimsRead(now + 4000, V, now + 3000, null, false));
+    assertEquals(new Claim(V, 1, "a", 42), of(out, Action.MakeClaim.class).get(0).claim());
+    out = m.on(new Event.ClaimResult(now + 5000, V, 1, Event.Outcome.WON));
+    assertEquals(new Action.Adopt(V, 1, null, null, false), of(out, Action.Adopt.class).get(0));
+    assertEquals(new Action.SetDtlPeer(V, "b"), of(out, Action.SetDtlPeer.class).get(0));
+    assertFalse(m.mayAcknowledge(V, now + 6000), "not before a heartbeat says it owns it");
     out = m.on(new Event.Tick(now + S));
     Heartbeat hb = of(out, Action.WriteHeartbeat.class).get(0).heartbeat();
-    assertEquals(List.of(new Heartbeat.Owned("v", 1, "b", DtlState.CATCHING_UP)), hb.owned());
+    assertEquals(List.of(new Heartbeat.Owned(V, 1, "b", DtlState.CATCHING_UP)), hb.owned());
     m.on(new Event.HeartbeatWritten(now + S + 1000, now + S, hb.seq(), true));
-    assertTrue(m.mayAcknowledge("v", now + S + 2000));
+    assertTrue(m.mayAcknowledge(V, now + S + 2000));
     // A heartbeat write that took longer than margin / 2 extends nothing.
     out = m.on(new Event.Tick(now + 2 * S));
     long seq = of(out, Action.WriteHeartbeat.class).get(0).heartbeat().seq();
     m.on(new Event.HeartbeatWritten(now + 2 * S + T.heartbeatWriteMaxNanos() + 1, now + 2 * S, seq, true));
     assertEquals(now + S + T.leaseNanos() - T.marginNanos(), m.leaseUntil());
-    assertFalse(m.mayAcknowledge("v", now + S + T.leaseNanos() - T.marginNanos()), "the lease ends on time");
+    assertFalse(m.mayAcknowledge(V, now + S + T.leaseNanos() - T.marginNanos()), "the lease ends on time");
     out = m.on(new Event.Tick(now + S + T.leaseNanos()));
-    assertEquals(List.of(new Action.StopAcknowledging("v", "the lease of node a lapsed")),
+    assertEquals(List.of(new Action.StopAcknowledging(V, "the lease of node a lapsed")),
         of(out, Action.StopAcknowledging.class));
   }
 
@@ -78,18 +98,18 @@ class OwnershipMachineTest {
   void aDtlFallingOutOfSyncHoldsAcknowledgementsUntilPublished() {
     long now = 100 * S;
     OwnershipMachine m = withLease("a", "fd1", now, Map.of("b", peer("b", "fd2", 1)));
-    m.on(new Event.VdisksChanged(now + 3000, Set.of("v")));
-    m.on(new Event.ClaimsRead(now + 4000, "v", now + 3000, null, false));
-    m.on(new Event.ClaimResult(now + 5000, "v", 1, Event.Outcome.WON));
-    m.on(new Event.DtlStateReported(now + 6000, "v", DtlState.OK_SYNC));
+    m.on(new Event.VdisksChanged(now + 3000, Set.of(V)));
+    m.on(new Event.ClaimsRead(now + 4000, V, now + 3000, null, false));
+    m.on(new Event.ClaimResult(now + 5000, V, 1, Event.Outcome.WON));
+    m.on(new Event.DtlStateReported(now + 6000, V, DtlState.OK_SYNC));
     long seq = of(m.on(new Event.Tick(now + S)), Action.WriteHeartbeat.class).get(0).heartbeat().seq();
     m.on(new Event.HeartbeatWritten(now + S + 1000, now + S, seq, true));
-    assertTrue(m.mayAcknowledge("v", now + S + 2000));
-    m.on(new Event.DtlStateReported(now + S + 3000, "v", DtlState.CATCHING_UP));
-    assertFalse(m.mayAcknowledge("v", now + S + 4000), "others still believe the DTL holds every write");
+    assertTrue(m.mayAcknowledge(V, now + S + 2000));
+    m.on(new Event.DtlStateReported(now + S + 3000, V, DtlState.CATCHING_UP));
+    assertFalse(m.mayAcknowledge(V, now + S + 4000), "others still believe the DTL holds every write");
     seq = of(m.on(new Event.Tick(now + 2 * S)), Action.WriteHeartbeat.class).get(0).heartbeat().seq();
     m.on(new Event.HeartbeatWritten(now + 2 * S + 1000, now + 2 * S, seq, true));
-    assertTrue(m.mayAcknowledge("v", now + 2 * S + 2000));
+    assertTrue(m.mayAcknowledge(V, now + 2 * S + 2000));
   }
 
   @Test
@@ -100,15 +120,15 @@ class OwnershipMachineTest {
     peers.put("c", peer("c", "fd2", 1));
     peers.put("d", peer("d", "fd3", 1));
     OwnershipMachine m = withLease("a", "fd1", now, peers);
-    m.on(new Event.VdisksChanged(now + 3000, Set.of("v")));
-    m.on(new Event.ClaimsRead(now + 4000, "v", now + 3000, null, false));
-    List<Action> out = m.on(new Event.ClaimResult(now + 5000, "v", 1, Event.Outcome.WON));
+    m.on(new Event.VdisksChanged(now + 3000, Set.of(V)));
+    m.on(new Event.ClaimsRead(now + 4000, V, now + 3000, null, false));
+    List<Action> out = m.on(new Event.ClaimResult(now + 5000, V, 1, Event.Outcome.WON));
     String first = of(out, Action.SetDtlPeer.class).get(0).node();
     assertTrue(first.equals("c") || first.equals("d"), "another fault domain: " + first);
-    String expected = Long.compareUnsigned(OwnershipMachine.rendezvousScore("c", "v"),
-        OwnershipMachine.rendezvousScore("d", "v")) > 0 ? "c" : "d";
+    String expected = Long.compareUnsigned(OwnershipMachine.rendezvousScore("c", V),
+        OwnershipMachine.rendezvousScore("d", V)) > 0 ? "c" : "d";
     assertEquals(expected, first, "the rendezvous winner: the same on every node");
-    out = m.on(new Event.DtlStateReported(now + 6000, "v", DtlState.DEGRADED));
+    out = m.on(new Event.DtlStateReported(now + 6000, V, DtlState.DEGRADED));
     String second = of(out, Action.SetDtlPeer.class).get(0).node();
     assertEquals(expected.equals("c") ? "d" : "c", second, "off the degraded node, still another fault domain");
     assertNotEquals("a", second);
@@ -117,12 +137,12 @@ class OwnershipMachineTest {
   @Test
   void aTakeoverFromAnOutOfSyncOwnerIsRefusedUntilForced() {
     long now = 100 * S;
-    Heartbeat.Owned listed = new Heartbeat.Owned("v", 3, "a", DtlState.DEGRADED);
+    Heartbeat.Owned listed = new Heartbeat.Owned(V, 3, "a", DtlState.DEGRADED);
     OwnershipMachine m = withLease("a", "fd1", now, Map.of("b", peer("b", "fd2", 9, listed)));
-    Claim held = new Claim("v", 3, "b", 7);
+    Claim held = new Claim(V, 3, "b", 7);
     // b is fresh: nothing to do; it goes silent; a is its DTL node, hence the target.
     long t = now;
-    List<Action> all = new ArrayList<>(m.on(new Event.VdisksChanged(now + 3000, Set.of("v"))));
+    List<Action> all = new ArrayList<>(m.on(new Event.VdisksChanged(now + 3000, Set.of(V))));
     for (int i = 1; i <= 12; i++) {
       t = now + i * S;
       long seq = of(m.on(new Event.Tick(t)), Action.WriteHeartbeat.class).stream().findFirst()
@@ -145,11 +165,11 @@ class OwnershipMachineTest {
     Action.Refused refused = of(all, Action.Refused.class).get(0);
     assertEquals("b", refused.owner());
     assertTrue(refused.reason().contains("DEGRADED"), refused.reason());
-    assertTrue(m.refused("v"));
-    List<Action> forced = m.on(new Event.Force(t + 4000, "v"));
-    assertEquals(new Claim("v", 4, "a", 42), of(forced, Action.MakeClaim.class).get(0).claim());
-    forced = m.on(new Event.ClaimResult(t + 5000, "v", 4, Event.Outcome.WON));
-    assertEquals(new Action.Adopt("v", 4, "b", "a", true), of(forced, Action.Adopt.class).get(0));
+    assertTrue(m.refused(V));
+    List<Action> forced = m.on(new Event.Force(t + 4000, V));
+    assertEquals(new Claim(V, 4, "a", 42), of(forced, Action.MakeClaim.class).get(0).claim());
+    forced = m.on(new Event.ClaimResult(t + 5000, V, 4, Event.Outcome.WON));
+    assertEquals(new Action.Adopt(V, 4, "b", "a", true), of(forced, Action.Adopt.class).get(0));
   }
 
   @Test

@@ -126,8 +126,10 @@ class OwnershipServiceTest {
     for (String v : VDISKS) {
       OwnershipService owner = ownerOf(v, all);
       Recorder r = owner == a ? ra : owner == b ? rb : rc;
-      assertTrue(r.calls.stream().anyMatch(call -> call.startsWith("dtl " + v + " node-")
-          && !call.equals("dtl " + v + " " + owner.node())), v + ": " + r.calls);
+      // the placement reaches the engine through the callbacks' own thread, just after the claim
+      await(v + "'s DTL placed on another node than " + owner.node() + ": " + r.calls, 10_000,
+          () -> r.calls.stream().anyMatch(call -> call.startsWith("dtl " + v + " node-")
+              && !call.equals("dtl " + v + " " + owner.node())));
     }
     await("DTL states published as in sync", 10_000, () -> {
       reportInSync(all);
