@@ -62,6 +62,7 @@ final class ClusterProcesses implements AutoCloseable {
     final int nfsPort;
     final int mountPort;
     final int dtlPort;
+    final int volumePort;
     Serve serve;
     boolean paused;
     boolean killed;
@@ -74,6 +75,7 @@ final class ClusterProcesses implements AutoCloseable {
       this.nfsPort = freePort();
       this.mountPort = freePort();
       this.dtlPort = freePort();
+      this.volumePort = freePort();
     }
 
     /** host:port of its iSCSI portal. */
@@ -205,7 +207,8 @@ final class ClusterProcesses implements AutoCloseable {
             + ", dtlMode: sync}]",
         "snapshots: {enabled: false}",
         "scrub: {enabled: false}",
-        "cluster: {enabled: true, name: fo" + nodes.get(0).clusterPort + ", port: " + n.clusterPort + ", members: ["
+        "cluster: {enabled: true, name: fo" + nodes.get(0).clusterPort + ", port: " + n.clusterPort + ", volumePort: "
+            + n.volumePort + ", members: ["
             + members + "], faultDomain: fd" + n.name.substring(1) + ", heartbeatMillis: " + timing.heartbeatMillis()
             + ", leaseMillis: " + timing.leaseMillis() + ", leaseMarginMillis: " + timing.marginMillis() + "}",
         "");

@@ -251,6 +251,7 @@ public final class FailoverBench {
     final int nfsPort = freePort();
     final int mountPort = freePort();
     final int dtlPort = freePort();
+    final int volumePort = freePort();
     Process process;
 
     Node(String name, Path home) throws IOException {
@@ -283,7 +284,8 @@ public final class FailoverBench {
           "vdisks: [{name: demo, vpool: default, size: 1GiB, blockSize: 512, dtlMode: sync}]",
           "snapshots: {enabled: false}",
           "scrub: {enabled: false}",
-          "cluster: {enabled: true, name: bench" + nodes.get(0).clusterPort + ", port: " + clusterPort + ", members: ["
+          "cluster: {enabled: true, name: bench" + nodes.get(0).clusterPort + ", port: " + clusterPort + ", volumePort: "
+              + volumePort + ", members: ["
               + members + "], faultDomain: fd" + name.substring(1) + ", heartbeatMillis: " + timing.heartbeat()
               + ", leaseMillis: " + timing.lease() + ", leaseMarginMillis: " + timing.margin() + "}",
           ""), StandardCharsets.UTF_8);
