@@ -279,17 +279,30 @@ final class ClusterProcesses implements AutoCloseable {
     }
   }
 
-  /** Waits until the owner's API says the vDisk's DTL is in sync ({@code ok-sync}). */
+  /**
+   * Waits until the owner's API says the vDisk's DTL is in sync ({@code ok-sync}), then for three
+   * heartbeats: the owner publishes its DTL state in its next heartbeat, and another node takes
+   * the vDisk over on its own only when the last published state was in sync (a kill within a
+   * heartbeat of reaching it is refused, rightly: the taker cannot know). The API does not show the
+   * published state, so the wait is the heartbeat's period, and the state is checked again after it.
+   */
   void awaitDtlInSync(Node owner, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     String state = null;
+    boolean seen = false;
     while (true) {
       HttpResponse<String> r = owner.call("GET", "/vdisks/" + VDISK);
       if (r.statusCode() == 200) {
         state = JSON.readTree(r.body()).path("dtlState").asText(null);
-        if ("ok-sync".equals(state)) {
+        if ("ok-sync".equals(state) && seen) {
           return;
         }
+        if ("ok-sync".equals(state)) {
+          seen = true;
+          Thread.sleep(3L * timing.heartbeatMillis());
+          continue;
+        }
+        seen = false;
       } else {
         state = r.statusCode() + " " + r.body();
       }

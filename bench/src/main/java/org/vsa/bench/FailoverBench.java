@@ -216,13 +216,21 @@ public final class FailoverBench {
   private void awaitDtlInSync(Node owner, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     String state = null;
+    boolean seen = false;
     while (System.nanoTime() < deadline) {
       try {
         Matcher m = DTL_STATE.matcher(owner.get("/vdisks/demo"));
         state = m.find() ? m.group(1) : null;
-        if ("ok-sync".equals(state)) {
+        if ("ok-sync".equals(state) && seen) {
           return;
         }
+        if ("ok-sync".equals(state)) {
+          // the owner publishes its DTL state in its next heartbeat; a takeover trusts only the published one
+          seen = true;
+          Thread.sleep(3L * timing.heartbeat());
+          continue;
+        }
+        seen = false;
       } catch (IOException e) {
         state = e.toString();
       }
