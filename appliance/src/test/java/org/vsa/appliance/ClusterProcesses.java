@@ -280,35 +280,32 @@ final class ClusterProcesses implements AutoCloseable {
   }
 
   /**
-   * Waits until the owner's API says the vDisk's DTL is in sync ({@code ok-sync}), then for three
-   * heartbeats: the owner publishes its DTL state in its next heartbeat, and another node takes
-   * the vDisk over on its own only when the last published state was in sync (a kill within a
-   * heartbeat of reaching it is refused, rightly: the taker cannot know). The API does not show the
-   * published state, so the wait is the heartbeat's period, and the state is checked again after it.
+   * Waits until the owner has published, in a heartbeat stored in the backend, that the vDisk's DTL
+   * is in sync ({@code dtlPublished} of {@code GET /cluster/vdisks}): another node takes the vDisk
+   * over on its own only when the last published state was in sync (a kill before that is refused,
+   * rightly: the taker cannot know the DTL caught up).
    */
   void awaitDtlInSync(Node owner, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     String state = null;
-    boolean seen = false;
     while (true) {
-      HttpResponse<String> r = owner.call("GET", "/vdisks/" + VDISK);
+      HttpResponse<String> r = owner.call("GET", "/cluster/vdisks");
       if (r.statusCode() == 200) {
-        state = JSON.readTree(r.body()).path("dtlState").asText(null);
-        if ("ok-sync".equals(state) && seen) {
-          return;
+        state = null;
+        for (JsonNode v : JSON.readTree(r.body()).path("vdisks")) {
+          if (VDISK.equals(v.path("name").asText())) {
+            state = v.path("dtlPublished").asText(null);
+          }
         }
         if ("ok-sync".equals(state)) {
-          seen = true;
-          Thread.sleep(3L * timing.heartbeatMillis());
-          continue;
+          return;
         }
-        seen = false;
       } else {
         state = r.statusCode() + " " + r.body();
       }
       if (System.nanoTime() > deadline) {
-        fail(VDISK + "'s DTL not in sync on its owner " + owner.name + " within " + timeout + " (last: " + state + ")\n"
-            + report());
+        fail(VDISK + "'s DTL not published in sync by its owner " + owner.name + " within " + timeout + " (last: "
+            + state + ")\n" + report());
       }
       Thread.sleep(100);
     }

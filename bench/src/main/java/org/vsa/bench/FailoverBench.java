@@ -44,7 +44,7 @@ public final class FailoverBench {
   private static final Pattern DEMO = Pattern.compile("\"name\"\\s*:\\s*\"demo\"");
   private static final Pattern OWNER = Pattern.compile("\"owner\"\\s*:\\s*(null|\"([^\"]+)\")");
   private static final Pattern REFUSED = Pattern.compile("\"refused\"\\s*:\\s*\"([^\"]*)\"");
-  private static final Pattern DTL_STATE = Pattern.compile("\"dtlState\"\\s*:\\s*\"([^\"]+)\"");
+  private static final Pattern DTL_PUBLISHED = Pattern.compile("\"dtlPublished\"\\s*:\\s*\"([^\"]+)\"");
   private static final Pattern ACK = Pattern.compile("@(\\d+) ack (\\d+)");
   private static final Pattern LOGIN = Pattern.compile("@(\\d+) login (\\S+) at (\\S+)");
 
@@ -213,30 +213,24 @@ public final class FailoverBench {
     throw new IllegalStateException("no owner of demo within " + timeout + " (last: " + last + ")");
   }
 
+  /** Until the owner published in a heartbeat that demo's DTL is in sync: only then may a takeover count on it. */
   private void awaitDtlInSync(Node owner, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     String state = null;
-    boolean seen = false;
     while (System.nanoTime() < deadline) {
       try {
-        Matcher m = DTL_STATE.matcher(owner.get("/vdisks/demo"));
+        Matcher m = DTL_PUBLISHED.matcher(owner.get("/cluster/vdisks"));
         state = m.find() ? m.group(1) : null;
-        if ("ok-sync".equals(state) && seen) {
+        if ("ok-sync".equals(state)) {
           return;
         }
-        if ("ok-sync".equals(state)) {
-          // the owner publishes its DTL state in its next heartbeat; a takeover trusts only the published one
-          seen = true;
-          Thread.sleep(3L * timing.heartbeat());
-          continue;
-        }
-        seen = false;
       } catch (IOException e) {
         state = e.toString();
       }
       Thread.sleep(100);
     }
-    throw new IllegalStateException("demo's DTL not in sync on " + owner.name + " within " + timeout + ": " + state);
+    throw new IllegalStateException("demo's DTL not published in sync by " + owner.name + " within " + timeout + ": "
+        + state);
   }
 
   private Node node(String name) {

@@ -254,7 +254,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   // ---------------------------------------------------------------- what the operator sees and does
 
   /** One vDisk of the cluster as this node sees it. */
-  public record VdiskStatus(String name, String owner, long epoch, String dtlNode, String refused) {}
+  public record VdiskStatus(String name, String owner, long epoch, String dtlNode, DtlState dtlPublished,
+      String refused) {}
 
   /** Every vDisk of the cluster: its owner now (null: none), this node's epoch and DTL node where it serves it. */
   public List<VdiskStatus> status() {
@@ -269,7 +270,9 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       if (refused == null && failed != null) {
         refused = failed.reason();
       }
-      out.add(new VdiskStatus(name, owner, epoch, self.equals(owner) ? dtlNodes.get(name) : null, refused));
+      DtlState published = service.grant(name).map(OwnershipService.Grant::published).orElse(null);
+      out.add(new VdiskStatus(name, owner, epoch, self.equals(owner) ? dtlNodes.get(name) : null,
+          self.equals(owner) ? published : null, refused));
     }
     return out;
   }

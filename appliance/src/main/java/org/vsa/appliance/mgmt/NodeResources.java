@@ -468,6 +468,7 @@ final class NodeResources {
       m.put("owner", s.owner());
       m.put("epoch", s.epoch() == 0 ? null : s.epoch());
       m.put("dtlNode", s.dtlNode());
+      m.put("dtlPublished", s.dtlPublished() == null ? null : ManagementApi.dtlStateName(s.dtlPublished()));
       m.put("refused", s.refused());
       out.add(m);
     }
