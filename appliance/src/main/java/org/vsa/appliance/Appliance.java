@@ -224,16 +224,17 @@ public final class Appliance implements AutoCloseable {
       org.vsa.appliance.cluster.ClusterNode cluster = startCluster(config, backend, iscsi, nfs, dtlServer, forwarding);
       if (cluster != null) {
         opened.push(cluster);
-        try {
-          controller.start(cluster.membership());
-        } catch (IOException e) {
-          throw new StartupException("cluster: cannot start owning vDisks through the backend: " + reason(e, null), e);
-        }
         if (iscsi != null) {
           // any node's portal answers for every vDisk: served here, redirected to its owner, or "retry" meanwhile
           iscsiCluster = org.vsa.appliance.cluster.IscsiCluster.bind(iscsi, controller, iscsiLookup(engine, metrics));
           controller.onLeaving(iscsiCluster::leaving);
+          controller.onJoining(iscsiCluster::resume);
           opened.push(iscsiCluster);
+        }
+        try {
+          controller.start(cluster.membership());
+        } catch (IOException e) {
+          throw new StartupException("cluster: cannot start owning vDisks through the backend: " + reason(e, null), e);
         }
       }
       Appliance appliance = new Appliance(config, lock, backend, engine, iscsi, nfs, dtlServer, dtlConnector, created, nfsUse);

@@ -609,6 +609,12 @@ public final class Engine implements AutoCloseable {
     return Optional.ofNullable(offline.get(name)).map(Offline::view);
   }
 
+  /** True for a vDisk whose adoption by this node was interrupted (a crash half-way): only {@link #adopt} opens it. */
+  public boolean adoptionInterrupted(String name) {
+    Offline o = offline.get(name);
+    return o != null && Files.exists(o.dir().resolve(Adoption.PENDING));
+  }
+
   /**
    * True for an offline vDisk whose copy here waits for this node's ownership lease (in a cluster:
    * another node serves it, or this node has not claimed it yet): not a failure.

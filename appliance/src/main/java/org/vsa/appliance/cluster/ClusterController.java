@@ -74,6 +74,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   private final ScheduledExecutorService control;
   private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
   private final List<Consumer<String>> leavingHooks = new CopyOnWriteArrayList<>();
+  private final List<Consumer<String>> joiningHooks = new CopyOnWriteArrayList<>();
   private volatile Engine engine;
   private volatile ClusterMembership membership;
   private volatile Map<String, VdiskInfo> vdisks = Map.of();
@@ -132,7 +133,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     rescan();
     service.start();
     started = true;
-    service.setVdisks(vdisks.keySet());
+    pushVdisks();
     control.scheduleWithFixedDelay(this::rescanLogged, RESCAN_MILLIS, RESCAN_MILLIS, TimeUnit.MILLISECONDS);
     control.scheduleWithFixedDelay(this::retryAdoptions, RETRY_MILLIS, RETRY_MILLIS, TimeUnit.MILLISECONDS);
     control.scheduleWithFixedDelay(this::reportDtlStates, 200, 200, TimeUnit.MILLISECONDS);
@@ -170,6 +171,11 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   /** Runs before a vDisk stops being served here (front ends remove its target, drop sessions). */
   public void onLeaving(Consumer<String> hook) {
     leavingHooks.add(hook);
+  }
+
+  /** Runs once a vDisk is served here (again): front ends that let go of it take it back. */
+  public void onJoining(Consumer<String> hook) {
+    joiningHooks.add(hook);
   }
 
   // ---------------------------------------------------------------- ClusterDirectory
@@ -334,6 +340,9 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       creating.remove(name);
     }
     rescan();
+    if (started) {
+      pushVdisks();
+    }
     log.info("vDisk {} created in cluster {}; a node will own it shortly", name, config.name());
     return true;
   }
@@ -356,6 +365,13 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   private boolean engineServes(String vdisk) {
     Engine e = engine;
     return e != null && e.volume(vdisk).isPresent() && leases.containsKey(vdisk);
+  }
+
+  /** The vDisks the machine may claim: not one this node is creating (it hands it over once created). */
+  private void pushVdisks() {
+    java.util.Set<String> names = new java.util.TreeSet<>(vdisks.keySet());
+    names.removeAll(creating);
+    service.setVdisks(names);
   }
 
   static String nameRecord(String vdisk) {
@@ -410,7 +426,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     if (!now.equals(vdisks)) {
       vdisks = now;
       if (started) {
-        service.setVdisks(now.keySet());
+        pushVdisks();
       }
       changed();
     }
@@ -458,7 +474,12 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       before.revoke();
     }
     try {
-      boolean local = e.contains(vdisk) && self.equals(oldOwner);
+      // an adoption this node had begun (and crashed in) is done again from the backend and the DTL
+      boolean local = e.contains(vdisk) && self.equals(oldOwner) && !e.adoptionInterrupted(vdisk);
+      if (local && oldDtlNode != null) {
+        // after a reboot the copy takes what it may lack from the DTL it last wrote to
+        dtlNodes.putIfAbsent(vdisk, oldDtlNode);
+      }
       if (local) {
         // this node's process held the epoch before: its local copy is the newest state there is
         e.reopen(vdisk, lease);
@@ -488,6 +509,13 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       throw ex;
     }
     e.dtlState(vdisk).ifPresent(s -> dtlStateChanged(vdisk, s));
+    for (Consumer<String> h : joiningHooks) {
+      try {
+        h.accept(vdisk);
+      } catch (RuntimeException ex) {
+        log.warn("vDisk {}: a front end failed to take it back: {}", vdisk, ex.toString());
+      }
+    }
     changed();
   }
 
@@ -591,11 +619,12 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     }
     try {
       if (e.volume(vdisk).isPresent()) {
+        // kept, fenced, until this node restarts or adopts it again: if the new owner's adoption fails
+        // (its DTL lost too), this copy is what is left of the writes it had acknowledged
         e.fence(vdisk);
       }
-      e.forget(vdisk);
-    } catch (IOException | RuntimeException ex) {
-      log.error("vDisk {}: dropping this node's copy after another node took it failed: {}", vdisk, ex.toString());
+    } catch (RuntimeException ex) {
+      log.error("vDisk {}: fencing this node's copy after another node took it failed: {}", vdisk, ex.toString());
     }
     changed();
   }

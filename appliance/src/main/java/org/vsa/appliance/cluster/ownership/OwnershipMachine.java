@@ -286,6 +286,15 @@ public final class OwnershipMachine {
     }
     writing = false;
     nextWriteAt = w.startedAt() + t.heartbeatNanos();
+    // What the store may hold now: a stored heartbeat (slow or not) is what a taker reads; one that
+    // failed or timed out may still land, so its OK_SYNC counts as published (acknowledging out of
+    // sync then waits until a heartbeat saying so is stored).
+    for (Heartbeat.Owned o : writingOwned) {
+      Held h = held.get(o.vdisk());
+      if (h != null && h.epoch == o.epoch() && !h.lapsed && (w.stored() || o.dtlState() == DtlState.OK_SYNC)) {
+        h.published = o.dtlState();
+      }
+    }
     if (!w.stored() || now - w.startedAt() > t.heartbeatWriteMaxNanos()) {
       return;
     }
@@ -297,12 +306,6 @@ public final class OwnershipMachine {
       leaseUntil = until;
     }
     hasLease = true;
-    for (Heartbeat.Owned o : writingOwned) {
-      Held h = held.get(o.vdisk());
-      if (h != null && h.epoch == o.epoch() && !h.lapsed) {
-        h.published = o.dtlState();
-      }
-    }
   }
 
   private void heartbeatsRead(Event.HeartbeatsRead r, long now, List<Action> out) {
@@ -382,9 +385,18 @@ public final class OwnershipMachine {
       unprobed.remove(v);
       return;
     }
-    if (c == null || c.node().equals(self)) {
-      // Never claimed, or claimed by this node without serving it (a lost answer, an earlier process).
-      claim(v, w, c == null ? 1 : c.epoch() + 1, c == null ? null : self, null, false, out);
+    if (c != null && c.node().equals(self) && c.incarnation() == incarnation) {
+      // This process's own claim whose answer was lost: it never served that epoch, and who held the
+      // one before is not known here, so nobody's copy or DTL is presumed (the adoption refuses
+      // rather than trusting a stale copy; the operator can force it).
+      claim(v, w, c.epoch() + 1, null, null, false, out);
+    } else if (c == null || c.node().equals(self)) {
+      // Never claimed, or claimed by an earlier process of this node: its copy is the newest, and its
+      // DTL is the one that process last published.
+      Heartbeat mine = peers.containsKey(self) ? peers.get(self).hb : null;
+      Heartbeat.Owned listed = mine == null ? null : mine.find(v);
+      claim(v, w, c == null ? 1 : c.epoch() + 1, c == null ? null : self,
+          c == null || listed == null ? null : listed.dtlNode(), false, out);
     } else {
       w.phase = WatchPhase.WAITING;
     }
@@ -502,6 +514,7 @@ public final class OwnershipMachine {
     }
     for (Map.Entry<String, Held> en : held.entrySet()) {
       placeDtl(en.getKey(), en.getValue(), now, out);
+      forced.remove(en.getKey()); // a force is for one takeover: it is used up once the vDisk is held
     }
     for (String v : vdisks) {
       if (!held.containsKey(v)) {
@@ -536,6 +549,7 @@ public final class OwnershipMachine {
     }
     if (liveListed) {
       watches.remove(v); // served (or being re-claimed) by a live node
+      forced.remove(v);
       return;
     }
     if (!leaseValid(now)) {

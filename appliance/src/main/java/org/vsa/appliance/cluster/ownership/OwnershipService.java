@@ -42,6 +42,7 @@ public final class OwnershipService implements AutoCloseable {
   private final OwnershipMachine machine;
   private final ScheduledExecutorService loop;
   private final ExecutorService io;
+  private final ExecutorService heartbeatWriter;
   private final ExecutorService callbacks;
   private final AtomicBoolean closed = new AtomicBoolean();
   /** vDisk -> the nanoTime its acknowledgements must stop at, for the vDisks it may acknowledge. */
@@ -73,6 +74,7 @@ public final class OwnershipService implements AutoCloseable {
     this.machine = new OwnershipMachine(node, faultDomain, ThreadLocalRandom.current().nextLong(), timing);
     this.loop = Executors.newSingleThreadScheduledExecutor(r -> thread(r, "ownership-" + node));
     this.io = Executors.newCachedThreadPool(r -> thread(r, "ownership-io-" + node));
+    this.heartbeatWriter = Executors.newSingleThreadExecutor(r -> thread(r, "ownership-heartbeat-" + node));
     this.callbacks = Executors.newSingleThreadExecutor(r -> thread(r, "ownership-actions-" + node));
   }
 
@@ -271,7 +273,8 @@ public final class OwnershipService implements AutoCloseable {
       long started = System.nanoTime();
       long seq = w.heartbeat().seq();
       byte[] bytes = Records.encode(w.heartbeat());
-      callStore("heartbeat write", timing.heartbeatNanos(), () -> {
+      // one at a time, in order: a write reported as timed out may still land, and must not land after a newer one
+      callStore(heartbeatWriter, "heartbeat write", timing.heartbeatNanos(), () -> {
         if (heartbeatsPaused) {
           throw new IOException("heartbeats paused (test)");
         }
@@ -370,9 +373,14 @@ public final class OwnershipService implements AutoCloseable {
 
   /** Runs a store call on an I/O thread; its event (null result: failed) reaches the loop once, by its timeout at the latest. */
   private <T> void callStore(String what, long timeoutNanos, StoreCall<T> call, Report<T> report) {
+    callStore(io, what, timeoutNanos, call, report);
+  }
+
+  private <T> void callStore(ExecutorService on, String what, long timeoutNanos, StoreCall<T> call,
+      Report<T> report) {
     AtomicBoolean reported = new AtomicBoolean();
     try {
-      io.execute(() -> {
+      on.execute(() -> {
         T result = null;
         try {
           result = call.call();
@@ -424,6 +432,7 @@ public final class OwnershipService implements AutoCloseable {
     owners = Map.of();
     loop.shutdownNow();
     io.shutdownNow();
+    heartbeatWriter.shutdownNow();
     callbacks.shutdown();
     try {
       loop.awaitTermination(5, TimeUnit.SECONDS);
