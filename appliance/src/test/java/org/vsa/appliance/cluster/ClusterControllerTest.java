@@ -127,17 +127,7 @@ class ClusterControllerTest {
       Appliance third = rest.get(0) == second ? rest.get(1) : rest.get(0);
       ctl(second).service().freezeForTest(6000);
       Volume stale = second.engine().volume("demo").orElseThrow();
-      long until = System.nanoTime() + 5_000_000_000L;
-      boolean refused = false;
-      while (System.nanoTime() < until && !refused) {
-        try {
-          stale.write(8 << 20, ByteBuffer.wrap(random(3, 4096)), Durability.DURABLE);
-          Thread.sleep(20);
-        } catch (VolumeFencedException e) {
-          refused = true;
-        }
-      }
-      assertTrue(refused, "the frozen owner stops acknowledging within its lease");
+      assertTrue(refusedWithin(stale, 8 << 20, 5), "the frozen owner stops acknowledging within its lease");
       assertThrows(VolumeFencedException.class,
           () -> stale.write(8 << 20, ByteBuffer.wrap(random(4, 4096)), Durability.DURABLE));
       Appliance after = awaitServed(rest, "demo", Duration.ofSeconds(30));
@@ -236,17 +226,7 @@ class ClusterControllerTest {
       write(a, 0, data);
       Volume before = a.engine().volume("demo").orElseThrow();
       ctl(a).service().freezeForTest(4000);
-      long until = System.nanoTime() + 5_000_000_000L;
-      boolean refused = false;
-      while (System.nanoTime() < until && !refused) {
-        try {
-          before.write(4 << 20, ByteBuffer.wrap(random(12, 4096)), Durability.DURABLE);
-          Thread.sleep(20);
-        } catch (VolumeFencedException e) {
-          refused = true;
-        }
-      }
-      assertTrue(refused, "writes are refused once the lease lapsed");
+      assertTrue(refusedWithin(before, 4 << 20, 5), "writes are refused once the lease lapsed");
       // nobody else can take it: the node claims the next epoch itself and serves its own copy again
       long deadline = System.nanoTime() + 30_000_000_000L;
       while (ctl(a).service().grant("demo").map(g -> g.epoch()).orElse(0L) <= epoch
@@ -323,6 +303,20 @@ class ClusterControllerTest {
    * Writes as an initiator does: a NOT READY (fenced: a heartbeat write that was slow on a busy
    * machine, a DTL state not yet published) is retried for up to 10 s.
    */
+  /** Writes to {@code v} at {@code offset} until one is refused as fenced (true), for at most {@code seconds}. */
+  private static boolean refusedWithin(Volume v, long offset, int seconds) throws Exception {
+    long until = System.nanoTime() + seconds * 1_000_000_000L;
+    for (int i = 0; System.nanoTime() < until; i++) {
+      try {
+        v.write(offset, ByteBuffer.wrap(random(100 + i, 4096)), Durability.DURABLE);
+        Thread.sleep(20);
+      } catch (VolumeFencedException e) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static void write(Appliance a, long offset, byte[] data) throws Exception {
     writeTo(a, "demo", offset, data);
   }
