@@ -215,13 +215,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
         if (hp == null) {
           return Optional.empty();
         }
-        int colon = hp.lastIndexOf(':');
         try {
-          String host = hp.substring(0, colon);
-          if (host.startsWith("[") && host.endsWith("]")) {
-            host = host.substring(1, host.length() - 1);
-          }
-          return Optional.of(new InetSocketAddress(host, Integer.parseInt(hp.substring(colon + 1))));
+          return Optional.of(ApplianceConfig.address(hp));
         } catch (RuntimeException e) {
           log.warn("node {} publishes an unreadable {} endpoint '{}'", node, kind, hp);
           return Optional.empty();

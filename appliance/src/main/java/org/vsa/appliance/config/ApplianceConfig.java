@@ -301,8 +301,11 @@ public record ApplianceConfig(
     return p.map(ApplianceConfig::address);
   }
 
-  /** {@code host:port} or {@code [v6]:port}, already checked by the loader. */
-  static java.net.InetSocketAddress address(String hostPort) {
+  /**
+   * {@code host:port} or {@code [v6]:port} (checked by the loader for configured addresses; other
+   * callers catch the RuntimeException a malformed one throws).
+   */
+  public static java.net.InetSocketAddress address(String hostPort) {
     int colon = hostPort.lastIndexOf(':');
     String host = hostPort.substring(0, colon);
     if (host.startsWith("[") && host.endsWith("]")) {
