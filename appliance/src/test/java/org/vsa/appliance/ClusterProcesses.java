@@ -405,9 +405,18 @@ final class ClusterProcesses implements AutoCloseable {
     }
   }
 
+  /** Ports this JVM handed out already: the kernel may offer a just-closed one again (n2 once got one port twice). */
+  private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** A free port not handed out before in this JVM (bounded: gives up after 1000 tries). */
   static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+    for (int i = 0; i < 1000; i++) {
+      try (ServerSocket s = new ServerSocket(0)) {
+        if (HANDED_OUT.add(s.getLocalPort())) {
+          return s.getLocalPort();
+        }
+      }
     }
+    throw new IOException("no free port that was not handed out already");
   }
 }
