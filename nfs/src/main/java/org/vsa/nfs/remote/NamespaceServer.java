@@ -3,6 +3,7 @@ package org.vsa.nfs.remote;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -277,6 +278,7 @@ public final class NamespaceServer implements Closeable {
       if (found.isEmpty()) {
         error(ctx, f, out, NsWire.NOT_OWNER, 0, "the namespace of vPool " + vpool + " is not served by "
             + localAddress());
+        out = null;
         return;
       }
       Namespace ns = found.get();
@@ -452,7 +454,8 @@ public final class NamespaceServer implements Closeable {
   }
 
   private static void reply(ChannelHandlerContext ctx, Wire.Frame f, ByteBuf out) {
-    ctx.writeAndFlush(new Wire.Out(f.type() | NsWire.REPLY, 1, f.id(), out));
+    ctx.writeAndFlush(new Wire.Out(f.type() | NsWire.REPLY, 1, f.id(), out))
+        .addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
   }
 
   private static void error(ChannelHandlerContext ctx, Wire.Frame f, ByteBuf out, int status, int nfsStatus,
@@ -462,7 +465,8 @@ public final class NamespaceServer implements Closeable {
       out.writeInt(nfsStatus);
     }
     NsWire.putMessage(out, message);
-    ctx.writeAndFlush(new Wire.Out((f.type() & 0x7f) | NsWire.REPLY, 1, f.id(), out));
+    ctx.writeAndFlush(new Wire.Out((f.type() & 0x7f) | NsWire.REPLY, 1, f.id(), out))
+        .addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
   }
 
   @Override
