@@ -519,6 +519,39 @@ class RemoteNamespaceTest {
     }
   }
 
+  /** An owner that takes requests and never answers (a paused process): a retryable error within the timeout. */
+  @Test
+  void aSilentOwnerIsRetryableAfterTheRequestTimeout() throws Exception {
+    try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 4, java.net.InetAddress.getLoopbackAddress())) {
+      Thread t = new Thread(() -> {
+        List<Socket> held = new ArrayList<>();
+        try {
+          while (true) {
+            Socket s = silent.accept();
+            held.add(s); // kept open, never read: the peer is there but does not answer
+          }
+        } catch (java.io.IOException e) {
+          held.forEach(x -> {
+            try {
+              x.close();
+            } catch (java.io.IOException ignored) {
+              // closing
+            }
+          });
+        }
+      });
+      t.setDaemon(true);
+      t.start();
+      RemoteNamespace.Config quick = new RemoteNamespace.Config(Duration.ofMillis(500), Duration.ofSeconds(1), 4);
+      NamespaceUnavailableException e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30),
+          () -> assertThrows(NamespaceUnavailableException.class, () -> RemoteNamespace.open(
+              new InetSocketAddress("127.0.0.1", silent.getLocalPort()), "default", quick)));
+      assertEquals(Status.JUKEBOX, e.status());
+      assertFalse(e.notOwner());
+      assertTrue(e.getMessage().contains("no answer"), e.getMessage());
+    }
+  }
+
   private static NamespaceUnavailableException awaitUnavailable(RemoteNamespace remote, long f) throws Exception {
     NamespaceUnavailableException last = null;
     for (int i = 0; i < 100; i++) {
