@@ -383,7 +383,7 @@ class RemoteNamespaceTest {
         NamespaceServer server = serve("default", local, 0);
         RemoteNamespace remote = RemoteNamespace.open(at(server), "default", FAST)) {
       long f = remote.create(remote.rootId(), "f", 0, 0, SetAttr.NONE, true);
-      byte[] hello = frame(MAGIC, 1, 1, name("default"), true);
+      byte[] hello = frame(MAGIC, 1, 1, withId(name("default"), 0), true);
       int port = server.localAddress().getPort();
       // a client that sends half a frame (a length it never fills) and stays: others go on
       try (Socket lying = new Socket("127.0.0.1", server.localAddress().getPort())) {
@@ -403,11 +403,15 @@ class RemoteNamespaceTest {
         // well framed but meaningless: an error reply on a connection that stays usable
         try (Socket s = new Socket("127.0.0.1", server.localAddress().getPort())) {
           s.setSoTimeout(10_000);
-          assertEquals(3, statusOf(s, frame(MAGIC, 99, 11, name("default"), true)), "unknown type");
+          assertEquals(3, statusOf(s, frame(MAGIC, 99, 11, withId(name("default"), 0), true)), "unknown type");
           byte[] truncated = Arrays.copyOf(name("default"), 5);
           assertEquals(3, statusOf(s, frame(MAGIC, 2, 12, truncated, true)), "truncated payload");
-          byte[] getattr = ByteBuffer.allocate(name("default").length + 8).put(name("default")).putLong(f).array();
+          byte[] getattr = ByteBuffer.allocate(name("default").length + 16).put(name("default"))
+              .putLong(local.namespaceId()).putLong(f).array();
           assertEquals(0, statusOf(s, frame(MAGIC, 2, 13, getattr, true)), "a good GETATTR after them");
+          byte[] elsewhere = ByteBuffer.allocate(name("default").length + 16).put(name("default"))
+              .putLong(local.namespaceId() ^ 1).putLong(f).array();
+          assertEquals(5, statusOf(s, frame(MAGIC, 2, 15, elsewhere, true)), "another namespace id: WRONG_NAMESPACE");
           assertEquals(2, statusOf(s, frame(MAGIC, 1, 14, name("other"), true)), "another vPool: NOT_OWNER");
         }
         assertEquals(Attr.REG, remote.getattr(f).type());
@@ -450,6 +454,10 @@ class RemoteNamespaceTest {
         // reset: closed too
       }
     }
+  }
+
+  private static byte[] withId(byte[] name, long namespaceId) {
+    return ByteBuffer.allocate(name.length + 8).put(name).putLong(namespaceId).array();
   }
 
   private static byte[] name(String s) {
@@ -499,6 +507,15 @@ class RemoteNamespaceTest {
         assertTrue(moved.notOwner(), moved.getMessage());
         assertEquals(Status.JUKEBOX, moved.status());
         server.close();
+        // a server there with another namespace under the same vPool name: refused, retryable
+        try (Engine other = TestEngines.start(dir.resolve("other-engine"));
+            LocalNamespace recreated = LocalNamespace.open("default", dir.resolve("other-ns"), new EngineCatalog(other),
+                NfsConfig.DEFAULT_VDISK_PATTERNS)) {
+          server = serve("default", recreated, port);
+          NamespaceUnavailableException wrong = awaitUnavailable(remote, f);
+          assertTrue(wrong.getMessage().contains("another namespace"), wrong.getMessage());
+          server.close();
+        }
         // the owner back: the client reconnects by itself
         server = serve("default", local, port);
         Attr a = null;

@@ -282,6 +282,15 @@ public final class NamespaceServer implements Closeable {
         return;
       }
       Namespace ns = found.get();
+      long known = NsWire.getLong(p);
+      if (type != NsWire.HELLO && known != ns.namespaceId()) {
+        log.warn("namespace forward server: a request from {} for namespace {} of vPool {}, which is now namespace {}",
+            ctx.channel().remoteAddress(), Long.toHexString(known), vpool, Long.toHexString(ns.namespaceId()));
+        error(ctx, f, out, NsWire.WRONG_NAMESPACE, 0, "vPool " + vpool + " is another namespace (" + Long.toHexString(
+            ns.namespaceId()) + ") than the one asked for (" + Long.toHexString(known) + ") on " + localAddress());
+        out = null;
+        return;
+      }
       out.writeByte(NsWire.OK);
       out.writeLong(incarnation);
       int epochAt = out.writerIndex();

@@ -12,7 +12,9 @@ import org.vsa.volume.remote.Wire;
  * under its own magic {@code 'VNSF'}. A bad frame closes the connection; a good frame whose payload
  * does not decode gets a {@link #BAD_REQUEST} reply.
  *
- * <p>Request payloads start with the vPool's name (u16 length, UTF-8), then the method's arguments
+ * <p>Request payloads start with the vPool's name (u16 length, UTF-8) and the namespace id the
+ * client knows (u64; 0 in HELLO: a namespace recreated under the same vPool has another id, and its
+ * file ids mean other files, so any other request for another id gets {@link #WRONG_NAMESPACE}), then the method's arguments
  * in order (ids and offsets u64, uid/gid/max u32, names and symlink targets as strings, SetAttr as
  * {@link #putSetAttr}, a WRITE's durability u8 then its data). Reply payloads start with a status
  * u8: {@link #OK} is followed by the owner's incarnation u64 and the namespace's writeEpoch u64, then
@@ -53,6 +55,7 @@ final class NsWire {
   static final int NOT_OWNER = 2;
   static final int BAD_REQUEST = 3;
   static final int SERVER_ERROR = 4;
+  static final int WRONG_NAMESPACE = 5;
 
   static void putString(ByteBuf b, String s) {
     Wire.putName(b, s);

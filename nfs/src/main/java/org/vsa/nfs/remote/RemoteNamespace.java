@@ -53,7 +53,8 @@ import org.vsa.volume.remote.Wire;
  *       return (as on a local namespace).
  *   <li>{@link NamespaceUnavailableException} (status JUKEBOX, retryable): the owner could not be
  *       reached, stopped answering within the request timeout, or does not serve the namespace any
- *       more; the caller asks the cluster for the owner again. After a lost connection the next call
+ *       more, or serves another namespace under the vPool's name (one recreated: other ids); the
+ *       caller asks the cluster for the owner again. After a lost connection the next call
  *       connects again (at most one attempt per connect timeout).
  *   <li>{@link #writeEpoch} grows whenever the owner's answers come from another incarnation of its
  *       server (it restarted) or its namespace's own write epoch changed: UNSTABLE writes acknowledged
@@ -97,8 +98,8 @@ public final class RemoteNamespace implements Namespace {
   private long lastFailedConnectNanos;
   private NamespaceUnavailableException lastConnectError;
   private volatile boolean closed;
-  private long namespaceId;
-  private long rootId;
+  private volatile long namespaceId;
+  private volatile long rootId;
   /** The owner's (incarnation, writeEpoch) of the last answer, and how often it changed. */
   private long seenIncarnation;
   private long seenEpoch;
@@ -507,6 +508,11 @@ public final class RemoteNamespace implements Namespace {
         throw new NfsException(nfs, NsWire.getString(b));
       }
       case NsWire.NOT_OWNER -> throw new NamespaceUnavailableException(NsWire.getString(b), true);
+      case NsWire.WRONG_NAMESPACE -> {
+        String m = NsWire.getString(b);
+        log.warn("namespace {} at {}: {}", vpool, owner, m);
+        throw new NamespaceUnavailableException(m, true);
+      }
       case NsWire.BAD_REQUEST -> {
         String m = NsWire.getString(b);
         log.warn("namespace {} at {}: the owner refused a request as malformed: {}", vpool, owner, m);
@@ -539,6 +545,7 @@ public final class RemoteNamespace implements Namespace {
     ByteBuf p = ByteBufAllocator.DEFAULT.buffer(256);
     try {
       NsWire.putString(p, vpool);
+      p.writeLong(type == NsWire.HELLO ? 0 : namespaceId);
       args.accept(p);
       if (p.readableBytes() > Wire.MAX_PAYLOAD_BYTES) {
         throw new NfsException(Status.INVAL, "a request of " + p.readableBytes() + " bytes is too large to forward");
