@@ -1,7 +1,7 @@
 package org.vsa.nfs;
 
 /** A failed namespace operation carrying its NFSv3 status (nfsstat3). */
-public final class NfsException extends Exception {
+public class NfsException extends Exception {
   private final int status;
 
   public NfsException(int status, String message) {

@@ -31,10 +31,11 @@ public final class NfsServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NfsServer.class);
   private static final long DRAIN_SECONDS = 30;
 
-  private final List<LocalNamespace> namespaces;
+  private final List<Namespace> namespaces;
   private ExportTable table;
   /** The namespace of each vPool exported since the start, by vPool. */
-  private final Map<String, LocalNamespace> byVpool = new HashMap<>();
+  private final Map<String, Namespace> byVpool = new HashMap<>();
+  private Opener opener;
   private NfsConfig config;
   private VolumeCatalog volumes;
   private final OncRpcSvc nfs;
@@ -44,7 +45,7 @@ public final class NfsServer implements AutoCloseable {
   private final ExecutorService laneThreads;
   private final Nfs3Program program;
 
-  private NfsServer(List<LocalNamespace> namespaces, OncRpcSvc nfs, OncRpcSvc mount, OncRpcSvc portmap,
+  private NfsServer(List<Namespace> namespaces, OncRpcSvc nfs, OncRpcSvc mount, OncRpcSvc portmap,
       ExecutorService workers, ExecutorService laneThreads, Nfs3Program program) {
     this.namespaces = namespaces;
     this.nfs = nfs;
@@ -84,8 +85,29 @@ public final class NfsServer implements AutoCloseable {
     }
   }
 
+  /**
+   * How an exported vPool's namespace is opened: by default this node's own ({@link
+   * LocalNamespace}, journaled under {@link NfsConfig#namespaceDir()}); in a cluster possibly a
+   * namespace forwarded to the node that holds it. The server closes what it opened.
+   */
+  @FunctionalInterface
+  public interface Opener {
+    Namespace open(String vpool) throws IOException;
+  }
+
+  /** This node's own journaled namespace of each exported vPool. */
+  public static Opener localNamespaces(NfsConfig config, VolumeCatalog volumes) {
+    return vpool -> LocalNamespace.open(vpool, config.namespaceDir().resolve(vpool), volumes, config.vdiskPatterns(),
+        config.vdiskThresholdBytes());
+  }
+
   public static NfsServer start(NfsConfig config, VolumeCatalog volumes) throws IOException {
-    List<LocalNamespace> opened = new ArrayList<>();
+    return start(config, volumes, localNamespaces(config, volumes));
+  }
+
+  /** {@link #start(NfsConfig, VolumeCatalog)} with the exported vPools' namespaces opened by {@code opener}. */
+  public static NfsServer start(NfsConfig config, VolumeCatalog volumes, Opener opener) throws IOException {
+    List<Namespace> opened = new ArrayList<>();
     OncRpcSvc nfs = null;
     OncRpcSvc mount = null;
     OncRpcSvc portmap = null;
@@ -95,8 +117,7 @@ public final class NfsServer implements AutoCloseable {
       List<Exported> exported = new ArrayList<>();
       Map<Long, Exported> byNamespace = new HashMap<>();
       for (Export e : config.exports()) {
-        LocalNamespace ns = LocalNamespace.open(e.vpool(), config.namespaceDir().resolve(e.vpool()), volumes,
-            config.vdiskPatterns(), config.vdiskThresholdBytes());
+        Namespace ns = opener.open(e.vpool());
         opened.add(ns);
         Exported x = new Exported(e, ns);
         exported.add(x);
@@ -138,10 +159,11 @@ public final class NfsServer implements AutoCloseable {
       NfsServer s = new NfsServer(opened, nfs, mount, portmap, workers, laneThreads, nfs3);
       s.table = table;
       for (Exported x : exported) {
-        s.byVpool.put(x.export().vpool(), (LocalNamespace) x.namespace());
+        s.byVpool.put(x.export().vpool(), x.namespace());
       }
       s.config = config;
       s.volumes = volumes;
+      s.opener = opener;
       log.info("NFS serving {} on {} (mount {}), portmapper: {}", config.exports().stream().map(Export::path).toList(),
           s.localAddress(), s.mountAddress(), publish ? (portmap != null ? "embedded" : "registration asked of the running one") : "none");
       return s;
@@ -150,7 +172,7 @@ public final class NfsServer implements AutoCloseable {
       stopQuietly(nfs);
       drain(laneThreads);
       drain(workers);
-      for (LocalNamespace ns : opened) {
+      for (Namespace ns : opened) {
         try {
           ns.close();
         } catch (IOException x) {
@@ -266,10 +288,9 @@ public final class NfsServer implements AutoCloseable {
     }
     List<Exported> next = new ArrayList<>();
     for (Export e : exports) {
-      LocalNamespace ns = byVpool.get(e.vpool());
+      Namespace ns = byVpool.get(e.vpool());
       if (ns == null) {
-        ns = LocalNamespace.open(e.vpool(), config.namespaceDir().resolve(e.vpool()), volumes, config.vdiskPatterns(),
-            config.vdiskThresholdBytes());
+        ns = opener.open(e.vpool());
         namespaces.add(ns);
         byVpool.put(e.vpool(), ns);
       }
@@ -289,7 +310,7 @@ public final class NfsServer implements AutoCloseable {
     drain(workers);
     program.close();
     IOException first = null;
-    for (LocalNamespace ns : namespaces) {
+    for (Namespace ns : namespaces) {
       try {
         ns.close();
       } catch (IOException e) {

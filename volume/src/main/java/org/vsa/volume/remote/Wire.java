@@ -34,17 +34,21 @@ import java.util.zip.CRC32C;
  * FLUSH nothing. Reply payloads start with a status u8; OK is followed by the vDisk's state
  * ({@code session u64, sizeBytes u64, blockSize u32, flags u8 (bit 0 ready, bit 1 read-only), id
  * 16 bytes}) and, for READ, the data; any other status by a message (u16 length, UTF-8).
+ *
+ * <p>The framing (header, CRC, bounds, {@link Decoder}, {@link Encoder}) is public so that other
+ * node-to-node protocols reuse it under their own magic (the NFS namespace forwarding does); the
+ * payloads above are this protocol's own.
  */
-final class Wire {
+public final class Wire {
   private Wire() {}
 
-  static final int MAGIC = 0x56525646; // "VRVF"
-  static final int VERSION = 1;
-  static final int HEADER_BYTES = 24;
+  public static final int MAGIC = 0x56525646; // "VRVF"
+  public static final int VERSION = 1;
+  public static final int HEADER_BYTES = 24;
   /** Largest READ or WRITE sent in one frame; the client splits bigger ones. */
-  static final int MAX_IO_BYTES = 1 << 20;
-  static final int MAX_PAYLOAD_BYTES = MAX_IO_BYTES + 4096;
-  static final int MAX_NAME_BYTES = 1024;
+  public static final int MAX_IO_BYTES = 1 << 20;
+  public static final int MAX_PAYLOAD_BYTES = MAX_IO_BYTES + 4096;
+  public static final int MAX_NAME_BYTES = 1024;
 
   static final int INFO = 1;
   static final int READ = 2;
@@ -75,18 +79,18 @@ final class Wire {
   }
 
   /** A frame as decoded; {@code payload} is a retained slice the receiver releases. */
-  record Frame(int type, int flags, long id, ByteBuf payload) {}
+  public record Frame(int type, int flags, long id, ByteBuf payload) {}
 
   /**
    * A frame to send: header fields and the payload. A buffer holder, so that Netty releases it once
    * encoded, and also when the write fails before that (a closed channel).
    */
-  static final class Out extends io.netty.buffer.DefaultByteBufHolder {
+  public static final class Out extends io.netty.buffer.DefaultByteBufHolder {
     final int type;
     final int flags;
     final long id;
 
-    Out(int type, int flags, long id, ByteBuf payload) {
+    public Out(int type, int flags, long id, ByteBuf payload) {
       super(payload);
       this.type = type;
       this.flags = flags;
@@ -101,10 +105,10 @@ final class Wire {
   }
 
   /** Checks the header at the reader index; returns the whole frame's length. */
-  static int frameLength(ByteBuf in) throws BadFrameException {
+  static int frameLength(ByteBuf in, int expectedMagic) throws BadFrameException {
     int at = in.readerIndex();
     int magic = in.getInt(at);
-    if (magic != MAGIC) {
+    if (magic != expectedMagic) {
       throw new BadFrameException(String.format("bad magic 0x%08x", magic));
     }
     int version = in.getUnsignedByte(at + 4);
@@ -118,7 +122,7 @@ final class Wire {
     return HEADER_BYTES + (int) len;
   }
 
-  static int crc(ByteBuf header, ByteBuf payload) {
+  public static int crc(ByteBuf header, ByteBuf payload) {
     CRC32C c = new CRC32C();
     c.update(header.nioBuffer(header.readerIndex(), 20));
     if (payload.isReadable()) {
@@ -129,7 +133,7 @@ final class Wire {
     return (int) c.getValue();
   }
 
-  static void putName(ByteBuf b, String name) {
+  public static void putName(ByteBuf b, String name) {
     byte[] n = name.getBytes(StandardCharsets.UTF_8);
     if (n.length > MAX_NAME_BYTES) {
       throw new IllegalArgumentException("vDisk name of " + n.length + " bytes");
@@ -139,7 +143,7 @@ final class Wire {
   }
 
   /** A length-prefixed string, checked against the bytes left. */
-  static String getString(ByteBuf b) {
+  public static String getString(ByteBuf b) {
     if (b.readableBytes() < 2) {
       throw new IllegalArgumentException("truncated string length");
     }
@@ -152,21 +156,32 @@ final class Wire {
     return s;
   }
 
-  static void need(ByteBuf b, int bytes) {
+  public static void need(ByteBuf b, int bytes) {
     if (b.readableBytes() < bytes) {
       throw new IllegalArgumentException("truncated payload: " + b.readableBytes() + " bytes left, " + bytes + " needed");
     }
   }
 
   /** Frames and checks incoming bytes; a bad frame closes the connection (see the class comment). */
-  static final class Decoder extends ByteToMessageDecoder {
+  public static final class Decoder extends ByteToMessageDecoder {
+    private final int magic;
+
+    Decoder() {
+      this(MAGIC);
+    }
+
+    /** A decoder of frames carrying {@code magic} (another protocol on the same framing). */
+    public Decoder(int magic) {
+      this.magic = magic;
+    }
+
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
       if (in.readableBytes() < HEADER_BYTES) {
         return;
       }
       try {
-        int len = frameLength(in);
+        int len = frameLength(in, magic);
         if (in.readableBytes() < len) {
           return;
         }
@@ -183,15 +198,22 @@ final class Wire {
         in.skipBytes(len);
       } catch (BadFrameException e) {
         in.skipBytes(in.readableBytes());
-        throw new DecoderException("bad block-forwarding frame: " + e.getMessage(), e);
+        throw new DecoderException(String.format("bad frame (magic 0x%08x): %s", magic, e.getMessage()), e);
       }
     }
   }
 
   /** Writes the header, CRC included, in front of the payload. */
   @ChannelHandler.Sharable
-  static final class Encoder extends MessageToByteEncoder<Out> {
-    static final Encoder INSTANCE = new Encoder();
+  public static final class Encoder extends MessageToByteEncoder<Out> {
+    static final Encoder INSTANCE = new Encoder(MAGIC);
+
+    private final int magic;
+
+    /** An encoder of frames carrying {@code magic}; sharable. */
+    public Encoder(int magic) {
+      this.magic = magic;
+    }
 
     @Override
     protected ByteBuf allocateBuffer(ChannelHandlerContext ctx, Out msg, boolean preferDirect) {
@@ -203,7 +225,7 @@ final class Wire {
       // the payload is released by MessageToByteEncoder once this returns
       ByteBuf p = msg.content();
       int at = out.writerIndex();
-      out.writeInt(MAGIC);
+      out.writeInt(magic);
       out.writeByte(VERSION);
       out.writeByte(msg.type);
       out.writeShort(msg.flags);
