@@ -74,6 +74,7 @@ public final class Appliance implements AutoCloseable {
   private org.vsa.appliance.cluster.ClusterNode cluster;
   private org.vsa.appliance.cluster.ClusterController controller;
   private org.vsa.appliance.cluster.VolumeForwarding forwarding;
+  private org.vsa.nfs.remote.NamespaceServer namespaceServer;
   private org.vsa.appliance.cluster.IscsiCluster iscsiCluster;
   private org.vsa.volume.remote.PeerClients peers;
 
@@ -88,8 +89,8 @@ public final class Appliance implements AutoCloseable {
   }
 
   private static org.vsa.appliance.cluster.ClusterNode startCluster(ApplianceConfig config, ObjectStore backend,
-      IscsiTarget iscsi, NfsServer nfs, DtlServer dtlServer, org.vsa.appliance.cluster.VolumeForwarding forwarding)
-      throws StartupException {
+      IscsiTarget iscsi, NfsServer nfs, DtlServer dtlServer, org.vsa.appliance.cluster.VolumeForwarding forwarding,
+      org.vsa.nfs.remote.NamespaceServer namespaceServer) throws StartupException {
     ApplianceConfig.Cluster c = config.cluster();
     if (!c.enabled()) {
       log.info("single node: cluster.enabled is false, so no membership, no DTL placement and no failover; vDisks"
@@ -109,6 +110,10 @@ public final class Appliance implements AutoCloseable {
     }
     if (forwarding != null) {
       endpoints.put(org.vsa.appliance.cluster.ClusterDirectory.VOLUME, forwarding.endpoint());
+    }
+    if (namespaceServer != null) {
+      endpoints.put(org.vsa.appliance.cluster.ClusterNamespaces.NAMESPACE_ENDPOINT,
+          host + ":" + namespaceServer.localAddress().getPort());
     }
     try {
       return org.vsa.appliance.cluster.ClusterNode.start(c, config.node().name(), host, backend, endpoints);
@@ -216,12 +221,35 @@ public final class Appliance implements AutoCloseable {
         catalog = new org.vsa.appliance.cluster.ClusterVolumeCatalog(catalog, controller,
             clusterCreator(config, controller), peers);
       }
-      NfsServer nfs = startNfs(config, catalog);
+      org.vsa.appliance.cluster.ClusterNamespaces namespaces = null;
+      if (controller != null && config.nfs().enabled()) {
+        // each vPool's namespace is served by one node and forwarded there from the others
+        namespaces = new org.vsa.appliance.cluster.ClusterNamespaces(controller, backend,
+            clusterNamespaceOpener(config, catalog, backend), org.vsa.nfs.remote.RemoteNamespace.Config.defaults());
+      }
+      NfsServer nfs = startNfs(config, catalog, namespaces);
       if (nfs != null) {
         opened.push(nfs);
       }
+      org.vsa.nfs.remote.NamespaceServer namespaceServer = null;
+      if (namespaces != null && nfs != null) {
+        try {
+          namespaceServer = org.vsa.nfs.remote.NamespaceServer.start(org.vsa.nfs.remote.NamespaceServer.Config
+              .defaults().withBindAddress(config.node().bindAddress().getHostAddress())
+              .withPort(config.cluster().namespacePort()), namespaces);
+        } catch (IOException | RuntimeException e) {
+          throw new StartupException("cluster: cannot start the namespace forward server on "
+              + config.node().bindAddress().getHostAddress() + ":" + config.cluster().namespacePort()
+              + " (cluster.namespacePort): " + e.getMessage(), e);
+        }
+        opened.push(namespaceServer);
+        java.util.Set<String> vpools = new java.util.TreeSet<>();
+        config.vpools().forEach(v -> vpools.add(v.name()));
+        controller.hostNamespaces(vpools, namespaces);
+      }
       org.vsa.appliance.cluster.IscsiCluster iscsiCluster = null;
-      org.vsa.appliance.cluster.ClusterNode cluster = startCluster(config, backend, iscsi, nfs, dtlServer, forwarding);
+      org.vsa.appliance.cluster.ClusterNode cluster = startCluster(config, backend, iscsi, nfs, dtlServer, forwarding,
+          namespaceServer);
       if (cluster != null) {
         opened.push(cluster);
         if (iscsi != null) {
@@ -242,6 +270,7 @@ public final class Appliance implements AutoCloseable {
       appliance.cluster = cluster;
       appliance.controller = controller;
       appliance.forwarding = forwarding;
+      appliance.namespaceServer = namespaceServer;
       appliance.iscsiCluster = iscsiCluster;
       appliance.peers = peers;
       opened.push(appliance::stopManagement);
@@ -476,8 +505,19 @@ public final class Appliance implements AutoCloseable {
     };
   }
 
-  private static NfsServer startNfs(ApplianceConfig config, org.vsa.nfs.VolumeCatalog catalog)
-      throws StartupException {
+  /**
+   * Opens this node's copy of a vPool's namespace when it wins it in the cluster: under
+   * {@code nfs.namespaceDir}, a new namespace taking the cluster's id.
+   */
+  private static org.vsa.appliance.cluster.ClusterNamespaces.LocalOpener clusterNamespaceOpener(
+      ApplianceConfig config, org.vsa.nfs.VolumeCatalog catalog, ObjectStore backend) {
+    NfsConfig c = config.nfs().server();
+    return (vpool, epoch, holdsLease, namespaceId) -> org.vsa.nfs.LocalNamespace.openWithId(vpool,
+        c.namespaceDir().resolve(vpool), catalog, c.vdiskPatterns(), c.vdiskThresholdBytes(), namespaceId);
+  }
+
+  private static NfsServer startNfs(ApplianceConfig config, org.vsa.nfs.VolumeCatalog catalog,
+      NfsServer.Opener opener) throws StartupException {
     if (!config.nfs().enabled()) {
       log.info("NFS disabled (nfs.enabled = false)");
       return null;
@@ -506,7 +546,7 @@ public final class Appliance implements AutoCloseable {
           + "); fix or remove " + org.vsa.appliance.mgmt.NfsExportStore.file(config.node().dataDir()), e);
     }
     try {
-      NfsServer server = NfsServer.start(c, catalog);
+      NfsServer server = opener == null ? NfsServer.start(c, catalog) : NfsServer.start(c, catalog, opener);
       log.info("NFS listening on {} (MOUNT on {}), exports: {}", server.localAddress(), server.mountAddress(),
           c.exports().stream().map(e -> e.path() + " (vPool " + e.vpool() + ")").collect(Collectors.joining(", ")));
       return server;
@@ -567,8 +607,12 @@ public final class Appliance implements AutoCloseable {
     log.info("stopping: flushing every vDisk");
     boolean clean = true;
     stopManagement();
+    if (namespaceServer != null) {
+      // the other nodes' namespace calls stop here first: they ask the next owner
+      clean &= closeLogged("namespace forward server", namespaceServer);
+    }
     if (controller != null) {
-      // hands its vDisks over through the backend, then stops heartbeating
+      // hands its vDisks over through the backend, closes the namespaces it serves, then stops heartbeating
       clean &= closeLogged("cluster ownership", controller);
     }
     if (iscsiCluster != null) {

@@ -63,6 +63,7 @@ final class ClusterProcesses implements AutoCloseable {
     final int mountPort;
     final int dtlPort;
     final int volumePort;
+    final int namespacePort;
     Serve serve;
     boolean paused;
     boolean killed;
@@ -76,6 +77,7 @@ final class ClusterProcesses implements AutoCloseable {
       this.mountPort = freePort();
       this.dtlPort = freePort();
       this.volumePort = freePort();
+      this.namespacePort = freePort();
     }
 
     /** host:port of its iSCSI portal. */
@@ -208,7 +210,7 @@ final class ClusterProcesses implements AutoCloseable {
         "snapshots: {enabled: false}",
         "scrub: {enabled: false}",
         "cluster: {enabled: true, name: fo" + nodes.get(0).clusterPort + ", port: " + n.clusterPort + ", volumePort: "
-            + n.volumePort + ", members: ["
+            + n.volumePort + ", namespacePort: " + n.namespacePort + ", members: ["
             + members + "], faultDomain: fd" + n.name.substring(1) + ", heartbeatMillis: " + timing.heartbeatMillis()
             + ", leaseMillis: " + timing.leaseMillis() + ", leaseMarginMillis: " + timing.marginMillis() + "}",
         "");

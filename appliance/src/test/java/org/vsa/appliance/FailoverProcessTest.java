@@ -306,9 +306,32 @@ class FailoverProcessTest {
       Path catCopied = dir.resolve("copied-cat.bin");
       Tool.toFile(120, catCopied, "nfs-cat", other.nfsUrl("copied.img"));
       assertArrayEquals(data, Files.readAllBytes(catCopied), "nfs-cat of copied.img through " + other.name);
-      // each node keeps its own namespace: what the owner's export shows of the new vDisk (not asserted)
-      System.out.println("the owner " + owner.name + "'s export after copied.img was made through " + other.name + ":\n"
-          + Tool.ok(60, "nfs-ls", owner.nfsUrl("")).out());
+      // one namespace for the cluster: the owner's export shows the file made through the other node
+      String ownerLs = Tool.ok(60, "nfs-ls", owner.nfsUrl("")).out();
+      assertTrue(ownerLs.contains("copied.img"), "copied.img through the owner " + owner.name + ":\n" + ownerLs);
+    }
+
+    @Test
+    void everyNodeShowsTheSameNamespace() throws Exception {
+      List<Node> nodes = cluster.nodes();
+      for (int i = 0; i < nodes.size(); i++) {
+        Node writer = nodes.get(i);
+        byte[] data = new byte[(64 << 10) + 17 * i];
+        new Random(100 + i).nextBytes(data);
+        Path in = dir.resolve("small-" + i + ".bin");
+        Files.write(in, data);
+        String name = "notes-" + writer.name + ".txt";
+        // a small file (not a vDisk): it lives in the namespace, wherever that is served
+        Tool.ok(60, "nfs-cp", in.toString(), writer.nfsUrl(name));
+        for (Node reader : nodes) {
+          Path out = dir.resolve("small-" + i + "-from-" + reader.name + ".bin");
+          Tool.toFile(60, out, "nfs-cat", reader.nfsUrl(name));
+          assertArrayEquals(data, Files.readAllBytes(out), name + " made through " + writer.name + ", read through "
+              + reader.name);
+          String ls = Tool.ok(60, "nfs-ls", reader.nfsUrl("")).out();
+          assertTrue(ls.contains(name), name + " in the listing through " + reader.name + ":\n" + ls);
+        }
+      }
     }
   }
 

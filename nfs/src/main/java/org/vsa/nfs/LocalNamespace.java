@@ -112,13 +112,32 @@ public final class LocalNamespace implements Namespace {
   /** As above, compacting the journal once it passes max(compactMinBytes, 4 x the last snapshot). */
   static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
       long vdiskThresholdBytes, long compactMinBytes) throws IOException {
+    return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, compactMinBytes,
+        new SecureRandom().nextLong() & Long.MAX_VALUE);
+  }
+
+  /**
+   * {@link #open(String, Path, VolumeCatalog, List, long)}, a new namespace getting
+   * {@code namespaceIdIfNew} as its id (a cluster's nodes agree on a vPool's namespace id before
+   * any of them holds it); an existing one keeps its own.
+   */
+  public static LocalNamespace openWithId(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
+      long vdiskThresholdBytes, long namespaceIdIfNew) throws IOException {
+    return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, COMPACT_MIN_BYTES, namespaceIdIfNew);
+  }
+
+  private static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
+      long vdiskThresholdBytes, long compactMinBytes, long namespaceIdIfNew) throws IOException {
+    if (namespaceIdIfNew <= 0) {
+      throw new IllegalArgumentException("a namespace id is positive; got " + namespaceIdIfNew);
+    }
     Files.createDirectories(dir.resolve("files"));
     Path jf = dir.resolve("journal");
     List<Journal.Change> changes = new ArrayList<>();
     Journal j;
     boolean fresh = !Files.exists(jf);
     if (fresh) {
-      j = Journal.create(jf, new SecureRandom().nextLong() & Long.MAX_VALUE);
+      j = Journal.create(jf, namespaceIdIfNew);
     } else {
       j = Journal.open(jf, changes);
     }

@@ -532,6 +532,19 @@ final class ResourceCommands {
     }
   }
 
+  @Command(name = "namespaces", mixinStandardHelpOptions = true, description = "every vPool's NFS namespace: the node"
+      + " serving it now (the other nodes forward their clients' namespace calls there) and its epoch")
+  static final class ClusterNamespaceList extends ManageCommands.Verb {
+    ClusterNamespaceList(Cli.Environment env) {
+      super(env);
+    }
+
+    @Override
+    void run(ApiClient api) throws ApiClient.Failure {
+      print(api.get("/cluster/vdisks").path("namespaces"), "vpool", "owner", "epoch", "refused");
+    }
+  }
+
   @Command(name = "force", mixinStandardHelpOptions = true, description = "take a vDisk over although its DTL was not"
       + " in sync: the writes its DTL lacks are LOST (use when its owner will not come back)")
   static final class ClusterForce extends ManageCommands.Verb {
@@ -739,6 +752,7 @@ final class ResourceCommands {
     cl.addSubcommand("node", node);
     CommandLine cluster = new CommandLine(new Cluster());
     cluster.addSubcommand("vdisks", new ClusterVdisks(env));
+    cluster.addSubcommand("namespaces", new ClusterNamespaceList(env));
     cluster.addSubcommand("force", new ClusterForce(env));
     cl.addSubcommand("cluster", cluster);
     CommandLine dtl = new CommandLine(new Dtl());

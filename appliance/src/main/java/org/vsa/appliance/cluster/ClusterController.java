@@ -90,6 +90,11 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   private final Map<String, InetSocketAddress> appliedPeers = new ConcurrentHashMap<>();
   /** vDisk -> the DTL state last reported to the service. */
   private final Map<String, DtlState> reported = new ConcurrentHashMap<>();
+  /** The vPools whose NFS namespace this node may own (those it exports). */
+  private volatile Set<String> namespaces = Set.of();
+  private volatile NamespaceHost namespaceHost;
+  /** vPool -> the lease its namespace is served under here. */
+  private final Map<String, NamespaceLease> namespaceLeases = new ConcurrentHashMap<>();
   private volatile boolean closed;
   /** The service runs (before, the vDisk list is only kept: the machine must not act before its ticks). */
   private volatile boolean started;
@@ -166,6 +171,62 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       reported.put(vdisk, to);
       service.reportDtlState(vdisk, to);
     }
+  }
+
+  /**
+   * What opens and closes a vPool's NFS namespace on this node when it wins or loses it (the
+   * appliance's NFS side). Methods run on the ownership service's action thread.
+   */
+  public interface NamespaceHost {
+    /**
+     * Serves the vPool's namespace here from now on: restored from the backend (every change it
+     * acknowledged is there), then acknowledging only while {@code holdsLease} says yes.
+     */
+    void open(String vpool, long epoch, java.util.function.BooleanSupplier holdsLease) throws IOException;
+
+    /** Stops serving it here (another node took it, or this node stops). */
+    void close(String vpool);
+
+    /** Whether it is served here now. */
+    boolean serves(String vpool);
+  }
+
+  /**
+   * The vPools whose namespace this node may own, and what opens them here; before {@link #start}.
+   * Every node of a cluster should export the same vPools.
+   */
+  public void hostNamespaces(Set<String> vpools, NamespaceHost host) {
+    this.namespaces = Set.copyOf(vpools);
+    this.namespaceHost = host;
+    if (started) {
+      pushVdisks();
+    }
+  }
+
+  /** The owned resource of a vPool's namespace. */
+  public static String namespaceResource(String vpool) {
+    return org.vsa.appliance.cluster.ownership.Records.NAMESPACE_PREFIX + vpool;
+  }
+
+  private static String vpoolOf(String resource) {
+    return resource.substring(org.vsa.appliance.cluster.ownership.Records.NAMESPACE_PREFIX.length());
+  }
+
+  private static boolean isNamespace(String resource) {
+    return org.vsa.appliance.cluster.ownership.OwnershipMachine.withoutDtl(resource);
+  }
+
+  /**
+   * The node that serves the vPool's namespace now: this node only once it has opened it (while
+   * it restores it the answer is empty, as for any takeover).
+   */
+  public Optional<String> namespaceOwner(String vpool) {
+    String o = service.owners().get(namespaceResource(vpool));
+    NamespaceHost h = namespaceHost;
+    if (o != null && o.equals(self) && (h == null || !h.serves(vpool) || !namespaceLeases.containsKey(vpool))) {
+      return Optional.empty();
+    }
+    return Optional.ofNullable(o);
   }
 
   /** Runs before a vDisk stops being served here (front ends remove its target, drop sessions). */
@@ -260,10 +321,26 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
 
   /** Every vDisk of the cluster: its owner now (null: none), this node's epoch and DTL node where it serves it. */
   public List<VdiskStatus> status() {
+    return status(new java.util.TreeSet<>(vdisks.keySet()));
+  }
+
+  /**
+   * The vPools' NFS namespaces as this node sees them, named by their owned resource
+   * ({@code _ns.<vpool>}): owner and epoch (no DTL: their changes are in the backend first).
+   */
+  public List<VdiskStatus> namespaceStatus() {
+    java.util.SortedSet<String> names = new java.util.TreeSet<>();
+    for (String vpool : namespaces) {
+      names.add(namespaceResource(vpool));
+    }
+    return status(names);
+  }
+
+  private List<VdiskStatus> status(java.util.SortedSet<String> names) {
     Map<String, String> owners = service.owners();
     Map<String, String> refusals = service.refusals();
     List<VdiskStatus> out = new java.util.ArrayList<>();
-    for (String name : new java.util.TreeSet<>(vdisks.keySet())) {
+    for (String name : names) {
       String owner = owners.get(name);
       long epoch = service.grant(name).map(OwnershipService.Grant::epoch).orElse(0L);
       PendingAdoption failed = failedAdoptions.get(name);
@@ -366,6 +443,9 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   private void pushVdisks() {
     java.util.Set<String> names = new java.util.TreeSet<>(vdisks.keySet());
     names.removeAll(creating);
+    for (String vpool : namespaces) {
+      names.add(namespaceResource(vpool));
+    }
     service.setVdisks(names);
   }
 
@@ -433,6 +513,10 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   public void adopt(String vdisk, long epoch, String oldOwner, String oldDtlNode, boolean forced) {
     failedAdoptions.remove(vdisk);
     try {
+      if (isNamespace(vdisk)) {
+        adoptNamespace(vpoolOf(vdisk), epoch);
+        return;
+      }
       doAdopt(vdisk, epoch, oldOwner, oldDtlNode, forced);
     } catch (IOException | RuntimeException e) {
       String why = e.getMessage() == null ? e.toString() : e.getMessage();
@@ -511,6 +595,37 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
         log.warn("vDisk {}: a front end failed to take it back: {}", vdisk, ex.toString());
       }
     }
+    changed();
+  }
+
+  /**
+   * Serves a vPool's namespace here at {@code epoch}: restored from the backend, where every change
+   * its earlier owners acknowledged is (a namespace has no DTL and no local state to trust).
+   */
+  private void adoptNamespace(String vpool, long epoch) throws IOException {
+    NamespaceHost host = namespaceHost;
+    String resource = namespaceResource(vpool);
+    if (host == null || closed) {
+      return;
+    }
+    if (!awaitPublished(resource, epoch)) {
+      throw new IOException("no heartbeat naming it at epoch " + epoch + " was stored in time (the lease is gone,"
+          + " or a newer epoch replaced it)");
+    }
+    NamespaceLease lease = new NamespaceLease(resource, epoch);
+    NamespaceLease before = namespaceLeases.put(vpool, lease);
+    if (before != null) {
+      before.revoke();
+      host.close(vpool);
+    }
+    try {
+      host.open(vpool, epoch, lease::held);
+    } catch (IOException | RuntimeException ex) {
+      namespaceLeases.remove(vpool, lease);
+      lease.revoke();
+      throw ex;
+    }
+    log.info("vPool {}: this node serves its NFS namespace now, at epoch {}", vpool, epoch);
     changed();
   }
 
@@ -599,6 +714,10 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
 
   @Override
   public void release(String vdisk) {
+    if (isNamespace(vdisk)) {
+      releaseNamespace(vpoolOf(vdisk));
+      return;
+    }
     leaving(vdisk);
     ServiceLease l = leases.remove(vdisk);
     if (l != null) {
@@ -620,6 +739,20 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       }
     } catch (RuntimeException ex) {
       log.error("vDisk {}: fencing this node's copy after another node took it failed: {}", vdisk, ex.toString());
+    }
+    changed();
+  }
+
+  private void releaseNamespace(String vpool) {
+    failedAdoptions.remove(namespaceResource(vpool));
+    NamespaceLease l = namespaceLeases.remove(vpool);
+    if (l != null) {
+      l.revoke();
+    }
+    NamespaceHost host = namespaceHost;
+    if (host != null && host.serves(vpool)) {
+      log.info("vPool {}: another node serves its NFS namespace now; closing it here", vpool);
+      host.close(vpool);
     }
     changed();
   }
@@ -673,6 +806,16 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
                 ex.toString());
           }
         }
+      }
+    }
+    NamespaceHost host = namespaceHost;
+    for (String vpool : List.copyOf(namespaceLeases.keySet())) {
+      NamespaceLease l = namespaceLeases.remove(vpool);
+      if (l != null) {
+        l.revoke();
+      }
+      if (host != null) {
+        host.close(vpool); // every change it acknowledged is in the backend already
       }
     }
     closed = true;
@@ -733,6 +876,26 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     @Override
     public String toString() {
       return "epoch " + epoch + " of node " + self;
+    }
+  }
+
+  /** Held while the service may acknowledge for the namespace at this epoch (it has no DTL). */
+  private final class NamespaceLease {
+    private final String resource;
+    private final long epoch;
+    private volatile boolean revoked;
+
+    NamespaceLease(String resource, long epoch) {
+      this.resource = resource;
+      this.epoch = epoch;
+    }
+
+    boolean held() {
+      return !revoked && service.mayAcknowledge(resource, epoch, DtlState.OK_SYNC);
+    }
+
+    void revoke() {
+      revoked = true;
     }
   }
 

@@ -79,14 +79,26 @@ public record ApplianceConfig(
    * @param leaseMarginMillis how much earlier than that an owner stops acknowledging writes by itself
    * @param volumePort this node's forward server (on {@code node.bindAddress}): the other nodes send
    *     the I/O of the vDisks this node serves there (NFS from any node); 0 for any free port
+   * @param namespacePort this node's namespace forward server (on {@code node.bindAddress}): the
+   *     other nodes send the NFS namespace calls of the vPools whose namespace this node serves
+   *     there; 0 for any free port
    */
   public record Cluster(boolean enabled, String name, int port, List<String> members, String faultDomain,
-      long heartbeatMillis, long leaseMillis, long leaseMarginMillis, int volumePort) {
+      long heartbeatMillis, long leaseMillis, long leaseMarginMillis, int volumePort, int namespacePort) {
     /** The forward server's port unless configured. */
     public static final int DEFAULT_VOLUME_PORT = 3270;
+    /** The namespace forward server's port unless configured. */
+    public static final int DEFAULT_NAMESPACE_PORT = 3271;
 
     public Cluster {
       members = List.copyOf(members);
+    }
+
+    /** With the default {@link #namespacePort}. */
+    public Cluster(boolean enabled, String name, int port, List<String> members, String faultDomain,
+        long heartbeatMillis, long leaseMillis, long leaseMarginMillis, int volumePort) {
+      this(enabled, name, port, members, faultDomain, heartbeatMillis, leaseMillis, leaseMarginMillis, volumePort,
+          DEFAULT_NAMESPACE_PORT);
     }
 
     /** With the default {@link #volumePort}. */
@@ -98,7 +110,8 @@ public record ApplianceConfig(
 
     /** A single node: no cluster. */
     public static Cluster single() {
-      return new Cluster(false, "vsa", 5701, List.of(), "default", 1000, 6000, 1000, DEFAULT_VOLUME_PORT);
+      return new Cluster(false, "vsa", 5701, List.of(), "default", 1000, 6000, 1000, DEFAULT_VOLUME_PORT,
+          DEFAULT_NAMESPACE_PORT);
     }
   }
 

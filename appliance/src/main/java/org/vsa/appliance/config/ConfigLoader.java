@@ -404,6 +404,12 @@ public final class ConfigLoader {
       throw new ConfigException(s.keyPath("volumePort"), s.keyPath("volumePort") + " = " + volumePort
           + " is also cluster.port: the forward server needs a port of its own");
     }
+    int namespacePort = (int) s.integer("namespacePort", ApplianceConfig.Cluster.DEFAULT_NAMESPACE_PORT, PORT);
+    if (namespacePort != 0 && (namespacePort == port || namespacePort == volumePort)) {
+      throw new ConfigException(s.keyPath("namespacePort"), s.keyPath("namespacePort") + " = " + namespacePort
+          + " is also cluster." + (namespacePort == port ? "port" : "volumePort")
+          + ": the namespace forward server needs a port of its own");
+    }
     List<String> members = new ArrayList<>();
     List<String> listed = s.strings("members");
     for (String m : listed == null ? List.<String>of() : listed) {
@@ -428,7 +434,7 @@ public final class ConfigLoader {
     }
     s.done();
     return new ApplianceConfig.Cluster(enabled, name, port, members, faultDomain, heartbeat, lease, margin,
-        volumePort);
+        volumePort, namespacePort);
   }
 
   public static final int DEFAULT_MANAGEMENT_PORT = 8080;

@@ -476,6 +476,16 @@ final class NodeResources {
     m.put("node", controllerOrConflict().self());
     m.put("live", List.copyOf(controllerOrConflict().service().live()));
     m.put("vdisks", out);
+    List<Map<String, Object>> ns = new ArrayList<>();
+    for (org.vsa.appliance.cluster.ClusterController.VdiskStatus s : controllerOrConflict().namespaceStatus()) {
+      Map<String, Object> n = new LinkedHashMap<>();
+      n.put("vpool", s.name().substring(org.vsa.appliance.cluster.ownership.Records.NAMESPACE_PREFIX.length()));
+      n.put("owner", s.owner());
+      n.put("epoch", s.epoch() == 0 ? null : s.epoch());
+      n.put("refused", s.refused());
+      ns.add(n);
+    }
+    m.put("namespaces", ns);
     return m;
   }
 

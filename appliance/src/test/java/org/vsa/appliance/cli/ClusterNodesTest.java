@@ -49,7 +49,7 @@ class ClusterNodesTest {
     int pa = freePort();
     int pb = freePort();
     String name = "t" + pa;
-    try (Appliance a = start("a", "cluster: {enabled: true, name: " + name + ", port: " + pa + ", volumePort: 0}\n")) {
+    try (Appliance a = start("a", "cluster: {enabled: true, name: " + name + ", port: " + pa + ", volumePort: 0, namespacePort: 0}\n")) {
       CliRun add = vsa("a", "node", "add", "127.0.0.1:" + pb);
       assertEquals(0, add.exitCode(), add.err());
       assertEquals("node 127.0.0.1:" + pb + " recorded (not joined yet)\n", add.out());
@@ -61,7 +61,7 @@ class ClusterNodesTest {
       assertEquals(2, bad.exitCode(), bad.out() + bad.err());
       assertTrue(bad.err().contains("address"), bad.err());
 
-      try (Appliance b = start("b", "cluster: {enabled: true, name: " + name + ", port: " + pb + ", volumePort: 0}\n")) {
+      try (Appliance b = start("b", "cluster: {enabled: true, name: " + name + ", port: " + pb + ", volumePort: 0, namespacePort: 0}\n")) {
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (a.cluster().orElseThrow().members().size() < 2) {
           assertTrue(System.nanoTime() < deadline, "b joined within 60 s");

@@ -50,7 +50,7 @@ class ClusterControllerTest {
         + "vpools: [{name: default, scoSize: 4MiB}]\n"
         + "vdisks: " + vdisks + "\n"
         + "writeBuffer: {capacity: 256MiB}\nreadCache: {capacity: 16MiB}\n"
-        + "cluster: {enabled: true, name: " + cluster + ", port: " + memberPort + ", volumePort: 0, members: [" + members + "],"
+        + "cluster: {enabled: true, name: " + cluster + ", port: " + memberPort + ", volumePort: 0, namespacePort: 0, members: [" + members + "],"
         + " faultDomain: fd-" + node + ", heartbeatMillis: 500, leaseMillis: 2500, leaseMarginMillis: 500}\n",
         "test", ConfigOverrides.none()));
   }

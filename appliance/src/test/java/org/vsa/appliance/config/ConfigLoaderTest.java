@@ -288,6 +288,8 @@ class ConfigLoaderTest {
     assertEquals(ApplianceConfig.Cluster.DEFAULT_VOLUME_PORT, on.volumePort());
     assertEquals(3300, parse("cluster: {volumePort: 3300}").cluster().volumePort());
     assertEquals(0, parse("cluster: {volumePort: 0}").cluster().volumePort(), "0: any free port (tests)");
+    assertEquals(ApplianceConfig.Cluster.DEFAULT_NAMESPACE_PORT, on.namespacePort());
+    assertEquals(3301, parse("cluster: {namespacePort: 3301}").cluster().namespacePort());
     String[][] bad = {
         {"cluster: {members: ['10.0.0.1']}", "cluster.members"},
         {"cluster: {members: ['h:70000']}", "cluster.members"},
@@ -302,6 +304,9 @@ class ConfigLoaderTest {
         {"cluster: {volumePort: -1}", "cluster.volumePort"},
         {"cluster: {volumePort: x}", "cluster.volumePort"},
         {"cluster: {port: 5800, volumePort: 5800}", "cluster.volumePort"},
+        {"cluster: {namespacePort: 70000}", "cluster.namespacePort"},
+        {"cluster: {volumePort: 3300, namespacePort: 3300}", "cluster.namespacePort"},
+        {"cluster: {port: 5800, namespacePort: 5800}", "cluster.namespacePort"},
     };
     for (String[] b : bad) {
       ConfigException e = assertThrows(ConfigException.class, () -> parse(b[0]), b[0]);

@@ -120,6 +120,15 @@ public final class OwnershipMachine {
     this.t = Objects.requireNonNull(timing, "timing");
   }
 
+  /**
+   * Resources owned like vDisks that have no DTL: a vPool's NFS namespace ({@link
+   * Records#NAMESPACE_PREFIX}), whose changes are in the backend before they are acknowledged. They
+   * are always "in sync": no DTL is placed for them, and a takeover never risks losing a write.
+   */
+  public static boolean withoutDtl(String resource) {
+    return resource.startsWith(Records.NAMESPACE_PREFIX);
+  }
+
   public String self() {
     return self;
   }
@@ -439,6 +448,9 @@ public final class OwnershipMachine {
     unprobed.remove(v);
     forced.remove(v);
     Held n = new Held();
+    if (withoutDtl(v)) {
+      n.dtl = DtlState.OK_SYNC; // its every change is in the backend before it is acknowledged
+    }
     n.epoch = r.epoch();
     n.pendingAdopt = new Action.Adopt(v, r.epoch(), w.oldOwner, w.oldDtl, w.forcedTakeover);
     n.lapsed = true;
@@ -469,7 +481,7 @@ public final class OwnershipMachine {
 
   private void dtlReported(Event.DtlStateReported r, long now) {
     Held h = held.get(r.vdisk());
-    if (h == null) {
+    if (h == null || withoutDtl(r.vdisk())) {
       return;
     }
     if (r.state() == DtlState.OK_SYNC && h.dtlNode == null) {
@@ -589,7 +601,9 @@ public final class OwnershipMachine {
     Heartbeat.Owned listed = hp.hb == null ? null : hp.hb.find(v);
     boolean sameProcess = hp.hb != null && hp.hb.incarnation() == w.base.incarnation();
     String risk = null;
-    if (listed != null && listed.dtlState() != DtlState.OK_SYNC) {
+    if (withoutDtl(v)) {
+      // nothing it acknowledged is only on its holder: every change is in the backend first
+    } else if (listed != null && listed.dtlState() != DtlState.OK_SYNC) {
       risk = "node " + holder + " last published DTL state " + listed.dtlState() + " for it: writes it acknowledged"
           + " may be only in its write buffer";
     } else if (listed == null && !sameProcess) {
@@ -671,6 +685,9 @@ public final class OwnershipMachine {
   }
 
   private void placeDtl(String v, Held h, long now, List<Action> out) {
+    if (withoutDtl(v)) {
+      return;
+    }
     Map<String, Long> shun = shunned.get(v);
     if (shun != null) {
       shun.values().removeIf(until -> now - until >= 0);

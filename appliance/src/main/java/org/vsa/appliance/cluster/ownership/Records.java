@@ -26,6 +26,11 @@ public final class Records {
   static final int VERSION = 1;
   public static final String HEARTBEAT_PREFIX = "heartbeat.";
   public static final String CLAIM_PREFIX = "claim.";
+  /**
+   * Owned resources named with this prefix are vPool namespaces, not vDisks (a vDisk name starts
+   * with a letter or digit).
+   */
+  public static final String NAMESPACE_PREFIX = "_ns.";
   static final int OWNED_MAX = 1_000_000;
   /** Longest vDisk name that fits a claim object's name (200 characters). */
   public static final int VDISK_NAME_MAX = 200 - CLAIM_PREFIX.length() - 1 - 12;
