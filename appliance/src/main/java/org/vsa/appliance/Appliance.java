@@ -225,7 +225,8 @@ public final class Appliance implements AutoCloseable {
       if (controller != null && config.nfs().enabled()) {
         // each vPool's namespace is served by one node and forwarded there from the others
         namespaces = new org.vsa.appliance.cluster.ClusterNamespaces(controller, backend,
-            clusterNamespaceOpener(config, catalog, backend), org.vsa.nfs.remote.RemoteNamespace.Config.defaults());
+            clusterNamespaceOpener(config, catalog, backend), org.vsa.nfs.remote.RemoteNamespace.Config.defaults(),
+            catalog);
       }
       NfsServer nfs = startNfs(config, catalog, namespaces);
       if (nfs != null) {

@@ -131,6 +131,16 @@ final class ClusterProcesses implements AutoCloseable {
       return Optional.empty();
     }
 
+    /** This node's view of the vPool's namespace in {@code GET /cluster/vdisks}; empty when it lists none. */
+    Optional<JsonNode> namespaceView() throws IOException, InterruptedException {
+      for (JsonNode v : get("/cluster/vdisks").path("namespaces")) {
+        if ("default".equals(v.path("vpool").asText())) {
+          return Optional.of(v);
+        }
+      }
+      return Optional.empty();
+    }
+
     @Override
     public String toString() {
       return name + " (iSCSI " + iscsiPort + ", NFS " + nfsPort + ")";
@@ -245,24 +255,39 @@ final class ClusterProcesses implements AutoCloseable {
    * that an automatic takeover was refused (the reason is the failure's message).
    */
   Node awaitOwner(Predicate<Node> accept, Duration timeout, String what) throws Exception {
+    return awaitOwner(Node::vdiskView, VDISK, accept, timeout, what);
+  }
+
+  /** As {@link #awaitOwner}, for the node serving the NFS namespace of vPool {@code default}. */
+  Node awaitNamespaceOwner(Predicate<Node> accept, Duration timeout, String what) throws Exception {
+    return awaitOwner(Node::namespaceView, "the namespace of vPool default", accept, timeout, what);
+  }
+
+  @FunctionalInterface
+  interface View {
+    Optional<JsonNode> of(Node n) throws IOException, InterruptedException;
+  }
+
+  private Node awaitOwner(View view, String subject, Predicate<Node> accept, Duration timeout, String what)
+      throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     String last = "";
     while (true) {
       for (Node asked : up()) {
         Optional<JsonNode> v;
         try {
-          v = asked.vdiskView();
+          v = view.of(asked);
         } catch (IOException | AssertionError e) {
           last = asked.name + ": " + e.getMessage();
           continue;
         }
         if (v.isEmpty()) {
-          last = asked.name + " lists no " + VDISK;
+          last = asked.name + " lists no " + subject;
           continue;
         }
         JsonNode refused = v.get().path("refused");
         if (!refused.isMissingNode() && !refused.isNull()) {
-          fail("waiting for " + what + ": " + asked.name + " reports the takeover of " + VDISK + " refused: "
+          fail("waiting for " + what + ": " + asked.name + " reports the takeover of " + subject + " refused: "
               + refused.asText() + "\n" + report());
         }
         JsonNode owner = v.get().path("owner");

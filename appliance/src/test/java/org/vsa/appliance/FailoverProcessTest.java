@@ -359,6 +359,16 @@ class FailoverProcessTest {
       }
     }
 
+    /** Runs it; its exit status and output, whatever they are. */
+    static Tool run(int seconds, String... cmd) throws IOException, InterruptedException {
+      Path out = Files.createTempFile("failover-tool", ".out");
+      try {
+        return run(seconds, out, true, cmd);
+      } finally {
+        Files.deleteIfExists(out);
+      }
+    }
+
     /** stdout to a file (binary), stderr kept for the failure message. */
     static void toFile(int seconds, Path file, String... cmd) throws IOException, InterruptedException {
       Tool t = run(seconds, file, false, cmd);

@@ -941,6 +941,17 @@ public final class LocalNamespace implements Namespace {
     }
   }
 
+  @Override
+  public Layout layout(long fileId) throws NfsException {
+    Inode n = regular(fileId);
+    n.io.readLock().lock();
+    try {
+      return n.volume == null ? null : new Layout(n.volume, sizeOf(n), attrOf(n));
+    } finally {
+      n.io.readLock().unlock();
+    }
+  }
+
   /** Reads {@code len} bytes at {@code offset} of the vDisk into {@code dst} (its position kept). */
   private static void readVdisk(BlockVolume v, long offset, ByteBuffer dst, int len) throws IOException {
     int bs = v.blockSize();

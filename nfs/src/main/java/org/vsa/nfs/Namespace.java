@@ -94,6 +94,18 @@ public interface Namespace extends Closeable {
     return 0;
   }
 
+  /**
+   * Where a file's bytes are when they are a vDisk's (byte i of the file is byte i of the vDisk):
+   * the vDisk's name, the file's logical size and attributes now. Null for every other file, and by
+   * default. A node that does not hold the namespace reads and writes such a file's vDisk directly
+   * (without a detour through the namespace's owner) where the layout allows it.
+   */
+  record Layout(String vdisk, long sizeBytes, Attr attr) {}
+
+  default Layout layout(long fileId) throws NfsException {
+    return null;
+  }
+
   /** Reads into {@code dst} at {@code offset}. */
   Read read(long fileId, long offset, ByteBuffer dst) throws NfsException;
 

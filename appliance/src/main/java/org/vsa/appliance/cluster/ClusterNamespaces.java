@@ -48,11 +48,14 @@ public final class ClusterNamespaces implements NfsServer.Opener, NamespaceServe
   private final ObjectStore backend;
   private final LocalOpener opener;
   private final RemoteNamespace.Config remoteConfig;
+  /** The cluster's vDisks, for reading and writing vDisk-backed files without a detour. */
+  private final org.vsa.nfs.VolumeCatalog volumes;
   private final Map<String, ClusterNamespace> exported = new ConcurrentHashMap<>();
   private final Map<String, Namespace> served = new ConcurrentHashMap<>();
 
   public ClusterNamespaces(ClusterController controller, ObjectStore backend, LocalOpener opener,
-      RemoteNamespace.Config remoteConfig) {
+      RemoteNamespace.Config remoteConfig, org.vsa.nfs.VolumeCatalog volumes) {
+    this.volumes = volumes;
     this.controller = controller;
     this.backend = backend;
     this.opener = opener;
@@ -64,7 +67,8 @@ public final class ClusterNamespaces implements NfsServer.Opener, NamespaceServe
   @Override
   public Namespace open(String vpool) throws IOException {
     ClusterNamespace ns = new ClusterNamespace(vpool, namespaceId(vpool), controller.self(),
-        () -> controller.namespaceOwner(vpool), node -> controller.endpoint(node, NAMESPACE_ENDPOINT), remoteConfig);
+        () -> controller.namespaceOwner(vpool), node -> controller.endpoint(node, NAMESPACE_ENDPOINT), remoteConfig,
+        volumes);
     ClusterNamespace before = exported.put(vpool, ns);
     if (before != null) {
       before.close();

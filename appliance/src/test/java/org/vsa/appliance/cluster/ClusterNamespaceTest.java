@@ -95,7 +95,7 @@ class ClusterNamespaceTest {
       LocalNamespace onA = LocalNamespace.openWithId("default", work.resolve("A"), NO_VDISKS, List.of(), 0, ID);
       ClusterNamespace seenFromB = new ClusterNamespace("default", ID, "B",
           () -> Optional.ofNullable(owner.get("default")), n -> Optional.ofNullable(endpoints.get(n)),
-          RemoteNamespace.Config.defaults());
+          RemoteNamespace.Config.defaults(), NO_VDISKS);
       try {
         // no owner yet: retry later
         NfsException none = assertThrows(NfsException.class, () -> seenFromB.getattr(seenFromB.rootId()));
@@ -148,6 +148,201 @@ class ClusterNamespaceTest {
         third.close();
       } finally {
         seenFromB.close();
+      }
+    }
+  }
+
+  /** vDisks in memory, shared by the "nodes" of a test; {@code writes} and {@code reads} count the calls made through this view. */
+  private static final class MemoryVdisks implements VolumeCatalog {
+    final Map<String, MemoryVolume> vdisks;
+    final java.util.concurrent.atomic.AtomicInteger writes = new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger flushes = new java.util.concurrent.atomic.AtomicInteger();
+
+    MemoryVdisks(Map<String, MemoryVolume> vdisks) {
+      this.vdisks = vdisks;
+    }
+
+    @Override
+    public Optional<BlockVolume> get(String name) {
+      MemoryVolume v = vdisks.get(name);
+      return v == null ? Optional.empty() : Optional.of(counted(v));
+    }
+
+    private BlockVolume counted(MemoryVolume v) {
+      return new org.vsa.volume.ForwardingBlockVolume() {
+        @Override
+        protected BlockVolume delegate() {
+          return v;
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst) throws IOException {
+          reads.incrementAndGet();
+          v.read(offset, dst);
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src, Durability durability) throws IOException {
+          writes.incrementAndGet();
+          v.write(offset, src, durability);
+        }
+
+        @Override
+        public Pending writeDeferred(long offset, ByteBuffer src, Durability durability) throws IOException {
+          write(offset, src, durability);
+          return Pending.NONE;
+        }
+
+        @Override
+        public void flush() {
+          flushes.incrementAndGet();
+        }
+      };
+    }
+
+    @Override
+    public List<Entry> list() {
+      return vdisks.keySet().stream().map(n -> new Entry(n, "default")).toList();
+    }
+
+    @Override
+    public BlockVolume create(String name, String vpool, long sizeBytes) {
+      MemoryVolume v = new MemoryVolume(name, sizeBytes);
+      vdisks.put(name, v);
+      return counted(v);
+    }
+
+    @Override
+    public BlockVolume resize(String name, long sizeBytes) {
+      MemoryVolume v = vdisks.get(name);
+      v.resize(sizeBytes);
+      return counted(v);
+    }
+
+    @Override
+    public void delete(String name) {
+      vdisks.remove(name);
+    }
+  }
+
+  /** A vDisk in memory (4 KiB blocks), thread-safe. */
+  private static final class MemoryVolume implements BlockVolume {
+    private final String name;
+    private final java.util.UUID id = java.util.UUID.randomUUID();
+    private byte[] bytes;
+
+    MemoryVolume(String name, long size) {
+      this.name = name;
+      this.bytes = new byte[Math.toIntExact(size)];
+    }
+
+    synchronized void resize(long size) {
+      bytes = java.util.Arrays.copyOf(bytes, Math.toIntExact(size));
+    }
+
+    @Override
+    public String name() {
+      return name;
+    }
+
+    @Override
+    public java.util.UUID id() {
+      return id;
+    }
+
+    @Override
+    public synchronized long sizeBytes() {
+      return bytes.length;
+    }
+
+    @Override
+    public int blockSize() {
+      return 4096;
+    }
+
+    private void check(long offset, int len) {
+      if (offset % 4096 != 0 || len % 4096 != 0 || offset + len > bytes.length) {
+        throw new IllegalArgumentException("unaligned or out of range: " + offset + "+" + len);
+      }
+    }
+
+    @Override
+    public synchronized void read(long offset, ByteBuffer dst) {
+      check(offset, dst.remaining());
+      dst.put(bytes, (int) offset, dst.remaining());
+    }
+
+    @Override
+    public synchronized void write(long offset, ByteBuffer src, Durability durability) {
+      check(offset, src.remaining());
+      src.get(bytes, (int) offset, src.remaining());
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public synchronized void unmap(long offset, long length) {
+      java.util.Arrays.fill(bytes, (int) offset, (int) (offset + length), (byte) 0);
+    }
+  }
+
+  @Test
+  void aVdiskFilesBytesGoStraightToItsVdiskNotThroughTheNamespacesOwner() throws Exception {
+    Map<String, MemoryVolume> shared = new ConcurrentHashMap<>();
+    MemoryVdisks onA = new MemoryVdisks(shared);
+    MemoryVdisks fromB = new MemoryVdisks(shared);
+    try (Node a = Node.start("A")) {
+      LocalNamespace ns = LocalNamespace.openWithId("default", work.resolve("A"), onA, List.of("*.raw"), 0, ID);
+      a.served().put("default", ns);
+      ClusterNamespace b = new ClusterNamespace("default", ID, "B", () -> Optional.of("A"),
+          n -> Optional.of(a.endpoint()), RemoteNamespace.Config.defaults(), fromB);
+      try {
+        long file = b.create(b.rootId(), "disk.raw", 0, 0, SetAttr.NONE, false);
+        byte[] first = new byte[1 << 20];
+        new Random(7).nextBytes(first);
+        // it grows the file: done by the owner, which journals the size
+        b.write(file, 0, ByteBuffer.wrap(first), Durability.BUFFERED);
+        assertEquals(0, fromB.writes.get(), "a growing write goes to the namespace's owner");
+        assertEquals(first.length, ns.getattr(file).size());
+
+        // whole blocks inside the file: straight to the vDisk from B
+        byte[] second = new byte[256 << 10];
+        new Random(8).nextBytes(second);
+        Namespace.Written w = b.write(file, 64 << 10, ByteBuffer.wrap(second), Durability.DURABLE);
+        assertEquals(second.length, w.count());
+        assertTrue(w.durable());
+        assertEquals(1, fromB.writes.get(), "written directly");
+        System.arraycopy(second, 0, first, 64 << 10, second.length);
+
+        // not whole blocks: merged by the owner
+        byte[] third = new byte[1000];
+        new Random(9).nextBytes(third);
+        b.write(file, 5000, ByteBuffer.wrap(third), Durability.BUFFERED);
+        assertEquals(1, fromB.writes.get(), "an unaligned write goes to the owner");
+        System.arraycopy(third, 0, first, 5000, third.length);
+
+        // reads: direct from B (aligned or not, clipped at the end of the file), and the same on A
+        int readsBefore = fromB.reads.get();
+        assertArrayEquals(first, read(b, file, first.length));
+        ByteBuffer tail = ByteBuffer.allocate(10_000);
+        Namespace.Read r = b.read(file, first.length - 777, tail);
+        assertEquals(777, r.count(), "clipped at the end of the file");
+        assertArrayEquals(java.util.Arrays.copyOfRange(first, first.length - 777, first.length),
+            java.util.Arrays.copyOf(tail.array(), 777));
+        assertTrue(fromB.reads.get() >= readsBefore + 2, "read directly");
+        assertArrayEquals(first, read(ns, file, first.length), "the owner sees every byte");
+
+        // COMMIT flushes the vDisk here, then commits at the owner
+        b.commit(file);
+        assertEquals(1, fromB.flushes.get());
+        // the owner learned of the direct write (its mtime), and a truncation through B is seen at once
+        b.setattr(file, new SetAttr(null, null, null, 4096L, SetAttr.DONT_CHANGE, SetAttr.DONT_CHANGE));
+        assertEquals(0, b.read(file, 8192, ByteBuffer.allocate(4096)).count(), "past the new end");
+      } finally {
+        b.close();
+        ns.close();
       }
     }
   }

@@ -399,6 +399,17 @@ public final class NamespaceServer implements Closeable {
         out.writeLong(c[0]);
         out.writeLong(c[1]);
       }
+      case NsWire.LAYOUT -> {
+        Namespace.Layout l = ns.layout(NsWire.getLong(p));
+        if (l == null) {
+          out.writeByte(0);
+        } else {
+          out.writeByte(1);
+          NsWire.putString(out, l.vdisk());
+          out.writeLong(l.sizeBytes());
+          NsWire.putAttr(out, l.attr());
+        }
+      }
       default -> throw new IllegalArgumentException("unknown request type " + type);
     }
   }

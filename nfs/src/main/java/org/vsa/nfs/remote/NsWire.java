@@ -46,7 +46,9 @@ final class NsWire {
   static final int WRITE = 16;
   static final int COMMIT = 17;
   static final int CAPACITY = 18;
-  static final int LAST_TYPE = CAPACITY;
+  /** Added in version 1 before any release: u8 1 then vDisk name, size u64, attributes; or u8 0. */
+  static final int LAYOUT = 19;
+  static final int LAST_TYPE = LAYOUT;
   static final int REPLY = 0x80;
 
   /** Reply statuses. */

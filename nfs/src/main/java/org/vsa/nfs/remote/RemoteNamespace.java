@@ -255,6 +255,24 @@ public final class RemoteNamespace implements Namespace {
   }
 
   @Override
+  public Layout layout(long fileId) throws NfsException {
+    ByteBuf b = call(NsWire.LAYOUT, x -> x.writeLong(fileId));
+    try {
+      Wire.need(b, 1);
+      if (b.readUnsignedByte() == 0) {
+        return null;
+      }
+      String vdisk = NsWire.getString(b);
+      long size = NsWire.getLong(b);
+      return new Layout(vdisk, size, NsWire.getAttr(b));
+    } catch (IllegalArgumentException e) {
+      throw malformed(e);
+    } finally {
+      b.release();
+    }
+  }
+
+  @Override
   public String readlink(long fileId) throws NfsException {
     ByteBuf b = call(NsWire.READLINK, x -> x.writeLong(fileId));
     try {
