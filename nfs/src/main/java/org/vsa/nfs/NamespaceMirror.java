@@ -39,41 +39,48 @@ import org.vsa.volume.Verify;
  *
  * <p>What goes to the backend: every journal record {@link LocalNamespace} makes (metadata
  * changes, vDisk files' sizes), and small files' data at their durability points (a DURABLE write,
- * COMMIT, a size change, the switch to a vDisk). Changes are group-committed: whoever waits first
- * puts every change queued by then as one log segment, the others wait for it. A small file's data
- * goes as the range written since its last durability point (its "dirty" range) plus the file's
- * size, in a data object, and a pointer to it in the log; once a file's chain of pointers passes
+ * COMMIT, a size change). Changes are group-committed: whoever waits first puts every change
+ * queued by then as one log segment, the others wait for it (N concurrent creates cost about one
+ * put). A small file's data goes as the range written since its last durability point (its "dirty"
+ * range) plus the file's size: up to {@link #INLINE_BYTES_MAX} inside the segment, larger first as
+ * a data object; either way a pointer in the log names it. Once a file's chain of pointers passes
  * {@link #CHAIN_ENTRIES_MAX} entries or its size in bytes, the whole file is sent instead. After
  * every upload, before a change is acknowledged, the owner's lease is checked: a stale owner never
  * acknowledges ({@link NamespaceUnavailableException}, JUKEBOX, the client retries elsewhere).
  *
  * <p>Backend format, version 1, one backend namespace {@code nsm-<vpool>}; objects are never
- * overwritten (names carry the owner's epoch and a number; numbers are 16 hex digits, so
- * {@code list} sorts them):
+ * overwritten with other bytes (names carry the owner's epoch and a number; numbers are 16 hex
+ * digits, so {@code list} sorts them; a put whose outcome is unknown is retried with the same name
+ * and the same bytes):
  * <ul>
  *   <li>{@code b.<epoch>.<gen>}: a base, the whole namespace: header {@code [magic VNMB][version]
- *       [namespace id][epoch][gen][record count][CRC32C of the 40 bytes before]}, then records.
+ *       [namespace id][epoch][gen][record count][CRC32C of the 40 bytes before]}, then records: one
+ *       journal record (a snapshot of every inode), then every small file's chain of pointers (and
+ *       the data of ranges whose segment was not yet put when the base was cut).
  *   <li>{@code s.<epoch>.<gen>.<seq>}: a log segment after base {@code gen}: header {@code [magic
- *       VNMS][version][namespace id][epoch][gen][seq][record count][CRC32C]}, then records.
+ *       VNMS][version][namespace id][epoch][gen][seq][record count][CRC32C of the 48 bytes before]},
+ *       then records in the order the changes were made.
  *   <li>{@code d.<epoch>.<seq>}: small files' data: header {@code [magic VNMD][version][epoch][seq]
- *       [record count][CRC32C]}, then data records.
+ *       [record count][CRC32C of the 28 bytes before]}, then data records.
  * </ul>
  * A record is {@code [magic VNMR][type][payload length][CRC32C of payload][payload]}. Types:
  * 1 journal record (payload: a {@link Journal} record, its own header and CRC included); 2 data
  * pointer (file id, size, offset, length, offset of the data record in its object, object name
  * as a length-prefixed UTF-8 string; length 0: a size alone, no object); 3 data (file id, offset,
- * bytes). A base holds one journal record (a snapshot of the whole namespace) and the pointers of
- * every small file's data; at open under a new epoch every small file is copied into data objects
- * of that epoch, so nothing of older epochs is needed again.
+ * bytes), in a data object, or inline in a segment or base just before its pointer. A pointer may
+ * name a data object, or a segment or base of the same epoch that carries the range. At open under
+ * a new epoch the base copies every small file into data objects of that epoch, so nothing of older
+ * epochs is needed again.
  *
  * <p>Restore takes the newest base of the highest epoch that has one, then its segments in
  * sequence order, stopping at the first missing number (later segments were never acknowledged:
- * a change waits for every segment before its own); it applies pointers in order (set the size,
- * write the range). An object with a bad magic, version or CRC is an error naming the object. A
- * stale owner (lower epoch) that goes on putting after a takeover writes only names of its own
- * epoch, which a restore of the newer epoch never reads. After a base lands the owner deletes
- * (best effort, logged) older epochs' objects, older bases and segments and data objects no base
- * or later segment can name.
+ * the uploads are serial, and a change waits for every segment before its own); it writes the
+ * journal records as the local journal and applies pointers in order (set the size, write the
+ * range). An object with a bad magic, version or CRC is an error naming the object. A stale owner
+ * (lower epoch) that goes on putting after a takeover writes only names of its own epoch, which a
+ * restore of the newer epoch never reads. After a base lands the owner deletes (best effort,
+ * logged) older epochs' objects and its own older bases, segments and data objects that no chain
+ * names any more.
  *
  * <p>Changelog: 1 - first version.
  */
@@ -93,6 +100,11 @@ public final class NamespaceMirror implements AutoCloseable {
   static final int DATA_HEADER_BYTES = 32;
   /** A file's chain of pointers longer than this is replaced by the whole file. */
   static final int CHAIN_ENTRIES_MAX = 16;
+  /**
+   * A range up to this size travels inside the log segment (a data record, then its pointer), so
+   * that a small DURABLE write costs one shared put; a larger one goes first in a data object.
+   */
+  static final int INLINE_BYTES_MAX = 128 << 10;
   /** Data objects written at open pack files up to about this size. */
   static final int PACK_BYTES = 32 << 20;
   /** More segments than this since the last base make the namespace compact (a new base). */
@@ -136,7 +148,8 @@ public final class NamespaceMirror implements AutoCloseable {
       byte[] o = new byte[n];
       p.get(o);
       Pointer ptr = new Pointer(id, size, offset, length, new String(o, StandardCharsets.UTF_8), objectOffset);
-      if (size < 0 || offset < 0 || length < 0 || offset + length > size || objectOffset < 0) {
+      if (size < 0 || offset < 0 || length < 0 || offset + length > size || objectOffset < 0
+          || (length > 0 && n == 0)) {
         throw new IllegalArgumentException("bad pointer " + ptr);
       }
       return ptr;
@@ -150,7 +163,7 @@ public final class NamespaceMirror implements AutoCloseable {
     long dirtyTo = -1;
     boolean sizeDirty;
     /** Guarded by the mirror's {@code mon}. */
-    final List<Pointer> chain = new ArrayList<>();
+    final List<Link> chain = new ArrayList<>();
     long chainBytes;
     long lastTicket;
 
@@ -176,8 +189,30 @@ public final class NamespaceMirror implements AutoCloseable {
     }
   }
 
-  /** One object to put: a base or a segment, and the last ticket it makes durable. */
-  private record Batch(String name, byte[] bytes, long lastTicket, boolean base, GcPlan gc) {}
+  /**
+   * A pointer of a file's chain (guarded by {@code mon}). {@code data}: the range's bytes, kept while
+   * the object that carries them inline (a segment, or a base that took them over from a segment
+   * not yet put) is not known to be in the backend; {@code p.object()} is empty until a segment is
+   * formed around it.
+   */
+  private static final class Link {
+    Pointer p;
+    byte[] data;
+
+    Link(Pointer p, byte[] data) {
+      this.p = p;
+      this.data = data;
+    }
+  }
+
+  /** A queued change: an encoded record, or a range to carry inline. */
+  private record Queued(byte[] record, Link inline) {}
+
+  /**
+   * One object to put: a base or a segment, the last ticket it makes durable, and the chain links
+   * whose bytes it carries.
+   */
+  private record Batch(String name, byte[] bytes, long lastTicket, boolean base, GcPlan gc, List<Link> carried) {}
 
   /** What a landed base lets the owner delete. */
   private record GcPlan(long gen, long dataSeqFloor, Set<String> referenced) {}
@@ -189,7 +224,7 @@ public final class NamespaceMirror implements AutoCloseable {
   private Source source;
   private long namespaceId;
   // guarded by mon
-  private final List<byte[]> pending = new ArrayList<>();
+  private final List<Queued> pending = new ArrayList<>();
   private long enqueued;
   private long durable;
   private boolean uploading;
@@ -388,6 +423,8 @@ public final class NamespaceMirror implements AutoCloseable {
           journal.add(p);
         } else if (type == T_POINTER) {
           pointers.add(Pointer.decode(p));
+        } else if (type == T_DATA) {
+          // a range carried inline: a pointer names it
         } else {
           throw new IllegalArgumentException("record type " + type);
         }
@@ -584,7 +621,7 @@ public final class NamespaceMirror implements AutoCloseable {
         continue;
       }
       FileState fs = state(id);
-      fs.chain.add(p);
+      fs.chain.add(new Link(p, null));
       records.add(encodeRecord(T_POINTER, p.encode()));
     }
     if (!pack.isEmpty()) {
@@ -595,7 +632,7 @@ public final class NamespaceMirror implements AutoCloseable {
       gen = g + 1;
       segSeq = 0;
       base = new Batch(baseName(epoch, gen), baseObject(gen, records), enqueued, true,
-          new GcPlan(gen, nextData, referenced));
+          new GcPlan(gen, nextData, referenced), List.of());
       started = true;
     }
     await(enqueued);
@@ -610,7 +647,7 @@ public final class NamespaceMirror implements AutoCloseable {
     referenced.add(name);
     for (Pointer p : packed) {
       Verify.that(p.object().equals(name), "pointer %s into %s", p, name);
-      state(p.id()).chain.add(p);
+      state(p.id()).chain.add(new Link(p, null));
       state(p.id()).chainBytes += p.length();
       records.add(encodeRecord(T_POINTER, p.encode()));
     }
@@ -624,7 +661,7 @@ public final class NamespaceMirror implements AutoCloseable {
   long journal(ByteBuffer record) {
     byte[] r = encodeRecord(T_JOURNAL, record);
     synchronized (mon) {
-      pending.add(r);
+      pending.add(new Queued(r, null));
       return ++enqueued;
     }
   }
@@ -674,10 +711,6 @@ public final class NamespaceMirror implements AutoCloseable {
         len = Math.max(0, Math.min(r[1], size) - from);
         synchronized (mon) {
           whole = fs.chain.size() >= CHAIN_ENTRIES_MAX || fs.chainBytes + len > size;
-          if (len > 0 || (whole && size > 0)) {
-            seq = dataSeq++;
-            dataInFlight.add(seq);
-          }
         }
         if (whole) {
           from = 0;
@@ -687,25 +720,34 @@ public final class NamespaceMirror implements AutoCloseable {
           throw new IOException("namespace " + vpool + ": a range of " + len + " bytes of file " + id
               + " is too big to mirror");
         }
-        Pointer p;
-        if (seq == null || len == 0) {
-          p = new Pointer(id, size, 0, 0, "", 0);
+        Link link;
+        if (len == 0) {
+          link = new Link(new Pointer(id, size, 0, 0, "", 0), null);
         } else {
           ByteBuffer bytes = ByteBuffer.allocate((int) len);
           source.read(id, from, bytes);
-          bytes.flip();
-          String name = dataName(epoch, seq);
-          store.put(bucket, name, dataObject(seq, List.of(dataRecord(id, from, bytes))));
-          p = new Pointer(id, size, from, len, name, DATA_HEADER_BYTES);
+          if (len <= INLINE_BYTES_MAX) {
+            link = new Link(new Pointer(id, size, from, len, "", 0), bytes.array()); // placed by next()
+          } else {
+            synchronized (mon) {
+              seq = dataSeq++;
+              dataInFlight.add(seq);
+            }
+            bytes.flip();
+            String name = dataName(epoch, seq);
+            store.put(bucket, name, dataObject(seq, List.of(dataRecord(id, from, bytes))));
+            link = new Link(new Pointer(id, size, from, len, name, DATA_HEADER_BYTES), null);
+          }
         }
         synchronized (mon) {
           if (whole) {
             fs.chain.clear();
             fs.chainBytes = 0;
           }
-          fs.chain.add(p);
-          fs.chainBytes += p.length();
-          pending.add(encodeRecord(T_POINTER, p.encode()));
+          fs.chain.add(link);
+          fs.chainBytes += link.p.length();
+          pending.add(link.data != null ? new Queued(null, link) : new Queued(encodeRecord(T_POINTER,
+              link.p.encode()), null));
           fs.lastTicket = ++enqueued;
         }
         return fs.lastTicket;
@@ -737,27 +779,39 @@ public final class NamespaceMirror implements AutoCloseable {
       if (!started) {
         return;
       }
+      gen++;
+      String name = baseName(epoch, gen);
       List<byte[]> records = new ArrayList<>();
+      List<Link> carried = new ArrayList<>();
       records.add(snap);
+      long pos = BASE_HEADER_BYTES + snap.length;
       Set<String> referenced = new HashSet<>();
       for (Map.Entry<Long, FileState> e : files.entrySet()) {
         if (!smallFiles.contains(e.getKey())) {
           continue;
         }
-        for (Pointer p : e.getValue().chain) {
-          records.add(encodeRecord(T_POINTER, p.encode()));
-          if (p.length() > 0) {
-            referenced.add(p.object());
+        for (Link l : e.getValue().chain) {
+          if (l.data != null) {
+            // its segment is queued, being put or failed: the base carries the bytes itself
+            byte[] dr = dataRecord(l.p.id(), l.p.offset(), ByteBuffer.wrap(l.data));
+            l.p = new Pointer(l.p.id(), l.p.size(), l.p.offset(), l.p.length(), name, pos);
+            records.add(dr);
+            pos += dr.length;
+            carried.add(l);
+          }
+          byte[] pr = encodeRecord(T_POINTER, l.p.encode());
+          records.add(pr);
+          pos += pr.length;
+          if (l.p.length() > 0) {
+            referenced.add(l.p.object());
           }
         }
       }
       long floor = dataInFlight.isEmpty() ? dataSeq : Math.min(dataSeq, dataInFlight.first());
-      gen++;
       segSeq = 0;
       pending.clear();
       stuck = null; // a failed segment or base: its changes are in this base
-      base = new Batch(baseName(epoch, gen), baseObject(gen, records), enqueued, true,
-          new GcPlan(gen, floor, referenced));
+      base = new Batch(name, baseObject(gen, records), enqueued, true, new GcPlan(gen, floor, referenced), carried);
     }
   }
 
@@ -827,6 +881,11 @@ public final class NamespaceMirror implements AutoCloseable {
           if (b == base) {
             base = null;
           }
+          for (Link l : b.carried()) {
+            if (l.p.object().equals(b.name())) {
+              l.data = null; // in the backend now
+            }
+          }
           durable = Math.max(durable, b.lastTicket());
         } else if (!(failed instanceof NfsException)) {
           failures++;
@@ -860,7 +919,26 @@ public final class NamespaceMirror implements AutoCloseable {
     if (pending.isEmpty()) {
       return null;
     }
-    Batch b = new Batch(segmentName(epoch, gen, segSeq), segment(gen, segSeq, pending), enqueued, false, null);
+    String name = segmentName(epoch, gen, segSeq);
+    List<byte[]> records = new ArrayList<>();
+    List<Link> carried = new ArrayList<>();
+    long pos = SEGMENT_HEADER_BYTES;
+    for (Queued q : pending) {
+      if (q.inline() == null) {
+        records.add(q.record());
+        pos += q.record().length;
+        continue;
+      }
+      Link l = q.inline();
+      byte[] dr = dataRecord(l.p.id(), l.p.offset(), ByteBuffer.wrap(l.data));
+      l.p = new Pointer(l.p.id(), l.p.size(), l.p.offset(), l.p.length(), name, pos);
+      byte[] pr = encodeRecord(T_POINTER, l.p.encode());
+      records.add(dr);
+      records.add(pr);
+      pos += dr.length + pr.length;
+      carried.add(l);
+    }
+    Batch b = new Batch(name, segment(gen, segSeq, records), enqueued, false, null, carried);
     segSeq++;
     pending.clear();
     stuck = b; // until it is put: a failure retries exactly this object (same name, same bytes)
@@ -894,9 +972,9 @@ public final class NamespaceMirror implements AutoCloseable {
         if (n == null || n.epoch > epoch) {
           continue;
         }
-        boolean drop = n.epoch < epoch
-            || (n.kind != 'd' && n.a < plan.gen())
-            || (n.kind == 'd' && n.a < plan.dataSeqFloor() && !plan.referenced().contains(s) && !referencedNow(s));
+        // an older epoch's objects: the first base of this epoch copied what it needed
+        boolean old = n.kind == 'd' ? n.a < plan.dataSeqFloor() : n.a < plan.gen();
+        boolean drop = n.epoch < epoch || (old && !plan.referenced().contains(s) && !referencedNow(s));
         if (drop) {
           store.delete(bucket, s);
           deleted++;
@@ -913,14 +991,19 @@ public final class NamespaceMirror implements AutoCloseable {
   private boolean referencedNow(String object) {
     synchronized (mon) {
       for (FileState fs : files.values()) {
-        for (Pointer p : fs.chain) {
-          if (p.object().equals(object)) {
+        for (Link l : fs.chain) {
+          if (l.p.object().equals(object)) {
             return true;
           }
         }
       }
     }
     return false;
+  }
+
+  /** Waits (at most 60 s) until the collections scheduled so far are done; for tests. */
+  void awaitCollected() throws Exception {
+    gc.submit(() -> { }).get(60, TimeUnit.SECONDS);
   }
 
   /** Stops the mirror (the store is the caller's). Changes not yet put are not waited for. */

@@ -108,8 +108,9 @@ class NamespaceMirrorTest {
         ObjectStore store = new LocalDirectoryObjectStore(dir.resolve("backend"))) {
       EngineCatalog catalog = new EngineCatalog(engine);
       // compacts often (every few KiB of journal): bases are rewritten along the way
+      NamespaceMirror mirror = new NamespaceMirror(store, "default", 1, () -> true);
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), catalog, PATTERNS, 64 << 10, 4 << 10,
-          new NamespaceMirror(store, "default", 1, () -> true));
+          mirror);
       long root = ns.rootId();
       long vm = ns.mkdir(root, "vm", 0, 0, new SetAttr(0750, null, null, null, SetAttr.DONT_CHANGE,
           SetAttr.DONT_CHANGE));
@@ -157,6 +158,7 @@ class NamespaceMirrorTest {
 
       TreeMap<String, String> expected = tree(ns);
       assertTrue(objects(store, "b.").size() >= 1);
+      mirror.awaitCollected(); // what the collection of older bases left must be enough
       // no close: as after a crash; nothing local is copied
       NamespaceMirror.restore(store, "default", dir.resolve("b"));
       try (LocalNamespace restored = LocalNamespace.open("default", dir.resolve("b"), catalog, PATTERNS, 64 << 10)) {
@@ -232,24 +234,35 @@ class NamespaceMirrorTest {
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0,
           new NamespaceMirror(store, "default", 1, () -> true));
       long f = ns.create(ns.rootId(), "f", 0, 0, SetAttr.NONE, true);
-      write(ns, f, 0, bytes(1, 4000), Durability.DURABLE);
+      write(ns, f, 0, bytes(1, 4000), Durability.DURABLE); // carried inline in a segment
+      long big = ns.create(ns.rootId(), "big", 0, 0, SetAttr.NONE, true);
+      write(ns, big, 0, bytes(2, 300_000), Durability.DURABLE); // a data object
       ns.mkdir(ns.rootId(), "d", 0, 0, SetAttr.NONE);
       NamespaceMirror.restore(store, "default", dir.resolve("ok")); // intact: fine
 
       List<String> segments = objects(store, "s.");
-      assertFalse(segments.isEmpty());
-      String segment = segments.get(segments.size() - 1);
-      flipByte(store, segment, 80);
-      IOException e = assertThrows(IOException.class, () -> NamespaceMirror.restore(store, "default",
+      assertTrue(segments.size() >= 3, segments.toString());
+      int at = NamespaceMirror.SEGMENT_HEADER_BYTES + NamespaceMirror.RECORD_HEADER_BYTES + 4; // a payload byte
+      for (String segment : segments) {
+        flipByte(store, segment, at);
+        IOException e = assertThrows(IOException.class, () -> NamespaceMirror.restore(store, "default",
+            dir.resolve("bad")));
+        assertTrue(e.getMessage().contains(segment) && e.getMessage().contains("CRC"), e.getMessage());
+        flipByte(store, segment, at);
+      }
+      String segment = segments.get(1);
+      flipByte(store, segment, 20); // in the header
+      IOException h = assertThrows(IOException.class, () -> NamespaceMirror.restore(store, "default",
           dir.resolve("bad")));
-      assertTrue(e.getMessage().contains(segment), e.getMessage());
-      flipByte(store, segment, 80);
+      assertTrue(h.getMessage().contains(segment), h.getMessage());
+      flipByte(store, segment, 20);
 
-      String data = objects(store, "d.").get(0);
-      flipByte(store, data, NamespaceMirror.DATA_HEADER_BYTES + NamespaceMirror.RECORD_HEADER_BYTES + 20);
+      List<String> data = objects(store, "d.");
+      assertEquals(1, data.size(), data.toString());
+      flipByte(store, data.get(0), NamespaceMirror.DATA_HEADER_BYTES + NamespaceMirror.RECORD_HEADER_BYTES + 20);
       IOException d = assertThrows(IOException.class, () -> NamespaceMirror.restore(store, "default",
           dir.resolve("bad2")));
-      assertTrue(d.getMessage().contains(data), d.getMessage());
+      assertTrue(d.getMessage().contains(data.get(0)), d.getMessage());
       ns.close();
     }
   }
@@ -264,6 +277,129 @@ class NamespaceMirrorTest {
     b[at] ^= 0x5a;
     Files.write(p, b);
     assertArrayEquals(b, store.get("nsm-default", name));
+  }
+
+  /** Puts of log segments fail while {@code failSegments} is set; everything else passes through. */
+  static final class FlakyStore implements ObjectStore {
+    final ObjectStore inner;
+    volatile boolean failSegments;
+
+    FlakyStore(ObjectStore inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public void createNamespace(String namespace) throws IOException {
+      inner.createNamespace(namespace);
+    }
+
+    @Override
+    public void deleteNamespace(String namespace) throws IOException {
+      inner.deleteNamespace(namespace);
+    }
+
+    @Override
+    public boolean namespaceExists(String namespace) throws IOException {
+      return inner.namespaceExists(namespace);
+    }
+
+    @Override
+    public List<String> listNamespaces() throws IOException {
+      return inner.listNamespaces();
+    }
+
+    @Override
+    public void put(String namespace, String name, Path source) throws IOException {
+      inner.put(namespace, name, source);
+    }
+
+    @Override
+    public void put(String namespace, String name, byte[] data) throws IOException {
+      if (failSegments && name.startsWith("s.")) {
+        throw new IOException("injected: the backend refuses " + name);
+      }
+      inner.put(namespace, name, data);
+    }
+
+    @Override
+    public void read(String namespace, String name, long offset, ByteBuffer dst) throws IOException {
+      inner.read(namespace, name, offset, dst);
+    }
+
+    @Override
+    public byte[] get(String namespace, String name) throws IOException {
+      return inner.get(namespace, name);
+    }
+
+    @Override
+    public long size(String namespace, String name) throws IOException {
+      return inner.size(namespace, name);
+    }
+
+    @Override
+    public boolean exists(String namespace, String name) throws IOException {
+      return inner.exists(namespace, name);
+    }
+
+    @Override
+    public void delete(String namespace, String name) throws IOException {
+      inner.delete(namespace, name);
+    }
+
+    @Override
+    public List<String> list(String namespace, String prefix) throws IOException {
+      return inner.list(namespace, prefix);
+    }
+
+    @Override
+    public void close() throws IOException {
+      inner.close();
+    }
+  }
+
+  /**
+   * The backend refuses log segments for a while: the changes fail (I/O error, outcome unknown)
+   * but stay queued, a compaction's base takes them over (the bytes of a small write whose segment
+   * never landed included), and once the backend is back a restore equals the owner's state.
+   */
+  @Test
+  void failedUploadsAreRetriedOrTakenOverByTheNextBase() throws Exception {
+    try (FlakyStore store = new FlakyStore(new LocalDirectoryObjectStore(dir.resolve("backend")))) {
+      NamespaceMirror mirror = new NamespaceMirror(store, "default", 1, () -> true);
+      LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0, 2 << 10,
+          mirror);
+      long f = ns.create(ns.rootId(), "f", 0, 0, SetAttr.NONE, true);
+      store.failSegments = true;
+      NfsException e = assertThrows(NfsException.class, () -> write(ns, f, 0, bytes(1, 4000), Durability.DURABLE));
+      assertEquals(Status.IO, e.status());
+      assertTrue(e.getMessage().contains("injected"), e.getMessage());
+      String baseBefore = objects(store, "b.").get(objects(store, "b.").size() - 1);
+      boolean based = false;
+      for (int i = 0; i < 2000 && !based; i++) {
+        try {
+          ns.create(ns.rootId(), "while-failing-" + i, 0, 0, SetAttr.NONE, true);
+          based = true; // acknowledged with segments refused: a base carried it
+        } catch (NfsException x) {
+          assertEquals(Status.IO, x.status());
+        }
+      }
+      assertTrue(based, "a compaction's base was put");
+      List<String> bases = objects(store, "b.");
+      assertTrue(bases.get(bases.size() - 1).compareTo(baseBefore) > 0, bases + " after " + baseBefore);
+      store.failSegments = false;
+      write(ns, f, 4000, bytes(2, 1000), Durability.DURABLE);
+      ns.mkdir(ns.rootId(), "after", 0, 0, SetAttr.NONE);
+      mirror.awaitCollected();
+      NamespaceMirror.restore(store, "default", dir.resolve("b"));
+      try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), JournalTest.NONE, List.of())) {
+        assertEquals(tree(ns), tree(b));
+        byte[] want = new byte[5000];
+        System.arraycopy(bytes(1, 4000), 0, want, 0, 4000);
+        System.arraycopy(bytes(2, 1000), 0, want, 4000, 1000);
+        assertArrayEquals(want, read(b, f));
+      }
+      ns.close();
+    }
   }
 
   @Test
