@@ -98,8 +98,14 @@ public final class NamespaceMirror implements AutoCloseable {
   static final int BASE_HEADER_BYTES = 44;
   static final int SEGMENT_HEADER_BYTES = 52;
   static final int DATA_HEADER_BYTES = 32;
-  /** A file's chain of pointers longer than this is replaced by the whole file. */
+  /**
+   * A file's chain of pointers longer than this (or than one per {@link #CHAIN_BYTES_PER_ENTRY} of
+   * the file, whichever is more) is replaced by the whole file: a restore reads a bounded number of
+   * ranges per file, and a file appended to in small steps is uploaded again whole only every
+   * size / 64 KiB appends (about 64 KiB uploaded per append), not every 16 (its size per 16).
+   */
   static final int CHAIN_ENTRIES_MAX = 16;
+  static final long CHAIN_BYTES_PER_ENTRY = 64 << 10;
   /**
    * A range up to this size travels inside the log segment (a data record, then its pointer), so
    * that a small DURABLE write costs one shared put; a larger one goes first in a data object.
@@ -312,6 +318,32 @@ public final class NamespaceMirror implements AutoCloseable {
    * corrupt (the message names it).
    */
   public static void restore(ObjectStore store, String vpool, Path dir) throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        restoreOnce(store, vpool, dir);
+        return;
+      } catch (VanishedException e) {
+        // an owner (a stale one, or this epoch's before it lost its lease) collected objects of the
+        // base this restore started from after writing a newer one: start again from the newest
+        if (attempt >= RESTORE_ATTEMPTS) {
+          throw e;
+        }
+        log.warn("namespace {}: {}; restoring again (attempt {} of {})", vpool, e.getMessage(), attempt + 1,
+            RESTORE_ATTEMPTS);
+      }
+    }
+  }
+
+  static final int RESTORE_ATTEMPTS = 3;
+
+  /** An object a restore needed is gone (collected after a newer base landed). */
+  private static final class VanishedException extends IOException {
+    VanishedException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  private static void restoreOnce(ObjectStore store, String vpool, Path dir) throws IOException {
     String b = bucket(vpool);
     if (!store.namespaceExists(b)) {
       throw new IOException("namespace " + vpool + ": no mirror in the backend (" + b + " does not exist)");
@@ -382,7 +414,7 @@ public final class NamespaceMirror implements AutoCloseable {
     try {
       return store.get(b, name);
     } catch (NoSuchObjectException e) {
-      throw new IOException(b + "/" + name + " vanished while restoring (deleted by another owner?): " + e.getMessage(), e);
+      throw new VanishedException(b + "/" + name + " vanished while restoring: " + e.getMessage(), e);
     }
   }
 
@@ -470,6 +502,9 @@ public final class NamespaceMirror implements AutoCloseable {
       ByteBuffer rec = ByteBuffer.allocate(Math.toIntExact(RECORD_HEADER_BYTES + 16 + p.length()));
       try {
         store.read(b, p.object(), p.objectOffset(), rec);
+      } catch (NoSuchObjectException e) {
+        throw new VanishedException(b + "/" + p.object() + ", which holds data of file " + p.id()
+            + ", vanished while restoring: " + e.getMessage(), e);
       } catch (IOException e) {
         throw new IOException(b + "/" + p.object() + ": reading the data of file " + p.id() + " failed: " + e, e);
       }
@@ -579,6 +614,8 @@ public final class NamespaceMirror implements AutoCloseable {
         continue;
       }
       if (n.epoch > epoch) {
+        log.warn("namespace {}: not opened at epoch {}: the backend holds {} of epoch {} (another node owns it)",
+            vpool, epoch, s, n.epoch);
         throw new NamespaceUnavailableException("namespace " + vpool + ": the backend holds epoch " + n.epoch
             + " (" + s + "), newer than this owner's " + epoch + ": another node owns it", true);
       }
@@ -710,7 +747,8 @@ public final class NamespaceMirror implements AutoCloseable {
         from = Math.min(r[0], size);
         len = Math.max(0, Math.min(r[1], size) - from);
         synchronized (mon) {
-          whole = fs.chain.size() >= CHAIN_ENTRIES_MAX || fs.chainBytes + len > size;
+          whole = fs.chain.size() >= Math.max(CHAIN_ENTRIES_MAX, size / CHAIN_BYTES_PER_ENTRY)
+              || fs.chainBytes + len > size;
         }
         if (whole) {
           from = 0;
