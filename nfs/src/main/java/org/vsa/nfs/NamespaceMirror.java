@@ -664,15 +664,17 @@ public final class NamespaceMirror implements AutoCloseable {
     if (!pack.isEmpty()) {
       putData(nextData++, pack, packed, records, referenced);
     }
+    long ticket;
     synchronized (mon) {
       dataSeq = nextData;
       gen = g + 1;
       segSeq = 0;
-      base = new Batch(baseName(epoch, gen), baseObject(gen, records), enqueued, true,
+      ticket = ++enqueued; // the base's own: open returns once it is in the backend
+      base = new Batch(baseName(epoch, gen), baseObject(gen, records), ticket, true,
           new GcPlan(gen, nextData, referenced), List.of());
       started = true;
     }
-    await(enqueued);
+    await(ticket);
     log.info("namespace {}: mirrored to {} at epoch {} (base gen {}, {} small files)", vpool, bucket, epoch, gen,
         smallFiles.size());
   }

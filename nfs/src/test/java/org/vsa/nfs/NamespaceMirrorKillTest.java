@@ -67,7 +67,6 @@ class NamespaceMirrorKillTest {
     try {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
       while (total.get() < acksBeforeKill && p.isAlive() && System.nanoTime() < deadline) {
-        Thread.onSpinWait();
         Thread.sleep(5); // polling the child's progress, bounded by the deadline
       }
       assertTrue(p.isAlive(), "the child died by itself (exit " + (p.isAlive() ? "" : p.exitValue()) + ")");

@@ -184,12 +184,14 @@ class NamespaceMirrorTest {
       AtomicBoolean lease1 = new AtomicBoolean(true);
       LocalNamespace one = LocalNamespace.open("default", dir.resolve("one"), JournalTest.NONE, List.of(), 0,
           new NamespaceMirror(store, "default", 1, lease1::get));
+      assertEquals(List.of("b.0000000000000001.0000000000000000"), objects(store, "b."), "open puts a base");
       long f = one.create(one.rootId(), "shared.txt", 0, 0, SetAttr.NONE, true);
       write(one, f, 0, bytes(1, 5000), Durability.DURABLE);
 
       NamespaceMirror.restore(store, "default", dir.resolve("two"));
       LocalNamespace two = LocalNamespace.open("default", dir.resolve("two"), JournalTest.NONE, List.of(), 0,
           new NamespaceMirror(store, "default", 2, () -> true));
+      assertTrue(objects(store, "b.").contains("b.0000000000000002.0000000000000000"), "open puts a base");
       two.create(two.rootId(), "by-two", 0, 0, SetAttr.NONE, true);
       write(two, f, 0, bytes(2, 300), Durability.DURABLE);
       TreeMap<String, String> epoch2 = tree(two);
