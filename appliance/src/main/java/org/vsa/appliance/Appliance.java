@@ -507,14 +507,39 @@ public final class Appliance implements AutoCloseable {
   }
 
   /**
-   * Opens this node's copy of a vPool's namespace when it wins it in the cluster: under
-   * {@code nfs.namespaceDir}, a new namespace taking the cluster's id.
+   * Opens this node's copy of a vPool's namespace when it wins it in the cluster: restored under
+   * {@code nfs.namespaceDir} from the backend's mirror of it (every change an earlier owner
+   * acknowledged is there; whatever this node's directory held before is replaced), or a new one
+   * under the cluster's id when the backend has none; from then on every change is written through
+   * to the backend before it is acknowledged, and only while this node's lease holds.
    */
   private static org.vsa.appliance.cluster.ClusterNamespaces.LocalOpener clusterNamespaceOpener(
       ApplianceConfig config, org.vsa.nfs.VolumeCatalog catalog, ObjectStore backend) {
     NfsConfig c = config.nfs().server();
-    return (vpool, epoch, holdsLease, namespaceId) -> org.vsa.nfs.LocalNamespace.openWithId(vpool,
-        c.namespaceDir().resolve(vpool), catalog, c.vdiskPatterns(), c.vdiskThresholdBytes(), namespaceId);
+    return (vpool, epoch, holdsLease, namespaceId) -> {
+      Path dir = c.namespaceDir().resolve(vpool);
+      long t0 = System.nanoTime();
+      boolean restored = org.vsa.nfs.NamespaceMirror.exists(backend, vpool);
+      if (restored) {
+        org.vsa.nfs.NamespaceMirror.restore(backend, vpool, dir);
+      } else if (Files.exists(dir)) {
+        Path aside = dir.resolveSibling(vpool + ".before-cluster-" + System.currentTimeMillis());
+        log.warn("vPool {}: the backend holds no namespace for it yet; this node's old namespace directory {} is not"
+            + " the cluster's and is set aside as {}", vpool, dir, aside);
+        Files.move(dir, aside);
+      }
+      org.vsa.nfs.NamespaceMirror mirror = new org.vsa.nfs.NamespaceMirror(backend, vpool, epoch, holdsLease);
+      try {
+        org.vsa.nfs.LocalNamespace ns = org.vsa.nfs.LocalNamespace.openWithId(vpool, dir, catalog, c.vdiskPatterns(),
+            c.vdiskThresholdBytes(), namespaceId, mirror);
+        log.info("vPool {}: its namespace {} at epoch {} in {} ms", vpool, restored ? "restored from the backend"
+            : "created", epoch, (System.nanoTime() - t0) / 1_000_000);
+        return ns;
+      } catch (IOException | RuntimeException e) {
+        mirror.close();
+        throw e;
+      }
+    };
   }
 
   private static NfsServer startNfs(ApplianceConfig config, org.vsa.nfs.VolumeCatalog catalog,

@@ -103,6 +103,80 @@ class FailoverProcessTest {
     }
   }
 
+  /**
+   * kill -9 of the node serving the vPool's NFS namespace while files are made and committed through
+   * another node: another node serves the namespace within the bound, and every file whose creation
+   * and COMMIT were acknowledged is there, byte for byte, through every node left.
+   */
+  @Test
+  void killNineOfTheNamespacesOwnerKeepsEveryAcknowledgedFile(TestInfo info) throws Exception {
+    try (ClusterProcesses cluster = start(info)) {
+      Node nsOwner = cluster.awaitNamespaceOwner(n -> true, FIRST_OWNER, "first node serving the namespace");
+      Node writer = cluster.nodes().stream().filter(n -> n != nsOwner).findFirst().orElseThrow();
+      Map<String, byte[]> acked = new java.util.concurrent.ConcurrentHashMap<>();
+      java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
+      java.util.concurrent.atomic.AtomicReference<Throwable> broke = new java.util.concurrent.atomic.AtomicReference<>();
+      Path empty = Files.createFile(work.resolve("empty"));
+      Thread load = new Thread(() -> {
+        try {
+          for (int i = 0; !stop.get() && i < 500; i++) {
+            byte[] data = new byte[4096 + 977 * (i % 50)];
+            new Random(1000 + i).nextBytes(data);
+            Path in = work.resolve("file-" + i);
+            Files.write(in, data);
+            String name = "vm-" + i + ".vmx";
+            // CREATE (durable on return), then WRITE and COMMIT
+            if (Tool.run(60, "nfs-cp", empty.toString(), writer.nfsUrl(name)).exit() == 0
+                && Tool.run(60, nfsWrite(), writer.nfsUrl(name), in.toString(), "0").exit() == 0) {
+              acked.put(name, data);
+            } else {
+              failed.incrementAndGet();
+            }
+          }
+        } catch (Throwable t) {
+          broke.set(t);
+        }
+      }, "namespace-load");
+      load.start();
+      try {
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (acked.size() < 5) {
+          assertTrue(System.nanoTime() < deadline && load.isAlive(), "5 files made before the kill: " + acked.size()
+              + ", " + broke.get());
+          Thread.sleep(50);
+        }
+        long killNanos = System.nanoTime();
+        cluster.kill(nsOwner);
+        Node next = cluster.awaitNamespaceOwner(n -> n != nsOwner, FAILOVER_BOUND,
+            "new node serving the namespace after kill -9 of " + nsOwner.name);
+        System.out.printf("namespace failover after kill -9 of %s: %s serves it after %d ms%n", nsOwner.name,
+            next.name, (System.nanoTime() - killNanos) / 1_000_000);
+        int before = acked.size();
+        while (acked.size() < before + 5) {
+          assertTrue(System.nanoTime() < deadline + FAILOVER_BOUND.toNanos() && load.isAlive(),
+              "files made after the failover: " + (acked.size() - before) + ", " + broke.get() + "\n" + cluster.report());
+          Thread.sleep(50);
+        }
+      } finally {
+        stop.set(true);
+        load.join(120_000);
+      }
+      assertEquals(null, broke.get(), "the load ran");
+      for (Node reader : cluster.up()) {
+        String ls = Tool.ok(60, "nfs-ls", reader.nfsUrl("")).out();
+        for (Map.Entry<String, byte[]> e : acked.entrySet()) {
+          assertTrue(ls.contains(e.getKey()), e.getKey() + " listed through " + reader.name + ":\n" + ls);
+          Path out = work.resolve(e.getKey() + "-from-" + reader.name);
+          Tool.toFile(60, out, "nfs-cat", reader.nfsUrl(e.getKey()));
+          assertArrayEquals(e.getValue(), Files.readAllBytes(out), e.getKey() + " through " + reader.name);
+        }
+      }
+      System.out.println(acked.size() + " acknowledged files read back through every node left; " + failed.get()
+          + " refused or failed during the failover");
+    }
+  }
+
   /** Reads back every unit the load wrote (and the next, maybe in flight): acknowledged ones hold the pattern. */
   private static void verifyAcknowledgedUnits(ClusterProcesses cluster, IscsiLoad load, long seed, List<Node> through)
       throws Exception {

@@ -82,7 +82,7 @@ final class Journal implements AutoCloseable {
   /** Creates a new empty journal (fsynced, directory too). */
   static Journal create(Path file, long namespaceId) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".new");
-    writeFile(tmp, namespaceId, null);
+    writeFile(tmp, namespaceId);
     Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     fsyncDir(file.getParent());
     return open(file, new ArrayList<>());
@@ -253,7 +253,19 @@ final class Journal implements AutoCloseable {
     }
   }
 
-  private static void writeFile(Path path, long namespaceId, ByteBuffer record) throws IOException {
+  /**
+   * Writes a journal holding {@code records} (encoded records, as {@link #encode} makes them), in
+   * place of {@code file}: temp file, fsync, rename, fsync of the directory. A namespace restored
+   * from its mirror starts from it.
+   */
+  static void writeRestored(Path file, long namespaceId, List<ByteBuffer> records) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".new");
+    writeFile(tmp, namespaceId, records.toArray(new ByteBuffer[0]));
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    fsyncDir(file.getParent());
+  }
+
+  private static void writeFile(Path path, long namespaceId, ByteBuffer... records) throws IOException {
     try (FileChannel c = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
         StandardOpenOption.WRITE)) {
       ByteBuffer h = ByteBuffer.allocate(HEADER_BYTES);
@@ -266,9 +278,13 @@ final class Journal implements AutoCloseable {
       while (h.hasRemaining()) {
         pos += c.write(h, pos);
       }
-      if (record != null) {
-        while (record.hasRemaining()) {
-          pos += c.write(record, pos);
+      for (ByteBuffer record : records) {
+        if (record == null) {
+          continue;
+        }
+        ByteBuffer r = record.duplicate();
+        while (r.hasRemaining()) {
+          pos += c.write(r, pos);
         }
       }
       c.force(true);

@@ -66,8 +66,15 @@ public final class LocalNamespace implements Namespace {
   private final DataFiles data;
   private final Lock lock = new ReentrantLock();
   private final Map<Long, Inode> inodes = new HashMap<>();
-  /** Journal offset this thread must fsync to before its operation returns; -1: none. */
-  private final ThreadLocal<long[]> pendingSync = ThreadLocal.withInitial(() -> new long[] {-1});
+  /**
+   * Journal offset this thread must fsync to before its operation returns (-1: none), and the
+   * mirror's ticket it must wait for (0: none).
+   */
+  private final ThreadLocal<long[]> pendingSync = ThreadLocal.withInitial(() -> new long[] {-1, 0});
+  /** The namespace's copy in the shared backend, or null (single node: local flash only). */
+  private volatile NamespaceMirror mirror;
+  /** The mirror's ticket of the last record {@link #log} queued (guarded by the lock). */
+  private long mirrorTicket;
   private final Map<String, Long> byVolume = new HashMap<>();
   /** vDisks this namespace is creating for a file right now: not to be adopted meanwhile. */
   private final Set<String> creating = new HashSet<>();
@@ -109,11 +116,28 @@ public final class LocalNamespace implements Namespace {
     return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, COMPACT_MIN_BYTES);
   }
 
+  /**
+   * As {@link #open(String, Path, VolumeCatalog, List, long)}, with every change written through to
+   * {@code mirror} (the shared backend) before it is acknowledged; null: none. Opening writes a new
+   * base of the whole namespace at the mirror's epoch. The namespace closes the mirror when it
+   * closes. A node taking the namespace over {@link NamespaceMirror#restore restores} {@code dir}
+   * from the backend first.
+   */
+  public static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
+      long vdiskThresholdBytes, NamespaceMirror mirror) throws IOException {
+    return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, COMPACT_MIN_BYTES, mirror);
+  }
+
   /** As above, compacting the journal once it passes max(compactMinBytes, 4 x the last snapshot). */
   static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
       long vdiskThresholdBytes, long compactMinBytes) throws IOException {
+    return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, compactMinBytes, null);
+  }
+
+  static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
+      long vdiskThresholdBytes, long compactMinBytes, NamespaceMirror mirror) throws IOException {
     return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, compactMinBytes,
-        new SecureRandom().nextLong() & Long.MAX_VALUE);
+        new SecureRandom().nextLong() & Long.MAX_VALUE, mirror);
   }
 
   /**
@@ -123,11 +147,18 @@ public final class LocalNamespace implements Namespace {
    */
   public static LocalNamespace openWithId(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
       long vdiskThresholdBytes, long namespaceIdIfNew) throws IOException {
-    return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, COMPACT_MIN_BYTES, namespaceIdIfNew);
+    return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, COMPACT_MIN_BYTES, namespaceIdIfNew, null);
+  }
+
+  /** {@link #openWithId} with every change written through to {@code mirror} (see {@link #open(String, Path, VolumeCatalog, List, long, NamespaceMirror)}). */
+  public static LocalNamespace openWithId(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
+      long vdiskThresholdBytes, long namespaceIdIfNew, NamespaceMirror mirror) throws IOException {
+    return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, COMPACT_MIN_BYTES, namespaceIdIfNew, mirror);
   }
 
   private static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
-      long vdiskThresholdBytes, long compactMinBytes, long namespaceIdIfNew) throws IOException {
+      long vdiskThresholdBytes, long compactMinBytes, long namespaceIdIfNew, NamespaceMirror mirror)
+      throws IOException {
     if (namespaceIdIfNew <= 0) {
       throw new IllegalArgumentException("a namespace id is positive; got " + namespaceIdIfNew);
     }
@@ -146,11 +177,96 @@ public final class LocalNamespace implements Namespace {
     try {
       ns.recover(changes, fresh);
       ns.adopt();
+      if (mirror != null) {
+        ns.startMirror(mirror);
+      }
     } catch (IOException | RuntimeException e) {
+      ns.data.close();
       j.close();
       throw e;
     }
     return ns;
+  }
+
+  /** Writes the mirror's base (the whole namespace, small files' data copied) and turns it on. */
+  private void startMirror(NamespaceMirror m) throws IOException {
+    ByteBuffer snapshot;
+    Set<Long> small;
+    lock.lock();
+    try {
+      snapshot = Journal.encode(++seq, nextId, List.copyOf(inodes.values()), true, List.of(), new long[0]);
+      small = smallFiles();
+    } finally {
+      lock.unlock();
+    }
+    try {
+      m.start(journal.namespaceId(), snapshot, small, mirrorSource());
+    } catch (NfsException e) {
+      throw new IOException(e.getMessage());
+    }
+    lock.lock();
+    try {
+      mirror = m;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Ids of the small files (regular, not in a vDisk); caller holds the lock. */
+  private Set<Long> smallFiles() {
+    Set<Long> ids = new HashSet<>();
+    for (Inode n : inodes.values()) {
+      if (n.type == Attr.REG && n.volume == null) {
+        ids.add(n.id);
+      }
+    }
+    return ids;
+  }
+
+  /** What the mirror reads small files' sizes and bytes through. */
+  private NamespaceMirror.Source mirrorSource() {
+    return new NamespaceMirror.Source() {
+      @Override
+      public long size(long id) {
+        lock.lock();
+        try {
+          Inode n = inodes.get(id);
+          return n == null || n.volume != null ? 0 : n.size;
+        } finally {
+          lock.unlock();
+        }
+      }
+
+      @Override
+      public void read(long id, long offset, ByteBuffer dst) throws IOException {
+        lock.lock();
+        boolean gone;
+        try {
+          Inode n = inodes.get(id);
+          gone = n == null || n.volume != null;
+        } finally {
+          lock.unlock();
+        }
+        if (!gone && Files.exists(dataFile(id))) {
+          DataFiles.Open f = data.acquire(id);
+          try {
+            long pos = offset;
+            while (dst.hasRemaining()) {
+              int r = f.ch.read(dst, pos);
+              if (r < 0) {
+                break;
+              }
+              pos += r;
+            }
+          } finally {
+            data.release(f);
+          }
+        }
+        while (dst.hasRemaining()) {
+          dst.put((byte) 0); // past the data file's end (or gone): zeros, as a READ sees them
+        }
+      }
+    };
   }
 
   private void recover(List<Journal.Change> changes, boolean fresh) throws IOException {
@@ -215,7 +331,7 @@ public final class LocalNamespace implements Namespace {
     try (var s = Files.newDirectoryStream(filesDir)) {
       for (Path f : s) {
         Long id = parseId(f.getFileName().toString());
-        if (id == null || !inodes.containsKey(id)) {
+        if (id == null || !inodes.containsKey(id) || inodes.get(id).volume != null) {
           Files.deleteIfExists(f);
         }
       }
@@ -461,6 +577,10 @@ public final class LocalNamespace implements Namespace {
           n.size = size;
         } finally {
           lock.unlock();
+        }
+        if (mirror != null) {
+          mirror.sizeChanged(n.id);
+          mirror.await(mirror.syncData(n.id));
         }
         return;
       }
@@ -1086,13 +1206,16 @@ public final class LocalNamespace implements Namespace {
   }
 
   /** Writes a small file; false if it became a vDisk meanwhile (nothing written then). */
-  private boolean writeSmall(Inode n, long offset, ByteBuffer src, Durability durability) throws IOException {
+  private boolean writeSmall(Inode n, long offset, ByteBuffer src, Durability durability)
+      throws IOException, NfsException {
     n.io.readLock().lock();
     if (n.volume != null) {
       n.io.readLock().unlock();
       return false;
     }
     DataFiles.Open f = null;
+    NamespaceMirror m = mirror;
+    long ticket = 0;
     try {
       f = data.acquire(n.id);
       long pos = offset;
@@ -1109,13 +1232,22 @@ public final class LocalNamespace implements Namespace {
       } finally {
         lock.unlock();
       }
-      return true;
+      if (m != null) {
+        m.dirty(n.id, offset, pos - offset);
+        if (durability == Durability.DURABLE) {
+          ticket = m.syncData(n.id); // under the read lock: the file cannot become a vDisk meanwhile
+        }
+      }
     } finally {
       if (f != null) {
         data.release(f);
       }
       n.io.readLock().unlock();
     }
+    if (ticket > 0) {
+      m.await(ticket);
+    }
+    return true;
   }
 
   /**
@@ -1126,6 +1258,7 @@ public final class LocalNamespace implements Namespace {
       throws IOException, NfsException {
     BlockVolume.Pending pending;
     long journaled = -1;
+    long mirrored = 0;
     int len = data.remaining();
     long end = offset + len;
     BlockVolume v = volume(n);
@@ -1179,6 +1312,9 @@ public final class LocalNamespace implements Namespace {
         long at;
         try {
           at = log(List.of(n), new long[0]);
+          if (durability == Durability.DURABLE) {
+            mirrored = mirrorTicket;
+          }
         } finally {
           lock.unlock();
         }
@@ -1195,11 +1331,16 @@ public final class LocalNamespace implements Namespace {
     }
     BlockVolume.Pending p = pending;
     long at = journaled;
+    long mt = mirrored;
+    NamespaceMirror m = mirror;
     return () -> {
       try {
         p.await();
         if (at >= 0) {
           journal.syncTo(at); // the new size is as durable as the data
+        }
+        if (mt > 0 && m != null) {
+          m.await(mt); // and in the backend
         }
       } catch (NotOwnerException | PeerUnavailableException e) {
         // the owner went away between taking the write and making it durable: unknown outcome,
@@ -1266,6 +1407,9 @@ public final class LocalNamespace implements Namespace {
       } finally {
         markCreating(volName, false);
       }
+      if (mirror != null) {
+        mirror.forget(n.id);
+      }
       deleteData(n.id);
       log.info("namespace {}: file {} grew past {} bytes and is now vDisk {} ({} MiB moved in {} ms, of which {} ms "
           + "copying and {} ms making it durable)", vpool, n.id, vdiskThresholdBytes, volName, size >> 20,
@@ -1296,15 +1440,23 @@ public final class LocalNamespace implements Namespace {
             break;
           }
         }
-      } else if (Files.exists(dataFile(n.id))) {
-        DataFiles.Open f = data.acquire(n.id);
-        try {
-          f.force();
-        } finally {
-          data.release(f);
+      } else {
+        if (Files.exists(dataFile(n.id))) {
+          DataFiles.Open f = data.acquire(n.id);
+          try {
+            f.force();
+          } finally {
+            data.release(f);
+          }
+        }
+        if (mirror != null) {
+          mirror.syncData(n.id); // UNSTABLE writes since the last durability point
         }
       }
       journal.syncTo(Long.MAX_VALUE);
+      if (mirror != null) {
+        mirror.awaitAll();
+      }
     } catch (IOException e) {
       throw ioError(e);
     } finally {
@@ -1410,10 +1562,23 @@ public final class LocalNamespace implements Namespace {
     try {
       List<Journal.EntryOp> ops = List.copyOf(entryOps);
       entryOps.clear();
-      long at = journal.append(Journal.encode(++seq, nextId, puts, false, ops, deletes));
-      if (journal.sizeBytes() > Math.max(compactMinBytes, 4 * lastSnapshotBytes)) {
-        journal.compact(Journal.encode(++seq, nextId, List.copyOf(inodes.values()), true, List.of(), new long[0]));
+      ByteBuffer record = Journal.encode(++seq, nextId, puts, false, ops, deletes);
+      ByteBuffer copy = record.duplicate();
+      long at = journal.append(record);
+      if (mirror != null) {
+        mirrorTicket = mirror.journal(copy);
+        for (long d : deletes) {
+          mirror.forget(d);
+        }
+      }
+      if (journal.sizeBytes() > Math.max(compactMinBytes, 4 * lastSnapshotBytes)
+          || (mirror != null && mirror.segmentsSinceBase() > NamespaceMirror.SEGMENTS_PER_BASE_MAX)) {
+        ByteBuffer snapshot = Journal.encode(++seq, nextId, List.copyOf(inodes.values()), true, List.of(), new long[0]);
+        journal.compact(snapshot);
         lastSnapshotBytes = journal.sizeBytes();
+        if (mirror != null) {
+          mirror.rebase(snapshot, smallFiles()); // the next upload is a new base holding it
+        }
         at = 0;
       }
       return at;
@@ -1439,6 +1604,9 @@ public final class LocalNamespace implements Namespace {
     long at = log(puts, deletes);
     long[] p = pendingSync.get();
     p[0] = Math.max(p[0], at);
+    if (mirror != null) {
+      p[1] = Math.max(p[1], mirrorTicket);
+    }
   }
 
   private void unlockAndSync() throws NfsException {
@@ -1448,11 +1616,16 @@ public final class LocalNamespace implements Namespace {
       return;
     }
     long at = p[0];
+    long ticket = p[1];
     p[0] = -1;
+    p[1] = 0;
     try {
       journal.syncTo(at);
     } catch (IOException e) {
       throw ioError(e);
+    }
+    if (ticket > 0) {
+      mirror.await(ticket);
     }
   }
 
@@ -1463,6 +1636,9 @@ public final class LocalNamespace implements Namespace {
       journal.syncTo(at);
     } catch (IOException e) {
       throw ioError(e);
+    }
+    if (mirror != null) {
+      mirror.await(mirrorTicket);
     }
   }
 
@@ -1513,6 +1689,13 @@ public final class LocalNamespace implements Namespace {
 
   @Override
   public void close() throws IOException {
+    if (mirror != null) {
+      try {
+        mirror.awaitAll();
+      } catch (NfsException e) {
+        log.warn("namespace {}: closing with changes not in the backend: {}", vpool, e.getMessage());
+      }
+    }
     data.close();
     lock.lock();
     try {
@@ -1520,6 +1703,9 @@ public final class LocalNamespace implements Namespace {
       journal.close();
     } finally {
       lock.unlock();
+      if (mirror != null) {
+        mirror.close();
+      }
     }
   }
 }
