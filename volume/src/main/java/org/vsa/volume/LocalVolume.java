@@ -933,7 +933,19 @@ final class LocalVolume extends Volume {
         armDtlAcks(d);
       }
     }
-    committer.awaitDurable(seq);
+    try {
+      committer.awaitDurable(seq);
+    } catch (IOException e) {
+      String f = fenced;
+      if (f != null) {
+        // fenced under the write (another epoch took it, or this node reopened it): the initiator
+        // retries elsewhere or later, as for any write of a fenced vDisk, rather than seeing an I/O error
+        VolumeFencedException x = new VolumeFencedException(name(), f);
+        x.addSuppressed(e);
+        throw x;
+      }
+      throw e;
+    }
     d.awaitHeld(seq);
   }
 

@@ -230,7 +230,7 @@ class ClusterControllerTest {
       // nobody else can take it: the node claims the next epoch itself and serves its own copy again
       long deadline = System.nanoTime() + 30_000_000_000L;
       while (ctl(a).service().grant("demo").map(g -> g.epoch()).orElse(0L) <= epoch
-          || a.engine().volume("demo").isEmpty() || !ctl(a).service().mayAcknowledge("demo")) {
+          || a.engine().volume("demo").filter(v -> v != before).isEmpty() || !ctl(a).service().mayAcknowledge("demo")) {
         assertTrue(System.nanoTime() < deadline, "demo served again at a newer epoch: " + ctl(a).status());
         Thread.sleep(50);
       }
