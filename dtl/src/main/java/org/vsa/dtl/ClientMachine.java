@@ -103,6 +103,13 @@ public final class ClientMachine {
   private boolean synced;
   private long catchupTarget;
   private long resetGen;
+  /**
+   * The highest reset generation the DTL has reported for a stream of this epoch. A restarted
+   * owner keeps its epoch (a cluster node restarting under its ownership lease), while the DTL keeps
+   * the stream its previous incarnation reset, possibly several times: a new stream must take a
+   * generation above it, or the DTL takes the reset for a stale one of its current stream.
+   */
+  private long peerResetGen;
   private long sealRequested = -1;
   private long trimmedSco = -1;
   private long sentTrimSco = -1;
@@ -283,7 +290,9 @@ public final class ClientMachine {
           synced = false;
         }
         case GAP -> {
-          boolean stale = r.streamEpoch() == epoch && (r.resetGen() != resetGen || r.lastSeq() < heldSeq);
+          // a generation above this stream's is an earlier incarnation's stream of this epoch: start a new one
+          boolean stale = r.streamEpoch() == epoch && r.resetGen() <= resetGen
+              && (r.resetGen() != resetGen || r.lastSeq() < heldSeq);
           if (link == Link.UP && !stale) {
             resync(r.streamEpoch(), r.resetGen(), r.lastSeq(), now);
           }
@@ -302,6 +311,9 @@ public final class ClientMachine {
 
   /** Where the server's stream stands: continue after it, or treat what it lacks as a gap. */
   private void resync(long streamEpoch, long serverGen, long serverLast, long now) {
+    if (streamEpoch == epoch) {
+      peerResetGen = Math.max(peerResetGen, serverGen);
+    }
     if (!gap && streamEpoch == epoch && serverGen == resetGen && serverLast >= baseSeq && serverLast <= lastSeq) {
       acked(serverLast, now);
       sentSeq = serverLast;
@@ -402,9 +414,10 @@ public final class ClientMachine {
         }
         return;
       }
-      // The backend holds everything up to baseSeq: restart the DTL's stream after it.
+      // The backend holds everything up to baseSeq: restart the DTL's stream after it, with a
+      // generation the DTL has not seen for this epoch (so that it takes this for a new stream).
       gap = false;
-      resetGen++;
+      resetGen = Math.max(resetGen, peerResetGen) + 1;
       heldSeq = Math.max(heldSeq, baseSeq);
       catchupTarget = lastSeq;
       why = "the DTL is receiving the writes it missed";

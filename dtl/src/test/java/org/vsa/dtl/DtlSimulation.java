@@ -17,7 +17,10 @@ import java.util.UUID;
  * partitions. Owners crash (keeping what they had written locally) and nodes are lost (their write
  * buffer gone: the vDisk is restored elsewhere from the backend plus the DTL, with a higher epoch,
  * while the old owner may linger as a zombie). The DTL server crashes and loses unsynced, torn
- * bytes. Every fault rate comes from the seed.
+ * bytes. Every fault rate comes from the seed. In half the schedules a restarted owner keeps its
+ * epoch, as a cluster node under its ownership lease does, while the DTL keeps the stream its
+ * previous run wrote under that epoch. Once the faults stop the network is a healthy one (in
+ * order, quick), and a last restart of the owner must get back in sync without turning DEGRADED.
  *
  * <p>Owners also lose power: their write buffer keeps what they had forced locally (plus, at
  * random, a further prefix the kernel had written back). In sync mode, once the stream was OK_SYNC
@@ -59,6 +62,11 @@ final class DtlSimulation {
   private final ClientConfig clientConfig;
   private final int dataBytes;
   private final int steps;
+  /**
+   * Owners restart with the epoch they had, as a cluster node does under its ownership lease (the
+   * arbiter's epoch), rather than taking the next one as a single node does.
+   */
+  private final boolean leaseEpochs;
 
   // network
   private record Packet(long at, long order, int owner, int conn, boolean toServer, int kind, Msg msg) {}
@@ -115,6 +123,7 @@ final class DtlSimulation {
     compactMinBytes = rnd.nextBoolean() ? 0 : 1 + rnd.nextInt(20_000);
     clientConfig = new ClientConfig(1 + rnd.nextInt(2_000), rnd.nextInt(20) * MS, 64 * 1024 + rnd.nextInt(64 * 1024),
         (20 + rnd.nextInt(100)) * MS, (1 + rnd.nextInt(10)) * MS, 200 * MS, 64 * 1024);
+    leaseEpochs = rnd.nextBoolean();
     List<ByteBuffer> init = new ArrayList<>();
     log = ServerLog.create(VDISK, compactMinBytes, init);
     init.forEach(disk::append);
@@ -154,6 +163,8 @@ final class DtlSimulation {
     final TreeMap<Long, Long> uploads = new TreeMap<>(); // sealed SCO -> upload done at (or -1: not started)
     final List<long[]> waiters = new ArrayList<>(); // {seq}
     boolean zombie;
+    /** Why the stream last turned DEGRADED (null: it never did). */
+    String degraded;
 
     Owner(List<Entry> history, long epoch, long openSco, long protectedMax, long localAckMax) {
       this.history = history;
@@ -178,6 +189,9 @@ final class DtlSimulation {
       overflows += machine.overflows() - overflowsBefore;
       if (before == DtlState.OK_SYNC && machine.state() != DtlState.OK_SYNC) {
         forced = written; // leaving OK_SYNC forces what was acknowledged on the DTL's force alone
+      }
+      if (before != DtlState.DEGRADED && machine.state() == DtlState.DEGRADED) {
+        degraded = machine.reason();
       }
       if (mode == DtlMode.SYNC && markerEpoch == 0 && machine.state() == DtlState.OK_SYNC && !zombie) {
         markerEpoch = epoch; // the engine writes its boot marker, then acknowledges on the DTL's force
@@ -342,8 +356,13 @@ final class DtlSimulation {
     return ((long) owner << 32) | conn;
   }
 
+  /**
+   * A packet's delay: at random while faults are on (so packets overtake each other); once they are
+   * off, a healthy network's: fixed (in order, as TCP) and well within the ack timeout.
+   */
   private long delay() {
-    return (long) (rnd.nextDouble() * delayMaxNanos);
+    return faults ? (long) (rnd.nextDouble() * delayMaxNanos)
+        : Math.min(delayMaxNanos / 2, clientConfig.ackTimeoutNanos() / 8);
   }
 
   private void send(Packet p) {
@@ -446,7 +465,7 @@ final class DtlSimulation {
     List<Entry> h = new ArrayList<>(o.history.subList(0, keep));
     note("owner " + o.id + " crashes; its write buffer keeps " + keep + " of " + o.lastSeq() + " entries");
     completeSomeUploads(o, h);
-    owner = startOwner(h, o.epoch + 1, o.protectedMax, o.localAckMax);
+    owner = startOwner(h, leaseEpochs ? o.epoch : o.epoch + 1, o.protectedMax, o.localAckMax);
   }
 
   /** Some of the uploads in flight at a crash had completed: their SCOs (of the kept history) are in the backend. */
@@ -477,15 +496,17 @@ final class DtlSimulation {
     note("owner " + o.id + " loses power; its write buffer keeps " + keep + " of " + o.lastSeq() + " entries ("
         + o.forced + " forced), marker epoch " + o.markerEpoch);
     completeSomeUploads(o, h);
-    long epoch = o.epoch + 1;
+    long epoch = leaseEpochs ? o.epoch : o.epoch + 1;
     if (o.markerEpoch != 0) {
       if (log == null) {
         restartServer(); // the open waits for the DTL (or the operator overrides: not simulated)
       }
       Verify.that(log.streamEpoch() == o.markerEpoch, "after a power loss the DTL holds the stream of epoch %d, the"
           + " marker names %d", log.streamEpoch(), o.markerEpoch);
-      epoch = Math.max(log.highestEpoch(), o.epoch) + 1;
-      serverStep(new Msg.Hello(VDISK, epoch)); // the fetch claims a new epoch
+      if (!leaseEpochs) {
+        epoch = Math.max(log.highestEpoch(), o.epoch) + 1;
+      }
+      serverStep(new Msg.Hello(VDISK, epoch)); // the fetch claims a new epoch, or the lease's
       List<Entry> dtl = fetchAll(epoch);
       int added = 0;
       for (Entry e : dtl) {
@@ -501,7 +522,9 @@ final class DtlSimulation {
       if (added > 0) {
         powerLossesFromDtl++;
       }
-      epoch++;
+      if (!leaseEpochs) {
+        epoch++;
+      }
     }
     long must = Math.max(o.protectedMax, o.localAckMax);
     if (h.size() < must) {
@@ -712,7 +735,36 @@ final class DtlSimulation {
     if (disk.size() > bound + log.fileBytes() - log.liveBytes() && log.fileBytes() - LogCodec.FILE_HEADER_BYTES - log.liveBytes() > Math.max(log.liveBytes(), compactMinBytes) + 1024) {
       throw new AssertionError("the DTL file holds " + disk.size() + " bytes for " + log.liveBytes() + " live");
     }
+    restartWhenHealthy();
     loseNode("at the end");
+  }
+
+  /**
+   * Once everything is healthy the owner restarts (its epoch kept under a lease, or the next one)
+   * and writes: with no fault left, its new stream must get in sync and hold the new writes without
+   * ever turning DEGRADED (a stream that waits out an ack timeout would).
+   */
+  private void restartWhenHealthy() {
+    Owner o = owner;
+    note("owner " + o.id + " restarts with everything healthy");
+    List<Entry> h = new ArrayList<>(o.history);
+    owner = startOwner(h, leaseEpochs ? o.epoch : o.epoch + 1, o.protectedMax, o.localAckMax);
+    int writes = 0;
+    long deadline = now + 60_000 * MS;
+    while (!(writes >= 5 && owner.machine.state() == DtlState.OK_SYNC && owner.machine.heldSeq() == owner.lastSeq()
+        && owner.waiters.isEmpty())) {
+      if (owner.degraded != null || now > deadline) {
+        throw new AssertionError("restart when healthy: the stream " + (owner.degraded != null
+            ? "turned DEGRADED (" + owner.degraded + ")" : "is not in sync within 60 s") + "; state "
+            + owner.machine.state() + " (" + owner.machine.reason() + "), held " + owner.machine.heldSeq() + " of "
+            + owner.lastSeq());
+      }
+      if (writes < 5 && owner.machine.admits()) {
+        owner.write();
+        writes++;
+      }
+      advance(MS, false);
+    }
   }
 
   /** Time passes: packets, uploads, ticks. */

@@ -144,6 +144,11 @@ final class LocalVolume extends Volume {
   private int tlogsSinceCheckpoint;
   /** Sealed SCOs (with their TLogs) not yet forced: the next commit forces them, then queues their upload. */
   private final List<Sealed> sealedUnsynced = new ArrayList<>();
+  /**
+   * Sealed SCO -> a sequence number at or past its last record, for the SCOs this run sealed and
+   * queued for upload: in DTL mode sync their upload waits until the DTL holds it (see uploadSco).
+   */
+  private final Map<Long, Long> uploadAfterSeq = new java.util.concurrent.ConcurrentHashMap<>();
   /** The next SCO/TLog pair, being created in the background since the last roll. */
   private java.util.concurrent.Future<Prepared> preparing;
   private volatile long lastAppendNanos = System.nanoTime();
@@ -1252,6 +1257,7 @@ final class LocalVolume extends Volume {
     tl.force(false);
     forcedMark = mark;
     for (Sealed s : sealed) {
+      uploadAfterSeq.put(s.sco().number, target);
       ctx.uploader().submit(this, s.sco().number);
     }
     return target;
@@ -1353,6 +1359,15 @@ final class LocalVolume extends Volume {
     Verify.that(h != null, "SCO %d of vDisk %s queued for upload is not in the write buffer", n, name());
     // Sealed: nothing writes to it again (recovery unshares before truncating), so a backend on
     // this file system may link it instead of copying it.
+    Long through = uploadAfterSeq.get(n);
+    DtlStream d = dtl;
+    if (through != null && d.mode() == DtlMode.SYNC) {
+      // In sync mode the backend must not get ahead of the DTL while the DTL protects the stream:
+      // records nobody waited for (a read's reallocations, a seal) would otherwise reach the backend
+      // first, and an adoption then finds the DTL's stream ending before the backend's and refuses
+      // it as out of sync. Returns at once unless the stream is OK_SYNC, within the ack timeout.
+      d.awaitHeld(through);
+    }
     checkMayUpload(); // never past the lease: another node may own the vDisk by then
     ctx.backend().putSealed(namespace, Layout.scoName(n), h.path);
     checkMayUpload();
@@ -1362,6 +1377,7 @@ final class LocalVolume extends Volume {
 
   private void markUploaded(long n) {
     uploaded.add(n);
+    uploadAfterSeq.remove(n);
     ScoHandle h = scos.remove(n);
     if (h != null) {
       h.release();
