@@ -130,27 +130,12 @@ public final class LocalNamespace implements Namespace {
 
   /** As above, compacting the journal once it passes max(compactMinBytes, 4 x the last snapshot). */
   static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
-      long vdiskThresholdBytes, long compactMinBytes, NamespaceMirror mirror) throws IOException {
-    LocalNamespace ns = open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, compactMinBytes);
-    if (mirror != null) {
-      try {
-        ns.startMirror(mirror);
-      } catch (IOException | RuntimeException e) {
-        mirror.close();
-        try {
-          ns.close();
-        } catch (IOException | RuntimeException suppressed) {
-          e.addSuppressed(suppressed);
-        }
-        throw e;
-      }
-    }
-    return ns;
+      long vdiskThresholdBytes, long compactMinBytes) throws IOException {
+    return open(vpool, dir, catalog, vdiskPatterns, vdiskThresholdBytes, compactMinBytes, null);
   }
 
-  /** As above, compacting the journal once it passes max(compactMinBytes, 4 x the last snapshot). */
   static LocalNamespace open(String vpool, Path dir, VolumeCatalog catalog, List<String> vdiskPatterns,
-      long vdiskThresholdBytes, long compactMinBytes) throws IOException {
+      long vdiskThresholdBytes, long compactMinBytes, NamespaceMirror mirror) throws IOException {
     Files.createDirectories(dir.resolve("files"));
     Path jf = dir.resolve("journal");
     List<Journal.Change> changes = new ArrayList<>();
@@ -166,22 +151,19 @@ public final class LocalNamespace implements Namespace {
     try {
       ns.recover(changes, fresh);
       ns.adopt();
+      if (mirror != null) {
+        ns.startMirror(mirror);
+      }
     } catch (IOException | RuntimeException e) {
+      ns.data.close();
       j.close();
       throw e;
     }
     return ns;
   }
 
-  /**
-   * Starts writing this namespace through to {@code m}: writes the mirror's base (the whole
-   * namespace, small files' data copied into objects of its epoch) and returns once it is in the
-   * backend; from then on every change is in the backend before it is acknowledged. Call it right
-   * after opening, before the namespace serves (as {@link #open(String, Path, VolumeCatalog, List,
-   * long, NamespaceMirror)} does); the namespace closes the mirror when it closes.
-   */
-  public void startMirror(NamespaceMirror m) throws IOException {
-    Verify.that(mirror == null, "namespace %s is already mirrored", vpool);
+  /** Writes the mirror's base (the whole namespace, small files' data copied) and turns it on. */
+  private void startMirror(NamespaceMirror m) throws IOException {
     ByteBuffer snapshot;
     Set<Long> small;
     lock.lock();
