@@ -269,6 +269,31 @@ class NamespaceMirrorTest {
     }
   }
 
+  /**
+   * A missing segment ends the log: the restore keeps what precedes it and ignores what follows
+   * (never acknowledged: a change waits for every segment before its own), even a corrupt one.
+   */
+  @Test
+  void aMissingSegmentEndsTheLog() throws Exception {
+    try (ObjectStore store = new LocalDirectoryObjectStore(dir.resolve("backend"))) {
+      LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0,
+          new NamespaceMirror(store, "default", 1, () -> true));
+      ns.create(ns.rootId(), "first", 0, 0, SetAttr.NONE, true);
+      TreeMap<String, String> afterFirst = tree(ns);
+      ns.create(ns.rootId(), "second", 0, 0, SetAttr.NONE, true);
+      ns.create(ns.rootId(), "third", 0, 0, SetAttr.NONE, true);
+      List<String> segments = objects(store, "s.");
+      assertEquals(3, segments.size(), segments.toString());
+      store.delete("nsm-default", segments.get(1));
+      flipByte(store, segments.get(2), NamespaceMirror.SEGMENT_HEADER_BYTES + NamespaceMirror.RECORD_HEADER_BYTES + 4);
+      NamespaceMirror.restore(store, "default", dir.resolve("b"));
+      try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), JournalTest.NONE, List.of())) {
+        assertEquals(afterFirst, tree(b));
+      }
+      ns.close();
+    }
+  }
+
   private void flipByte(ObjectStore store, String name, int at) throws IOException {
     Path p;
     try (Stream<Path> s = Files.walk(dir.resolve("backend"))) {
