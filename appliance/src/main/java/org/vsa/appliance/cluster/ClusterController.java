@@ -843,6 +843,12 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     if (info == null) {
       rescan();
       info = vdisks.get(vdisk);
+      if (info == null && deletedNames.contains(vdisk) && !deletingNow.containsKey(vdisk)) {
+        // claimed on an old view of a vDisk deleted since: nothing to serve; its name is closed again
+        log.info("vDisk {}: deleted in the cluster; not adopted, its name is closed again", vdisk);
+        service.reportDeleted(vdisk, epoch, true);
+        return;
+      }
       if (info == null) {
         throw new IOException("vDisk " + vdisk + " has no record in the backend");
       }

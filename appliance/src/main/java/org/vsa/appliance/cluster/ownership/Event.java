@@ -48,7 +48,9 @@ public sealed interface Event {
   /**
    * How the engine's {@link Action.Delete} of the vDisk at {@code epoch} ended: {@code done}, its
    * data is gone from the backend (or there was none left); otherwise nothing was deleted (the lease
-   * was lost, the backend failed, or the vDisk is not being deleted after all).
+   * was lost, the backend failed, or the vDisk is not being deleted after all). Also sent, done,
+   * for a vDisk the engine was asked to adopt and found deleted (no record, a deletion done): the
+   * machine then closes its name again if the lead no longer lists it.
    */
   record DataDeleted(long now, String vdisk, long epoch, boolean done) implements Event {}
 

@@ -540,7 +540,7 @@ public final class OwnershipMachine {
             h.pendingAdopt.forced());
     h.lapsed = false;
     h.published = null;
-    if (deleting.contains(v)) {
+    if (toDelete(v, a)) {
       h.pendingAdopt = a; // held to be deleted, not served; adopted as above if the deletion is called off
       return;
     }
@@ -548,9 +548,27 @@ public final class OwnershipMachine {
     out.add(a);
   }
 
+  /**
+   * Is a claim won for this adoption one to delete rather than serve: the vDisk is being deleted, or
+   * the lead no longer knows it at all and the claim inherits nothing (won from a closed name or a
+   * name never claimed, so no copy or DTL of an earlier owner is at stake): a claim made on an old
+   * view of a deleted vDisk, which then closes the name again instead of holding it for ever.
+   */
+  private boolean toDelete(String v, Action.Adopt a) {
+    return deleting.contains(v) || (!vdisks.contains(v) && !withoutDtl(v) && a.oldOwner() == null
+        && a.dtlNodeOfOldOwner() == null);
+  }
+
   private void dataDeleted(Event.DataDeleted d, long now, List<Action> out) {
     Held h = held.get(d.vdisk());
-    if (h == null || h.deletion != Deletion.DELETING || h.epoch != d.epoch()) {
+    if (h == null || h.epoch != d.epoch()) {
+      return;
+    }
+    // Unasked, the engine may say so of a vDisk it was told to adopt and found deleted (a claim made
+    // on an old view): the lead no longer lists it, so its name is closed again.
+    boolean orphan = h.deletion == Deletion.NONE && d.done() && !vdisks.contains(d.vdisk())
+        && !deleting.contains(d.vdisk());
+    if (h.deletion != Deletion.DELETING && !orphan) {
       return;
     }
     if (!d.done()) {
@@ -669,7 +687,7 @@ public final class OwnershipMachine {
           if (h.lapsed || !leaseValid(now) || h.reclaim != Phase.NONE) {
             break;
           }
-          if (deleting.contains(v)) {
+          if (deleting.contains(v) || (h.pendingAdopt != null && toDelete(v, h.pendingAdopt))) {
             if (now - h.deleteRetryAt >= 0) {
               h.deletion = Deletion.DELETING;
               h.deletionSince = now;
