@@ -270,8 +270,20 @@ public final class Engine implements AutoCloseable {
     }
   }
 
-  /** A vDisk as its record in a shared backend describes it (see {@link #backendVdisks}). */
-  public record BackendVdisk(UUID id, VolumeSpec spec) {}
+  /**
+   * A vDisk as its record in a shared backend describes it (see {@link #backendVdisks}): its id,
+   * spec, whether dedupe is on, and for a clone the ids of its parent and the parent's ancestors
+   * (whose backend objects it reads).
+   */
+  public record BackendVdisk(UUID id, VolumeSpec spec, boolean dedupe, List<UUID> ancestors) {
+    public BackendVdisk {
+      ancestors = List.copyOf(ancestors);
+    }
+
+    public BackendVdisk(UUID id, VolumeSpec spec) {
+      this(id, spec, false, List.of());
+    }
+  }
 
   /**
    * Every vDisk recorded in {@code backend} (one {@code vdisk-<id>} namespace with a {@code volume}
@@ -293,7 +305,8 @@ public final class Engine implements AutoCloseable {
       }
       try {
         VolumeRecord r = VolumeRecord.decode(bytes, Path.of(ns, "volume"));
-        out.add(new BackendVdisk(r.id(), r.spec()));
+        out.add(new BackendVdisk(r.id(), r.spec(), r.settings().dedupe(),
+            r.lineage().stream().map(VolumeRecord.Ancestor::id).toList()));
       } catch (IOException | RuntimeException e) {
         log.warn("backend namespace {}: its vDisk record is unreadable ({}); left out of the cluster's vDisks", ns,
             e.getMessage());

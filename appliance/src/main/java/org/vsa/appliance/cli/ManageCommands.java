@@ -367,8 +367,12 @@ final class ManageCommands {
 
     @Override
     void run(ApiClient api) throws ApiClient.Failure {
-      api.call("DELETE", "/vdisks/" + seg(name), null);
-      done("vDisk " + name + " deleted");
+      com.fasterxml.jackson.databind.JsonNode r = api.call("DELETE", "/vdisks/" + seg(name), null);
+      if (r != null && "deleting".equals(r.path("state").asText())) {
+        done("vDisk " + name + ": deletion under way (no node serves it any more; it finishes by itself)");
+      } else {
+        done("vDisk " + name + " deleted");
+      }
     }
   }
 

@@ -53,6 +53,7 @@ import org.vsa.volume.VolumeSpec;
  *   <li>Release (another node claimed a newer epoch): the front ends let go of it, then the engine
  *       fences it and drops the local copy.
  *   <li>DTL placement: kept here and given to the DTL client (by {@link #dtlPeerOf}) and the engine.
+ *   <li>Delete (this node holds a vDisk being deleted): see {@link #delete(String, Duration)}.
  * </ul>
  *
  * <p>The write path's gate is the {@link OwnershipLease} each vDisk is opened with: held while
@@ -78,6 +79,18 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   private volatile Engine engine;
   private volatile ClusterMembership membership;
   private volatile Map<String, VdiskInfo> vdisks = Map.of();
+  /** vDisk -> the request of its deletion, for the vDisks being deleted now (not in {@link #vdisks}). */
+  private volatile Map<String, DeletionRecords.Deletion> deletingNow = Map.of();
+  /** vDisk -> the generation of its name now (1 when no record says otherwise). */
+  private volatile Map<String, Long> generations = Map.of();
+  /** Ids of vDisks deleted or being deleted: a copy of one of them is dropped, never served. */
+  private volatile Set<java.util.UUID> deadIds = Set.of();
+  /** Names with a deletion done in some generation. */
+  private volatile Set<String> deletedNames = Set.of();
+  /** Every vDisk record in the backend, deleted ones included (clone lineage, dedupe). */
+  private volatile List<Engine.BackendVdisk> backendRecords = List.of();
+  /** Deletion records read so far, by object name (they never change). */
+  private final Map<String, DeletionRecords.Deletion> deletionRecords = new ConcurrentHashMap<>();
   /** vDisk -> the node its DTL goes to (the machine's placement). */
   private final Map<String, String> dtlNodes = new ConcurrentHashMap<>();
   /** vDisk -> the lease it is served under here. */
@@ -385,12 +398,18 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     Engine e = engine;
     String name = spec.name();
     rescan();
-    if (vdisks.containsKey(name)) {
+    if (vdisks.containsKey(name) || deletingNow.containsKey(name)) {
       return false;
     }
     byte[] who = (self + "\n").getBytes(StandardCharsets.UTF_8);
     backend.createNamespace(NAMESPACE);
-    if (!backend.putIfAbsent(NAMESPACE, nameRecord(name), who)) {
+    // the next generation of the name once the current one is deleted (see DeletionRecords)
+    long generation = generations.getOrDefault(name, 1L);
+    if (backend.exists(NAMESPACE, DeletionRecords.deletedRecord(name, generation))) {
+      generation++;
+    }
+    String nameRecord = DeletionRecords.nameRecord(name, generation);
+    if (!backend.putIfAbsent(NAMESPACE, nameRecord, who)) {
       log.info("vDisk {}: its name is taken in the cluster (created by another node, or being created)", name);
       return false;
     }
@@ -403,7 +422,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
         if (e.contains(name)) {
           e.delete(name);
         }
-        backend.delete(NAMESPACE, nameRecord(name));
+        backend.delete(NAMESPACE, nameRecord);
       } catch (IOException | RuntimeException cleanup) {
         ex.addSuppressed(cleanup);
       }
@@ -439,18 +458,18 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     return e != null && e.volume(vdisk).isPresent() && leases.containsKey(vdisk);
   }
 
-  /** The vDisks the machine may claim: not one this node is creating (it hands it over once created). */
+  /**
+   * The vDisks the machine may claim (not one this node is creating: it hands it over once
+   * created), those being deleted among them.
+   */
   private void pushVdisks() {
     java.util.Set<String> names = new java.util.TreeSet<>(vdisks.keySet());
+    names.addAll(deletingNow.keySet());
     names.removeAll(creating);
     for (String vpool : namespaces) {
       names.add(namespaceResource(vpool));
     }
-    service.setVdisks(names);
-  }
-
-  static String nameRecord(String vdisk) {
-    return "name." + vdisk;
+    service.setVdisks(names, deletingNow.keySet());
   }
 
   // ---------------------------------------------------------------- the backend's vDisks
@@ -474,7 +493,30 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     if (e == null) {
       return;
     }
+    for (Volume v : e.volumes()) {
+      // a copy of a deleted vDisk (fenced when another node took it to delete it), not being created here
+      if (deadIds.contains(v.id()) && !leases.containsKey(v.name()) && !creating.contains(v.name())) {
+        try {
+          log.info("vDisk {} (id {}) is deleted in the cluster; dropping this node's copy", v.name(), v.id());
+          e.fence(v.name());
+          e.forget(v.name());
+        } catch (IOException | RuntimeException ex) {
+          log.warn("vDisk {}: dropping this node's copy of the deleted vDisk failed: {}", v.name(), ex.toString());
+        }
+      }
+    }
     for (org.vsa.volume.OfflineVdisk o : e.offlineVdisks()) {
+      if (!vdisks.containsKey(o.name()) && (deletingNow.containsKey(o.name()) || deletedNames.contains(o.name()))
+          && !leases.containsKey(o.name()) && !creating.contains(o.name())) {
+        try {
+          log.info("vDisk {} is deleted in the cluster; dropping this node's offline copy", o.name());
+          e.forget(o.name());
+        } catch (IOException | RuntimeException ex) {
+          log.warn("vDisk {}: dropping this node's offline copy of the deleted vDisk failed: {}", o.name(),
+              ex.toString());
+        }
+        continue;
+      }
       Optional<String> owner = owner(o.name());
       if (owner.isPresent() && !owner.get().equals(self) && !leases.containsKey(o.name()) && e.waitsForLease(o.name())) {
         try {
@@ -488,8 +530,15 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   }
 
   private synchronized void rescan() throws IOException {
+    readDeletions();
     Map<String, VdiskInfo> found = new TreeMap<>();
-    for (Engine.BackendVdisk b : Engine.backendVdisks(backend)) {
+    List<Engine.BackendVdisk> records = Engine.backendVdisks(backend);
+    backendRecords = records;
+    Set<java.util.UUID> dead = deadIds;
+    for (Engine.BackendVdisk b : records) {
+      if (dead.contains(b.id())) {
+        continue; // deleted, or being deleted: no node lists it
+      }
       VdiskInfo old = found.put(b.spec().name(),
           new VdiskInfo(b.spec().name(), b.id(), b.spec().vpool(), b.spec().sizeBytes()));
       if (old != null) {
@@ -498,13 +547,259 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       }
     }
     Map<String, VdiskInfo> now = Map.copyOf(found);
-    if (!now.equals(vdisks)) {
+    if (!now.equals(vdisks) || !deletingNow.keySet().equals(pushedDeleting)) {
       vdisks = now;
+      pushedDeleting = Set.copyOf(deletingNow.keySet());
       if (started) {
         pushVdisks();
       }
       changed();
     }
+  }
+
+  /** The names being deleted as last pushed to the service. */
+  private Set<String> pushedDeleting = Set.of();
+
+  /**
+   * Reads the name and deletion records of the cluster namespace: each name's generation, the
+   * deletions under way (a request for the name's current generation, and no done record), and the
+   * ids of every vDisk deleted or being deleted.
+   */
+  private void readDeletions() throws IOException {
+    if (!backend.namespaceExists(NAMESPACE)) {
+      return;
+    }
+    Map<String, Long> gens = new HashMap<>();
+    for (String o : backend.list(NAMESPACE, "name")) {
+      DeletionRecords.Named n = DeletionRecords.parseName(o);
+      if (n != null) {
+        gens.merge(n.vdisk(), n.generation(), Math::max);
+      }
+    }
+    Map<String, Map<Long, DeletionRecords.Deletion>> requested = new HashMap<>();
+    Set<java.util.UUID> dead = new java.util.HashSet<>();
+    for (String o : backend.list(NAMESPACE, DeletionRecords.DELETING_PREFIX)) {
+      DeletionRecords.Deletion d = deletionRecord(DeletionRecords.DELETING_PREFIX, o);
+      if (d != null) {
+        requested.computeIfAbsent(d.vdisk(), k -> new HashMap<>()).put(d.generation(), d);
+        gens.merge(d.vdisk(), d.generation(), Math::max);
+        dead.add(d.id());
+      }
+    }
+    Map<String, Set<Long>> done = new HashMap<>();
+    for (String o : backend.list(NAMESPACE, DeletionRecords.DELETED_PREFIX)) {
+      DeletionRecords.Deletion d = deletionRecord(DeletionRecords.DELETED_PREFIX, o);
+      if (d != null) {
+        done.computeIfAbsent(d.vdisk(), k -> new java.util.HashSet<>()).add(d.generation());
+        dead.add(d.id());
+      }
+    }
+    Map<String, DeletionRecords.Deletion> under = new TreeMap<>();
+    requested.forEach((v, byGen) -> {
+      long g = gens.getOrDefault(v, 1L);
+      DeletionRecords.Deletion d = byGen.get(g);
+      if (d != null && !done.getOrDefault(v, Set.of()).contains(g)) {
+        under.put(v, d);
+      }
+    });
+    generations = Map.copyOf(gens);
+    deletingNow = Map.copyOf(under);
+    deadIds = Set.copyOf(dead);
+    deletedNames = Set.copyOf(done.keySet());
+  }
+
+  /** The deletion record of that object (read once: they never change), or null if unreadable or misnamed. */
+  private DeletionRecords.Deletion deletionRecord(String prefix, String object) throws IOException {
+    DeletionRecords.Named n = DeletionRecords.parseSuffixed(prefix, object);
+    if (n == null) {
+      return null;
+    }
+    DeletionRecords.Deletion d = deletionRecords.get(object);
+    if (d != null) {
+      return d;
+    }
+    try {
+      d = DeletionRecords.decode(backend.get(NAMESPACE, object), object);
+    } catch (org.vsa.backends.NoSuchObjectException gone) {
+      return null;
+    } catch (IOException bad) {
+      log.warn("cluster record {} is unreadable ({}); ignored", object, bad.getMessage());
+      return null;
+    }
+    if (!d.vdisk().equals(n.vdisk()) || d.generation() != n.generation()) {
+      log.warn("cluster record {} holds the deletion of generation {} of vDisk {}; ignored", object, d.generation(),
+          d.vdisk());
+      return null;
+    }
+    deletionRecords.put(object, d);
+    return d;
+  }
+
+  // ---------------------------------------------------------------- deletion
+
+  /** How a deletion request ended within the wait: done, or under way (it goes on by itself). */
+  public enum DeleteOutcome { DONE, UNDER_WAY }
+
+  /**
+   * Deletes a vDisk of the cluster, from any node: waits (at most {@code wait}) until it is done.
+   *
+   * <p>The steps, each durable before the next, so that a node killed at any point leaves the vDisk
+   * intact (before step 1) or being deleted until some node finishes it (after):
+   * <ol>
+   *   <li>Refused (409) for a vDisk with clones (they read its objects) or with dedupe on (its
+   *       clusters may be shared through its node's dedupe index). Otherwise the request: the record
+   *       {@code deleting.<vdisk>.<generation>} (create-if-absent; the vDisk's id in it). From here
+   *       on the deletion is certain: no node lists the vDisk, adopts it or reopens it (an adoption
+   *       reads the records first), and every node's ownership machine learns it within a rescan.
+   *   <li>The node that holds the vDisk stops acknowledging for it at once (the lease gate closes
+   *       with the machine's view), and carries out {@link #delete(String, long)}: front ends let go,
+   *       its copy is dropped, and, only while it still holds the vDisk under a valid lease at its
+   *       epoch, the backend namespace {@code vdisk-<id>} is deleted. A holder that is dead, paused
+   *       or cut off is fenced first by the usual takeover: another node claims the next epoch once
+   *       its lease is over (never refused for an out-of-sync DTL: nothing is to be kept), and that
+   *       node deletes it. A node killed half-way leaves the request, so the next holder deletes
+   *       again (deleting is idempotent).
+   *   <li>The holder closes the name: a closed claim of the next epoch (a tombstone among the
+   *       claims), after which no node holds the name and a new vDisk of that name is claimed from
+   *       scratch, inheriting no owner, copy or DTL.
+   *   <li>{@code deleted.<vdisk>.<generation>}: the deletion is done. The name is free: the next
+   *       creation takes generation + 1. Every node drops a copy it kept of the vDisk (by its id).
+   * </ol>
+   *
+   * @throws java.util.NoSuchElementException no such vDisk in the cluster
+   * @throws IllegalStateException refused (clones, dedupe)
+   */
+  public DeleteOutcome delete(String name, Duration wait) throws IOException {
+    rescan();
+    DeletionRecords.Deletion request = deletingNow.get(name);
+    long generation;
+    if (request != null) {
+      generation = request.generation(); // asked before: wait for it
+    } else {
+      VdiskInfo info = vdisks.get(name);
+      if (info == null) {
+        throw new java.util.NoSuchElementException("no vDisk " + name + " in this cluster");
+      }
+      List<String> clones = new java.util.ArrayList<>();
+      boolean dedupe = false;
+      for (Engine.BackendVdisk b : backendRecords) {
+        if (b.ancestors().contains(info.id()) && !deadIds.contains(b.id())) {
+          clones.add(b.spec().name());
+        }
+        dedupe |= b.id().equals(info.id()) && b.dedupe();
+      }
+      if (!clones.isEmpty()) {
+        throw new IllegalStateException("vDisk " + name + " cannot be deleted: clones " + String.join(", ", clones)
+            + " were made from its snapshots; delete them first");
+      }
+      if (dedupe) {
+        throw new IllegalStateException("vDisk " + name + " has dedupe on: its clusters may be shared with other vDisks"
+            + " through its node's dedupe index; deleting it in a cluster is not supported");
+      }
+      generation = generations.getOrDefault(name, 1L);
+      backend.createNamespace(NAMESPACE);
+      boolean created = backend.putIfAbsent(NAMESPACE, DeletionRecords.deletingRecord(name, generation),
+          DeletionRecords.encode(new DeletionRecords.Deletion(DeletionRecords.REQUESTED, name, generation, info.id(),
+              self, 0)));
+      log.warn("vDisk {} (id {}, generation {} of its name): deletion {} by node {}", name, info.id(), generation,
+          created ? "requested" : "requested already", self);
+    }
+    rescan();
+    long deadline = System.nanoTime() + wait.toNanos();
+    String done = DeletionRecords.deletedRecord(name, generation);
+    while (!backend.exists(NAMESPACE, done)) {
+      if (System.nanoTime() - deadline > 0) {
+        log.warn("vDisk {}: its deletion is still under way after {}; it goes on", name, wait);
+        return DeleteOutcome.UNDER_WAY;
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+    }
+    rescan();
+    dropStaleCopies();
+    log.info("vDisk {} deleted from cluster {}", name, config.name());
+    return DeleteOutcome.DONE;
+  }
+
+  /** Is the vDisk being deleted (requested, not done)? */
+  public boolean deleting(String vdisk) {
+    return deletingNow.containsKey(vdisk);
+  }
+
+  @Override
+  public void delete(String vdisk, long epoch) {
+    boolean done = false;
+    try {
+      done = doDelete(vdisk, epoch);
+    } catch (IOException | RuntimeException e) {
+      log.warn("vDisk {}: deleting it at epoch {} failed ({}); done again shortly", vdisk, epoch, e.toString());
+    }
+    service.reportDeleted(vdisk, epoch, done);
+  }
+
+  /** True when the vDisk's data is gone (or was already); false when nothing was deleted. */
+  private boolean doDelete(String vdisk, long epoch) throws IOException {
+    rescan();
+    DeletionRecords.Deletion d = deletingNow.get(vdisk);
+    if (d == null) {
+      if (vdisks.containsKey(vdisk)) {
+        log.info("vDisk {}: not being deleted (a vDisk of that name exists, with no deletion requested)", vdisk);
+        return false;
+      }
+      return true; // nothing of it is left: its name is closed next
+    }
+    leaving(vdisk);
+    ServiceLease l = leases.remove(vdisk);
+    if (l != null) {
+      l.revoke();
+    }
+    reported.remove(vdisk);
+    appliedPeers.remove(vdisk);
+    failedAdoptions.remove(vdisk);
+    dtlNodes.remove(vdisk);
+    Engine e = engine;
+    if (e != null && e.contains(vdisk)) {
+      Optional<Volume> online = e.volume(vdisk);
+      if (online.isPresent() && !online.get().id().equals(d.id())) {
+        throw new IOException("this node serves another vDisk named " + vdisk + " (id " + online.get().id()
+            + ", not " + d.id() + ")");
+      }
+      if (online.isPresent()) {
+        e.fence(vdisk);
+      }
+      e.forget(vdisk);
+    }
+    changed();
+    if (!service.mayDelete(vdisk, epoch)) {
+      log.warn("vDisk {}: not deleting its data: this node no longer holds it at epoch {} under a valid lease", vdisk,
+          epoch);
+      return false;
+    }
+    // the engine's backend namespace of a vDisk (Engine.backendVdisks): vdisk-<id>
+    backend.deleteNamespace("vdisk-" + d.id());
+    log.warn("vDisk {} (id {}): its data is DELETED from the backend (this node held it at epoch {})", vdisk, d.id(),
+        epoch);
+    return true;
+  }
+
+  @Override
+  public void closed(String vdisk, long epoch) {
+    try {
+      rescan();
+      DeletionRecords.Deletion d = deletingNow.get(vdisk);
+      if (d != null) {
+        backend.putIfAbsent(NAMESPACE, DeletionRecords.deletedRecord(vdisk, d.generation()),
+            DeletionRecords.encode(new DeletionRecords.Deletion(DeletionRecords.DONE, vdisk, d.generation(), d.id(),
+                self, epoch)));
+        log.info("vDisk {}: deletion done (generation {} of its name; closed at epoch {}); the name is free", vdisk,
+            d.generation(), epoch);
+      }
+      rescan();
+    } catch (IOException | RuntimeException e) {
+      log.warn("vDisk {}: recording its deletion as done failed ({}); the deletion is finished again", vdisk,
+          e.toString());
+    }
+    dropStaleCopies();
+    changed();
   }
 
   // ---------------------------------------------------------------- OwnershipActions (the service's thread)
@@ -535,6 +830,11 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     if (e == null || closed) {
       return;
     }
+    rescan(); // the deletion records first: a vDisk being deleted is never served again
+    if (deletingNow.containsKey(vdisk)) {
+      log.info("vDisk {}: being deleted; not adopted (the ownership machine deletes it)", vdisk);
+      return;
+    }
     if (!awaitPublished(vdisk, epoch)) {
       throw new IOException("no heartbeat naming it at epoch " + epoch + " was stored in time (the lease is gone,"
           + " or a newer epoch replaced it)");
@@ -543,6 +843,12 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     if (info == null) {
       rescan();
       info = vdisks.get(vdisk);
+      if (info == null && deletedNames.contains(vdisk) && !deletingNow.containsKey(vdisk)) {
+        // claimed on an old view of a vDisk deleted since: nothing to serve; its name is closed again
+        log.info("vDisk {}: deleted in the cluster; not adopted, its name is closed again", vdisk);
+        service.reportDeleted(vdisk, epoch, true);
+        return;
+      }
       if (info == null) {
         throw new IOException("vDisk " + vdisk + " has no record in the backend");
       }

@@ -163,8 +163,9 @@ public final class ManagementApi implements ManagementServer.Handler {
         (m, q, b) -> open(m.group(1)));
     routes.add("PATCH", "/vdisks/{name}", Doc.of("resize a vDisk").body("size").refuses(404, 409),
         (m, q, b) -> resize(vdisk(m.group(1)), object(b)));
-    routes.add("DELETE", "/vdisks/{name}", Doc.of("delete a vDisk").status(204).refuses(404, 409),
-        (m, q, b) -> delete(vdisk(m.group(1))));
+    routes.add("DELETE", "/vdisks/{name}", Doc.of("delete a vDisk (in a cluster from any node; 202 when it is still"
+        + " under way after 60 s: it goes on by itself)").status(204).refuses(404, 409),
+        (m, q, b) -> deleteAny(m.group(1)));
     routes.add("GET", "/vdisks/{name}/settings", Doc.of("a vDisk's settings").refuses(404, 409),
         (m, q, b) -> ok(settings(vdisk(m.group(1)).settings())));
     routes.add("PATCH", "/vdisks/{name}/settings", Doc.of("change a vDisk's settings").body("dtlMode", "cachePolicy", "readCacheQuota", "dedupe").refuses(404, 409),
@@ -454,6 +455,37 @@ public final class ManagementApi implements ManagementServer.Handler {
     }
     engine.resize(v.name(), size);
     return ok(show(vdisk(v.name())));
+  }
+
+  /** A single node deletes its own vDisk; in a cluster the deletion is the cluster's, from any node. */
+  private ManagementServer.Reply deleteAny(String name) throws IOException {
+    org.vsa.appliance.cluster.ClusterController c = controller;
+    if (c == null) {
+      return delete(vdisk(name));
+    }
+    Optional<Volume> here = engine.volume(name);
+    if (here.isPresent()) {
+      refuseIfLoggedIn(here.get(), "deleted"); // sessions on this node; the owner's front ends let go of it
+    }
+    org.vsa.appliance.cluster.ClusterController.DeleteOutcome outcome;
+    try {
+      outcome = c.delete(name, java.time.Duration.ofSeconds(60));
+    } catch (java.util.NoSuchElementException e) {
+      throw ApiException.notFound(e.getMessage());
+    }
+    unexport(name);
+    if (outcome == org.vsa.appliance.cluster.ClusterController.DeleteOutcome.UNDER_WAY) {
+      log.warn("management API: vDisk {}: deletion requested, still under way", name);
+      events.emit(EventLog.Severity.WARNING, "vdisk.deleted", name, "vDisk " + name + ": deletion requested in the"
+          + " cluster, still under way (no node serves it any more)");
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("name", name);
+      m.put("state", "deleting");
+      return new ManagementServer.Reply(202, m);
+    }
+    log.info("management API: vDisk {} deleted from the cluster", name);
+    events.emit(EventLog.Severity.INFO, "vdisk.deleted", name, "vDisk " + name + " deleted from the cluster");
+    return new ManagementServer.Reply(204, null);
   }
 
   private ManagementServer.Reply delete(Volume v) throws IOException {

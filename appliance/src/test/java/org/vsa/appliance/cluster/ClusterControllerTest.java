@@ -299,6 +299,207 @@ class ClusterControllerTest {
     }
   }
 
+  /** Three nodes that all count each other alive (so placement spreads what is created). */
+  private List<Appliance> threeNodes(String prefix) throws Exception {
+    int[] ports = {freePort(), freePort(), freePort()};
+    List<Integer> seeds = List.of(ports[0], ports[1], ports[2]);
+    List<Appliance> nodes = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      nodes.add(start("n" + (i + 1), ports[i], seeds, prefix + ports[0], "[]"));
+    }
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    while (nodes.stream().anyMatch(a -> ctl(a).service().live().size() < 3)) {
+      assertTrue(System.nanoTime() < deadline, "every node sees three alive within 30 s");
+      Thread.sleep(50);
+    }
+    return nodes;
+  }
+
+  private static org.vsa.volume.VolumeSpec spec(String name) {
+    return new org.vsa.volume.VolumeSpec(name, "default", 16 << 20, 512, 4 << 20, org.vsa.volume.CachePolicy.ON_READ,
+        org.vsa.dtl.DtlMode.SYNC);
+  }
+
+  private static void create(Appliance a, String name) throws IOException {
+    org.vsa.volume.VolumeSpec s = spec(name);
+    assertTrue(ctl(a).create(s, org.vsa.volume.VolumeSettings.defaults(s)), name + " created");
+  }
+
+  private Path backendDir() {
+    return work.resolve("backend");
+  }
+
+  /**
+   * Waits until no node knows the vDisk any more: not in its engine (no copy, online or offline), not
+   * among the cluster's vDisks or in the status, no epoch held by its ownership machine, no owner seen,
+   * and no heartbeat in the backend lists it.
+   */
+  private void awaitGoneEverywhere(List<Appliance> nodes, String vdisk) throws Exception {
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    while (true) {
+      List<String> left = new ArrayList<>();
+      for (Appliance a : nodes) {
+        String n = ctl(a).self();
+        if (a.engine().contains(vdisk)) {
+          left.add(n + " has a copy");
+        }
+        if (ctl(a).vdisks().containsKey(vdisk) || ctl(a).status().stream().anyMatch(x -> x.name().equals(vdisk))) {
+          left.add(n + " lists it");
+        }
+        if (ctl(a).service().epoch(vdisk) != 0) {
+          left.add(n + " holds it at epoch " + ctl(a).service().epoch(vdisk));
+        }
+        if (ctl(a).service().owners().containsKey(vdisk)) {
+          left.add(n + " sees owner " + ctl(a).service().owners().get(vdisk));
+        }
+      }
+      // the local directory store keeps object o of namespace ns in <dir>/ns/o (read, never written, here)
+      try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(backendDir().resolve(ClusterController.NAMESPACE))) {
+        for (Path h : files.filter(f -> f.getFileName().toString().startsWith(
+            org.vsa.appliance.cluster.ownership.Records.HEARTBEAT_PREFIX)).toList()) {
+          org.vsa.appliance.cluster.ownership.Heartbeat hb;
+          try {
+            hb = org.vsa.appliance.cluster.ownership.Records.decodeHeartbeat(java.nio.file.Files.readAllBytes(h),
+                h.getFileName().toString());
+          } catch (java.nio.file.NoSuchFileException replaced) {
+            continue;
+          }
+          if (hb.find(vdisk) != null) {
+            left.add("the heartbeat of " + hb.node() + " lists it");
+          }
+        }
+      }
+      if (left.isEmpty()) {
+        return;
+      }
+      assertTrue(System.nanoTime() < deadline, vdisk + " gone from every node within 30 s; still: " + left);
+      Thread.sleep(100);
+    }
+  }
+
+  /** Whether the backend (a local directory store: one directory per namespace) holds the vDisk's namespace. */
+  private boolean backendHas(java.util.UUID id) {
+    return java.nio.file.Files.isDirectory(backendDir().resolve("vdisk-" + id));
+  }
+
+  @Test
+  void aVdiskDeletedThroughANonOwnerIsGoneEverywhereAndItsNameMakesANewEmptyVdisk() throws Exception {
+    List<Appliance> nodes = new ArrayList<>();
+    try {
+      nodes.addAll(threeNodes("d"));
+      create(nodes.get(0), "vd");
+      Appliance owner = awaitServed(nodes, "vd", Duration.ofSeconds(30));
+      awaitSyncPublished(owner, "vd");
+      java.util.UUID oldId = ctl(owner).vdisks().get("vd").id();
+      byte[] data = random(31, 1 << 20);
+      writeTo(owner, "vd", 0, data);
+      owner.engine().flushAll();
+      assertTrue(backendHas(oldId), "the vDisk's data is in the backend before");
+      Appliance other = nodes.stream().filter(a -> a != owner).findFirst().orElseThrow();
+      assertTrue(other.engine().volume("vd").isEmpty(), "the deleting node does not serve it");
+
+      assertEquals(ClusterController.DeleteOutcome.DONE, ctl(other).delete("vd", Duration.ofSeconds(60)));
+      assertFalse(backendHas(oldId), "its backend namespace is gone");
+      awaitGoneEverywhere(nodes, "vd");
+      assertThrows(java.util.NoSuchElementException.class, () -> ctl(other).delete("vd", Duration.ofSeconds(5)));
+
+      // the name is free: a new vDisk of that name, empty, served by some node; the name is taken again
+      Appliance creator = nodes.get(2);
+      create(creator, "vd");
+      org.vsa.volume.VolumeSpec again = spec("vd");
+      assertFalse(ctl(nodes.get(1)).create(again, org.vsa.volume.VolumeSettings.defaults(again)), "taken again");
+      Appliance next = awaitServed(nodes, "vd", Duration.ofSeconds(30));
+      java.util.UUID newId = ctl(next).vdisks().get("vd").id();
+      assertNotEquals(oldId, newId);
+      ByteBuffer back = ByteBuffer.allocate(data.length);
+      next.engine().volume("vd").orElseThrow().read(0, back);
+      assertArrayEquals(new byte[data.length], back.array(), "the new vDisk reads zeros, never the old data");
+      byte[] fresh = random(32, 64 << 10);
+      writeTo(next, "vd", 0, fresh);
+      ByteBuffer b2 = ByteBuffer.allocate(fresh.length);
+      next.engine().volume("vd").orElseThrow().read(0, b2);
+      assertArrayEquals(fresh, b2.array());
+    } finally {
+      for (Appliance a : nodes) {
+        a.close();
+      }
+    }
+  }
+
+  @Test
+  void aVdiskDeletedWhileItsOwnerIsPausedIsNeverAcknowledgedByThatOwnerAgain() throws Exception {
+    List<Appliance> nodes = new ArrayList<>();
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread writer = null;
+    try {
+      nodes.addAll(threeNodes("p"));
+      create(nodes.get(0), "vp");
+      Appliance owner = awaitServed(nodes, "vp", Duration.ofSeconds(30));
+      awaitSyncPublished(owner, "vp");
+      java.util.UUID id = ctl(owner).vdisks().get("vp").id();
+      writeTo(owner, "vp", 0, random(41, 256 << 10));
+      Volume stale = owner.engine().volume("vp").orElseThrow();
+      // a client keeps writing to the owner; every acknowledgement's time is kept
+      java.util.concurrent.atomic.AtomicLong lastAck = new java.util.concurrent.atomic.AtomicLong();
+      java.util.concurrent.atomic.AtomicLong acks = new java.util.concurrent.atomic.AtomicLong();
+      writer = new Thread(() -> {
+        for (int i = 0; !stop.get(); i++) {
+          try {
+            stale.write((long) (i % 64) * 4096, ByteBuffer.wrap(random(500 + i, 4096)), Durability.DURABLE);
+            lastAck.set(System.nanoTime());
+            acks.incrementAndGet();
+          } catch (IOException | RuntimeException e) {
+            // refused: fenced, closed, deleted
+          }
+          java.util.concurrent.locks.LockSupport.parkNanos(5_000_000L);
+        }
+      }, "test-writer");
+      writer.start();
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      while (acks.get() < 3) {
+        assertTrue(System.nanoTime() < deadline, "the owner acknowledges writes before the pause");
+        Thread.sleep(10);
+      }
+      long frozenAt = System.nanoTime();
+      ctl(owner).service().freezeForTest(8000);
+      Appliance other = nodes.stream().filter(a -> a != owner).findFirst().orElseThrow();
+      assertEquals(ClusterController.DeleteOutcome.DONE, ctl(other).delete("vp", Duration.ofSeconds(60)));
+      long deletedAt = System.nanoTime();
+      assertFalse(backendHas(id), "its backend namespace is gone");
+      // the owner's lease (2.5 s, margin 0.5 s) ran out by itself: nothing acknowledged after that
+      assertTrue(lastAck.get() - frozenAt < 2_500_000_000L, "last acknowledgement "
+          + (lastAck.get() - frozenAt) / 1_000_000 + " ms after the pause began");
+      assertTrue(lastAck.get() < deletedAt);
+      long acksAtDeletion = acks.get();
+      // the owner wakes up: it never acknowledges a write of the deleted vDisk, and drops it
+      awaitGoneEverywhere(nodes, "vp");
+      long until = System.nanoTime() + 2_000_000_000L;
+      while (System.nanoTime() < until) {
+        boolean acknowledged;
+        try {
+          stale.write(0, ByteBuffer.wrap(random(99, 4096)), Durability.DURABLE);
+          acknowledged = true;
+        } catch (IOException | RuntimeException refused) {
+          acknowledged = false;
+        }
+        assertFalse(acknowledged, "the old owner acknowledged a write of the deleted vDisk");
+        Thread.sleep(50);
+      }
+      stop.set(true);
+      writer.join(10_000);
+      assertEquals(acksAtDeletion, acks.get(), "no write acknowledged by the old owner after the deletion");
+      assertTrue(ctl(owner).service().owners().get("vp") == null);
+    } finally {
+      stop.set(true);
+      if (writer != null) {
+        writer.join(10_000);
+      }
+      for (Appliance a : nodes) {
+        a.close();
+      }
+    }
+  }
+
   /**
    * Writes as an initiator does: a NOT READY (fenced: a heartbeat write that was slow on a busy
    * machine, a DTL state not yet published) is retried for up to 10 s.

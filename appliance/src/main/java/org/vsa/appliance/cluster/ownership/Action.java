@@ -31,6 +31,20 @@ public sealed interface Action {
   /** Replicate the vDisk's DTL to this node (null: no node is available). */
   record SetDtlPeer(String vdisk, String node) implements Action {}
 
+  /**
+   * The vDisk, held here at this epoch, is being deleted: stop serving it, drop this node's copy and
+   * delete its data in the backend, checking before each step that this node still holds it at this
+   * epoch ({@link OwnershipMachine#mayDelete}); report {@link Event.DataDeleted}. The machine then
+   * closes the name (a {@link Claim#closed closed} claim of the next epoch) and says {@link Closed}.
+   */
+  record Delete(String vdisk, long epoch) implements Action {}
+
+  /**
+   * The name of a deleted vDisk is closed at this epoch (the closed claim is stored): nobody holds it
+   * any more; this node no longer lists it. The lead records the deletion as done.
+   */
+  record Closed(String vdisk, long epoch) implements Action {}
+
   /** An automatic takeover of the vDisk was refused; the operator may force it. */
   record Refused(String vdisk, String owner, long epoch, String reason) implements Action {}
 }

@@ -29,8 +29,30 @@ public sealed interface Event {
 
   enum Outcome { WON, LOST, UNKNOWN }
 
-  /** The vDisks of the cluster (from the lead). */
-  record VdisksChanged(long now, Set<String> vdisks) implements Event {}
+  /**
+   * The vDisks of the cluster (from the lead), and those of them being deleted (a deletion was
+   * requested and is not done yet): the node that holds one of those deletes it ({@link
+   * Action.Delete}) instead of serving it.
+   */
+  record VdisksChanged(long now, Set<String> vdisks, Set<String> deleting) implements Event {
+    public VdisksChanged {
+      vdisks = Set.copyOf(vdisks);
+      deleting = Set.copyOf(deleting);
+    }
+
+    public VdisksChanged(long now, Set<String> vdisks) {
+      this(now, vdisks, Set.of());
+    }
+  }
+
+  /**
+   * How the engine's {@link Action.Delete} of the vDisk at {@code epoch} ended: {@code done}, its
+   * data is gone from the backend (or there was none left); otherwise nothing was deleted (the lease
+   * was lost, the backend failed, or the vDisk is not being deleted after all). Also sent, done,
+   * for a vDisk the engine was asked to adopt and found deleted (no record, a deletion done): the
+   * machine then closes its name again if the lead no longer lists it.
+   */
+  record DataDeleted(long now, String vdisk, long epoch, boolean done) implements Event {}
 
   /** The DTL state of a vDisk this node owns, as the engine reports it. */
   record DtlStateReported(long now, String vdisk, DtlState state) implements Event {}

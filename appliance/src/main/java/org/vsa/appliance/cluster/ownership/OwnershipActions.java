@@ -25,6 +25,18 @@ public interface OwnershipActions {
   /** The vDisk is another node's now: close it, never upload or acknowledge for it again. */
   void release(String vdisk);
 
+  /**
+   * The vDisk, held here at {@code epoch}, is being deleted: drop this node's copy and delete its
+   * data in the backend, each destructive step only while {@link OwnershipService#mayDelete} says
+   * yes; then report with {@link OwnershipService#reportDeleted} (done: its data is gone, or there
+   * was none; not done: nothing was deleted, ask again later). Unanswered, the machine asks again
+   * after ten leases.
+   */
+  default void delete(String vdisk, long epoch) {}
+
+  /** The deleted vDisk's name is closed (no node holds it): record the deletion as done. */
+  default void closed(String vdisk, long epoch) {}
+
   /** An automatic takeover was refused (the operator can force it); says why. */
   default void refused(String vdisk, String reason) {}
 }

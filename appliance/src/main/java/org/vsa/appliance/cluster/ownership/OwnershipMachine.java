@@ -48,6 +48,18 @@ import org.vsa.dtl.DtlState;
  * <p><b>DTL placement</b> per owned vDisk: not the owner, a live node of another fault domain when
  * there is one, chosen by rendezvous hashing of node id and vDisk (deterministic, spread), kept
  * while it stays valid, replaced when it dies or the owner reports it {@link DtlState#DEGRADED}.
+ *
+ * <p><b>Deletion.</b> The lead names the vDisks being deleted ({@link Event.VdisksChanged#deleting}).
+ * Such a vDisk is deleted by the node that holds it, under its lease, like any other decision of an
+ * owner: the node stops acknowledging for it at once, and while its lease holds it emits {@link
+ * Action.Delete} (never an {@link Action.Adopt}: a claim won for a vDisk being deleted is held without
+ * serving). When the owner is silent, the usual takeover rules pick a node, which claims the next
+ * epoch (so the old owner is fenced exactly as by a failover; a deletion is never refused for an
+ * out-of-sync DTL, since nothing of the vDisk is to be kept) and deletes it. Once its data is gone
+ * ({@link Event.DataDeleted}), the holder closes the name with a {@link Claim#closed closed} claim of
+ * the next epoch and forgets it ({@link Action.Closed}); a later vDisk of the same name is then claimed
+ * from the next epoch on as a name never claimed. A node that wins a claim for a deletion the lead then
+ * calls off (a newer vDisk of that name exists, not being deleted) adopts it as it would have.
  */
 public final class OwnershipMachine {
   private final String self;
@@ -71,6 +83,8 @@ public final class OwnershipMachine {
   private final Map<String, Held> held = new TreeMap<>();
   private final Map<String, Watch> watches = new TreeMap<>();
   private final Set<String> forced = new TreeSet<>();
+  /** vDisks being deleted (from the lead): never served, deleted by whoever holds them. */
+  private final Set<String> deleting = new TreeSet<>();
   /**
    * vDisks whose claims this process has not read yet: at start it looks for claims an earlier
    * process of this node holds (it restarted) and takes those back at once.
@@ -88,6 +102,9 @@ public final class OwnershipMachine {
 
   private enum Phase { NONE, READING, CLAIMING }
 
+  /** Where a held vDisk's deletion stands. */
+  private enum Deletion { NONE, DELETING, CLOSING, CLOSE_READ_NEEDED, CLOSE_READING }
+
   private static final class Held {
     long epoch;
     String dtlNode;
@@ -96,8 +113,15 @@ public final class OwnershipMachine {
     boolean lapsed;
     Phase reclaim = Phase.NONE;
     long claimEpoch;
-    /** Set until the first Adopt went out (a claim won while the lease had lapsed). */
+    /**
+     * Set until the first Adopt went out (a claim won while the lease had lapsed, or for a vDisk
+     * being deleted: it goes out if the deletion is called off).
+     */
     Action.Adopt pendingAdopt;
+    Deletion deletion = Deletion.NONE;
+    long deletionSince;
+    long deleteRetryAt;
+    long closeEpoch;
   }
 
   private enum WatchPhase { READING, WAITING, CLAIMING, REFUSED }
@@ -142,7 +166,8 @@ public final class OwnershipMachine {
   /** May this node acknowledge a write of the vDisk at time {@code now} of its monotonic clock? */
   public boolean mayAcknowledge(String vdisk, long now) {
     Held h = held.get(vdisk);
-    return h != null && !h.lapsed && leaseValid(now) && h.published != null
+    return h != null && !h.lapsed && leaseValid(now) && h.published != null && h.deletion == Deletion.NONE
+        && !deleting.contains(vdisk)
         && (h.dtl == DtlState.OK_SYNC || h.published != DtlState.OK_SYNC);
   }
 
@@ -150,6 +175,20 @@ public final class OwnershipMachine {
   public boolean serving(String vdisk, long now) {
     Held h = held.get(vdisk);
     return h != null && !h.lapsed && leaseValid(now);
+  }
+
+  /**
+   * May this node delete the vDisk's data at {@code now}: it holds the vDisk at {@code epoch} under
+   * a valid lease and is deleting it ({@link Action.Delete})? Asked before every destructive step.
+   */
+  public boolean mayDelete(String vdisk, long epoch, long now) {
+    Held h = held.get(vdisk);
+    return h != null && h.epoch == epoch && !h.lapsed && leaseValid(now) && h.deletion == Deletion.DELETING;
+  }
+
+  /** Is the vDisk being deleted, as the lead last said? */
+  public boolean deleting(String vdisk) {
+    return deleting.contains(vdisk);
   }
 
   /** The epoch under which this node holds the vDisk, or 0 when it does not. */
@@ -263,9 +302,19 @@ public final class OwnershipMachine {
       vdisks.clear();
       vdisks.addAll(v.vdisks());
       unprobed.retainAll(vdisks);
+      deleting.clear();
+      deleting.addAll(v.deleting());
+      for (String d : deleting) {
+        Watch w = watches.get(d);
+        if (w != null && w.phase == WatchPhase.REFUSED) {
+          w.phase = WatchPhase.WAITING; // a deletion loses nothing: no longer refused
+        }
+      }
       watches.keySet().removeIf(d -> !vdisks.contains(d) && watches.get(d).phase != WatchPhase.CLAIMING);
     } else if (e instanceof Event.DtlStateReported r) {
       dtlReported(r, now);
+    } else if (e instanceof Event.DataDeleted d) {
+      dataDeleted(d, now, out);
     } else if (e instanceof Event.Force f) {
       forced.add(f.vdisk());
       Watch w = watches.get(f.vdisk());
@@ -353,6 +402,10 @@ public final class OwnershipMachine {
   private void claimsRead(Event.ClaimsRead r, long now, List<Action> out) {
     String v = r.vdisk();
     Held h = held.get(v);
+    if (h != null && h.deletion == Deletion.CLOSE_READING) {
+      closeRead(v, h, r, out);
+      return;
+    }
     if (h != null && h.reclaim == Phase.READING) {
       h.reclaim = Phase.NONE;
       if (r.failed()) {
@@ -381,6 +434,17 @@ public final class OwnershipMachine {
     // made while it ran, after a heartbeat of its holder that only reads starting later are sure to see.
     w.windowStart = now;
     w.base = c;
+    if (c != null && c.closed()) {
+      // A deleted vDisk's closed name: nobody holds it; claimed on as a name never claimed, by the
+      // node placement picks (nothing of the deleted vDisk is inherited: no old owner, no DTL).
+      unprobed.remove(v);
+      if (!forced.contains(v) && !self.equals(target(v, null, null, now))) {
+        watches.remove(v);
+        return;
+      }
+      claim(v, w, c.epoch() + 1, null, null, false, out);
+      return;
+    }
     if (c != null && !c.node().equals(self)) {
       unprobed.remove(v); // another node's: the usual rules decide whether this node waits on it
       if (w.probe) {
@@ -424,6 +488,15 @@ public final class OwnershipMachine {
   private void claimResult(Event.ClaimResult r, long now, List<Action> out) {
     String v = r.vdisk();
     Held h = held.get(v);
+    if (h != null && h.deletion == Deletion.CLOSING && h.closeEpoch == r.epoch()) {
+      switch (r.outcome()) {
+        case WON -> closed(v, h, out);
+        case LOST -> release(v, r.epoch(), "epoch " + r.epoch() + " was claimed by another node while this one closed"
+            + " the deleted vDisk's name", out);
+        default -> h.deletion = Deletion.CLOSE_READ_NEEDED; // read whether the closed claim landed
+      }
+      return;
+    }
     if (h != null && h.reclaim == Phase.CLAIMING && h.claimEpoch == r.epoch()) {
       h.reclaim = Phase.NONE;
       if (r.outcome() == Event.Outcome.WON) {
@@ -465,10 +538,78 @@ public final class OwnershipMachine {
         ? new Action.Adopt(v, h.epoch, self, h.dtlNode, false)
         : new Action.Adopt(v, h.epoch, h.pendingAdopt.oldOwner(), h.pendingAdopt.dtlNodeOfOldOwner(),
             h.pendingAdopt.forced());
-    h.pendingAdopt = null;
     h.lapsed = false;
     h.published = null;
+    if (toDelete(v, a)) {
+      h.pendingAdopt = a; // held to be deleted, not served; adopted as above if the deletion is called off
+      return;
+    }
+    h.pendingAdopt = null;
     out.add(a);
+  }
+
+  /**
+   * Is a claim won for this adoption one to delete rather than serve: the vDisk is being deleted, or
+   * the lead no longer knows it at all and the claim inherits nothing (won from a closed name or a
+   * name never claimed, so no copy or DTL of an earlier owner is at stake): a claim made on an old
+   * view of a deleted vDisk, which then closes the name again instead of holding it for ever.
+   */
+  private boolean toDelete(String v, Action.Adopt a) {
+    return deleting.contains(v) || (!vdisks.contains(v) && !withoutDtl(v) && a.oldOwner() == null
+        && a.dtlNodeOfOldOwner() == null);
+  }
+
+  private void dataDeleted(Event.DataDeleted d, long now, List<Action> out) {
+    Held h = held.get(d.vdisk());
+    if (h == null || h.epoch != d.epoch()) {
+      return;
+    }
+    // Unasked, the engine may say so of a vDisk it was told to adopt and found deleted (a claim made
+    // on an old view): the lead no longer lists it, so its name is closed again.
+    boolean orphan = h.deletion == Deletion.NONE && d.done() && !vdisks.contains(d.vdisk())
+        && !deleting.contains(d.vdisk());
+    if (h.deletion != Deletion.DELETING && !orphan) {
+      return;
+    }
+    if (!d.done()) {
+      h.deletion = Deletion.NONE;
+      h.deleteRetryAt = now + 2 * t.heartbeatNanos();
+      return;
+    }
+    // Its data is gone: close the name at the next epoch, whatever the lease (a closed claim takes
+    // nothing from anyone: a node that claimed that epoch meanwhile wins, and the name is its then).
+    h.deletion = Deletion.CLOSING;
+    h.closeEpoch = h.epoch + 1;
+    out.add(new Action.MakeClaim(new Claim(d.vdisk(), h.closeEpoch, self, incarnation, true)));
+  }
+
+  private void closeRead(String v, Held h, Event.ClaimsRead r, List<Action> out) {
+    if (r.failed()) {
+      h.deletion = Deletion.CLOSE_READ_NEEDED;
+      return;
+    }
+    Claim c = r.highest();
+    if (c != null && c.epoch() == h.closeEpoch && c.closed() && c.node().equals(self)
+        && c.incarnation() == incarnation) {
+      closed(v, h, out);
+    } else if (c != null && c.epoch() >= h.closeEpoch) {
+      release(v, c.epoch(), "epoch " + c.epoch() + " was claimed by node " + c.node() + " while this one closed the"
+          + " deleted vDisk's name", out);
+    } else {
+      h.deletion = Deletion.CLOSING;
+      out.add(new Action.MakeClaim(new Claim(v, h.closeEpoch, self, incarnation, true)));
+    }
+  }
+
+  /** The deleted vDisk's name is closed: forgotten here until the lead names it again (a new vDisk). */
+  private void closed(String v, Held h, List<Action> out) {
+    held.remove(v);
+    vdisks.remove(v);
+    deleting.remove(v);
+    watches.remove(v);
+    unprobed.remove(v);
+    probedAt.remove(v);
+    out.add(new Action.Closed(v, h.closeEpoch));
   }
 
   private void release(String v, long epoch, String reason, List<Action> out) {
@@ -518,12 +659,13 @@ public final class OwnershipMachine {
     if (leaseValid(now)) {
       for (Map.Entry<String, Held> en : held.entrySet()) {
         Held h = en.getValue();
-        if (h.lapsed && h.reclaim == Phase.NONE) {
+        if (h.lapsed && h.reclaim == Phase.NONE && h.deletion == Deletion.NONE) {
           h.reclaim = Phase.READING;
           out.add(new Action.ReadClaims(en.getKey()));
         }
       }
     }
+    deletions(now, out);
     for (Map.Entry<String, Held> en : held.entrySet()) {
       placeDtl(en.getKey(), en.getValue(), now, out);
       forced.remove(en.getKey()); // a force is for one takeover: it is used up once the vDisk is held
@@ -531,6 +673,40 @@ public final class OwnershipMachine {
     for (String v : vdisks) {
       if (!held.containsKey(v)) {
         watch(v, now, out);
+      }
+    }
+  }
+
+  /** Drives the deletion of every held vDisk being deleted, and adopts one whose deletion was called off. */
+  private void deletions(long now, List<Action> out) {
+    for (Map.Entry<String, Held> en : List.copyOf(held.entrySet())) {
+      String v = en.getKey();
+      Held h = en.getValue();
+      switch (h.deletion) {
+        case NONE -> {
+          if (h.lapsed || !leaseValid(now) || h.reclaim != Phase.NONE) {
+            break;
+          }
+          if (deleting.contains(v) || (h.pendingAdopt != null && toDelete(v, h.pendingAdopt))) {
+            if (now - h.deleteRetryAt >= 0) {
+              h.deletion = Deletion.DELETING;
+              h.deletionSince = now;
+              out.add(new Action.Delete(v, h.epoch));
+            }
+          } else if (h.pendingAdopt != null) {
+            adopt(v, h, out); // held for a deletion that was called off: serve it after all
+          }
+        }
+        case DELETING -> {
+          if (now - h.deletionSince > 10 * t.leaseNanos()) {
+            h.deletion = Deletion.NONE; // no answer: the engine's deletion is presumed failed, done again
+          }
+        }
+        case CLOSE_READ_NEEDED -> {
+          h.deletion = Deletion.CLOSE_READING;
+          out.add(new Action.ReadClaims(v));
+        }
+        default -> { }
       }
     }
   }
@@ -601,8 +777,9 @@ public final class OwnershipMachine {
     Heartbeat.Owned listed = hp.hb == null ? null : hp.hb.find(v);
     boolean sameProcess = hp.hb != null && hp.hb.incarnation() == w.base.incarnation();
     String risk = null;
-    if (withoutDtl(v)) {
-      // nothing it acknowledged is only on its holder: every change is in the backend first
+    if (withoutDtl(v) || deleting.contains(v)) {
+      // nothing it acknowledged is only on its holder (every change is in the backend first), or
+      // nothing of it is to be kept (it is being deleted)
     } else if (listed != null && listed.dtlState() != DtlState.OK_SYNC) {
       risk = "node " + holder + " last published DTL state " + listed.dtlState() + " for it: writes it acknowledged"
           + " may be only in its write buffer";
@@ -685,7 +862,7 @@ public final class OwnershipMachine {
   }
 
   private void placeDtl(String v, Held h, long now, List<Action> out) {
-    if (withoutDtl(v)) {
+    if (withoutDtl(v) || deleting.contains(v) || h.deletion != Deletion.NONE) {
       return;
     }
     Map<String, Long> shun = shunned.get(v);

@@ -49,6 +49,8 @@ public final class OwnershipService implements AutoCloseable {
   private volatile Map<String, Long> acknowledgeUntil = Map.of();
   /** vDisk -> this node's grant, for the vDisks it serves (acknowledging or about to). */
   private volatile Map<String, Grant> grants = Map.of();
+  /** vDisk -> epoch and lease end, for the vDisks this node is deleting (see {@link #mayDelete}). */
+  private volatile Map<String, Grant> deletable = Map.of();
   /** vDisk -> the node serving it, as this node sees it (see {@link OwnershipMachine#owners}). */
   private volatile Map<String, String> owners = Map.of();
   private volatile Set<String> live = Set.of();
@@ -98,6 +100,12 @@ public final class OwnershipService implements AutoCloseable {
 
   /** The vDisks of the cluster. */
   public void setVdisks(Set<String> vdisks) {
+    setVdisks(vdisks, Set.of());
+  }
+
+  /** The vDisks of the cluster, and those of them being deleted (see {@link Event.VdisksChanged}). */
+  public void setVdisks(Set<String> vdisks, Set<String> deleting) {
+    Set<String> gone = Set.copyOf(deleting);
     Set<String> copy = new java.util.TreeSet<>();
     for (String v : vdisks) {
       try {
@@ -108,12 +116,28 @@ public final class OwnershipService implements AutoCloseable {
             + " served by no node", v, e.getMessage());
       }
     }
-    submit(() -> feed(new Event.VdisksChanged(System.nanoTime(), copy)));
+    Set<String> del = new java.util.TreeSet<>(gone);
+    del.retainAll(copy);
+    submit(() -> feed(new Event.VdisksChanged(System.nanoTime(), copy, del)));
   }
 
   /** The DTL state of a vDisk this node serves, as the engine sees it. */
   public void reportDtlState(String vdisk, DtlState state) {
     submit(() -> feed(new Event.DtlStateReported(System.nanoTime(), vdisk, state)));
+  }
+
+  /** How the engine's deletion of a vDisk this node holds ({@link OwnershipActions#delete}) ended. */
+  public void reportDeleted(String vdisk, long epoch, boolean done) {
+    submit(() -> feed(new Event.DataDeleted(System.nanoTime(), vdisk, epoch, done)));
+  }
+
+  /**
+   * May this node delete the vDisk's data now: it holds it at {@code epoch}, its lease holds, and
+   * the machine asked for the deletion? Lock-free, like {@link #mayAcknowledge}.
+   */
+  public boolean mayDelete(String vdisk, long epoch) {
+    Grant g = deletable.get(vdisk);
+    return g != null && g.epoch() == epoch && System.nanoTime() - g.untilNanos() < 0;
   }
 
   /** The operator's order: take the vDisk over even though its DTL was not in sync. */
@@ -226,6 +250,7 @@ public final class OwnershipService implements AutoCloseable {
     } catch (RuntimeException ex) {
       log.error("ownership machine of node {} failed on {}; stopping every acknowledgement", machine.self(), e, ex);
       acknowledgeUntil = Map.of();
+      deletable = Map.of();
       return;
     }
     long now = System.nanoTime();
@@ -236,6 +261,13 @@ public final class OwnershipService implements AutoCloseable {
       }
     }
     acknowledgeUntil = Map.copyOf(until);
+    Map<String, Grant> d = new HashMap<>();
+    for (String v : machine.held()) {
+      if (machine.mayDelete(v, machine.epoch(v), now)) {
+        d.put(v, new Grant(machine.epoch(v), machine.leaseUntil(), null));
+      }
+    }
+    deletable = Map.copyOf(d);
     Map<String, Grant> g = new HashMap<>();
     for (String v : machine.held()) {
       if (machine.serving(v, now)) {
@@ -311,6 +343,12 @@ public final class OwnershipService implements AutoCloseable {
     } else if (a instanceof Action.SetDtlPeer p) {
       log.info("node {}: the DTL of vDisk {} goes to node {}", machine.self(), p.vdisk(), p.node());
       callback(() -> actions.setDtlPeer(p.vdisk(), p.node()));
+    } else if (a instanceof Action.Delete d) {
+      log.warn("node {} deletes vDisk {} (it holds it at epoch {})", machine.self(), d.vdisk(), d.epoch());
+      callback(() -> actions.delete(d.vdisk(), d.epoch()));
+    } else if (a instanceof Action.Closed c) {
+      log.info("node {}: the name of deleted vDisk {} is closed at epoch {}", machine.self(), c.vdisk(), c.epoch());
+      callback(() -> actions.closed(c.vdisk(), c.epoch()));
     } else if (a instanceof Action.Refused r) {
       log.error("{}", r.reason());
       refusals.put(r.vdisk(), r.reason());
@@ -428,6 +466,7 @@ public final class OwnershipService implements AutoCloseable {
       return;
     }
     acknowledgeUntil = Map.of();
+    deletable = Map.of();
     grants = Map.of();
     owners = Map.of();
     loop.shutdownNow();

@@ -18,12 +18,18 @@ import org.vsa.dtl.DtlState;
  *            incarnation (8), seq (8), count (4), then per owned vDisk: name, epoch (8),
  *            DTL node (1-byte flag, then the name when set), DTL state (1), and CRC32C (4) of all before
  * claim:     magic "VCLM" (4), version 1 (1), vdisk, epoch (8), node, incarnation (8), CRC32C (4)
+ *            version 2 (only for a closed claim, a tombstone: see {@link Claim#closed}): as version 1 with
+ *            flags (1, bit 0 = closed) before the CRC32C. A claim that owns is still written as version 1,
+ *            so that nodes of the previous release read every claim but a tombstone (which they refuse
+ *            as an unknown version: a failed claims read, so they claim nothing)
  * </pre>
  */
 public final class Records {
   static final int HEARTBEAT_MAGIC = 0x56484254; // "VHBT"
   static final int CLAIM_MAGIC = 0x56434c4d; // "VCLM"
   static final int VERSION = 1;
+  /** Claim records with flags (a closed claim). */
+  static final int CLAIM_VERSION_CLOSED = 2;
   public static final String HEARTBEAT_PREFIX = "heartbeat.";
   public static final String CLAIM_PREFIX = "claim.";
   /**
@@ -115,22 +121,37 @@ public final class Records {
 
   public static byte[] encode(Claim c) {
     ByteBuffer b = ByteBuffer.allocate(64 + 3 * (c.vdisk().length() + c.node().length()));
-    b.putInt(CLAIM_MAGIC).put((byte) VERSION);
+    b.putInt(CLAIM_MAGIC).put((byte) (c.closed() ? CLAIM_VERSION_CLOSED : VERSION));
     putString(b, c.vdisk());
     b.putLong(c.epoch());
     putString(b, c.node());
     b.putLong(c.incarnation());
+    if (c.closed()) {
+      b.put((byte) 1);
+    }
     return finish(b);
   }
 
   public static Claim decodeClaim(byte[] bytes, String what) throws IOException {
-    ByteBuffer b = check(bytes, CLAIM_MAGIC, "claim", what);
+    ByteBuffer b = check(bytes, CLAIM_MAGIC, "claim", what, CLAIM_VERSION_CLOSED);
     try {
+      int version = bytes[4] & 0xff;
       String v = getString(b);
       long epoch = b.getLong();
       String node = getString(b);
       long inc = b.getLong();
-      return new Claim(v, epoch, node, inc);
+      boolean closed = false;
+      if (version >= CLAIM_VERSION_CLOSED) {
+        int flags = b.get() & 0xff;
+        if ((flags & ~1) != 0) {
+          throw new IOException("claim " + what + ": unknown flags " + flags);
+        }
+        closed = (flags & 1) != 0;
+      }
+      if (b.hasRemaining()) {
+        throw new IOException("claim " + what + ": " + b.remaining() + " bytes left over");
+      }
+      return new Claim(v, epoch, node, inc, closed);
     } catch (BufferUnderflowException | IllegalArgumentException e) {
       throw new IOException("claim " + what + ": malformed (" + e + ")", e);
     }
@@ -180,6 +201,11 @@ public final class Records {
   }
 
   private static ByteBuffer check(byte[] bytes, int magic, String kind, String what) throws IOException {
+    return check(bytes, magic, kind, what, VERSION);
+  }
+
+  private static ByteBuffer check(byte[] bytes, int magic, String kind, String what, int versionMax)
+      throws IOException {
     if (bytes.length < 9) {
       throw new IOException(kind + " " + what + ": " + bytes.length + " bytes, too short");
     }
@@ -188,7 +214,7 @@ public final class Records {
       throw new IOException(kind + " " + what + ": bad magic");
     }
     int version = b.get() & 0xff;
-    if (version != VERSION) {
+    if (version < VERSION || version > versionMax) {
       throw new IOException(kind + " " + what + ": unknown version " + version);
     }
     CRC32C crc = new CRC32C();

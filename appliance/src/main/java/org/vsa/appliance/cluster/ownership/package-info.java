@@ -20,6 +20,12 @@
  *
  * <p><b>On the backend</b> (namespace of the service): {@code heartbeat.<node>} rewritten every
  * heartbeat, {@code claim.<vdisk>.<epoch, 12 digits>} created once per epoch and never deleted (a
- * deleted claim name could be created again by a node with an old view).
+ * deleted claim name could be created again by a node with an old view). A deleted vDisk's name is
+ * closed by a closed claim (a tombstone) of the epoch after its deleter's; the next vDisk of that name
+ * is claimed from the epoch after that as a name never claimed.
+ *
+ * <p><b>Deletion.</b> {@code setVdisks(vdisks, deleting)} names the vDisks being deleted; the node
+ * holding one gets {@code delete(vdisk, epoch)} instead of serving it, deletes under {@code
+ * mayDelete(vdisk, epoch)}, and reports with {@code reportDeleted}; then {@code closed(vdisk, epoch)}.
  */
 package org.vsa.appliance.cluster.ownership;

@@ -192,4 +192,142 @@ class OwnershipMachineTest {
     assertEquals(12, Records.claimEpoch("vd.a", "claim.vd.a.000000000012"));
     assertEquals(-1, Records.claimEpoch("vd", "claim.vd.a.000000000012"), "another vDisk's claim");
   }
+
+  /** Node a holds V at epoch 1 and acknowledges (heartbeat stored); the clock is at {@code now + S + 2000}. */
+  private static OwnershipMachine owning(long now) {
+    OwnershipMachine m = withLease("a", "fd1", now, Map.of("b", peer("b", "fd2", 1)));
+    m.on(new Event.VdisksChanged(now + 3000, Set.of(V)));
+    m.on(new Event.ClaimsRead(now + 4000, V, now + 3000, null, false));
+    m.on(new Event.ClaimResult(now + 5000, V, 1, Event.Outcome.WON));
+    long seq = of(m.on(new Event.Tick(now + S)), Action.WriteHeartbeat.class).get(0).heartbeat().seq();
+    m.on(new Event.HeartbeatWritten(now + S + 1000, now + S, seq, true));
+    assertTrue(m.mayAcknowledge(V, now + S + 2000));
+    return m;
+  }
+
+  @Test
+  void theOwnerOfAVdiskBeingDeletedStopsAcknowledgingDeletesItClosesTheNameAndForgetsIt() {
+    long now = 100 * S;
+    OwnershipMachine m = owning(now);
+    long t = now + S + 3000;
+    List<Action> out = m.on(new Event.VdisksChanged(t, Set.of(V), Set.of(V)));
+    assertFalse(m.mayAcknowledge(V, t), "no acknowledgement once it is being deleted");
+    assertEquals(List.of(new Action.Delete(V, 1)), of(out, Action.Delete.class));
+    assertTrue(of(out, Action.Adopt.class).isEmpty());
+    assertTrue(m.mayDelete(V, 1, t));
+    assertFalse(m.mayDelete(V, 2, t), "only at the epoch it holds");
+    out = m.on(new Event.DataDeleted(t + 1000, V, 1, true));
+    assertEquals(new Claim(V, 2, "a", 42, true), of(out, Action.MakeClaim.class).get(0).claim());
+    assertFalse(m.mayDelete(V, 1, t + 1000), "done deleting");
+    out = m.on(new Event.ClaimResult(t + 2000, V, 2, Event.Outcome.WON));
+    assertEquals(List.of(new Action.Closed(V, 2)), of(out, Action.Closed.class));
+    assertTrue(m.held().isEmpty());
+    assertEquals(0, m.epoch(V));
+    out = m.on(new Event.Tick(now + 2 * S));
+    assertEquals(List.of(), of(out, Action.WriteHeartbeat.class).get(0).heartbeat().owned(), "no longer published");
+    assertTrue(of(out, Action.ReadClaims.class).isEmpty(), "nothing to watch: the name is gone here");
+  }
+
+  @Test
+  void aFailedDeletionIsRetriedAndALostLeaseDeletesNothing() {
+    long now = 100 * S;
+    OwnershipMachine m = owning(now);
+    long t = now + S + 3000;
+    m.on(new Event.VdisksChanged(t, Set.of(V), Set.of(V)));
+    List<Action> out = m.on(new Event.DataDeleted(t + 1000, V, 1, false));
+    assertTrue(of(out, Action.Delete.class).isEmpty(), "not at once");
+    long seq = of(m.on(new Event.Tick(now + 2 * S)), Action.WriteHeartbeat.class).get(0).heartbeat().seq();
+    m.on(new Event.HeartbeatWritten(now + 2 * S + 1000, now + 2 * S, seq, true));
+    out = m.on(new Event.Tick(now + 3 * S + 4000));
+    assertEquals(List.of(new Action.Delete(V, 1)), of(out, Action.Delete.class), "asked again");
+    // the lease runs out while the engine deletes: it may delete nothing from then on
+    assertFalse(m.mayDelete(V, 1, now + 2 * S + T.leaseNanos()), "not past the lease");
+  }
+
+  @Test
+  void aNodePausedWhileItsVdiskWasDeletedElsewhereReleasesItAndNeverServesItAgain() {
+    long now = 100 * S;
+    OwnershipMachine m = owning(now);
+    // a pause of 30 s: node b took the vDisk (epoch 2), deleted it and closed its name at epoch 3
+    long t = now + 31 * S;
+    List<Action> out = new ArrayList<>(m.on(new Event.Tick(t)));
+    assertEquals(List.of(new Action.StopAcknowledging(V, "the lease of node a lapsed")),
+        of(out, Action.StopAcknowledging.class));
+    out.addAll(m.on(new Event.VdisksChanged(t + 1, Set.of(), Set.of())));
+    long seq = of(out, Action.WriteHeartbeat.class).get(0).heartbeat().seq();
+    out = m.on(new Event.HeartbeatWritten(t + 1000, t, seq, true));
+    out.addAll(m.on(new Event.Tick(t + 2000)));
+    assertEquals(List.of(new Action.ReadClaims(V)), of(out, Action.ReadClaims.class), "a re-claim reads the claims");
+    out = m.on(new Event.ClaimsRead(t + 3000, V, t + 2000, new Claim(V, 3, "b", 7, true), false));
+    assertTrue(of(out, Action.MakeClaim.class).isEmpty(), "never claims past a closed name it does not know");
+    assertEquals(1, of(out, Action.Release.class).size(), out.toString());
+    assertTrue(m.held().isEmpty());
+    // from then on: no claim, no adoption, no acknowledgement, whatever time brings
+    for (int i = 1; i <= 20; i++) {
+      long at = t + i * S;
+      out = m.on(new Event.Tick(at));
+      of(out, Action.WriteHeartbeat.class).forEach(w -> m.on(new Event.HeartbeatWritten(at + 1000, at,
+          w.heartbeat().seq(), true)));
+      out.addAll(m.on(new Event.HeartbeatsRead(at + 2000, at, Map.of("b", peer("b", "fd2", 100 + i)), false)));
+      assertTrue(of(out, Action.MakeClaim.class).isEmpty() && of(out, Action.Adopt.class).isEmpty()
+          && of(out, Action.ReadClaims.class).isEmpty(), out.toString());
+      assertFalse(m.mayAcknowledge(V, at + 3000));
+    }
+  }
+
+  @Test
+  void aClosedNameIsClaimedAfreshAndAVdiskBeingDeletedIsTakenOverWithoutRefusal() {
+    long now = 100 * S;
+    OwnershipMachine m = withLease("a", "fd1", now, Map.of("b", peer("b", "fd2", 1)));
+    // a new vDisk of a deleted name: its highest claim is the closed one; claimed at once, nothing inherited
+    m.on(new Event.VdisksChanged(now + 3000, Set.of(V)));
+    List<Action> out = m.on(new Event.ClaimsRead(now + 4000, V, now + 3000, new Claim(V, 5, "b", 7, true), false));
+    assertEquals(new Claim(V, 6, "a", 42), of(out, Action.MakeClaim.class).get(0).claim());
+    out = m.on(new Event.ClaimResult(now + 5000, V, 6, Event.Outcome.WON));
+    assertEquals(new Action.Adopt(V, 6, null, null, false), of(out, Action.Adopt.class).get(0));
+
+    // b holds W, lists it out of sync, goes silent: a takeover would be refused, a deletion is not
+    String w = vdiskPlacedOn("a", "b");
+    Heartbeat.Owned listed = new Heartbeat.Owned(w, 3, "a", DtlState.DEGRADED);
+    OwnershipMachine n = withLease("a", "fd1", now, Map.of("b", peer("b", "fd2", 9, listed)));
+    List<Action> all = new ArrayList<>(n.on(new Event.VdisksChanged(now + 3000, Set.of(w), Set.of(w))));
+    long t = now;
+    // Bounded: 12 simulated seconds.
+    for (int i = 1; i <= 12 && of(all, Action.MakeClaim.class).isEmpty(); i++) {
+      t = now + i * S;
+      long at = t;
+      of(n.on(new Event.Tick(t)), Action.WriteHeartbeat.class).forEach(x -> n.on(new Event.HeartbeatWritten(at + 1000,
+          at, x.heartbeat().seq(), true)));
+      all.addAll(n.on(new Event.HeartbeatsRead(t + 2000, t, Map.of("b", peer("b", "fd2", 9, listed)), false)));
+      for (Action.ReadClaims r : of(all, Action.ReadClaims.class)) {
+        all.remove(r);
+        all.addAll(n.on(new Event.ClaimsRead(t + 3000, r.vdisk(), t + 2500, new Claim(w, 3, "b", 7), false)));
+      }
+    }
+    assertTrue(of(all, Action.Refused.class).isEmpty(), all.toString());
+    assertEquals(new Claim(w, 4, "a", 42), of(all, Action.MakeClaim.class).get(0).claim());
+    out = n.on(new Event.ClaimResult(t + 4000, w, 4, Event.Outcome.WON));
+    assertTrue(of(out, Action.Adopt.class).isEmpty(), "held to be deleted, never served");
+    assertEquals(List.of(new Action.Delete(w, 4)), of(out, Action.Delete.class));
+    assertFalse(n.mayAcknowledge(w, t + 5000));
+    // the lead calls the deletion off (a vDisk of that name exists, not being deleted): adopted as it would have been
+    out = n.on(new Event.DataDeleted(t + 6000, w, 4, false));
+    out.addAll(n.on(new Event.VdisksChanged(t + 7000, Set.of(w), Set.of())));
+    assertEquals(List.of(new Action.Adopt(w, 4, "b", "a", false)), of(out, Action.Adopt.class));
+  }
+
+  @Test
+  void closedClaimsRoundTripAndOwningClaimsStayVersionOne() throws IOException {
+    Claim closed = new Claim("vd.a", 13, "node-1", 99, true);
+    byte[] bytes = Records.encode(closed);
+    assertEquals(2, bytes[4]);
+    assertEquals(closed, Records.decodeClaim(bytes, "test"));
+    assertEquals(1, Records.encode(new Claim("vd.a", 12, "node-1", 99))[4], "readable by the previous release");
+    for (int i = 0; i < bytes.length; i++) {
+      byte[] bad = bytes.clone();
+      bad[i] ^= 0x10;
+      int at = i;
+      assertThrows(IOException.class, () -> Records.decodeClaim(bad, "flipped byte " + at));
+    }
+  }
 }

@@ -25,6 +25,13 @@ import org.vsa.dtl.DtlState;
  * vDisk strictly grow and each is adopted once; no DTL node is its owner; a refused takeover is not
  * done by another node until the operator forces it. After the faults stop: every vDisk is served
  * by a live node within {@link #LIVENESS_BOUND_NANOS}.
+ *
+ * <p>Deletions: in half the schedules the operator deletes a vDisk or two during the faults (the
+ * lead's view reaches each node by a rescan every 2 s), and a deleted name is sometimes made again
+ * (a new, empty vDisk). Checked: the backend data is deleted only when no node may acknowledge
+ * writes of the vDisk at that instant; after its data is gone no node acknowledges for it until a
+ * new vDisk of the name exists; every deletion is done within the bound, and then no node holds
+ * the name of a vDisk that is gone.
  */
 final class OwnershipSimulation {
   static final long MS = 1_000_000L;
@@ -58,6 +65,10 @@ final class OwnershipSimulation {
   final Map<String, Heartbeat> refusedHolderHeartbeat = new HashMap<>();
   final Set<String> forcedVdisks = new TreeSet<>();
   final Map<String, Long> lastAcknowledging = new HashMap<>();
+  /** Deletions requested and not done; names whose vDisk was deleted (not made again). */
+  final Set<String> requested = new TreeSet<>();
+  final Set<String> gone = new TreeSet<>();
+  final boolean deletes;
 
   // stats
   int crashes;
@@ -66,6 +77,9 @@ final class OwnershipSimulation {
   int takeovers;
   int refusalCount;
   int forcedCount;
+  int deletionsRequested;
+  int deletionsDone;
+  int recreated;
 
   private final PriorityQueue<Ev> queue = new PriorityQueue<>();
   private long now; // real time
@@ -127,6 +141,7 @@ final class OwnershipSimulation {
     lossRate = rnd.nextInt(4) == 0 ? 0 : rnd.nextDouble() * 0.1;
     slowRate = rnd.nextDouble() * 0.05;
     faultsUntil = (20 + rnd.nextInt(40)) * S;
+    deletes = rnd.nextBoolean();
   }
 
   void log(String s) {
@@ -146,6 +161,12 @@ final class OwnershipSimulation {
       start(n);
     }
     scheduleFault(rnd.nextLong(5 * S));
+    if (deletes) {
+      int count = 1 + rnd.nextInt(2);
+      for (int i = 0; i < count; i++) {
+        at(rnd.nextLong(2 * S, faultsUntil), this::requestDeletion);
+      }
+    }
     long end = faultsUntil + LIVENESS_BOUND_NANOS;
     at(faultsUntil + LIVENESS_BOUND_NANOS / 2, this::forceRefused);
     // Bounded: simulated time only moves forward and ends at `end`; each event schedules finitely many.
@@ -166,8 +187,35 @@ final class OwnershipSimulation {
     n.generation++;
     n.m = new OwnershipMachine(n.id, n.faultDomain, rnd.nextLong(), n.id.equals("n0") ? n0Timing : TIMING);
     int gen = n.generation;
-    deliver(n, gen, node -> new Event.VdisksChanged(node.clock(), vdisks));
+    deliver(n, gen, node -> new Event.VdisksChanged(node.clock(), vdisks, requested));
     tick(n, gen);
+    if (deletes) {
+      rescan(n, gen);
+    }
+  }
+
+  /** The lead's view reaches the node every 2 s (the controller's rescan of the backend). */
+  private void rescan(Node n, int gen) {
+    at(now + 2 * S, () -> {
+      if (n.crashed || n.generation != gen) {
+        return;
+      }
+      deliver(n, gen, node -> new Event.VdisksChanged(node.clock(), vdisks, requested));
+      rescan(n, gen);
+    });
+  }
+
+  /** The operator deletes a vDisk (the request record is stored at once; nodes learn it by rescans). */
+  private void requestDeletion() {
+    List<String> live = new ArrayList<>(vdisks);
+    live.removeAll(requested);
+    if (live.isEmpty()) {
+      return;
+    }
+    String v = live.get(rnd.nextInt(live.size()));
+    requested.add(v);
+    deletionsRequested++;
+    log("operator deletes " + v);
   }
 
   private void tick(Node n, int gen) {
@@ -231,7 +279,52 @@ final class OwnershipSimulation {
             c.claim()) == null;
       }, ok -> node -> new Event.ClaimResult(node.clock(), c.claim().vdisk(), c.claim().epoch(),
           !ok ? Event.Outcome.UNKNOWN : won[0] ? Event.Outcome.WON : Event.Outcome.LOST));
+    } else if (a instanceof Action.Delete d) {
+      String v = d.vdisk();
+      if (!n.m.mayDelete(v, d.epoch(), n.clock())) {
+        throw new AssertionError(n.id + " was asked to delete " + v + " at epoch " + d.epoch() + " it may not delete at");
+      }
+      if (!requested.contains(v)) {
+        // not being deleted: done when nothing of that name exists (it was deleted), called off otherwise
+        boolean done = !vdisks.contains(v);
+        at(now + delay(), () -> deliver(n, gen, node -> new Event.DataDeleted(node.clock(), v, d.epoch(), done)));
+        return;
+      }
+      // The engine checked the lease just now; the store deletes after a delay (a pause, a slow request).
+      request(n, gen, () -> {
+        for (Node o : nodes) {
+          if (!o.crashed && o.m != null && o.m.mayAcknowledge(v, o.clock())) {
+            throw new AssertionError("the data of " + v + " is deleted (by " + n.id + ", epoch " + d.epoch()
+                + ") while " + o.id + " may acknowledge writes of it (epoch " + o.m.epoch(v) + ")");
+          }
+        }
+        log(v + " DATA DELETED by " + n.id);
+      }, ok -> node -> new Event.DataDeleted(node.clock(), v, d.epoch(), ok));
+    } else if (a instanceof Action.Closed c) {
+      String v = c.vdisk();
+      if (requested.remove(v)) {
+        vdisks.remove(v);
+        gone.add(v);
+        deletionsDone++;
+        log(v + " DELETED (closed at epoch " + c.epoch() + " by " + n.id + ")");
+        if (now < faultsUntil && rnd.nextBoolean()) {
+          at(now + rnd.nextLong(1 * S, 10 * S), () -> {
+            gone.remove(v);
+            vdisks.add(v);
+            recreated++;
+            log("operator creates " + v + " again");
+          });
+        }
+      }
     } else if (a instanceof Action.Adopt ad) {
+      if (requested.contains(ad.vdisk()) || !vdisks.contains(ad.vdisk())) {
+        // the controller reads the records before adopting: being deleted (or gone), it is not served
+        deliver(n, gen, node -> new Event.VdisksChanged(node.clock(), vdisks, requested));
+        if (!requested.contains(ad.vdisk())) {
+          deliver(n, gen, node -> new Event.DataDeleted(node.clock(), ad.vdisk(), ad.epoch(), true)); // gone
+        }
+        return;
+      }
       Long before = adoptedEpoch.get(ad.vdisk());
       if (before != null && ad.epoch() <= before) {
         throw new AssertionError(n.id + " adopted " + ad.vdisk() + " at epoch " + ad.epoch() + ", not above epoch "
@@ -407,7 +500,16 @@ final class OwnershipSimulation {
   // ---- checks
 
   private void check() {
-    for (String v : vdisks) {
+    for (String v : gone) {
+      for (Node n : nodes) {
+        if (!n.crashed && n.m != null && n.m.mayAcknowledge(v, n.clock())) {
+          throw new AssertionError(n.id + " may acknowledge writes of " + v + ", whose data was deleted");
+        }
+      }
+    }
+    Set<String> names = new TreeSet<>(vdisks);
+    names.addAll(requested);
+    for (String v : names) {
       Node acking = null;
       for (Node n : nodes) {
         if (n.crashed || n.m == null) {
@@ -430,6 +532,17 @@ final class OwnershipSimulation {
   }
 
   private void checkLiveness() {
+    if (!requested.isEmpty()) {
+      throw new AssertionError("deletions of " + requested + " not done " + LIVENESS_BOUND_NANOS / S
+          + " s after the faults stopped");
+    }
+    for (String v : gone) {
+      for (Node n : nodes) {
+        if (!n.crashed && n.m.held().contains(v)) {
+          throw new AssertionError(n.id + " still holds " + v + ", deleted");
+        }
+      }
+    }
     for (String v : vdisks) {
       boolean served = false;
       for (Node n : nodes) {

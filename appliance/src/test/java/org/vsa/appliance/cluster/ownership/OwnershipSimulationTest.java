@@ -36,6 +36,9 @@ class OwnershipSimulationTest {
     long takeovers = 0;
     long refusals = 0;
     long forced = 0;
+    long deletions = 0;
+    long deleted = 0;
+    long recreated = 0;
     for (int i = 0; i < schedules; i++) {
       long seed = base + i;
       OwnershipSimulation s = new OwnershipSimulation(seed);
@@ -50,17 +53,22 @@ class OwnershipSimulationTest {
       takeovers += s.takeovers;
       refusals += s.refusalCount;
       forced += s.forcedCount;
+      deletions += s.deletionsRequested;
+      deleted += s.deletionsDone;
+      recreated += s.recreated;
       if (schedules <= 10_000 && System.nanoTime() > deadline) {
         break; // a slow machine: fewer schedules, still a run
       }
     }
     System.out.printf("ownership simulation: %d schedules from seed %d in %d ms: %d crashes, %d pauses past the lease,"
-        + " %d takeovers, %d takeovers refused, %d forced%n", ran, base, (System.nanoTime() - started) / 1_000_000,
-        crashes, pausesPastLease, takeovers, refusals, forced);
+        + " %d takeovers, %d takeovers refused, %d forced, %d deletions requested, %d done, %d names made again%n", ran,
+        base, (System.nanoTime() - started) / 1_000_000, crashes, pausesPastLease, takeovers, refusals, forced,
+        deletions, deleted, recreated);
     assertTrue(ran >= Math.min(schedules, 200), "too few schedules ran: " + ran);
     if (ran >= 1000) {
       assertTrue(takeovers > 0 && pausesPastLease > 0 && refusals > 0 && forced > 0,
           "the schedules took vDisks over, paused past the lease, refused and forced takeovers");
+      assertTrue(deleted > 0 && recreated > 0, "the schedules deleted vDisks and made deleted names again");
     }
   }
 
