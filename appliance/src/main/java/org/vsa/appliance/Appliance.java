@@ -218,8 +218,17 @@ public final class Appliance implements AutoCloseable {
       NfsUse nfsUse = new NfsUse();
       org.vsa.nfs.VolumeCatalog catalog = new EngineVolumeCatalog(engine, config, nfsUse, metrics::meter);
       if (controller != null) {
+        final org.vsa.appliance.cluster.ClusterController ctl = controller;
         catalog = new org.vsa.appliance.cluster.ClusterVolumeCatalog(catalog, controller,
-            clusterCreator(config, controller), peers);
+            clusterCreator(config, controller), name -> {
+              try {
+                ctl.delete(name, Duration.ofSeconds(10)); // NFS REMOVE of a vDisk's file; it goes on if not done yet
+              } catch (java.util.NoSuchElementException e) {
+                log.info("vDisk {}: nothing to delete in the cluster ({})", name, e.getMessage());
+              } catch (IllegalStateException e) {
+                throw new IOException(e.getMessage(), e);
+              }
+            }, peers);
       }
       org.vsa.appliance.cluster.ClusterNamespaces namespaces = null;
       if (controller != null && config.nfs().enabled()) {

@@ -70,6 +70,15 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
   private final VolumeCatalog local;
   private final ClusterDirectory directory;
   private final Creator creator;
+  /** Deletes a vDisk in the whole cluster; null: only a vDisk served here is deleted, by the engine. */
+  private final Deleter deleter;
+
+  /** How a vDisk is deleted in the cluster (from any node), e.g. {@code ClusterController.delete}. */
+  @FunctionalInterface
+  public interface Deleter {
+    /** Returns once the deletion is done or under way for good; throws if it is refused. */
+    void delete(String name) throws IOException;
+  }
   private final PeerClients clients;
   /** The vDisks opened at a peer, by name: read by the accessors of forwarded volumes (no round trip). */
   private final Map<String, RemoteVolume> opened = new ConcurrentHashMap<>();
@@ -85,6 +94,12 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
    *     NFS server that uses this catalog
    */
   public ClusterVolumeCatalog(VolumeCatalog local, ClusterDirectory directory, Creator creator, PeerClients clients) {
+    this(local, directory, creator, null, clients);
+  }
+
+  public ClusterVolumeCatalog(VolumeCatalog local, ClusterDirectory directory, Creator creator, Deleter deleter,
+      PeerClients clients) {
+    this.deleter = deleter;
     this.local = local;
     this.directory = directory;
     this.creator = creator;
@@ -222,6 +237,11 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
 
   @Override
   public void delete(String name) throws IOException {
+    if (deleter != null) {
+      deleter.delete(name); // the cluster's deletion: the node holding it deletes it under its lease
+      servedBy.remove(name);
+      return;
+    }
     Route r = route(name);
     if (r instanceof There t) {
       throw new IOException("vDisk " + name + " is served by node " + t.node() + ": delete it there");
