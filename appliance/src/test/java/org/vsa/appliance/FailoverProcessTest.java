@@ -50,7 +50,11 @@ import org.vsa.iscsi.RawInitiator;
  *       to new logins on its portal (redirected, or their writes fail NOT READY); the new owner
  *       holds exactly what was acknowledged;</li>
  *   <li>an iSCSI login on a non-owner's portal is redirected to the owner;</li>
- *   <li>NFS on a non-owner reads and writes demo's file (forwarded to the owner) and a new file.</li>
+ *   <li>NFS on a non-owner reads and writes demo's file (forwarded to the owner) and a new file;
+ *       every node shows the same namespace (a small file made through each, read through all);</li>
+ *   <li>kill -9 of the node serving the vPool's NFS namespace while files are made and committed
+ *       through another node: another node serves the namespace, and every acknowledged file reads
+ *       back through every node left.</li>
  * </ul>
  *
  * Needs gcc, libiscsi-dev, libiscsi-bin, libnfs-dev and libnfs-utils (./test.sh installs them).
