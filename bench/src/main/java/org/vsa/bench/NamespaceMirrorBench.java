@@ -1,6 +1,5 @@
 package org.vsa.bench;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,7 +7,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -18,7 +16,6 @@ import org.vsa.nfs.LocalNamespace;
 import org.vsa.nfs.NamespaceMirror;
 import org.vsa.nfs.SetAttr;
 import org.vsa.nfs.VolumeCatalog;
-import org.vsa.volume.BlockVolume;
 import org.vsa.volume.Durability;
 
 /**
@@ -31,30 +28,7 @@ import org.vsa.volume.Durability;
  * rounds of 2000 operations per case, in the temp directory, deleted at the end).
  */
 public final class NamespaceMirrorBench {
-  private static final VolumeCatalog NO_VDISKS = new VolumeCatalog() {
-    @Override
-    public Optional<BlockVolume> get(String name) {
-      return Optional.empty();
-    }
-
-    @Override
-    public List<Entry> list() {
-      return List.of();
-    }
-
-    @Override
-    public BlockVolume create(String name, String vpool, long sizeBytes) throws IOException {
-      throw new IOException("no vDisks in this bench");
-    }
-
-    @Override
-    public BlockVolume resize(String name, long sizeBytes) throws IOException {
-      throw new IOException("no vDisks in this bench");
-    }
-
-    @Override
-    public void delete(String name) {}
-  };
+  private static final VolumeCatalog NO_VDISKS = VolumeCatalog.NONE;
 
   public static void main(String[] args) throws Exception {
     int rounds = 3;

@@ -28,6 +28,32 @@ public interface VolumeCatalog {
 
   Optional<BlockVolume> get(String name);
 
+  /** No vDisks: a namespace of small files and directories only (tests, benchmarks); creating one fails. */
+  VolumeCatalog NONE = new VolumeCatalog() {
+    @Override
+    public Optional<BlockVolume> get(String name) {
+      return Optional.empty();
+    }
+
+    @Override
+    public List<Entry> list() {
+      return List.of();
+    }
+
+    @Override
+    public BlockVolume create(String name, String vpool, long sizeBytes) throws IOException {
+      throw new IOException("no vDisks here");
+    }
+
+    @Override
+    public BlockVolume resize(String name, long sizeBytes) throws IOException {
+      throw new IOException("no vDisks here");
+    }
+
+    @Override
+    public void delete(String name) {}
+  };
+
   /** Every vDisk of every vPool. */
   List<Entry> list();
 

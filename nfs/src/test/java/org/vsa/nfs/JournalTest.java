@@ -8,10 +8,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.vsa.volume.BlockVolume;
 
 /** The namespace journal: recovery at every torn or corrupt tail, compaction, a bad header. */
 class JournalTest {
@@ -19,30 +17,7 @@ class JournalTest {
   Path dir;
 
   /** No vDisks: these tests cover small files and directories only. */
-  static final VolumeCatalog NONE = new VolumeCatalog() {
-    @Override
-    public Optional<BlockVolume> get(String name) {
-      return Optional.empty();
-    }
-
-    @Override
-    public List<Entry> list() {
-      return List.of();
-    }
-
-    @Override
-    public BlockVolume create(String name, String vpool, long sizeBytes) throws IOException {
-      throw new IOException("no vDisks here");
-    }
-
-    @Override
-    public BlockVolume resize(String name, long sizeBytes) throws IOException {
-      throw new IOException("no vDisks here");
-    }
-
-    @Override
-    public void delete(String name) {}
-  };
+  static final VolumeCatalog NONE = VolumeCatalog.NONE;
 
   LocalNamespace open() throws IOException {
     return LocalNamespace.open("default", dir, NONE, List.of());

@@ -40,33 +40,8 @@ class ClusterNamespaceTest {
 
   private static final long ID = 0x1234_5678_9abcL;
 
-  /** No vDisks: every file of these tests is a small one. */
-  private static final VolumeCatalog NO_VDISKS = new VolumeCatalog() {
-    @Override
-    public Optional<BlockVolume> get(String name) {
-      return Optional.empty();
-    }
-
-    @Override
-    public List<Entry> list() {
-      return List.of();
-    }
-
-    @Override
-    public BlockVolume create(String name, String vpool, long sizeBytes) throws IOException {
-      throw new IOException("no vDisks here");
-    }
-
-    @Override
-    public BlockVolume resize(String name, long sizeBytes) throws IOException {
-      throw new IOException("no vDisks here");
-    }
-
-    @Override
-    public void delete(String name) throws IOException {
-      throw new IOException("no vDisks here");
-    }
-  };
+  /** No vDisks: every file of the first test is a small one. */
+  private static final VolumeCatalog NO_VDISKS = VolumeCatalog.NONE;
 
   /** One node's namespace server, serving whatever {@code served} holds. */
   private record Node(String name, NamespaceServer server, Map<String, Namespace> served) implements AutoCloseable {
