@@ -747,14 +747,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       }
       return true; // nothing of it is left: its name is closed next
     }
-    leaving(vdisk);
-    ServiceLease l = leases.remove(vdisk);
-    if (l != null) {
-      l.revoke();
-    }
-    reported.remove(vdisk);
-    appliedPeers.remove(vdisk);
-    failedAdoptions.remove(vdisk);
+    stopServing(vdisk);
     dtlNodes.remove(vdisk);
     Engine e = engine;
     if (e != null && e.contains(vdisk)) {
@@ -1024,14 +1017,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       releaseNamespace(vpoolOf(vdisk));
       return;
     }
-    leaving(vdisk);
-    ServiceLease l = leases.remove(vdisk);
-    if (l != null) {
-      l.revoke();
-    }
-    reported.remove(vdisk);
-    appliedPeers.remove(vdisk);
-    failedAdoptions.remove(vdisk);
+    stopServing(vdisk);
     Engine e = engine;
     if (e == null || !e.contains(vdisk)) {
       changed();
@@ -1061,6 +1047,18 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       host.close(vpool);
     }
     changed();
+  }
+
+  /** The front ends let go of the vDisk, and this node forgets serving it (its lease revoked). */
+  private void stopServing(String vdisk) {
+    leaving(vdisk);
+    ServiceLease l = leases.remove(vdisk);
+    if (l != null) {
+      l.revoke();
+    }
+    reported.remove(vdisk);
+    appliedPeers.remove(vdisk);
+    failedAdoptions.remove(vdisk);
   }
 
   private void leaving(String vdisk) {

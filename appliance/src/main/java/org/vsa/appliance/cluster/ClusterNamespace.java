@@ -501,19 +501,17 @@ final class ClusterNamespace implements Namespace {
 
   @Override
   public Written write(long fileId, long offset, ByteBuffer data, Durability durability) throws NfsException {
-    Written direct = writeDirect(target(), fileId, offset, data, durability);
-    if (direct != null) {
-      return direct;
-    }
-    int at = data.position();
-    return sized(fileId, call(ns -> {
-      data.position(at);
-      return ns.write(fileId, offset, data, durability);
-    }));
+    return write(fileId, offset, data, durability, false);
   }
 
   @Override
   public Written writeDeferred(long fileId, long offset, ByteBuffer data, Durability durability)
+      throws NfsException {
+    return write(fileId, offset, data, durability, true);
+  }
+
+  /** Straight to a vDisk file's vDisk where it may, otherwise at the owner ({@code deferred}: its writeDeferred). */
+  private Written write(long fileId, long offset, ByteBuffer data, Durability durability, boolean deferred)
       throws NfsException {
     Written direct = writeDirect(target(), fileId, offset, data, durability);
     if (direct != null) {
@@ -522,7 +520,7 @@ final class ClusterNamespace implements Namespace {
     int at = data.position();
     return sized(fileId, call(ns -> {
       data.position(at);
-      return ns.writeDeferred(fileId, offset, data, durability);
+      return deferred ? ns.writeDeferred(fileId, offset, data, durability) : ns.write(fileId, offset, data, durability);
     }));
   }
 
