@@ -289,7 +289,11 @@ public final class DtlServer implements AutoCloseable {
    * loop forces in line instead: it delays nobody, and two thread hand-offs per batch cost an
    * iodepth-1 writer more than the force itself on a busy machine.
    */
+  /** Ids of connections, unique for the life of this server (ServerLog takes appends only on the latest Hello's). */
+  private final AtomicLong connectionIds = new AtomicLong();
+
   private final class Connection extends SimpleChannelInboundHandler<Msg> {
+    private final long id = connectionIds.incrementAndGet();
     private VdiskLog bound;
     private final List<Msg> immediate = new ArrayList<>();
     private final List<Msg> afterSync = new ArrayList<>();
@@ -332,7 +336,7 @@ public final class DtlServer implements AutoCloseable {
         long before = v.state.fileBytes();
         try {
           try {
-            for (ServerLog.Action a : v.state.step(m, capacityBytes - usedBytes.get())) {
+            for (ServerLog.Action a : v.state.step(id, m, capacityBytes - usedBytes.get())) {
               execute(ctx, v, a);
             }
             flushWrites(v);

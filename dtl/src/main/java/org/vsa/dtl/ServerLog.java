@@ -16,6 +16,13 @@ import java.util.UUID;
  * (baseSeq, lastSeq] written under {@code streamEpoch}. Appends must follow lastSeq (overlaps are
  * duplicates and skipped); an append from another epoch must first reset the stream. A TRIM drops
  * the entries of SCOs the backend holds; when dead bytes outweigh live ones the file is rewritten.
+ *
+ * <p>Appends and trims are taken only on the connection of the latest Hello. Two runs of an
+ * owner can share an epoch (a cluster node restarted under its ownership lease) and even a reset
+ * generation (the new run picks one above what the DTL reported, before a dead run's last reset
+ * arrived); the epoch and generation alone cannot tell the dead run's late requests from the new
+ * run's, the connection can. Any other connection's Append or Trim at the current epoch is refused
+ * and closed (the owner, should it be the live one, reconnects and says Hello again).
  */
 public final class ServerLog {
   /** What the shell does, in list order. */
@@ -51,6 +58,8 @@ public final class ServerLog {
   private long baseSeq;
   private long lastSeq;
   private long trimmedSco = -1;
+  /** The shell's id of the connection whose Hello came last ({@link #NO_CONN}: none since this state was built). */
+  private long helloConn = NO_CONN;
   private long fileBytes;
   private long liveBytes;
   // entries (baseSeq, lastSeq]: index i holds seq baseSeq + 1 + i - head
@@ -198,19 +207,36 @@ public final class ServerLog {
     }
   }
 
-  /** One request from the vDisk's owner; {@code freeBytes}: the DTL's disk budget left. */
+  /** No connection has said Hello to this state (a new or recovered log: every earlier connection is gone). */
+  public static final long NO_CONN = Long.MIN_VALUE;
+
+  /** {@link #step(long, Msg, long)} for a shell with one connection at a time (conn 0). */
   public List<Action> step(Msg m, long freeBytes) {
+    return step(0, m, freeBytes);
+  }
+
+  /**
+   * One request from the vDisk's owner; {@code conn}: the shell's id of the connection it came on
+   * (unique for the life of this state); {@code freeBytes}: the DTL's disk budget left.
+   */
+  public List<Action> step(long conn, Msg m, long freeBytes) {
     List<Action> out = new ArrayList<>(4);
     if (m instanceof Msg.Hello h) {
       if (fence(h.epoch(), out)) {
+        helloConn = conn;
         out.add(new Reply(new Msg.HelloOk(streamEpoch, resetGen, baseSeq, lastSeq), true));
       }
     } else if (m instanceof Msg.Append a) {
+      if (a.epoch() >= highestEpoch && !fromLatestHello(conn, out)) {
+        return out;
+      }
       append(a, freeBytes, out);
     } else if (m instanceof Msg.Trim t) {
       if (t.epoch() < highestEpoch) {
         // an old owner's: tell it at once that a newer one exists (it stops acknowledging writes)
         out.add(new Reply(reject(Msg.Code.STALE, "epoch " + t.epoch() + " is older than " + highestEpoch), false));
+      } else if (!fromLatestHello(conn, out)) {
+        return out;
       } else if (t.epoch() == highestEpoch && t.epoch() == streamEpoch) {
         if (t.sco() > trimmedSco) {
           write(LogCodec.trim(t.sco()), out);
@@ -236,6 +262,20 @@ public final class ServerLog {
       out.add(new Close("unexpected " + m.getClass().getSimpleName()));
     }
     return out;
+  }
+
+  /**
+   * Whether {@code conn} said the latest Hello; if not, refuses the request and closes the
+   * connection: another run of this epoch (or this one, reconnected) has said Hello since.
+   */
+  private boolean fromLatestHello(long conn, List<Action> out) {
+    if (conn == helloConn) {
+      return true;
+    }
+    out.add(new Reply(reject(Msg.Code.BAD, helloConn == NO_CONN ? "say Hello first"
+        : "another connection has said Hello for this vDisk since this one did"), false));
+    out.add(new Close("superseded by a later Hello"));
+    return false;
   }
 
   /** Refuses a lower epoch; records a higher one. Returns whether the request may go on. */

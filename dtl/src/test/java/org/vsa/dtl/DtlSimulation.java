@@ -401,7 +401,7 @@ final class DtlSimulation {
     if (tracing) {
       note("server gets " + p.msg + " from owner " + p.owner + " conn " + p.conn);
     }
-    List<ServerLog.Action> actions = log.step(p.msg, serverBudgetBytes - log.liveBytes());
+    List<ServerLog.Action> actions = log.step(key(p.owner, p.conn), p.msg, serverBudgetBytes - log.liveBytes());
     boolean dirty = false;
     for (ServerLog.Action a : actions) {
       if (faults && rnd.nextDouble() < pServerCrash / 4) {
@@ -443,6 +443,8 @@ final class DtlSimulation {
     serverConns.clear();
     serverRestartAt = now + (long) (rnd.nextDouble() * 200 * MS);
   }
+
+  private int restoreConns;
 
   private void restartServer() {
     ByteBuffer file = disk.contents();
@@ -617,8 +619,9 @@ final class DtlSimulation {
     owner = startOwner(new ArrayList<>(restored), epoch, o.protectedMax, 0); // locally acknowledged writes may go with the node
   }
 
+  /** A restore's Hello and Fetch, on a connection of its own (owner ids start at 1: owner 0 is the restores'). */
   private void serverStep(Msg m) {
-    for (ServerLog.Action a : log.step(m, Long.MAX_VALUE)) {
+    for (ServerLog.Action a : log.step(key(0, ++restoreConns), m, Long.MAX_VALUE)) {
       if (a instanceof ServerLog.Write w) {
         disk.append(w.bytes());
       } else if (a instanceof ServerLog.Sync) {
