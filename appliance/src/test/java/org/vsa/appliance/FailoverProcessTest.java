@@ -124,7 +124,10 @@ class FailoverProcessTest {
       Path empty = Files.createFile(work.resolve("empty"));
       Thread load = new Thread(() -> {
         try {
-          for (int i = 0; !stop.get() && i < 500; i++) {
+          // until told to stop (bounded: 5 minutes); a refused attempt (MNT refused or JUKEBOX during the
+          // takeover) is retried at a client's pace, 100 ms later, rather than burning through the names
+          long until = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+          for (int i = 0; !stop.get() && System.nanoTime() < until; i++) {
             byte[] data = new byte[4096 + 977 * (i % 50)];
             new Random(1000 + i).nextBytes(data);
             Path in = work.resolve("file-" + i);
@@ -136,6 +139,7 @@ class FailoverProcessTest {
               acked.put(name, data);
             } else {
               failed.incrementAndGet();
+              Thread.sleep(100);
             }
           }
         } catch (Throwable t) {
@@ -168,6 +172,14 @@ class FailoverProcessTest {
       }
       assertEquals(null, broke.get(), "the load ran");
       for (Node reader : cluster.up()) {
+        // a node learns the new owner from the cluster's records within a tick or two: until then it
+        // refuses the mount (a takeover is under way, as far as it knows); bounded at 30 s
+        long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        Tool listed = Tool.run(60, "nfs-ls", reader.nfsUrl(""));
+        while (listed.exit() != 0 && System.nanoTime() < until) {
+          Thread.sleep(200);
+          listed = Tool.run(60, "nfs-ls", reader.nfsUrl(""));
+        }
         String ls = Tool.ok(60, "nfs-ls", reader.nfsUrl("")).out();
         for (Map.Entry<String, byte[]> e : acked.entrySet()) {
           assertTrue(ls.contains(e.getKey()), e.getKey() + " listed through " + reader.name + ":\n" + ls);
