@@ -26,8 +26,6 @@ import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.vsa.backends.NoSuchObjectException;
-import org.vsa.backends.ObjectStore;
 import org.vsa.nfs.remote.NamespaceUnavailableException;
 import org.vsa.volume.Verify;
 
@@ -150,7 +148,7 @@ public final class NamespaceMirror implements AutoCloseable {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
   private static final Pattern OBJECT = Pattern.compile("([bsd])\\.([0-9a-f]{16})\\.([0-9a-f]{16})(?:\\.([0-9a-f]{16}))?");
 
-  private final ObjectStore store;
+  private final MirrorStore store;
   private final String vpool;
   private final String bucket;
   private final long epoch;
@@ -300,7 +298,7 @@ public final class NamespaceMirror implements AutoCloseable {
    * A mirror of {@code vpool}'s namespace for the owner at {@code epoch}; {@code holdsLease} is asked
    * after every upload, before anything is acknowledged.
    */
-  public NamespaceMirror(ObjectStore store, String vpool, long epoch, BooleanSupplier holdsLease) {
+  public NamespaceMirror(MirrorStore store, String vpool, long epoch, BooleanSupplier holdsLease) {
     Verify.that(epoch >= 0, "epoch %d", epoch);
     this.store = store;
     this.vpool = vpool;
@@ -361,7 +359,7 @@ public final class NamespaceMirror implements AutoCloseable {
   }
 
   /** Whether the backend holds a mirror of {@code vpool}'s namespace (a base). */
-  public static boolean exists(ObjectStore store, String vpool) throws IOException {
+  public static boolean exists(MirrorStore store, String vpool) throws IOException {
     String b = bucket(vpool);
     return store.namespaceExists(b) && !store.list(b, "b.").isEmpty();
   }
@@ -374,7 +372,7 @@ public final class NamespaceMirror implements AutoCloseable {
    * {@code vpool}: its journal and small files' data. Throws if there is no mirror or an object is
    * corrupt (the message names it).
    */
-  public static void restore(ObjectStore store, String vpool, Path dir) throws IOException {
+  public static void restore(MirrorStore store, String vpool, Path dir) throws IOException {
     for (int attempt = 1; ; attempt++) {
       try {
         restoreOnce(store, vpool, dir);
@@ -400,7 +398,7 @@ public final class NamespaceMirror implements AutoCloseable {
     }
   }
 
-  private static void restoreOnce(ObjectStore store, String vpool, Path dir) throws IOException {
+  private static void restoreOnce(MirrorStore store, String vpool, Path dir) throws IOException {
     String b = bucket(vpool);
     if (!store.namespaceExists(b)) {
       throw new IOException("namespace " + vpool + ": no mirror in the backend (" + b + " does not exist)");
@@ -467,10 +465,10 @@ public final class NamespaceMirror implements AutoCloseable {
         baseObject, expect, journal.size(), pointers.size());
   }
 
-  private static byte[] get(ObjectStore store, String b, String name) throws IOException {
+  private static byte[] get(MirrorStore store, String b, String name) throws IOException {
     try {
       return store.get(b, name);
-    } catch (NoSuchObjectException e) {
+    } catch (MirrorStore.Missing e) {
       throw new VanishedException(b + "/" + name + " vanished while restoring: " + e.getMessage(), e);
     }
   }
@@ -545,7 +543,7 @@ public final class NamespaceMirror implements AutoCloseable {
     return p;
   }
 
-  private static void applyPointer(ObjectStore store, String b, Path files, Pointer p) throws IOException {
+  private static void applyPointer(MirrorStore store, String b, Path files, Pointer p) throws IOException {
     try (FileChannel c = FileChannel.open(files.resolve(Long.toString(p.id())), StandardOpenOption.CREATE,
         StandardOpenOption.WRITE)) {
       if (c.size() > p.size()) {
@@ -559,7 +557,7 @@ public final class NamespaceMirror implements AutoCloseable {
       ByteBuffer rec = ByteBuffer.allocate(Math.toIntExact(RECORD_HEADER_BYTES + 16 + p.length()));
       try {
         store.read(b, p.object(), p.objectOffset(), rec);
-      } catch (NoSuchObjectException e) {
+      } catch (MirrorStore.Missing e) {
         throw new VanishedException(b + "/" + p.object() + ", which holds data of file " + p.id()
             + ", vanished while restoring: " + e.getMessage(), e);
       } catch (IOException e) {
