@@ -1274,7 +1274,7 @@ public final class LocalNamespace implements Namespace {
     int bs = v.blockSize();
     boolean aligned = offset % bs == 0 && len % bs == 0;
     boolean grows = end > v.sizeBytes();
-    if (end > sizeOf(n)) {
+    if (mirror != null && end > sizeOf(n)) {
       admitChange(); // the new size is a change (journaled, mirrored): refused before anything is written
     }
     var l = aligned && !grows ? n.io.readLock() : n.io.writeLock();

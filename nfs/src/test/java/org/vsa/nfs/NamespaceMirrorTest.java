@@ -684,6 +684,55 @@ class NamespaceMirrorTest {
   }
 
   /**
+   * A vDisk file while a put fails: a write inside the file goes on (its bytes are the vDisk's, not
+   * the mirror's), a write that grows it is refused before anything is written (its new size would
+   * be a change) and the file keeps its size; once the backend heals, it grows, and a restore
+   * holds the new size.
+   */
+  @Test
+  void aVdiskFilesWritesGoOnWhileAPutFailsButDoNotGrowIt() throws Exception {
+    try (Engine engine = TestEngines.start(dir.resolve("engine"));
+        FlakyStore store = new FlakyStore(new LocalDirectoryObjectStore(dir.resolve("backend")))) {
+      EngineCatalog catalog = new EngineCatalog(engine);
+      NamespaceMirror mirror = new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true);
+      LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), catalog, PATTERNS, 0, mirror);
+      long root = ns.rootId();
+      long disk = ns.create(root, "disk.raw", 0, 0, SetAttr.NONE, true);
+      write(ns, disk, 0, bytes(1, 8192), Durability.DURABLE);
+      assertTrue(ns.getattr(disk).vdisk());
+
+      store.failAll = true;
+      assertEquals(Status.JUKEBOX, assertThrows(NfsException.class, () -> ns.mkdir(root, "taken", 0, 0,
+          SetAttr.NONE)).status());
+      assertTrue(mirror.degraded());
+      write(ns, disk, 4096, bytes(2, 4096), Durability.DURABLE); // inside: no change to the namespace
+      NfsException grow = assertThrows(NfsException.class, () -> write(ns, disk, 8192, bytes(3, 4096),
+          Durability.DURABLE));
+      assertEquals(Status.JUKEBOX, grow.status(), grow.toString());
+      NfsException buffered = assertThrows(NfsException.class, () -> write(ns, disk, 8192, bytes(3, 4096),
+          Durability.BUFFERED));
+      assertEquals(Status.JUKEBOX, buffered.status(), buffered.toString());
+      assertEquals(8192, ns.getattr(disk).size());
+      assertEquals(1, mirror.backlogChanges());
+
+      store.failAll = false;
+      awaitTaking(mirror);
+      write(ns, disk, 8192, bytes(3, 4096), Durability.DURABLE);
+      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+      try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), catalog, PATTERNS, 0)) {
+        assertEquals(12_288, b.getattr(disk).size());
+        byte[] want = new byte[12_288];
+        System.arraycopy(bytes(1, 8192), 0, want, 0, 8192);
+        System.arraycopy(bytes(2, 4096), 0, want, 4096, 4096);
+        System.arraycopy(bytes(3, 4096), 0, want, 8192, 4096);
+        assertArrayEquals(want, read(b, disk));
+        b.lookup(root, "taken"); // taken before the failure, landed since
+      }
+      ns.close();
+    }
+  }
+
+  /**
    * A small file of 10 MiB written DURABLE, then overwritten inside (its chain is as long as the
    * file: the whole file goes again): each upload reads and puts at most
    * {@link NamespaceMirror#DATA_CHUNK_BYTES} at once, never the whole file; restores (after the
