@@ -525,19 +525,20 @@ public final class Appliance implements AutoCloseable {
   private static org.vsa.appliance.cluster.ClusterNamespaces.LocalOpener clusterNamespaceOpener(
       ApplianceConfig config, org.vsa.nfs.VolumeCatalog catalog, ObjectStore backend) {
     NfsConfig c = config.nfs().server();
+    org.vsa.nfs.MirrorStore mirrorStore = new org.vsa.appliance.cluster.BackendMirrorStore(backend);
     return (vpool, epoch, holdsLease, namespaceId) -> {
       Path dir = c.namespaceDir().resolve(vpool);
       long t0 = System.nanoTime();
-      boolean restored = org.vsa.nfs.NamespaceMirror.exists(backend, vpool);
+      boolean restored = org.vsa.nfs.NamespaceMirror.exists(mirrorStore, vpool);
       if (restored) {
-        org.vsa.nfs.NamespaceMirror.restore(backend, vpool, dir);
+        org.vsa.nfs.NamespaceMirror.restore(mirrorStore, vpool, dir);
       } else if (Files.exists(dir)) {
         Path aside = dir.resolveSibling(vpool + ".before-cluster-" + System.currentTimeMillis());
         log.warn("vPool {}: the backend holds no namespace for it yet; this node's old namespace directory {} is not"
             + " the cluster's and is set aside as {}", vpool, dir, aside);
         Files.move(dir, aside);
       }
-      org.vsa.nfs.NamespaceMirror mirror = new org.vsa.nfs.NamespaceMirror(backend, vpool, epoch, holdsLease);
+      org.vsa.nfs.NamespaceMirror mirror = new org.vsa.nfs.NamespaceMirror(mirrorStore, vpool, epoch, holdsLease);
       try {
         org.vsa.nfs.LocalNamespace ns = org.vsa.nfs.LocalNamespace.openWithId(vpool, dir, catalog, c.vdiskPatterns(),
             c.vdiskThresholdBytes(), namespaceId, mirror);

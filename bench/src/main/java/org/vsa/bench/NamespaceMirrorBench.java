@@ -59,7 +59,7 @@ public final class NamespaceMirrorBench {
           boolean withMirror = (r + m) % 2 == 1;
           Path d = dir.resolve("r" + r + (withMirror ? "-mirror" : "-plain"));
           try (LocalDirectoryObjectStore store = new LocalDirectoryObjectStore(d.resolve("backend"))) {
-            NamespaceMirror mirror = withMirror ? new NamespaceMirror(store, "default", 1, () -> true) : null;
+            NamespaceMirror mirror = withMirror ? new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true) : null;
             try (LocalNamespace ns = LocalNamespace.open("default", d.resolve("ns"), NO_VDISKS, List.of(), 0,
                 mirror)) {
               for (int c = 0; c < cases.length; c++) {

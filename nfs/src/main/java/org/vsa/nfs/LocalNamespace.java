@@ -497,6 +497,7 @@ public final class LocalNamespace implements Namespace {
 
   @Override
   public Attr setattr(long fileId, SetAttr s) throws NfsException {
+    admitChange();
     Inode n;
     lock.lock();
     try {
@@ -625,6 +626,7 @@ public final class LocalNamespace implements Namespace {
   public long create(long dirId, String name, int uid, int gid, SetAttr attrs, boolean exclusive)
       throws NfsException {
     checkName(name);
+    admitChange();
     boolean exists;
     lock.lock();
     try {
@@ -755,6 +757,7 @@ public final class LocalNamespace implements Namespace {
 
   private long createNode(long dirId, String name, int type, int uid, int gid, SetAttr attrs, String volume,
       String target, boolean exclusive) throws NfsException {
+    admitChange();
     lock.lock();
     try {
       Inode d = dir(dirId);
@@ -827,6 +830,7 @@ public final class LocalNamespace implements Namespace {
 
   @Override
   public void remove(long dirId, String name) throws NfsException {
+    admitChange();
     String volume;
     long id;
     lock.lock();
@@ -862,6 +866,7 @@ public final class LocalNamespace implements Namespace {
 
   @Override
   public void rmdir(long dirId, String name) throws NfsException {
+    admitChange();
     lock.lock();
     try {
       Inode d = dir(dirId);
@@ -891,6 +896,7 @@ public final class LocalNamespace implements Namespace {
   @Override
   public void rename(long fromDirId, String fromName, long toDirId, String toName) throws NfsException {
     checkName(toName);
+    admitChange();
     String dropVolume = null;
     long dropData = 0;
     lock.lock();
@@ -1217,6 +1223,9 @@ public final class LocalNamespace implements Namespace {
     NamespaceMirror m = mirror;
     long ticket = 0;
     try {
+      if (m != null && durability == Durability.DURABLE) {
+        m.admit(); // before the data is written: a refused write changes nothing
+      }
       f = data.acquire(n.id);
       long pos = offset;
       while (src.hasRemaining()) {
@@ -1265,6 +1274,9 @@ public final class LocalNamespace implements Namespace {
     int bs = v.blockSize();
     boolean aligned = offset % bs == 0 && len % bs == 0;
     boolean grows = end > v.sizeBytes();
+    if (mirror != null && end > sizeOf(n)) {
+      admitChange(); // the new size is a change (journaled, mirrored): refused before anything is written
+    }
     var l = aligned && !grows ? n.io.readLock() : n.io.writeLock();
     if (atOnce) {
       // whole 4 KiB clusters only: a partial cluster is merged with what is there, which may need a backend read
@@ -1557,6 +1569,18 @@ public final class LocalNamespace implements Namespace {
     return child;
   }
 
+  /**
+   * Refuses a change before anything of it is applied while the mirror takes none (a put failed
+   * and has not landed yet, or its backlog is full): JUKEBOX, the client retries; see
+   * {@link NamespaceMirror#admit}.
+   */
+  private void admitChange() throws NfsException {
+    NamespaceMirror m = mirror;
+    if (m != null) {
+      m.admit();
+    }
+  }
+
   /** Appends a change (caller holds the lock); returns the offset to sync to. */
   private long log(List<Inode> puts, long[] deletes) throws NfsException {
     try {
@@ -1573,17 +1597,32 @@ public final class LocalNamespace implements Namespace {
       }
       if (journal.sizeBytes() > Math.max(compactMinBytes, 4 * lastSnapshotBytes)
           || (mirror != null && mirror.segmentsSinceBase() > NamespaceMirror.SEGMENTS_PER_BASE_MAX)) {
-        ByteBuffer snapshot = Journal.encode(++seq, nextId, List.copyOf(inodes.values()), true, List.of(), new long[0]);
-        journal.compact(snapshot);
-        lastSnapshotBytes = journal.sizeBytes();
-        if (mirror != null) {
-          mirror.rebase(snapshot, smallFiles()); // the next upload is a new base holding it
-        }
+        compactLocked();
         at = 0;
       }
       return at;
     } catch (IOException e) {
       throw ioError(e);
+    }
+  }
+
+  /** Rewrites the journal as one snapshot, and the mirror's next upload as a base; caller holds the lock. */
+  private void compactLocked() throws IOException {
+    ByteBuffer snapshot = Journal.encode(++seq, nextId, List.copyOf(inodes.values()), true, List.of(), new long[0]);
+    journal.compact(snapshot);
+    lastSnapshotBytes = journal.sizeBytes();
+    if (mirror != null) {
+      mirror.rebase(snapshot, smallFiles()); // the next upload is a new base holding it
+    }
+  }
+
+  /** Compacts the journal now (the mirror's next upload is a new base); for tests. */
+  void compactNow() throws IOException {
+    lock.lock();
+    try {
+      compactLocked();
+    } finally {
+      lock.unlock();
     }
   }
 

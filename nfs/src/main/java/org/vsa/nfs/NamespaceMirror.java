@@ -26,8 +26,6 @@ import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.vsa.backends.NoSuchObjectException;
-import org.vsa.backends.ObjectStore;
 import org.vsa.nfs.remote.NamespaceUnavailableException;
 import org.vsa.volume.Verify;
 
@@ -43,10 +41,21 @@ import org.vsa.volume.Verify;
  * queued by then as one log segment, the others wait for it (N concurrent creates cost about one
  * put). A small file's data goes as the range written since its last durability point (its "dirty"
  * range) plus the file's size: up to {@link #INLINE_BYTES_MAX} inside the segment, larger first as
- * a data object; either way a pointer in the log names it. Once a file's chain of pointers passes
+ * data objects of at most {@link #DATA_CHUNK_BYTES} each (read and put a chunk at a time); either
+ * way pointers in the log name them. Once a file's chain of pointers passes
  * {@link #CHAIN_ENTRIES_MAX} entries or its size in bytes, the whole file is sent instead. After
  * every upload, before a change is acknowledged, the owner's lease is checked: a stale owner never
  * acknowledges ({@link NamespaceUnavailableException}, JUKEBOX, the client retries elsewhere).
+ *
+ * <p>A failing backend: a change is acknowledged only once it is in the backend. A failed put
+ * keeps its object queued (the same name and bytes are put again, in order, by a background
+ * retrier with backoff, only while the lease holds, until it lands, a base takes it over, or the
+ * mirror closes); the changes waiting on it wait up to {@link #FAILED_WAIT_MILLIS} for that, then
+ * answer JUKEBOX (never acknowledged, already applied here; they may land later). Until the failed object lands, every
+ * new change is refused before it is applied ({@link #admit}, JUKEBOX), so what this node shows
+ * beyond the backend is at most the changes taken before the failure. The backlog (changes taken,
+ * not yet in the backend) is bounded by {@link #BACKLOG_CHANGES_MAX} and {@link #BACKLOG_BYTES_MAX}
+ * (a backend that is slow rather than failing): past them, new changes are refused the same way.
  *
  * <p>Backend format, version 1, one backend namespace {@code nsm-<vpool>}; objects are never
  * overwritten with other bytes (names carry the owner's epoch and a number; numbers are 16 hex
@@ -116,10 +125,30 @@ public final class NamespaceMirror implements AutoCloseable {
   /** More segments than this since the last base make the namespace compact (a new base). */
   static final int SEGMENTS_PER_BASE_MAX = 4096;
   static final long AWAIT_MILLIS_MAX = 120_000;
+  /**
+   * The backlog (changes taken but not yet in the backend: the queue, and the segment being put or
+   * failed) is bounded: past either limit a new change is refused before it is applied
+   * ({@link #admit}, JUKEBOX). A soft bound: each NFS thread may add one change past it.
+   */
+  static final long BACKLOG_BYTES_MAX = 64L << 20;
+  static final int BACKLOG_CHANGES_MAX = 65_536;
+  /** A failed put is retried in the background after this long, doubling up to the max. */
+  static final long RETRY_MILLIS_MIN = 100;
+  static final long RETRY_MILLIS_MAX = 5_000;
+  /** How long a change whose put failed waits for the retries before its client gets JUKEBOX. */
+  static final long FAILED_WAIT_MILLIS = 3_000;
+  /** At most one line per this long about refused changes (the count is in the next one). */
+  static final long REFUSED_LOG_MILLIS = 10_000;
+  /**
+   * A small file's range larger than {@link #INLINE_BYTES_MAX} goes in data objects of at most this
+   * many bytes each (one pointer per object, all queued together): read into a buffer of this size,
+   * not the whole range at once.
+   */
+  static final int DATA_CHUNK_BYTES = 4 << 20;
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
   private static final Pattern OBJECT = Pattern.compile("([bsd])\\.([0-9a-f]{16})\\.([0-9a-f]{16})(?:\\.([0-9a-f]{16}))?");
 
-  private final ObjectStore store;
+  private final MirrorStore store;
   private final String vpool;
   private final String bucket;
   private final long epoch;
@@ -212,13 +241,19 @@ public final class NamespaceMirror implements AutoCloseable {
   }
 
   /** A queued change: an encoded record, or a range to carry inline. */
-  private record Queued(byte[] record, Link inline) {}
+  private record Queued(byte[] record, Link inline) {
+    /** What it holds in the heap, about. */
+    long bytes() {
+      return record != null ? record.length : inline.data.length + RECORD_HEADER_BYTES * 2 + 64;
+    }
+  }
 
   /**
    * One object to put: a base or a segment, the last ticket it makes durable, and the chain links
    * whose bytes it carries.
    */
-  private record Batch(String name, byte[] bytes, long lastTicket, boolean base, GcPlan gc, List<Link> carried) {}
+  private record Batch(String name, byte[] bytes, long lastTicket, boolean base, GcPlan gc, List<Link> carried,
+      int changes) {}
 
   /** What a landed base lets the owner delete. */
   private record GcPlan(long gen, long dataSeqFloor, Set<String> referenced) {}
@@ -241,6 +276,21 @@ public final class NamespaceMirror implements AutoCloseable {
   private long dataSeq;
   private long failures;
   private String lastFailure;
+  /** Bytes of {@code pending}'s records and inline ranges. */
+  private long pendingBytes;
+  /**
+   * A put failed and the object it tried (a segment or a base) is not in the backend yet: new
+   * changes are refused, the retrier puts it again; cleared once it lands.
+   */
+  private boolean degraded;
+  private boolean retryScheduled;
+  private long retryMillis = RETRY_MILLIS_MIN;
+  private long refused;
+  private long refusedLoggedNanos;
+  private long failedLoggedNanos;
+  private long backlogBytesMax = BACKLOG_BYTES_MAX;
+  private int backlogChangesMax = BACKLOG_CHANGES_MAX;
+  private final java.util.concurrent.ScheduledExecutorService retrier;
   private boolean started;
   private boolean closed;
 
@@ -248,7 +298,7 @@ public final class NamespaceMirror implements AutoCloseable {
    * A mirror of {@code vpool}'s namespace for the owner at {@code epoch}; {@code holdsLease} is asked
    * after every upload, before anything is acknowledged.
    */
-  public NamespaceMirror(ObjectStore store, String vpool, long epoch, BooleanSupplier holdsLease) {
+  public NamespaceMirror(MirrorStore store, String vpool, long epoch, BooleanSupplier holdsLease) {
     Verify.that(epoch >= 0, "epoch %d", epoch);
     this.store = store;
     this.vpool = vpool;
@@ -257,6 +307,11 @@ public final class NamespaceMirror implements AutoCloseable {
     this.holdsLease = holdsLease;
     this.gc = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "nsmirror-gc-" + vpool);
+      t.setDaemon(true);
+      return t;
+    });
+    this.retrier = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "nsmirror-retry-" + vpool);
       t.setDaemon(true);
       return t;
     });
@@ -304,7 +359,7 @@ public final class NamespaceMirror implements AutoCloseable {
   }
 
   /** Whether the backend holds a mirror of {@code vpool}'s namespace (a base). */
-  public static boolean exists(ObjectStore store, String vpool) throws IOException {
+  public static boolean exists(MirrorStore store, String vpool) throws IOException {
     String b = bucket(vpool);
     return store.namespaceExists(b) && !store.list(b, "b.").isEmpty();
   }
@@ -317,7 +372,7 @@ public final class NamespaceMirror implements AutoCloseable {
    * {@code vpool}: its journal and small files' data. Throws if there is no mirror or an object is
    * corrupt (the message names it).
    */
-  public static void restore(ObjectStore store, String vpool, Path dir) throws IOException {
+  public static void restore(MirrorStore store, String vpool, Path dir) throws IOException {
     for (int attempt = 1; ; attempt++) {
       try {
         restoreOnce(store, vpool, dir);
@@ -343,7 +398,7 @@ public final class NamespaceMirror implements AutoCloseable {
     }
   }
 
-  private static void restoreOnce(ObjectStore store, String vpool, Path dir) throws IOException {
+  private static void restoreOnce(MirrorStore store, String vpool, Path dir) throws IOException {
     String b = bucket(vpool);
     if (!store.namespaceExists(b)) {
       throw new IOException("namespace " + vpool + ": no mirror in the backend (" + b + " does not exist)");
@@ -410,10 +465,10 @@ public final class NamespaceMirror implements AutoCloseable {
         baseObject, expect, journal.size(), pointers.size());
   }
 
-  private static byte[] get(ObjectStore store, String b, String name) throws IOException {
+  private static byte[] get(MirrorStore store, String b, String name) throws IOException {
     try {
       return store.get(b, name);
-    } catch (NoSuchObjectException e) {
+    } catch (MirrorStore.Missing e) {
       throw new VanishedException(b + "/" + name + " vanished while restoring: " + e.getMessage(), e);
     }
   }
@@ -488,7 +543,7 @@ public final class NamespaceMirror implements AutoCloseable {
     return p;
   }
 
-  private static void applyPointer(ObjectStore store, String b, Path files, Pointer p) throws IOException {
+  private static void applyPointer(MirrorStore store, String b, Path files, Pointer p) throws IOException {
     try (FileChannel c = FileChannel.open(files.resolve(Long.toString(p.id())), StandardOpenOption.CREATE,
         StandardOpenOption.WRITE)) {
       if (c.size() > p.size()) {
@@ -502,7 +557,7 @@ public final class NamespaceMirror implements AutoCloseable {
       ByteBuffer rec = ByteBuffer.allocate(Math.toIntExact(RECORD_HEADER_BYTES + 16 + p.length()));
       try {
         store.read(b, p.object(), p.objectOffset(), rec);
-      } catch (NoSuchObjectException e) {
+      } catch (MirrorStore.Missing e) {
         throw new VanishedException(b + "/" + p.object() + ", which holds data of file " + p.id()
             + ", vanished while restoring: " + e.getMessage(), e);
       } catch (IOException e) {
@@ -634,27 +689,30 @@ public final class NamespaceMirror implements AutoCloseable {
     Set<String> referenced = new HashSet<>();
     for (long id : smallFiles.stream().sorted().toList()) {
       long size = src.size(id);
-      if (size > Integer.MAX_VALUE - 64) {
-        throw new IOException("namespace " + vpool + ": small file " + id + " of " + size + " bytes is too big to mirror");
-      }
       Pointer p;
       if (size == 0) {
         p = new Pointer(id, 0, 0, 0, "", 0);
       } else {
-        ByteBuffer bytes = ByteBuffer.allocate((int) size);
-        src.read(id, 0, bytes);
-        bytes.flip();
-        if (packBytes + size > PACK_BYTES && !pack.isEmpty()) {
-          putData(nextData++, pack, packed, records, referenced);
-          pack = new ArrayList<>();
-          packed = new ArrayList<>();
-          packBytes = DATA_HEADER_BYTES;
+        // a chunk at a time, so that a large small file is never whole in the heap
+        ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(size, DATA_CHUNK_BYTES));
+        for (long at = 0; at < size; ) {
+          int n = (int) Math.min(chunk.capacity(), size - at);
+          chunk.clear().limit(n);
+          src.read(id, at, chunk);
+          zeroRest(chunk); // cut short by a concurrent truncation: its size change follows
+          chunk.flip();
+          if (packBytes + n > PACK_BYTES && !pack.isEmpty()) {
+            putData(nextData++, pack, packed, records, referenced);
+            pack = new ArrayList<>();
+            packed = new ArrayList<>();
+            packBytes = DATA_HEADER_BYTES;
+          }
+          byte[] r = dataRecord(id, at, chunk);
+          packed.add(new Pointer(id, size, at, n, dataName(epoch, nextData), packBytes));
+          pack.add(r);
+          packBytes += r.length;
+          at += n;
         }
-        p = new Pointer(id, size, 0, size, dataName(epoch, nextData), packBytes);
-        byte[] r = dataRecord(id, 0, bytes);
-        pack.add(r);
-        packBytes += r.length;
-        packed.add(p);
         continue;
       }
       FileState fs = state(id);
@@ -671,7 +729,7 @@ public final class NamespaceMirror implements AutoCloseable {
       segSeq = 0;
       ticket = ++enqueued; // the base's own: open returns once it is in the backend
       base = new Batch(baseName(epoch, gen), baseObject(gen, records), ticket, true,
-          new GcPlan(gen, nextData, referenced), List.of());
+          new GcPlan(gen, nextData, referenced), List.of(), 1);
       started = true;
     }
     await(ticket);
@@ -692,6 +750,12 @@ public final class NamespaceMirror implements AutoCloseable {
     }
   }
 
+  private static void zeroRest(ByteBuffer b) {
+    while (b.hasRemaining()) {
+      b.put((byte) 0);
+    }
+  }
+
   private FileState state(long id) {
     return files.computeIfAbsent(id, k -> new FileState());
   }
@@ -701,8 +765,83 @@ public final class NamespaceMirror implements AutoCloseable {
     byte[] r = encodeRecord(T_JOURNAL, record);
     synchronized (mon) {
       pending.add(new Queued(r, null));
+      pendingBytes += r.length;
       return ++enqueued;
     }
+  }
+
+  /**
+   * Refuses a new change before it is applied (JUKEBOX, retryable; a log line at most every
+   * {@link #REFUSED_LOG_MILLIS}) while a put failed and has not landed yet, or while the backlog is
+   * past {@link #BACKLOG_BYTES_MAX} or {@link #BACKLOG_CHANGES_MAX}.
+   */
+  void admit() throws NfsException {
+    String why;
+    long count = 0;
+    synchronized (mon) {
+      if (closed) {
+        throw new NamespaceUnavailableException("namespace " + vpool + ": closed", false);
+      }
+      long bytes = backlogBytesLocked();
+      int changes = backlogChangesLocked();
+      if (degraded) {
+        why = "putting to the backend failed (" + lastFailure + "); retried in the background, " + changes
+            + " changes wait";
+      } else if (bytes >= backlogBytesMax || changes >= backlogChangesMax) {
+        why = "the backend is behind by " + changes + " changes (" + bytes + " bytes; at most "
+            + backlogChangesMax + " and " + backlogBytesMax + ")";
+      } else {
+        return;
+      }
+      refused++;
+      long now = System.nanoTime();
+      if (refusedLoggedNanos == 0 || now - refusedLoggedNanos >= TimeUnit.MILLISECONDS.toNanos(REFUSED_LOG_MILLIS)) {
+        count = refused;
+        refused = 0;
+        refusedLoggedNanos = now;
+      }
+    }
+    if (count > 0) {
+      log.warn("namespace {}: {} change(s) refused with JUKEBOX since the last such line: {}", vpool, count, why);
+    }
+    throw Status.of(Status.JUKEBOX, "namespace " + vpool + ": change not taken: " + why);
+  }
+
+  /** Sets the backlog's bounds (defaults {@link #BACKLOG_BYTES_MAX}, {@link #BACKLOG_CHANGES_MAX}); for tests. */
+  void limits(long bytes, int changes) {
+    synchronized (mon) {
+      backlogBytesMax = bytes;
+      backlogChangesMax = changes;
+    }
+  }
+
+  /** Changes taken and not yet in the backend (queued, or in the segment being put or failed). */
+  int backlogChanges() {
+    synchronized (mon) {
+      return backlogChangesLocked();
+    }
+  }
+
+  /** Bytes of the changes {@link #backlogChanges} counts. */
+  long backlogBytes() {
+    synchronized (mon) {
+      return backlogBytesLocked();
+    }
+  }
+
+  /** Whether a put failed and its object has not landed since (new changes are refused). */
+  boolean degraded() {
+    synchronized (mon) {
+      return degraded;
+    }
+  }
+
+  private int backlogChangesLocked() {
+    return pending.size() + (stuck == null ? 0 : stuck.changes());
+  }
+
+  private long backlogBytesLocked() {
+    return pendingBytes + (stuck == null ? 0 : stuck.bytes().length);
   }
 
   /** A small file was written at [offset, offset + length); uploaded at its next durability point. */
@@ -728,8 +867,13 @@ public final class NamespaceMirror implements AutoCloseable {
   }
 
   /**
-   * Uploads a small file's dirty range (and size) as a data object and queues its pointer; returns
-   * the ticket to {@link #await} (the last one of this file if it was clean).
+   * Uploads a small file's dirty range (and size) and queues its pointers; returns the ticket to
+   * {@link #await} (the last one of this file if it was clean). A range up to
+   * {@link #INLINE_BYTES_MAX} is queued with its bytes (the next segment carries it); a larger one is
+   * read and put {@link #DATA_CHUNK_BYTES} at a time as data objects, whose pointers are queued
+   * together (one segment holds them all, so a restore applies all of them or none). Refused
+   * ({@link #admit}) before anything is read if the mirror takes no change now; a failed put of a
+   * data object answers JUKEBOX; either way the range stays dirty for the next durability point.
    */
   long syncData(long id) throws IOException, NfsException {
     FileState fs = state(id);
@@ -738,16 +882,14 @@ public final class NamespaceMirror implements AutoCloseable {
       if (r == null) {
         return fs.lastTicket;
       }
-      long size;
-      long from;
-      long len;
-      boolean whole;
-      Long seq = null;
+      List<Long> seqs = new ArrayList<>();
       try {
+        admit();
         checkLease();
-        size = source.size(id);
-        from = Math.min(r[0], size);
-        len = Math.max(0, Math.min(r[1], size) - from);
+        long size = source.size(id);
+        long from = Math.min(r[0], size);
+        long len = Math.max(0, Math.min(r[1], size) - from);
+        boolean whole;
         synchronized (mon) {
           whole = fs.chain.size() >= Math.max(CHAIN_ENTRIES_MAX, size / CHAIN_BYTES_PER_ENTRY)
               || fs.chainBytes + len > size;
@@ -756,27 +898,39 @@ public final class NamespaceMirror implements AutoCloseable {
           from = 0;
           len = size;
         }
-        if (len > Integer.MAX_VALUE - 64) {
-          throw new IOException("namespace " + vpool + ": a range of " + len + " bytes of file " + id
-              + " is too big to mirror");
-        }
-        Link link;
+        List<Link> links = new ArrayList<>();
         if (len == 0) {
-          link = new Link(new Pointer(id, size, 0, 0, "", 0), null);
-        } else {
+          links.add(new Link(new Pointer(id, size, 0, 0, "", 0), null));
+        } else if (len <= INLINE_BYTES_MAX) {
           ByteBuffer bytes = ByteBuffer.allocate((int) len);
           source.read(id, from, bytes);
-          if (len <= INLINE_BYTES_MAX) {
-            link = new Link(new Pointer(id, size, from, len, "", 0), bytes.array()); // placed by next()
-          } else {
+          links.add(new Link(new Pointer(id, size, from, len, "", 0), bytes.array())); // placed by next()
+        } else {
+          ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(len, DATA_CHUNK_BYTES));
+          for (long at = from; at < from + len; ) {
+            int n = (int) Math.min(chunk.capacity(), from + len - at);
+            chunk.clear().limit(n);
+            source.read(id, at, chunk);
+            zeroRest(chunk); // cut short by a concurrent truncation: its size change follows
+            chunk.flip();
+            long seq;
             synchronized (mon) {
               seq = dataSeq++;
               dataInFlight.add(seq);
             }
-            bytes.flip();
+            seqs.add(seq);
             String name = dataName(epoch, seq);
-            store.put(bucket, name, dataObject(seq, List.of(dataRecord(id, from, bytes))));
-            link = new Link(new Pointer(id, size, from, len, name, DATA_HEADER_BYTES), null);
+            byte[] object = dataObject(seq, List.of(dataRecord(id, at, chunk)));
+            try {
+              store.put(bucket, name, object);
+            } catch (IOException e) {
+              log.warn("namespace {}: putting {}/{} (data of file {}) failed: {}", vpool, bucket, name, id,
+                  e.toString());
+              throw Status.of(Status.JUKEBOX, "namespace " + vpool + ": putting " + name
+                  + " to the backend failed: " + e + "; not acknowledged, retry");
+            }
+            links.add(new Link(new Pointer(id, size, at, n, name, DATA_HEADER_BYTES), null));
+            at += n;
           }
         }
         synchronized (mon) {
@@ -784,11 +938,15 @@ public final class NamespaceMirror implements AutoCloseable {
             fs.chain.clear();
             fs.chainBytes = 0;
           }
-          fs.chain.add(link);
-          fs.chainBytes += link.p.length();
-          pending.add(link.data != null ? new Queued(null, link) : new Queued(encodeRecord(T_POINTER,
-              link.p.encode()), null));
-          fs.lastTicket = ++enqueued;
+          for (Link link : links) {
+            fs.chain.add(link);
+            fs.chainBytes += link.p.length();
+            Queued q = link.data != null ? new Queued(null, link)
+                : new Queued(encodeRecord(T_POINTER, link.p.encode()), null);
+            pending.add(q);
+            pendingBytes += q.bytes();
+            fs.lastTicket = ++enqueued;
+          }
         }
         return fs.lastTicket;
       } catch (IOException | NfsException | RuntimeException e) {
@@ -797,11 +955,11 @@ public final class NamespaceMirror implements AutoCloseable {
           fs.markSize();
         }
         if (e instanceof IOException) {
-          log.warn("namespace {}: uploading data of file {} to {} failed: {}", vpool, id, bucket, e.toString());
+          log.warn("namespace {}: reading file {} to upload it to {} failed: {}", vpool, id, bucket, e.toString());
         }
         throw e;
       } finally {
-        if (seq != null) {
+        for (long seq : seqs) {
           dataInFlight.remove(seq);
         }
       }
@@ -849,9 +1007,11 @@ public final class NamespaceMirror implements AutoCloseable {
       }
       long floor = dataInFlight.isEmpty() ? dataSeq : Math.min(dataSeq, dataInFlight.first());
       segSeq = 0;
+      base = new Batch(name, baseObject(gen, records), enqueued, true, new GcPlan(gen, floor, referenced), carried,
+          pending.size() + (stuck == null ? 0 : stuck.changes()) + 1);
       pending.clear();
+      pendingBytes = 0;
       stuck = null; // a failed segment or base: its changes are in this base
-      base = new Batch(name, baseObject(gen, records), enqueued, true, new GcPlan(gen, floor, referenced), carried);
     }
   }
 
@@ -866,14 +1026,13 @@ public final class NamespaceMirror implements AutoCloseable {
 
   /**
    * Waits until the change of {@code ticket} is in the backend (putting it, and whatever was
-   * queued with it, if nobody is), then checks the lease.
+   * queued with it, if nobody is), then checks the lease. If a put fails, the object stays queued
+   * and the retrier puts it again; the change waits for that at most {@link #FAILED_WAIT_MILLIS},
+   * then answers JUKEBOX (not acknowledged; it stays queued and may land later).
    */
   void await(long ticket) throws NfsException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(AWAIT_MILLIS_MAX);
-    long failuresSeen;
-    synchronized (mon) {
-      failuresSeen = failures;
-    }
+    long failedDeadline = 0;
     while (true) {
       Batch b;
       synchronized (mon) {
@@ -883,14 +1042,22 @@ public final class NamespaceMirror implements AutoCloseable {
         if (closed) {
           throw new NamespaceUnavailableException("namespace " + vpool + ": closed", false);
         }
-        if (failures != failuresSeen) {
-          throw Status.of(Status.IO, "namespace " + vpool + ": writing to the backend failed: " + lastFailure);
-        }
-        if (uploading) {
-          long left = deadline - System.nanoTime();
+        if (degraded || uploading) {
+          long now = System.nanoTime();
+          long until = deadline;
+          if (degraded) {
+            // the retrier puts the failed object again; this change waits a little for it
+            if (failedDeadline == 0) {
+              failedDeadline = Math.min(deadline, now + TimeUnit.MILLISECONDS.toNanos(FAILED_WAIT_MILLIS));
+            }
+            until = failedDeadline;
+          }
+          long left = until - now;
           if (left <= 0) {
-            throw Status.of(Status.JUKEBOX, "namespace " + vpool + ": the backend did not answer in "
-                + AWAIT_MILLIS_MAX + " ms");
+            throw Status.of(Status.JUKEBOX, degraded
+                ? "namespace " + vpool + ": putting to the backend failed (" + lastFailure
+                    + "); not acknowledged, retried in the background"
+                : "namespace " + vpool + ": the backend did not answer in " + AWAIT_MILLIS_MAX + " ms");
           }
           try {
             mon.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
@@ -904,48 +1071,144 @@ public final class NamespaceMirror implements AutoCloseable {
         Verify.that(b != null, "namespace %s: ticket %d not durable (%d) and nothing queued", vpool, ticket, durable);
         uploading = true;
       }
-      Exception failed = null;
-      try {
-        checkLease(); // a stale owner puts nothing more
-        store.put(bucket, b.name(), b.bytes());
-      } catch (IOException | NfsException | RuntimeException e) {
-        failed = e;
-      }
-      synchronized (mon) {
-        uploading = false;
-        mon.notifyAll();
-        if (failed == null) {
-          if (b == stuck) {
-            stuck = null;
-          }
-          if (b == base) {
-            base = null;
-          }
-          for (Link l : b.carried()) {
-            if (l.p.object().equals(b.name())) {
-              l.data = null; // in the backend now
-            }
-          }
-          durable = Math.max(durable, b.lastTicket());
-        } else if (!(failed instanceof NfsException)) {
-          failures++;
-          failuresSeen = failures;
-          lastFailure = b.name() + ": " + failed;
-        }
-      }
-      if (failed instanceof NfsException ne) {
-        throw ne;
-      }
-      if (failed != null) {
-        log.warn("namespace {}: putting {}/{} failed (retried with the next change): {}", vpool, bucket, b.name(),
-            failed.toString());
-        throw Status.of(Status.IO, "namespace " + vpool + ": writing " + b.name() + " to the backend failed: " + failed);
-      }
-      if (b.gc() != null) {
-        scheduleGc(b.gc());
-      }
+      put(b);
     }
     checkLease();
+  }
+
+  /**
+   * Puts {@code b} (the caller set {@code uploading}). A failed put leaves it queued (the same
+   * name and bytes are put again), makes the mirror refuse new changes and schedules a retry;
+   * throws only if the lease does not hold.
+   */
+  private void put(Batch b) throws NfsException {
+    Exception failed = null;
+    try {
+      checkLease(); // a stale owner puts nothing more
+      store.put(bucket, b.name(), b.bytes());
+    } catch (IOException | NfsException | RuntimeException e) {
+      failed = e;
+    }
+    boolean retry = false;
+    boolean recovered = false;
+    boolean logFailure = false;
+    long failedPuts = 0;
+    synchronized (mon) {
+      uploading = false;
+      mon.notifyAll();
+      if (failed == null) {
+        if (b == stuck) {
+          stuck = null;
+        }
+        if (b == base) {
+          base = null;
+        }
+        for (Link l : b.carried()) {
+          if (l.p.object().equals(b.name())) {
+            l.data = null; // in the backend now
+          }
+        }
+        durable = Math.max(durable, b.lastTicket());
+        if (degraded && stuck == null && base == null) {
+          degraded = false;
+          recovered = true;
+          failedPuts = failures;
+          failures = 0;
+          failedLoggedNanos = 0;
+        }
+        retryMillis = RETRY_MILLIS_MIN;
+      } else {
+        if (!(failed instanceof NfsException)) {
+          failures++;
+          failedPuts = failures;
+          lastFailure = b.name() + ": " + failed;
+          degraded = true;
+          long now = System.nanoTime();
+          if (failedLoggedNanos == 0 || now - failedLoggedNanos >= TimeUnit.MILLISECONDS.toNanos(REFUSED_LOG_MILLIS)) {
+            failedLoggedNanos = now;
+            logFailure = true;
+          }
+        }
+        if (degraded && !retryScheduled && !closed) {
+          retryScheduled = true;
+          retry = true;
+        }
+      }
+    }
+    if (logFailure) {
+      log.warn("namespace {}: putting {}/{} failed ({} failed puts in a row); new changes are refused (JUKEBOX) and "
+          + "it is put again until it lands: {}", vpool, bucket, b.name(), failedPuts, failed.toString());
+    }
+    if (retry) {
+      scheduleRetry();
+    }
+    if (recovered) {
+      log.info("namespace {}: {}/{} is in the backend after {} failed puts; changes are taken again", vpool, bucket,
+          b.name(), failedPuts);
+    }
+    if (failed instanceof NfsException ne) {
+      throw ne;
+    }
+    if (failed == null && b.gc() != null) {
+      scheduleGc(b.gc());
+    }
+  }
+
+  private void scheduleRetry() {
+    long delay;
+    synchronized (mon) {
+      delay = retryMillis;
+      retryMillis = Math.min(retryMillis * 2, RETRY_MILLIS_MAX);
+    }
+    try {
+      retrier.schedule(this::retry, delay, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closing
+    }
+  }
+
+  /**
+   * The retrier: puts the backlog in order (the failed object first, same name and bytes) until all
+   * of it is in the backend or the mirror closes; after a failure it runs again later (backoff).
+   */
+  private void retry() {
+    while (true) {
+      Batch b = null;
+      synchronized (mon) {
+        retryScheduled = false;
+        if (closed || (durable >= enqueued && stuck == null && base == null)) {
+          return;
+        }
+        if (uploading) {
+          // a change's own put is under way (there is none while degraded but the retrier's): look again later
+          retryScheduled = true;
+        } else {
+          b = next();
+          if (b == null) {
+            return;
+          }
+          uploading = true;
+        }
+      }
+      if (b == null) {
+        try {
+          retrier.schedule(this::retry, RETRY_MILLIS_MIN, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          // closing
+        }
+        return;
+      }
+      try {
+        put(b);
+      } catch (NfsException e) {
+        return; // the lease does not hold: put scheduled another try if changes wait (the lease may come back)
+      }
+      synchronized (mon) {
+        if (degraded) {
+          return; // it failed again: put scheduled the next try
+        }
+      }
+    }
   }
 
   /** The next object to put (caller holds mon): a failed one again, the base, or the queued changes. */
@@ -978,9 +1241,10 @@ public final class NamespaceMirror implements AutoCloseable {
       pos += dr.length + pr.length;
       carried.add(l);
     }
-    Batch b = new Batch(name, segment(gen, segSeq, records), enqueued, false, null, carried);
+    Batch b = new Batch(name, segment(gen, segSeq, records), enqueued, false, null, carried, pending.size());
     segSeq++;
     pending.clear();
+    pendingBytes = 0;
     stuck = b; // until it is put: a failure retries exactly this object (same name, same bytes)
     return b;
   }
@@ -1053,6 +1317,7 @@ public final class NamespaceMirror implements AutoCloseable {
       closed = true;
       mon.notifyAll();
     }
+    retrier.shutdownNow();
     gc.shutdown();
     try {
       gc.awaitTermination(10, TimeUnit.SECONDS);

@@ -78,7 +78,7 @@ class NamespaceMirrorKillTest {
     reader.get(30, TimeUnit.SECONDS); // every line the child printed before it died
 
     try (LocalDirectoryObjectStore store = new LocalDirectoryObjectStore(d.resolve("backend"))) {
-      NamespaceMirror.restore(store, "default", d.resolve("restored"));
+      NamespaceMirror.restore(new BackendMirrorStore(store), "default", d.resolve("restored"));
     }
     try (LocalNamespace ns = LocalNamespace.open("default", d.resolve("restored"), JournalTest.NONE, List.of())) {
       for (int t = 0; t < threads; t++) {
