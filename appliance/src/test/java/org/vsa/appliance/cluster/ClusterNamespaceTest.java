@@ -2,6 +2,7 @@ package org.vsa.appliance.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -125,6 +126,53 @@ class ClusterNamespaceTest {
         seenFromB.close();
       }
     }
+  }
+
+  /**
+   * A namespace restored after its lease was lost (or let go, or the node stops) is never served:
+   * the check and the install are atomic with {@link ClusterNamespaces#close}, and the restored
+   * copy is closed; one restored under a lease that holds is served until closed.
+   */
+  @Test
+  void aNamespaceRestoredAfterItsLeaseWasLostIsClosedNotServed() throws Exception {
+    org.vsa.backends.ObjectStore backend = new org.vsa.backends.LocalDirectoryObjectStore(work.resolve("backend"));
+    java.util.concurrent.atomic.AtomicBoolean held = new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.concurrent.atomic.AtomicBoolean loseDuringRestore = new java.util.concurrent.atomic.AtomicBoolean(true);
+    List<Boolean> closed = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ClusterNamespaces host = new ClusterNamespaces(null, backend, (vpool, epoch, holdsLease, id) -> {
+      Namespace ns = LocalNamespace.openWithId(vpool, work.resolve("ns-" + epoch), NO_VDISKS, List.of(), 0, id);
+      if (loseDuringRestore.get()) {
+        held.set(false); // the lease runs out (or a release comes) while the restore runs
+      }
+      int index = closed.size();
+      closed.add(false);
+      return (Namespace) java.lang.reflect.Proxy.newProxyInstance(Namespace.class.getClassLoader(),
+          new Class<?>[] {Namespace.class}, (proxy, m, args) -> {
+            if (m.getName().equals("close")) {
+              closed.set(index, true);
+            }
+            try {
+              return m.invoke(ns, args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+    }, RemoteNamespace.Config.defaults(), NO_VDISKS);
+
+    IOException lost = assertThrows(IOException.class, () -> host.open("default", 3, held::get));
+    assertTrue(lost.getMessage().contains("lost"), lost.getMessage());
+    assertFalse(host.serves("default"));
+    assertTrue(host.lookup("default").isEmpty(), "not served to the other nodes");
+    assertEquals(List.of(true), closed, "the copy restored under the lost lease is closed");
+
+    loseDuringRestore.set(false);
+    held.set(true);
+    host.open("default", 4, held::get);
+    assertTrue(host.serves("default"));
+    assertTrue(host.lookup("default").isPresent());
+    host.close("default");
+    assertFalse(host.serves("default"));
+    assertEquals(List.of(true, true), closed);
   }
 
   /** vDisks in memory, shared by the "nodes" of a test; {@code writes} and {@code reads} count the calls made through this view. */
