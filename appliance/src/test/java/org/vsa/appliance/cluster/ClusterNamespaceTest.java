@@ -247,6 +247,63 @@ class ClusterNamespaceTest {
     public void delete(String name) {
       vdisks.remove(name);
     }
+
+    /** vDisk -> why it is in use. */
+    final Map<String, String> busy = new ConcurrentHashMap<>();
+    /** Nobody can tell now (a takeover under way). */
+    volatile boolean unknown;
+
+    @Override
+    public Optional<String> inUse(String name) throws IOException {
+      if (unknown) {
+        throw new org.vsa.volume.remote.PeerUnavailableException("vDisk " + name + " has no owner right now");
+      }
+      return Optional.ofNullable(busy.get(name));
+    }
+  }
+
+  /**
+   * A REMOVE of a vDisk's file, through a node that does not serve the namespace: refused (ACCES)
+   * while the vDisk is in use, JUKEBOX while nobody can tell, and nothing is deleted; once it is
+   * not in use the file and its vDisk are gone. A small file is removed without asking.
+   */
+  @Test
+  void aRemoveOfAVdiskFileInUseIsRefusedAndDeletesNothing() throws Exception {
+    Map<String, MemoryVolume> shared = new ConcurrentHashMap<>();
+    MemoryVdisks onA = new MemoryVdisks(shared);
+    try (Node a = Node.start("A")) {
+      LocalNamespace ns = LocalNamespace.openWithId("default", work.resolve("A"), onA, List.of("*.raw"), 0, ID);
+      a.served().put("default", ns);
+      ClusterNamespace b = new ClusterNamespace("default", ID, "B", () -> Optional.of("A"),
+          n -> Optional.of(a.endpoint()), RemoteNamespace.Config.defaults(), new MemoryVdisks(shared));
+      try {
+        long file = b.create(b.rootId(), "disk.raw", 0, 0, SetAttr.NONE, false);
+        b.write(file, 0, ByteBuffer.wrap(new byte[1 << 20]), Durability.DURABLE);
+        assertEquals(1, shared.size(), "disk.raw is a vDisk's file");
+        String vdisk = shared.keySet().iterator().next();
+
+        onA.busy.put(vdisk, "an initiator is logged in to it");
+        NfsException inUse = assertThrows(NfsException.class, () -> b.remove(b.rootId(), "disk.raw"));
+        assertEquals(Status.ACCES, inUse.status(), inUse.toString());
+        onA.busy.clear();
+        onA.unknown = true;
+        assertEquals(Status.JUKEBOX, assertThrows(NfsException.class, () -> b.remove(b.rootId(), "disk.raw")).status());
+        assertEquals(file, b.lookup(b.rootId(), "disk.raw"), "the file is still there");
+        assertTrue(shared.containsKey(vdisk), "and its vDisk");
+
+        onA.unknown = false;
+        b.remove(b.rootId(), "disk.raw");
+        assertEquals(Status.NOENT, assertThrows(NfsException.class, () -> b.lookup(b.rootId(), "disk.raw")).status());
+        assertFalse(shared.containsKey(vdisk), "its vDisk is deleted");
+
+        onA.unknown = true; // a small file is no vDisk's: nobody is asked
+        b.create(b.rootId(), "notes.txt", 0, 0, SetAttr.NONE, false);
+        b.remove(b.rootId(), "notes.txt");
+      } finally {
+        b.close();
+        ns.close();
+      }
+    }
   }
 
   /** A vDisk in memory (4 KiB blocks), thread-safe. */
