@@ -267,6 +267,13 @@ public final class Appliance implements AutoCloseable {
           iscsiCluster = org.vsa.appliance.cluster.IscsiCluster.bind(iscsi, controller, iscsiLookup(engine, metrics));
           controller.onLeaving(iscsiCluster::leaving);
           controller.onJoining(iscsiCluster::resume);
+          // a vDisk with initiators logged in is in use: an NFS REMOVE of its file is refused, here or asked from afar
+          if (forwarding != null) {
+            forwarding.inUseBy(iscsiCluster::sessionsOf);
+          }
+          if (catalog instanceof org.vsa.appliance.cluster.ClusterVolumeCatalog clusterCatalog) {
+            clusterCatalog.inUseBy(iscsiCluster::sessionsOf);
+          }
           opened.push(iscsiCluster);
         }
         try {

@@ -112,19 +112,32 @@ final class ClusterProcesses implements AutoCloseable {
     }
 
     HttpResponse<String> call(String method, String path) throws IOException, InterruptedException {
-      HttpRequest req = HttpRequest.newBuilder(URI.create(apiBase() + path))
-          .timeout(Duration.ofSeconds(10))
+      return call(method, path, null);
+    }
+
+    /** A call with a JSON body (null: none); waits at most 90 s (a cluster deletion waits up to 60 s). */
+    HttpResponse<String> call(String method, String path, String json) throws IOException, InterruptedException {
+      HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(apiBase() + path))
+          .timeout(Duration.ofSeconds(json == null && !method.equals("DELETE") ? 10 : 90))
           .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(("admin:" + PASSWORD)
-              .getBytes(StandardCharsets.UTF_8)))
-          .method(method, HttpRequest.BodyPublishers.noBody())
-          .build();
-      return http.send(req, HttpResponse.BodyHandlers.ofString());
+              .getBytes(StandardCharsets.UTF_8)));
+      if (json == null) {
+        req.method(method, HttpRequest.BodyPublishers.noBody());
+      } else {
+        req.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(json));
+      }
+      return http.send(req.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** This node's view of {@value #VDISK}: its entry in GET /cluster/vdisks, empty when it lists none. */
     Optional<JsonNode> vdiskView() throws IOException, InterruptedException {
+      return vdiskView(VDISK);
+    }
+
+    /** This node's view of a vDisk: its entry in GET /cluster/vdisks, empty when it lists none. */
+    Optional<JsonNode> vdiskView(String vdisk) throws IOException, InterruptedException {
       for (JsonNode v : get("/cluster/vdisks").path("vdisks")) {
-        if (VDISK.equals(v.path("name").asText())) {
+        if (vdisk.equals(v.path("name").asText())) {
           return Optional.of(v);
         }
       }
@@ -256,6 +269,11 @@ final class ClusterProcesses implements AutoCloseable {
    */
   Node awaitOwner(Predicate<Node> accept, Duration timeout, String what) throws Exception {
     return awaitOwner(Node::vdiskView, VDISK, accept, timeout, what);
+  }
+
+  /** As {@link #awaitOwner}, for another vDisk. */
+  Node awaitOwnerOf(String vdisk, Predicate<Node> accept, Duration timeout, String what) throws Exception {
+    return awaitOwner(n -> n.vdiskView(vdisk), "vDisk " + vdisk, accept, timeout, what);
   }
 
   /** As {@link #awaitOwner}, for the node serving the NFS namespace of vPool {@code default}. */

@@ -39,7 +39,7 @@ import org.vsa.iscsi.RawInitiator;
  * Failover of three {@code vsa serve} processes on 127.0.0.1 (see {@link ClusterProcesses}) with
  * real clients: vsa-iscsi-load (libiscsi, FUA writes, logs in through any portal and follows
  * redirects), libiscsi's iscsi-inq and iscsi-readcapacity16, libnfs's nfs-ls, nfs-cp and nfs-cat,
- * and vsa-nfs-write (libnfs). The vDisk {@code demo} is in DTL mode sync; the cluster runs with a
+ * vsa-nfs-write and vsa-nfs-rm (libnfs). The vDisk {@code demo} is in DTL mode sync; the cluster runs with a
  * short lease (heartbeat 500 ms, lease 3 s, margin 0.5 s).
  *
  * <ul>
@@ -51,7 +51,9 @@ import org.vsa.iscsi.RawInitiator;
  *       holds exactly what was acknowledged;</li>
  *   <li>an iSCSI login on a non-owner's portal is redirected to the owner;</li>
  *   <li>NFS on a non-owner reads and writes demo's file (forwarded to the owner) and a new file;
- *       every node shows the same namespace (a small file made through each, read through all);</li>
+ *       every node shows the same namespace (a small file made through each, read through all);
+ *       NFS REMOVE (vsa-nfs-rm) of a vDisk's file through a node that does not serve the vDisk
+ *       deletes the vDisk in the cluster, and is refused while an initiator is logged in to it;</li>
  *   <li>kill -9 of the node serving the vPool's NFS namespace while files are made and committed
  *       through another node: another node serves the namespace, and every acknowledged file reads
  *       back through every node left.</li>
@@ -316,7 +318,7 @@ class FailoverProcessTest {
     }
   }
 
-  /** Access through a node that does not own demo: one cluster for both tests (they change no ownership). */
+  /** Access through a node that does not own a vDisk: one cluster for these tests (they leave demo where it is). */
   @Nested
   @TestInstance(TestInstance.Lifecycle.PER_CLASS)
   class ThroughANonOwner {
@@ -423,11 +425,110 @@ class FailoverProcessTest {
         }
       }
     }
+
+    /**
+     * NFS REMOVE (vsa-nfs-rm, libnfs) of a vDisk's file through a node that does not serve the
+     * vDisk: the cluster deletes the vDisk, its file is gone through every node (nfs-ls), no node
+     * lists it (GET /cluster/vdisks, GET /vdisks), and a new vDisk of the name reads zeros. While an
+     * initiator is logged in to the vDisk (vsa-iscsi-load, on its owner), the REMOVE is refused
+     * (NFS3ERR_ACCES) and nothing is deleted.
+     */
+    @Test
+    void nfsRemoveOfAVdisksFileThroughANonOwnerDeletesTheVdiskUnlessItIsInUse() throws Exception {
+      String name = "scratch";
+      String file = name + ".raw";
+      long bytes = 16L << 20;
+      createVdisk(other, name, bytes);
+      Node vOwner = cluster.awaitOwnerOf(name, n -> true, FIRST_OWNER, "owner of " + name);
+      Node remover = cluster.nodes().stream().filter(n -> n != vOwner).findFirst().orElseThrow();
+      Node writer = cluster.nodes().stream().filter(n -> n != remover).findFirst().orElseThrow();
+
+      // written through one node (the first LOOKUP of <name>.raw gives the vDisk its file)
+      byte[] data = new byte[1 << 20];
+      new Random(77).nextBytes(data);
+      Path in = dir.resolve("scratch-in.bin");
+      Files.write(in, data);
+      retry(Duration.ofSeconds(60), "write of " + file + " through " + writer.name,
+          () -> Tool.run(120, nfsWrite(), writer.nfsUrl(file), in.toString(), "0"));
+      Path cat = dir.resolve("scratch-cat.bin");
+      Tool.toFile(120, cat, "nfs-cat", remover.nfsUrl(file));
+      assertArrayEquals(data, Arrays.copyOf(Files.readAllBytes(cat), data.length), "written through " + writer.name);
+
+      // removed through a node that does not serve the vDisk
+      Tool rm = Tool.run(120, nfsRm(), remover.nfsUrl(file));
+      assertEquals(0, rm.exit(), "REMOVE of " + file + " through " + remover.name + ": " + rm.out());
+      for (Node n : cluster.nodes()) {
+        String ls = Tool.ok(60, "nfs-ls", n.nfsUrl("")).out();
+        assertTrue(!ls.contains(file), file + " is gone through " + n.name + ":\n" + ls);
+      }
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      for (Node n : cluster.nodes()) {
+        while (n.vdiskView(name).isPresent() || n.get("/vdisks").toString().contains("\"name\":\"" + name + "\"")) {
+          assertTrue(System.nanoTime() < deadline, n.name + " still lists vDisk " + name + ": " + n.vdiskView(name)
+              + "\n" + cluster.report());
+          Thread.sleep(100);
+        }
+      }
+
+      // a new vDisk of the name reads zeros
+      createVdisk(remover, name, bytes);
+      Node again = cluster.awaitOwnerOf(name, n -> true, FIRST_OWNER, "owner of the new " + name);
+      Path zeros = dir.resolve("scratch-zeros.bin");
+      retry(Duration.ofSeconds(60), "nfs-cat of the new " + file, () -> {
+        Files.deleteIfExists(zeros);
+        return Tool.run(120, "/bin/sh", "-c", "nfs-cat '" + remover.nfsUrl(file) + "' > '" + zeros + "'");
+      });
+      assertEquals(bytes, Files.size(zeros));
+      assertArrayEquals(new byte[(int) bytes], Files.readAllBytes(zeros), "the new " + name + " reads zeros");
+
+      // in use: an initiator logged in to it (on its owner); the REMOVE through another node is refused
+      Node notOwner = cluster.nodes().stream().filter(n -> n != again).findFirst().orElseThrow();
+      try (IscsiLoad load = IscsiLoad.start("iqn.2026-11.org.vsa:vdisk:" + name, Spec.write(5, 0, 256, BLOCKS, 120,
+          cluster.portals(cluster.nodes())))) {
+        load.awaitCount(e -> e.kind().equals("ack"), 20, Duration.ofSeconds(90), "writes of an initiator of " + name);
+        Tool refused = Tool.run(120, nfsRm(), notOwner.nfsUrl(file));
+        assertEquals(1, refused.exit(), "REMOVE of " + file + " in use, through " + notOwner.name + ": "
+            + refused.out());
+        assertTrue(refused.out().contains("NFS3ERR_ACCES"), refused.out());
+        load.stop();
+      }
+      assertTrue(again.vdiskView(name).isPresent(), name + " is not deleted");
+      Tool.toFile(120, dir.resolve("scratch-kept.bin"), "nfs-cat", notOwner.nfsUrl(file));
+      assertEquals(bytes, Files.size(dir.resolve("scratch-kept.bin")), "its file is still there");
+    }
+
+    private void createVdisk(Node through, String name, long bytes) throws Exception {
+      java.net.http.HttpResponse<String> r = through.call("POST", "/vdisks", "{\"name\": \"" + name
+          + "\", \"size\": " + bytes + "}");
+      assertEquals(201, r.statusCode(), "POST /vdisks " + name + " on " + through.name + ": " + r.body());
+    }
+  }
+
+  /** Runs {@code call} until it exits 0, for at most {@code bound} (a vDisk just made is listed a little later). */
+  private static Tool retry(Duration bound, String what, java.util.concurrent.Callable<Tool> call) throws Exception {
+    long deadline = System.nanoTime() + bound.toNanos();
+    while (true) {
+      Tool t = call.call();
+      if (t.exit() == 0) {
+        return t;
+      }
+      assertTrue(System.nanoTime() < deadline, what + " within " + bound + ": " + t.out());
+      Thread.sleep(500);
+    }
+  }
+
+  private static synchronized String nfsRm() throws IOException, InterruptedException {
+    return gcc("vsa-nfs-rm");
   }
 
   private static synchronized String nfsWrite() throws IOException, InterruptedException {
-    Path src = Path.of("src/test/c/vsa-nfs-write.c").toAbsolutePath();
-    Path bin = Path.of("target/vsa-nfs-write").toAbsolutePath();
+    return gcc("vsa-nfs-write");
+  }
+
+  /** The libnfs client {@code src/test/c/<tool>.c}, built with gcc into target/ when missing or older. */
+  private static synchronized String gcc(String tool) throws IOException, InterruptedException {
+    Path src = Path.of("src/test/c/" + tool + ".c").toAbsolutePath();
+    Path bin = Path.of("target/" + tool).toAbsolutePath();
     if (!Files.isExecutable(bin) || Files.getLastModifiedTime(bin).compareTo(Files.getLastModifiedTime(src)) < 0) {
       assertTrue(Files.exists(Path.of("/usr/include/nfsc/libnfs.h")),
           "libnfs's headers are missing: apt-get install -y libnfs-dev (./test.sh does)");

@@ -833,6 +833,7 @@ public final class LocalNamespace implements Namespace {
     admitChange();
     String volume;
     long id;
+    refuseIfInUse(dirId, name);
     lock.lock();
     try {
       Inode d = dir(dirId);
@@ -861,6 +862,42 @@ public final class LocalNamespace implements Namespace {
       deleteVolumeQuietly(volume);
     } else {
       deleteData(id);
+    }
+  }
+
+  /**
+   * A REMOVE of a vDisk's file deletes the vDisk: refused while the vDisk is in use (asked of the
+   * catalog, without the namespace's lock: it may ask another node). A file that is not a vDisk's
+   * is removed as always.
+   */
+  private void refuseIfInUse(long dirId, String name) throws NfsException {
+    String volume;
+    lock.lock();
+    try {
+      long[] e = dir(dirId).entries.get(name);
+      Inode n = e == null ? null : inodes.get(e[0]);
+      volume = n == null ? null : n.volume;
+    } finally {
+      lock.unlock();
+    }
+    if (volume == null) {
+      return; // not a vDisk's file (or no such file: the REMOVE says so)
+    }
+    Optional<String> why;
+    try {
+      why = catalog.inUse(volume);
+    } catch (PeerUnavailableException e) {
+      throw Status.of(Status.JUKEBOX, "REMOVE of " + name + ": whether vDisk " + volume + " is in use cannot be told"
+          + " now: " + e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      log.warn("namespace {}: REMOVE of {}: asking whether vDisk {} is in use failed: {}", vpool, name, volume,
+          e.toString());
+      throw Status.of(Status.JUKEBOX, "REMOVE of " + name + ": whether vDisk " + volume + " is in use cannot be told"
+          + " now: " + e);
+    }
+    if (why.isPresent()) {
+      log.warn("namespace {}: REMOVE of {} refused: {}", vpool, name, why.get());
+      throw Status.of(Status.ACCES, "REMOVE of " + name + " refused: " + why.get());
     }
   }
 

@@ -69,6 +69,15 @@ public interface VolumeCatalog {
   void delete(String name) throws IOException;
 
   /**
+   * Why the vDisk may not be deleted now because it is in use (e.g. an iSCSI initiator is logged in
+   * to it), or empty: it may. An NFS REMOVE of its file is refused (ACCES) while it is; a
+   * {@code PeerUnavailableException} (nobody can tell now) gets JUKEBOX. The default: never in use.
+   */
+  default java.util.Optional<String> inUse(String name) throws IOException {
+    return java.util.Optional.empty();
+  }
+
+  /**
    * Grows the vDisk to at least {@code sizeBytes} (a multiple of 4096), never shrinks it: the size
    * the caller saw may be stale (another node's volume answers its owner's last reported size).
    */

@@ -106,8 +106,13 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   /** The vPools whose NFS namespace this node may own (those it exports). */
   private volatile Set<String> namespaces = Set.of();
   private volatile NamespaceHost namespaceHost;
-  /** vPool -> the lease its namespace is served under here. */
+  /** vPool -> the lease its namespace is served under here (or restored under, until it is served). */
   private final Map<String, NamespaceLease> namespaceLeases = new ConcurrentHashMap<>();
+  /**
+   * vPool -> the thread its namespace's adoptions run on: a restore takes as long as the namespace
+   * has small files, and the vDisk adoptions on the service's action thread must not wait for it.
+   */
+  private final Map<String, java.util.concurrent.ExecutorService> namespaceAdopters = new ConcurrentHashMap<>();
   private volatile boolean closed;
   /** The service runs (before, the vDisk list is only kept: the machine must not act before its ticks). */
   private volatile boolean started;
@@ -188,16 +193,19 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
 
   /**
    * What opens and closes a vPool's NFS namespace on this node when it wins or loses it (the
-   * appliance's NFS side). Methods run on the ownership service's action thread.
+   * appliance's NFS side). {@link #open} runs on a thread of the vPool's own (one open at a time
+   * per vPool), the other methods on any thread, {@link #close} possibly while an open restores.
    */
   public interface NamespaceHost {
     /**
      * Serves the vPool's namespace here from now on: restored from the backend (every change it
-     * acknowledged is there), then acknowledging only while {@code holdsLease} says yes.
+     * acknowledged is there), then acknowledging only while {@code holdsLease} says yes. Served
+     * only if {@code holdsLease} still says yes once restored, checked atomically with
+     * {@link #close}: a close that came first wins, and the restored copy is closed (IOException).
      */
     void open(String vpool, long epoch, java.util.function.BooleanSupplier holdsLease) throws IOException;
 
-    /** Stops serving it here (another node took it, or this node stops). */
+    /** Stops serving it here (another node took it, or this node stops); nothing when not served. */
     void close(String vpool);
 
     /** Whether it is served here now. */
@@ -800,21 +808,26 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   @Override
   public void adopt(String vdisk, long epoch, String oldOwner, String oldDtlNode, boolean forced) {
     failedAdoptions.remove(vdisk);
+    if (isNamespace(vdisk)) {
+      adoptNamespaceAside(vpoolOf(vdisk), epoch);
+      return;
+    }
     try {
-      if (isNamespace(vdisk)) {
-        adoptNamespace(vpoolOf(vdisk), epoch);
-        return;
-      }
       doAdopt(vdisk, epoch, oldOwner, oldDtlNode, forced);
     } catch (IOException | RuntimeException e) {
-      String why = e.getMessage() == null ? e.toString() : e.getMessage();
-      boolean refused = e instanceof Adoption.RefusedException;
-      failedAdoptions.put(vdisk, new PendingAdoption(vdisk, epoch, oldOwner, oldDtlNode, forced,
-          (refused ? "adoption refused: " : "adoption failed: ") + why));
-      log.error("vDisk {}: {} at epoch {} {}: {}; retried every {} s{}", vdisk, refused ? "adoption" : "adoption",
-          epoch, refused ? "refused" : "failed", why, RETRY_MILLIS / 1000,
-          refused ? " (vsa cluster force " + vdisk + " accepts the loss)" : "");
+      adoptionFailed(new PendingAdoption(vdisk, epoch, oldOwner, oldDtlNode, forced, null), e);
     }
+  }
+
+  /** Records a failed adoption, to retry every few seconds, and says why. */
+  private void adoptionFailed(PendingAdoption p, Exception e) {
+    String why = e.getMessage() == null ? e.toString() : e.getMessage();
+    boolean refused = e instanceof Adoption.RefusedException;
+    failedAdoptions.put(p.vdisk(), new PendingAdoption(p.vdisk(), p.epoch(), p.oldOwner(), p.oldDtlNode(), p.forced(),
+        (refused ? "adoption refused: " : "adoption failed: ") + why));
+    log.error("vDisk {}: adoption at epoch {} {}: {}; retried every {} s{}", p.vdisk(), p.epoch(),
+        refused ? "refused" : "failed", why, RETRY_MILLIS / 1000,
+        refused ? " (vsa cluster force " + p.vdisk() + " accepts the loss)" : "");
   }
 
   private void doAdopt(String vdisk, long epoch, String oldOwner, String oldDtlNode, boolean forced)
@@ -899,32 +912,60 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
 
   /**
    * Serves a vPool's namespace here at {@code epoch}: restored from the backend, where every change
-   * its earlier owners acknowledged is (a namespace has no DTL and no local state to trust).
+   * its earlier owners acknowledged is (a namespace has no DTL and no local state to trust). The
+   * restore runs on the vPool's own thread, so that the vDisk adoptions decided meanwhile go on;
+   * until it is served the directory names no owner of it (calls get JUKEBOX, as in any takeover).
+   * A release or stop meanwhile revokes its lease: the restored copy is then never served.
    */
-  private void adoptNamespace(String vpool, long epoch) throws IOException {
+  private void adoptNamespaceAside(String vpool, long epoch) {
     NamespaceHost host = namespaceHost;
-    String resource = namespaceResource(vpool);
     if (host == null || closed) {
       return;
     }
-    if (!awaitPublished(resource, epoch)) {
-      throw new IOException("no heartbeat naming it at epoch " + epoch + " was stored in time (the lease is gone,"
-          + " or a newer epoch replaced it)");
-    }
-    NamespaceLease lease = new NamespaceLease(resource, epoch);
+    NamespaceLease lease = new NamespaceLease(namespaceResource(vpool), epoch);
     NamespaceLease before = namespaceLeases.put(vpool, lease);
     if (before != null) {
-      before.revoke();
+      before.revoke(); // an open of it still restoring is never served
       host.close(vpool);
     }
     try {
-      host.open(vpool, epoch, lease::held);
-    } catch (IOException | RuntimeException ex) {
+      namespaceAdopters.computeIfAbsent(vpool, v -> Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "namespace-adoption-" + self + "-" + v);
+        t.setDaemon(true);
+        return t;
+      })).execute(() -> adoptNamespace(host, vpool, lease));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
       namespaceLeases.remove(vpool, lease);
-      lease.revoke();
-      throw ex;
+      lease.revoke(); // this node stops
     }
-    log.info("vPool {}: this node serves its NFS namespace now, at epoch {}", vpool, epoch);
+  }
+
+  private void adoptNamespace(NamespaceHost host, String vpool, NamespaceLease lease) {
+    String resource = namespaceResource(vpool);
+    long t0 = System.nanoTime();
+    try {
+      if (lease.revoked || closed) {
+        return; // let go before it began
+      }
+      if (!awaitPublished(resource, lease.epoch)) {
+        throw new IOException("no heartbeat naming it at epoch " + lease.epoch + " was stored in time (the lease is"
+            + " gone, or a newer epoch replaced it)");
+      }
+      host.open(vpool, lease.epoch, lease::held);
+    } catch (IOException | RuntimeException ex) {
+      boolean current = namespaceLeases.remove(vpool, lease) && !lease.revoked && !closed;
+      lease.revoke();
+      if (current) {
+        adoptionFailed(new PendingAdoption(resource, lease.epoch, null, null, false, null), ex);
+      } else {
+        log.info("vPool {}: its NFS namespace, restored at epoch {} after this node let go of it, is not served: {}",
+            vpool, lease.epoch, ex.toString());
+      }
+      changed();
+      return;
+    }
+    log.info("vPool {}: this node serves its NFS namespace now, at epoch {} (restored in {} ms)", vpool, lease.epoch,
+        (System.nanoTime() - t0) / 1_000_000);
     changed();
   }
 
@@ -1042,9 +1083,11 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       l.revoke();
     }
     NamespaceHost host = namespaceHost;
-    if (host != null && host.serves(vpool)) {
-      log.info("vPool {}: another node serves its NFS namespace now; closing it here", vpool);
-      host.close(vpool);
+    if (host != null) {
+      if (host.serves(vpool)) {
+        log.info("vPool {}: another node serves its NFS namespace now; closing it here", vpool);
+      }
+      host.close(vpool); // also refuses serving a copy still being restored under the revoked lease
     }
     changed();
   }
@@ -1123,6 +1166,18 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       }
     }
     closed = true;
+    for (java.util.concurrent.ExecutorService a : namespaceAdopters.values()) {
+      a.shutdownNow(); // a restore under way ends unserved (its lease is revoked)
+    }
+    for (Map.Entry<String, java.util.concurrent.ExecutorService> a : namespaceAdopters.entrySet()) {
+      try {
+        if (!a.getValue().awaitTermination(10, TimeUnit.SECONDS)) {
+          log.warn("vPool {}: the restore of its NFS namespace did not end within 10 s of the stop", a.getKey());
+        }
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+      }
+    }
     control.shutdownNow();
     service.close();
     leases.values().forEach(ServiceLease::revoke);
@@ -1195,12 +1250,17 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     }
 
     boolean held() {
-      return !revoked && service.mayAcknowledge(resource, epoch, DtlState.OK_SYNC);
+      return !revoked && !closed && service.mayAcknowledge(resource, epoch, DtlState.OK_SYNC);
     }
 
     void revoke() {
       revoked = true;
     }
+  }
+
+  /** For tests: what opens and closes the namespaces here. */
+  NamespaceHost namespaceHost() {
+    return namespaceHost;
   }
 
   /** For tests and the API: the service underneath. */

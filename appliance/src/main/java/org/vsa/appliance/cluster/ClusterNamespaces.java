@@ -69,13 +69,16 @@ public final class ClusterNamespaces implements NfsServer.Opener, NamespaceServe
     ClusterNamespace ns = new ClusterNamespace(vpool, namespaceId(vpool), controller.self(),
         () -> controller.namespaceOwner(vpool), node -> controller.endpoint(node, NAMESPACE_ENDPOINT), remoteConfig,
         volumes);
-    ClusterNamespace before = exported.put(vpool, ns);
+    ClusterNamespace before;
+    synchronized (this) {
+      before = exported.put(vpool, ns);
+      Namespace mine = served.get(vpool);
+      if (mine != null) {
+        ns.setLocal(mine);
+      }
+    }
     if (before != null) {
       before.close();
-    }
-    Namespace mine = served.get(vpool);
-    if (mine != null) {
-      ns.setLocal(mine);
     }
     return ns;
   }
@@ -136,32 +139,47 @@ public final class ClusterNamespaces implements NfsServer.Opener, NamespaceServe
 
   // ---------------------------------------------------------------- ClusterController.NamespaceHost
 
+  /**
+   * {@inheritDoc} The restore runs unlocked (it may take long, and a {@link #close} meanwhile must
+   * not wait for it); serving it is checked against the lease under the lock {@link #close} takes.
+   */
   @Override
   public void open(String vpool, long epoch, BooleanSupplier holdsLease) throws IOException {
     Namespace ns = opener.open(vpool, epoch, holdsLease, namespaceId(vpool));
-    served.put(vpool, ns);
-    ClusterNamespace x = exported.get(vpool);
-    if (x != null) {
-      try {
-        x.setLocal(ns);
-      } catch (IllegalStateException e) {
-        served.remove(vpool, ns);
+    synchronized (this) {
+      if (!holdsLease.getAsBoolean()) {
         closeQuietly(vpool, ns);
-        throw new IOException(e.getMessage(), e);
+        throw new IOException("vPool " + vpool + ": the lease of its namespace at epoch " + epoch
+            + " was lost (or let go) while it was restored; not served");
+      }
+      served.put(vpool, ns);
+      ClusterNamespace x = exported.get(vpool);
+      if (x != null) {
+        try {
+          x.setLocal(ns);
+        } catch (IllegalStateException e) {
+          served.remove(vpool, ns);
+          closeQuietly(vpool, ns);
+          throw new IOException(e.getMessage(), e);
+        }
       }
     }
   }
 
   @Override
   public void close(String vpool) {
-    Namespace ns = served.remove(vpool);
-    ClusterNamespace x = exported.get(vpool);
-    if (x != null) {
-      x.setLocal(null);
+    Namespace ns;
+    synchronized (this) {
+      ns = served.remove(vpool);
+      if (ns == null) {
+        return;
+      }
+      ClusterNamespace x = exported.get(vpool);
+      if (x != null) {
+        x.setLocal(null);
+      }
     }
-    if (ns != null) {
-      closeQuietly(vpool, ns);
-    }
+    closeQuietly(vpool, ns);
   }
 
   private static void closeQuietly(String vpool, Namespace ns) {

@@ -80,6 +80,8 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
     void delete(String name) throws IOException;
   }
   private final PeerClients clients;
+  /** The iSCSI sessions on this node that use a vDisk (none: not in use here). */
+  private volatile java.util.function.Function<String, List<String>> sessionsHere = v -> List.of();
   /** The vDisks opened at a peer, by name: read by the accessors of forwarded volumes (no round trip). */
   private final Map<String, RemoteVolume> opened = new ConcurrentHashMap<>();
   /**
@@ -233,6 +235,32 @@ public final class ClusterVolumeCatalog implements VolumeCatalog {
     Forwarded f = new Forwarded(name, t.node(), t.address(), directory.vdisks().get(name));
     f.remote().resize(sizeBytes, true);
     return handOut(name, t.where(), f);
+  }
+
+  /** What tells whether a vDisk served here is in use: the iSCSI sessions on this node that use it. */
+  public void inUseBy(java.util.function.Function<String, List<String>> sessionsOf) {
+    this.sessionsHere = sessionsOf;
+  }
+
+  /**
+   * {@inheritDoc} Asked of the node that serves the vDisk: here, its iSCSI sessions; another node,
+   * over its forward server (INFO); nobody now (a takeover), {@link PeerUnavailableException}.
+   */
+  @Override
+  public Optional<String> inUse(String name) throws IOException {
+    Route r = route(name);
+    if (r instanceof Nowhere n) {
+      throw new PeerUnavailableException(n.why());
+    }
+    if (r instanceof Here) {
+      List<String> s = sessionsHere.apply(name);
+      return s.isEmpty() ? Optional.empty() : Optional.of("vDisk " + name + " is in use: iSCSI initiators are logged"
+          + " in to it on node " + directory.self() + " (" + String.join(", ", s) + "); log them out first");
+    }
+    There t = (There) r;
+    boolean used = new Forwarded(name, t.node(), t.address(), directory.vdisks().get(name)).remote().inUse();
+    return used ? Optional.of("vDisk " + name + " is in use: iSCSI initiators are logged in to it on node " + t.node()
+        + ", which serves it; log them out first") : Optional.empty();
   }
 
   @Override

@@ -225,6 +225,25 @@ public final class IscsiCluster implements TargetLocator, AutoCloseable {
     requestSync();
   }
 
+  /**
+   * The iSCSI sessions on this node that use the vDisk: those of its per-vDisk target and of any
+   * configured target with a LUN of it (empty: not in use over iSCSI here).
+   */
+  public List<String> sessionsOf(String vdisk) {
+    Set<String> out = new java.util.LinkedHashSet<>(); // the per-vDisk target is among the configured ones too
+    try {
+      out.addAll(target.sessionsOf(IscsiConfig.vdiskTargetName(PREFIX, vdisk)));
+    } catch (IllegalArgumentException e) {
+      // a name that makes no target name: it has no per-vDisk target
+    }
+    for (IscsiConfig.Target t : target.config().targets()) {
+      if (t.luns().containsValue(vdisk)) {
+        out.addAll(target.sessionsOf(t.iqn()));
+      }
+    }
+    return List.copyOf(out);
+  }
+
   /** The vDisks whose per-vDisk target is served here now. */
   public Set<String> served() {
     synchronized (lock) {

@@ -51,6 +51,14 @@ public final class VolumeForwarding implements Closeable {
     return f;
   }
 
+  /** The iSCSI sessions on this node that use a vDisk (none: not in use), said in INFO replies. */
+  private volatile java.util.function.Function<String, java.util.List<String>> sessions = v -> java.util.List.of();
+
+  /** What tells whether a vDisk is in use here: the iSCSI sessions that use it. */
+  public void inUseBy(java.util.function.Function<String, java.util.List<String>> sessionsOf) {
+    this.sessions = sessionsOf;
+  }
+
   /** From now on, exports the vDisks {@code directory} says this node serves. */
   public void serve(ClusterDirectory directory) {
     this.directory = directory;
@@ -82,6 +90,17 @@ public final class VolumeForwarding implements Closeable {
         return Optional.empty();
       }
       return engine.handle(vdisk).map(v -> new FencedIsNotOwner(vdisk, v));
+    }
+
+    /** An initiator is logged in to it here (a deletion asked through another node is refused). */
+    @Override
+    public boolean inUse(String vdisk) {
+      try {
+        return !sessions.apply(vdisk).isEmpty();
+      } catch (RuntimeException e) {
+        log.warn("vDisk {}: its iSCSI sessions cannot be listed ({}); answered as in use", vdisk, e.toString());
+        return true;
+      }
     }
 
     /** The ownership epoch: a new one means the vDisk was taken over, and its buffered writes may be gone. */

@@ -40,12 +40,17 @@ class ClusterControllerTest {
 
   private Appliance start(String node, int memberPort, List<Integer> seeds, String cluster, String vdisks)
       throws Exception {
+    return start(node, memberPort, seeds, cluster, vdisks, "{enabled: false}");
+  }
+
+  private Appliance start(String node, int memberPort, List<Integer> seeds, String cluster, String vdisks, String nfs)
+      throws Exception {
     StringBuilder members = new StringBuilder();
     for (int p : seeds) {
       members.append(members.length() == 0 ? "" : ", ").append("127.0.0.1:").append(p);
     }
     return Appliance.start(new ConfigLoader(work.resolve(node)).parse("node: {name: " + node + ", dataDir: data}\n"
-        + "dtl: {port: 0}\nmanagement: {enabled: false}\niscsi: {enabled: false}\nnfs: {enabled: false}\n"
+        + "dtl: {port: 0}\nmanagement: {enabled: false}\niscsi: {enabled: false}\nnfs: " + nfs + "\n"
         + "backend: {type: local, dir: " + work.resolve("backend") + "}\n"
         + "vpools: [{name: default, scoSize: 4MiB}]\n"
         + "vdisks: " + vdisks + "\n"
@@ -504,6 +509,130 @@ class ClusterControllerTest {
    * Writes as an initiator does: a NOT READY (fenced: a heartbeat write that was slow on a busy
    * machine, a DTL state not yet published) is retried for up to 10 s.
    */
+  /**
+   * The NFS namespace's restore on a node that takes it over runs aside: while it is held up (a
+   * namespace with many small files), a vDisk adoption on the same node completes and the vDisk
+   * takes writes; calls to the namespace get JUKEBOX meanwhile and the directory names no owner of
+   * it; once restored, the node serves the namespace with what its earlier owner acknowledged.
+   */
+  @Test
+  void aSlowNamespaceRestoreDoesNotHoldUpAVdiskAdoption() throws Exception {
+    int[] ports = {freePort(), freePort()};
+    List<Integer> seeds = List.of(ports[0], ports[1]);
+    String cluster = "r" + ports[0];
+    String nfs = "{port: 0, mountPort: 0, portmap: none}";
+    List<Appliance> nodes = new ArrayList<>();
+    SlowRestore slow = null;
+    try {
+      Appliance n1 = start("n1", ports[0], seeds, cluster, "[]", nfs);
+      nodes.add(n1);
+      awaitNamespaceServed(n1, Duration.ofSeconds(30));
+      long nsId = ((ClusterNamespaces) ctl(n1).namespaceHost()).namespaceId("default");
+      byte[] content = random(41, 100_000);
+      long file;
+      try (ClusterNamespace viaN1 = client(n1, nsId)) {
+        long dir = viaN1.mkdir(viaN1.rootId(), "vm1", 0, 0, org.vsa.nfs.SetAttr.NONE);
+        file = viaN1.create(dir, "vm1.vmx", 0, 0, org.vsa.nfs.SetAttr.NONE, false);
+        viaN1.write(file, 0, ByteBuffer.wrap(content), Durability.DURABLE);
+      }
+
+      Appliance n2 = start("n2", ports[1], seeds, cluster, "[]", nfs);
+      nodes.add(n2);
+      slow = new SlowRestore(ctl(n2).namespaceHost());
+      ctl(n2).hostNamespaces(java.util.Set.of("default"), slow);
+      // n1 stops: once its lease ran out, n2 wins the namespace and restores it (held up here)
+      n1.close();
+      nodes.remove(n1);
+      assertTrue(slow.entered.await(30, java.util.concurrent.TimeUnit.SECONDS), "n2 restores the namespace");
+
+      // meanwhile a vDisk is created in the cluster: n2 adopts it (from the backend) and serves it
+      create(n2, "late");
+      awaitServed(List.of(n2), "late", Duration.ofSeconds(30));
+      byte[] data = random(42, 256 << 10);
+      writeTo(n2, "late", 0, data);
+      ByteBuffer back = ByteBuffer.allocate(data.length);
+      n2.engine().volume("late").orElseThrow().read(0, back);
+      assertArrayEquals(data, back.array(), "the vDisk adopted during the restore takes writes");
+      assertFalse(slow.done, "the restore is still held up");
+      assertTrue(ctl(n2).namespaceOwner("default").isEmpty(), "nobody named as the namespace's owner while it"
+          + " is restored: " + ctl(n2).namespaceStatus());
+      try (ClusterNamespace viaN2 = client(n2, nsId)) {
+        org.vsa.nfs.NfsException e = assertThrows(org.vsa.nfs.NfsException.class,
+            () -> viaN2.getattr(viaN2.rootId()));
+        assertEquals(org.vsa.nfs.Status.JUKEBOX, e.status(), "calls are told to retry during the restore");
+
+        slow.release.countDown();
+        awaitNamespaceServed(n2, Duration.ofSeconds(30));
+        assertTrue(slow.done, "served once restored");
+        long dir = viaN2.lookup(viaN2.rootId(), "vm1");
+        assertEquals(file, viaN2.lookup(dir, "vm1.vmx"), "the same file under the same id");
+        ByteBuffer got = ByteBuffer.allocate(content.length);
+        assertEquals(content.length, viaN2.read(file, 0, got).count());
+        assertArrayEquals(content, got.array(), "what n1 acknowledged, restored on n2");
+      }
+    } finally {
+      if (slow != null) {
+        slow.release.countDown();
+      }
+      for (Appliance a : nodes) {
+        a.close();
+      }
+    }
+  }
+
+  /** Holds a namespace's restore up until released (bounded), as a namespace of many small files does. */
+  private static final class SlowRestore implements ClusterController.NamespaceHost {
+    final ClusterController.NamespaceHost real;
+    final java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+    final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    volatile boolean done;
+
+    SlowRestore(ClusterController.NamespaceHost real) {
+      this.real = real;
+    }
+
+    @Override
+    public void open(String vpool, long epoch, java.util.function.BooleanSupplier holdsLease) throws IOException {
+      entered.countDown();
+      try {
+        if (!release.await(120, java.util.concurrent.TimeUnit.SECONDS)) {
+          throw new IOException("test: the restore was never released");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      }
+      real.open(vpool, epoch, holdsLease);
+      done = true;
+    }
+
+    @Override
+    public void close(String vpool) {
+      real.close(vpool);
+    }
+
+    @Override
+    public boolean serves(String vpool) {
+      return real.serves(vpool);
+    }
+  }
+
+  /** A client of the vPool's namespace as another node's NFS server is: forwarded to whichever node serves it. */
+  private static ClusterNamespace client(Appliance through, long nsId) {
+    return new ClusterNamespace("default", nsId, "client", () -> ctl(through).namespaceOwner("default"),
+        node -> ctl(through).endpoint(node, ClusterNamespaces.NAMESPACE_ENDPOINT),
+        org.vsa.nfs.remote.RemoteNamespace.Config.defaults(), org.vsa.nfs.VolumeCatalog.NONE);
+  }
+
+  private static void awaitNamespaceServed(Appliance a, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!ctl(a).namespaceOwner("default").equals(Optional.of(ctl(a).self()))) {
+      assertTrue(System.nanoTime() < deadline, ctl(a).self() + " serves the namespace within " + timeout + ": "
+          + ctl(a).namespaceStatus());
+      Thread.sleep(50);
+    }
+  }
+
   /** Writes to {@code v} at {@code offset} until one is refused as fenced (true), for at most {@code seconds}. */
   private static boolean refusedWithin(Volume v, long offset, int seconds) throws Exception {
     long until = System.nanoTime() + seconds * 1_000_000_000L;

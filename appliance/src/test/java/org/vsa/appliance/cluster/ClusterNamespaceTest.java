@@ -2,6 +2,7 @@ package org.vsa.appliance.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -127,6 +128,53 @@ class ClusterNamespaceTest {
     }
   }
 
+  /**
+   * A namespace restored after its lease was lost (or let go, or the node stops) is never served:
+   * the check and the install are atomic with {@link ClusterNamespaces#close}, and the restored
+   * copy is closed; one restored under a lease that holds is served until closed.
+   */
+  @Test
+  void aNamespaceRestoredAfterItsLeaseWasLostIsClosedNotServed() throws Exception {
+    org.vsa.backends.ObjectStore backend = new org.vsa.backends.LocalDirectoryObjectStore(work.resolve("backend"));
+    java.util.concurrent.atomic.AtomicBoolean held = new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.concurrent.atomic.AtomicBoolean loseDuringRestore = new java.util.concurrent.atomic.AtomicBoolean(true);
+    List<Boolean> closed = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ClusterNamespaces host = new ClusterNamespaces(null, backend, (vpool, epoch, holdsLease, id) -> {
+      Namespace ns = LocalNamespace.openWithId(vpool, work.resolve("ns-" + epoch), NO_VDISKS, List.of(), 0, id);
+      if (loseDuringRestore.get()) {
+        held.set(false); // the lease runs out (or a release comes) while the restore runs
+      }
+      int index = closed.size();
+      closed.add(false);
+      return (Namespace) java.lang.reflect.Proxy.newProxyInstance(Namespace.class.getClassLoader(),
+          new Class<?>[] {Namespace.class}, (proxy, m, args) -> {
+            if (m.getName().equals("close")) {
+              closed.set(index, true);
+            }
+            try {
+              return m.invoke(ns, args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+    }, RemoteNamespace.Config.defaults(), NO_VDISKS);
+
+    IOException lost = assertThrows(IOException.class, () -> host.open("default", 3, held::get));
+    assertTrue(lost.getMessage().contains("lost"), lost.getMessage());
+    assertFalse(host.serves("default"));
+    assertTrue(host.lookup("default").isEmpty(), "not served to the other nodes");
+    assertEquals(List.of(true), closed, "the copy restored under the lost lease is closed");
+
+    loseDuringRestore.set(false);
+    held.set(true);
+    host.open("default", 4, held::get);
+    assertTrue(host.serves("default"));
+    assertTrue(host.lookup("default").isPresent());
+    host.close("default");
+    assertFalse(host.serves("default"));
+    assertEquals(List.of(true, true), closed);
+  }
+
   /** vDisks in memory, shared by the "nodes" of a test; {@code writes} and {@code reads} count the calls made through this view. */
   private static final class MemoryVdisks implements VolumeCatalog {
     final Map<String, MemoryVolume> vdisks;
@@ -198,6 +246,63 @@ class ClusterNamespaceTest {
     @Override
     public void delete(String name) {
       vdisks.remove(name);
+    }
+
+    /** vDisk -> why it is in use. */
+    final Map<String, String> busy = new ConcurrentHashMap<>();
+    /** Nobody can tell now (a takeover under way). */
+    volatile boolean unknown;
+
+    @Override
+    public Optional<String> inUse(String name) throws IOException {
+      if (unknown) {
+        throw new org.vsa.volume.remote.PeerUnavailableException("vDisk " + name + " has no owner right now");
+      }
+      return Optional.ofNullable(busy.get(name));
+    }
+  }
+
+  /**
+   * A REMOVE of a vDisk's file, through a node that does not serve the namespace: refused (ACCES)
+   * while the vDisk is in use, JUKEBOX while nobody can tell, and nothing is deleted; once it is
+   * not in use the file and its vDisk are gone. A small file is removed without asking.
+   */
+  @Test
+  void aRemoveOfAVdiskFileInUseIsRefusedAndDeletesNothing() throws Exception {
+    Map<String, MemoryVolume> shared = new ConcurrentHashMap<>();
+    MemoryVdisks onA = new MemoryVdisks(shared);
+    try (Node a = Node.start("A")) {
+      LocalNamespace ns = LocalNamespace.openWithId("default", work.resolve("A"), onA, List.of("*.raw"), 0, ID);
+      a.served().put("default", ns);
+      ClusterNamespace b = new ClusterNamespace("default", ID, "B", () -> Optional.of("A"),
+          n -> Optional.of(a.endpoint()), RemoteNamespace.Config.defaults(), new MemoryVdisks(shared));
+      try {
+        long file = b.create(b.rootId(), "disk.raw", 0, 0, SetAttr.NONE, false);
+        b.write(file, 0, ByteBuffer.wrap(new byte[1 << 20]), Durability.DURABLE);
+        assertEquals(1, shared.size(), "disk.raw is a vDisk's file");
+        String vdisk = shared.keySet().iterator().next();
+
+        onA.busy.put(vdisk, "an initiator is logged in to it");
+        NfsException inUse = assertThrows(NfsException.class, () -> b.remove(b.rootId(), "disk.raw"));
+        assertEquals(Status.ACCES, inUse.status(), inUse.toString());
+        onA.busy.clear();
+        onA.unknown = true;
+        assertEquals(Status.JUKEBOX, assertThrows(NfsException.class, () -> b.remove(b.rootId(), "disk.raw")).status());
+        assertEquals(file, b.lookup(b.rootId(), "disk.raw"), "the file is still there");
+        assertTrue(shared.containsKey(vdisk), "and its vDisk");
+
+        onA.unknown = false;
+        b.remove(b.rootId(), "disk.raw");
+        assertEquals(Status.NOENT, assertThrows(NfsException.class, () -> b.lookup(b.rootId(), "disk.raw")).status());
+        assertFalse(shared.containsKey(vdisk), "its vDisk is deleted");
+
+        onA.unknown = true; // a small file is no vDisk's: nobody is asked
+        b.create(b.rootId(), "notes.txt", 0, 0, SetAttr.NONE, false);
+        b.remove(b.rootId(), "notes.txt");
+      } finally {
+        b.close();
+        ns.close();
+      }
     }
   }
 

@@ -68,7 +68,8 @@ public final class PeerClient implements Closeable {
   }
 
   /** What the owner reported of the vDisk with an OK reply. */
-  record State(long session, long sizeBytes, int blockSize, boolean ready, boolean readOnly, java.util.UUID id) {}
+  record State(long session, long sizeBytes, int blockSize, boolean ready, boolean readOnly, boolean inUse,
+      java.util.UUID id) {}
 
   /** A decoded visible or final reply: OK with the vDisk's state (and a READ's data), or an error and its message. */
   record Reply(Wire.Status status, State state, String message, byte[] data) {
@@ -78,9 +79,9 @@ public final class PeerClient implements Closeable {
         return new Reply(st, null, Wire.getString(b), null);
       }
       Wire.need(b, 37);
-      State s = new State(b.readLong(), b.readLong(), b.readInt(), false, false, null);
+      State s = new State(b.readLong(), b.readLong(), b.readInt(), false, false, false, null);
       int fl = b.readUnsignedByte();
-      s = new State(s.session(), s.sizeBytes(), s.blockSize(), (fl & 1) != 0, (fl & 2) != 0,
+      s = new State(s.session(), s.sizeBytes(), s.blockSize(), (fl & 1) != 0, (fl & 2) != 0, (fl & 4) != 0,
           new java.util.UUID(b.readLong(), b.readLong()));
       byte[] data = null;
       if ((type & 0x7f) == Wire.READ) {

@@ -53,6 +53,12 @@ public final class RemoteVolume implements BlockVolume {
     call(Wire.INFO, payload(0), 0, false);
   }
 
+  /** Asks the owner whether the vDisk is in use there (an initiator logged in to it, see {@link RemoteVolumeServer.Exports#inUse}). */
+  public boolean inUse() throws IOException {
+    refresh();
+    return state().inUse();
+  }
+
   /** The peer this vDisk is forwarded to. */
   public PeerClient peer() {
     return peer;

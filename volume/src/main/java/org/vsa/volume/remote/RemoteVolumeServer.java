@@ -66,6 +66,14 @@ public final class RemoteVolumeServer implements Closeable {
       return 0;
     }
 
+    /**
+     * Whether the vDisk is in use on this node (e.g. an initiator is logged in to it): said in
+     * INFO replies, so that a deletion asked on another node can be refused while it is.
+     */
+    default boolean inUse(String vdisk) {
+      return false;
+    }
+
     /** Resizes the vDisk (thinly); the default refuses. */
     default BlockVolume resize(String vdisk, long sizeBytes) throws IOException {
       throw new IOException("resizing vDisk " + vdisk + " over the cluster is not supported by this node");
@@ -285,7 +293,7 @@ public final class RemoteVolumeServer implements Closeable {
       }
       BlockVolume v = found.get();
       switch (type) {
-        case Wire.INFO -> ok(ctx, f, name, v, null, true);
+        case Wire.INFO -> ok(ctx, f, name, v, null, true, exports.inUse(name));
         case Wire.READ -> read(ctx, f, name, v, p);
         case Wire.WRITE -> write(ctx, f, name, v, p);
         case Wire.FLUSH -> {
@@ -369,13 +377,18 @@ public final class RemoteVolumeServer implements Closeable {
   }
 
   private void ok(ChannelHandlerContext ctx, Wire.Frame f, String name, BlockVolume v, ByteBuf data, boolean last) {
+    ok(ctx, f, name, v, data, last, false);
+  }
+
+  private void ok(ChannelHandlerContext ctx, Wire.Frame f, String name, BlockVolume v, ByteBuf data, boolean last,
+      boolean inUse) {
     ByteBuf b = ctx.alloc().buffer(1 + 37 + (data == null ? 0 : data.readableBytes()));
     try {
       b.writeByte(Wire.Status.OK.ordinal());
       b.writeLong(session(name));
       b.writeLong(v.sizeBytes());
       b.writeInt(v.blockSize());
-      b.writeByte((v.ready() ? 1 : 0) | (v.readOnly() ? 2 : 0));
+      b.writeByte((v.ready() ? 1 : 0) | (v.readOnly() ? 2 : 0) | (inUse ? 4 : 0));
       b.writeLong(v.id().getMostSignificantBits());
       b.writeLong(v.id().getLeastSignificantBits());
       if (data != null) {

@@ -32,8 +32,8 @@ import java.util.zip.CRC32C;
  * {@code offset u64, length u32}; WRITE {@code offset u64, durability u8 (0 durable, 1 buffered),
  * data}; UNMAP {@code offset u64, length u64}; RESIZE {@code bytes u64, growOnly u8}; INFO and
  * FLUSH nothing. Reply payloads start with a status u8; OK is followed by the vDisk's state
- * ({@code session u64, sizeBytes u64, blockSize u32, flags u8 (bit 0 ready, bit 1 read-only), id
- * 16 bytes}) and, for READ, the data; any other status by a message (u16 length, UTF-8).
+ * ({@code session u64, sizeBytes u64, blockSize u32, flags u8 (bit 0 ready, bit 1 read-only, bit 2 in
+ * use: set in INFO replies only, see {@link RemoteVolumeServer.Exports#inUse}), id 16 bytes}) and, for READ, the data; any other status by a message (u16 length, UTF-8).
  *
  * <p>The framing (header, CRC, bounds, {@link Decoder}, {@link Encoder}) is public so that other
  * node-to-node protocols reuse it under their own magic (the NFS namespace forwarding does); the

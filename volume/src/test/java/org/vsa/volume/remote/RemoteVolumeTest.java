@@ -2,6 +2,7 @@ package org.vsa.volume.remote;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -42,6 +43,8 @@ class RemoteVolumeTest {
   Volume local;
   /** vDisks this "node" serves now; tests remove one to move its ownership away. */
   final Set<String> owned = ConcurrentHashMap.newKeySet();
+  /** vDisks an initiator is logged in to on this "node". */
+  final Set<String> used = ConcurrentHashMap.newKeySet();
   RemoteVolumeServer server;
   PeerClient client;
 
@@ -55,6 +58,11 @@ class RemoteVolumeTest {
     public BlockVolume resize(String vdisk, long sizeBytes) throws IOException {
       engine.resize(vdisk, sizeBytes);
       return engine.handle(vdisk).orElseThrow();
+    }
+
+    @Override
+    public boolean inUse(String vdisk) {
+      return used.contains(vdisk);
     }
   };
 
@@ -162,6 +170,21 @@ class RemoteVolumeTest {
     assertThrows(IllegalArgumentException.class, () -> v.read(SIZE, ByteBuffer.allocate(512)));
     TestEngines.write(v, 0, TestEngines.pattern(1, 4096), Durability.DURABLE);
     assertArrayEquals(TestEngines.pattern(1, 4096), TestEngines.read(v, 0, 4096));
+  }
+
+  /** Whether the vDisk is in use on its owner is asked anew each time (INFO), and I/O goes on either way. */
+  @Test
+  void inUseIsTheOwnersAnswerNow() throws IOException {
+    RemoteVolume v = client.open("d");
+    assertFalse(v.inUse());
+    used.add("d");
+    assertTrue(v.inUse());
+    TestEngines.write(v, 0, TestEngines.pattern(3, 4096), Durability.DURABLE);
+    assertTrue(v.ready());
+    used.remove("d");
+    assertFalse(v.inUse());
+    owned.remove("d");
+    assertThrows(NotOwnerException.class, v::inUse, "a moved vDisk: asked again of its new owner");
   }
 
   @Test
