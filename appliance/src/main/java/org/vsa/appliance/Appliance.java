@@ -39,6 +39,7 @@ import org.vsa.iscsi.IscsiTarget;
 import org.vsa.nfs.NfsConfig;
 import org.vsa.nfs.NfsServer;
 import org.vsa.volume.Engine;
+import org.vsa.volume.SharedObjects;
 import org.vsa.volume.Volume;
 import org.vsa.volume.VolumeSpec;
 
@@ -532,7 +533,7 @@ public final class Appliance implements AutoCloseable {
   private static org.vsa.appliance.cluster.ClusterNamespaces.LocalOpener clusterNamespaceOpener(
       ApplianceConfig config, org.vsa.nfs.VolumeCatalog catalog, ObjectStore backend) {
     NfsConfig c = config.nfs().server();
-    org.vsa.nfs.MirrorStore mirrorStore = new org.vsa.appliance.cluster.BackendMirrorStore(backend);
+    SharedObjects mirrorStore = SharedObjects.over(backend);
     return (vpool, epoch, holdsLease, namespaceId) -> {
       Path dir = c.namespaceDir().resolve(vpool);
       long t0 = System.nanoTime();

@@ -17,6 +17,7 @@ import org.vsa.nfs.NamespaceMirror;
 import org.vsa.nfs.SetAttr;
 import org.vsa.nfs.VolumeCatalog;
 import org.vsa.volume.Durability;
+import org.vsa.volume.SharedObjects;
 
 /**
  * What writing a namespace through to the backend costs: creates (each followed by nothing) and
@@ -59,7 +60,7 @@ public final class NamespaceMirrorBench {
           boolean withMirror = (r + m) % 2 == 1;
           Path d = dir.resolve("r" + r + (withMirror ? "-mirror" : "-plain"));
           try (LocalDirectoryObjectStore store = new LocalDirectoryObjectStore(d.resolve("backend"))) {
-            NamespaceMirror mirror = withMirror ? new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true) : null;
+            NamespaceMirror mirror = withMirror ? new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true) : null;
             try (LocalNamespace ns = LocalNamespace.open("default", d.resolve("ns"), NO_VDISKS, List.of(), 0,
                 mirror)) {
               for (int c = 0; c < cases.length; c++) {

@@ -28,6 +28,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.vsa.nfs.remote.NamespaceUnavailableException;
 import org.vsa.volume.Verify;
+import org.vsa.volume.SharedObjects;
 
 /**
  * A vPool's namespace kept in the shared object backend, written through before a change is
@@ -148,7 +149,7 @@ public final class NamespaceMirror implements AutoCloseable {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
   private static final Pattern OBJECT = Pattern.compile("([bsd])\\.([0-9a-f]{16})\\.([0-9a-f]{16})(?:\\.([0-9a-f]{16}))?");
 
-  private final MirrorStore store;
+  private final SharedObjects store;
   private final String vpool;
   private final String bucket;
   private final long epoch;
@@ -298,7 +299,7 @@ public final class NamespaceMirror implements AutoCloseable {
    * A mirror of {@code vpool}'s namespace for the owner at {@code epoch}; {@code holdsLease} is asked
    * after every upload, before anything is acknowledged.
    */
-  public NamespaceMirror(MirrorStore store, String vpool, long epoch, BooleanSupplier holdsLease) {
+  public NamespaceMirror(SharedObjects store, String vpool, long epoch, BooleanSupplier holdsLease) {
     Verify.that(epoch >= 0, "epoch %d", epoch);
     this.store = store;
     this.vpool = vpool;
@@ -359,7 +360,7 @@ public final class NamespaceMirror implements AutoCloseable {
   }
 
   /** Whether the backend holds a mirror of {@code vpool}'s namespace (a base). */
-  public static boolean exists(MirrorStore store, String vpool) throws IOException {
+  public static boolean exists(SharedObjects store, String vpool) throws IOException {
     String b = bucket(vpool);
     return store.namespaceExists(b) && !store.list(b, "b.").isEmpty();
   }
@@ -372,7 +373,7 @@ public final class NamespaceMirror implements AutoCloseable {
    * {@code vpool}: its journal and small files' data. Throws if there is no mirror or an object is
    * corrupt (the message names it).
    */
-  public static void restore(MirrorStore store, String vpool, Path dir) throws IOException {
+  public static void restore(SharedObjects store, String vpool, Path dir) throws IOException {
     for (int attempt = 1; ; attempt++) {
       try {
         restoreOnce(store, vpool, dir);
@@ -398,7 +399,7 @@ public final class NamespaceMirror implements AutoCloseable {
     }
   }
 
-  private static void restoreOnce(MirrorStore store, String vpool, Path dir) throws IOException {
+  private static void restoreOnce(SharedObjects store, String vpool, Path dir) throws IOException {
     String b = bucket(vpool);
     if (!store.namespaceExists(b)) {
       throw new IOException("namespace " + vpool + ": no mirror in the backend (" + b + " does not exist)");
@@ -465,10 +466,10 @@ public final class NamespaceMirror implements AutoCloseable {
         baseObject, expect, journal.size(), pointers.size());
   }
 
-  private static byte[] get(MirrorStore store, String b, String name) throws IOException {
+  private static byte[] get(SharedObjects store, String b, String name) throws IOException {
     try {
       return store.get(b, name);
-    } catch (MirrorStore.Missing e) {
+    } catch (SharedObjects.Missing e) {
       throw new VanishedException(b + "/" + name + " vanished while restoring: " + e.getMessage(), e);
     }
   }
@@ -543,7 +544,7 @@ public final class NamespaceMirror implements AutoCloseable {
     return p;
   }
 
-  private static void applyPointer(MirrorStore store, String b, Path files, Pointer p) throws IOException {
+  private static void applyPointer(SharedObjects store, String b, Path files, Pointer p) throws IOException {
     try (FileChannel c = FileChannel.open(files.resolve(Long.toString(p.id())), StandardOpenOption.CREATE,
         StandardOpenOption.WRITE)) {
       if (c.size() > p.size()) {
@@ -557,7 +558,7 @@ public final class NamespaceMirror implements AutoCloseable {
       ByteBuffer rec = ByteBuffer.allocate(Math.toIntExact(RECORD_HEADER_BYTES + 16 + p.length()));
       try {
         store.read(b, p.object(), p.objectOffset(), rec);
-      } catch (MirrorStore.Missing e) {
+      } catch (SharedObjects.Missing e) {
         throw new VanishedException(b + "/" + p.object() + ", which holds data of file " + p.id()
             + ", vanished while restoring: " + e.getMessage(), e);
       } catch (IOException e) {

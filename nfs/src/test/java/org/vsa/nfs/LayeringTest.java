@@ -10,11 +10,12 @@ import java.util.List;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.vsa.volume.SharedObjects;
 
 /**
  * The NFS front end's own code names neither the backends, the cache, the DTL nor the appliance:
- * it reaches the backend only through volume's interfaces and its own {@link MirrorStore}, which
- * the appliance adapts. (The build's enforcer bans those modules as direct dependencies; volume
+ * it reaches the backend only through volume's interfaces ({@link SharedObjects} for the namespace
+ * mirror). (The build's enforcer bans those modules as direct dependencies; volume
  * still brings them in transitively, so this looks at the sources.)
  */
 class LayeringTest {

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.vsa.backends.LocalDirectoryObjectStore;
 import org.vsa.volume.Durability;
+import org.vsa.volume.SharedObjects;
 import org.vsa.volume.TestEngines;
 
 /**
@@ -32,7 +33,7 @@ public final class NamespaceMirrorChild {
     LocalDirectoryObjectStore store = new LocalDirectoryObjectStore(dir.resolve("backend"));
     // compacts every 16 KiB of journal: bases land while the writers run
     LocalNamespace ns = LocalNamespace.open("default", dir.resolve("ns"), JournalTest.NONE, List.of(), 0, 16 << 10,
-        new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true));
+        new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true));
     List<Thread> threads = new ArrayList<>();
     for (int t = 0; t < THREADS; t++) {
       int tt = t;

@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vsa.backends.LocalDirectoryObjectStore;
+import org.vsa.volume.SharedObjects;
 
 /**
  * The owner of a mirrored namespace (a child JVM) is killed with SIGKILL while it creates files and
@@ -78,7 +79,7 @@ class NamespaceMirrorKillTest {
     reader.get(30, TimeUnit.SECONDS); // every line the child printed before it died
 
     try (LocalDirectoryObjectStore store = new LocalDirectoryObjectStore(d.resolve("backend"))) {
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", d.resolve("restored"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", d.resolve("restored"));
     }
     try (LocalNamespace ns = LocalNamespace.open("default", d.resolve("restored"), JournalTest.NONE, List.of())) {
       for (int t = 0; t < threads; t++) {

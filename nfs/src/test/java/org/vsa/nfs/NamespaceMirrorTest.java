@@ -29,6 +29,7 @@ import org.vsa.backends.ObjectStore;
 import org.vsa.nfs.remote.NamespaceUnavailableException;
 import org.vsa.volume.Durability;
 import org.vsa.volume.Engine;
+import org.vsa.volume.SharedObjects;
 import org.vsa.volume.TestEngines;
 
 /**
@@ -108,7 +109,7 @@ class NamespaceMirrorTest {
         ObjectStore store = new LocalDirectoryObjectStore(dir.resolve("backend"))) {
       EngineCatalog catalog = new EngineCatalog(engine);
       // compacts often (every few KiB of journal): bases are rewritten along the way
-      NamespaceMirror mirror = new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true);
+      NamespaceMirror mirror = new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true);
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), catalog, PATTERNS, 64 << 10, 4 << 10,
           mirror);
       long root = ns.rootId();
@@ -160,7 +161,7 @@ class NamespaceMirrorTest {
       assertTrue(objects(store, "b.").size() >= 1);
       mirror.awaitCollected(); // what the collection of older bases left must be enough
       // no close: as after a crash; nothing local is copied
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("b"));
       try (LocalNamespace restored = LocalNamespace.open("default", dir.resolve("b"), catalog, PATTERNS, 64 << 10)) {
         assertEquals(ns.namespaceId(), restored.namespaceId());
         TreeMap<String, String> got = tree(restored);
@@ -183,14 +184,14 @@ class NamespaceMirrorTest {
     try (ObjectStore store = new LocalDirectoryObjectStore(dir.resolve("backend"))) {
       AtomicBoolean lease1 = new AtomicBoolean(true);
       LocalNamespace one = LocalNamespace.open("default", dir.resolve("one"), JournalTest.NONE, List.of(), 0,
-          new NamespaceMirror(new BackendMirrorStore(store), "default", 1, lease1::get));
+          new NamespaceMirror(SharedObjects.over(store), "default", 1, lease1::get));
       assertEquals(List.of("b.0000000000000001.0000000000000000"), objects(store, "b."), "open puts a base");
       long f = one.create(one.rootId(), "shared.txt", 0, 0, SetAttr.NONE, true);
       write(one, f, 0, bytes(1, 5000), Durability.DURABLE);
 
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("two"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("two"));
       LocalNamespace two = LocalNamespace.open("default", dir.resolve("two"), JournalTest.NONE, List.of(), 0,
-          new NamespaceMirror(new BackendMirrorStore(store), "default", 2, () -> true));
+          new NamespaceMirror(SharedObjects.over(store), "default", 2, () -> true));
       assertTrue(objects(store, "b.").contains("b.0000000000000002.0000000000000000"), "open puts a base");
       two.create(two.rootId(), "by-two", 0, 0, SetAttr.NONE, true);
       write(two, f, 0, bytes(2, 300), Durability.DURABLE);
@@ -200,7 +201,7 @@ class NamespaceMirrorTest {
       one.create(one.rootId(), "stale", 0, 0, SetAttr.NONE, true);
       write(one, f, 0, bytes(3, 9000), Durability.DURABLE);
       one.remove(one.rootId(), "shared.txt");
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("three"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("three"));
       try (LocalNamespace three = LocalNamespace.open("default", dir.resolve("three"), JournalTest.NONE, List.of())) {
         assertEquals(epoch2, tree(three));
       }
@@ -218,10 +219,10 @@ class NamespaceMirrorTest {
 
       // and it cannot start again under its old epoch
       IOException refused = assertThrows(IOException.class, () -> LocalNamespace.open("default", dir.resolve("four"),
-          JournalTest.NONE, List.of(), 0, new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true)));
+          JournalTest.NONE, List.of(), 0, new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true)));
       assertTrue(refused.getMessage().contains("epoch 2"), refused.getMessage());
 
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("five"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("five"));
       try (LocalNamespace five = LocalNamespace.open("default", dir.resolve("five"), JournalTest.NONE, List.of())) {
         assertEquals(epoch2, tree(five));
       }
@@ -234,27 +235,27 @@ class NamespaceMirrorTest {
   void aCorruptObjectFailsTheRestoreNamingIt() throws Exception {
     try (ObjectStore store = new LocalDirectoryObjectStore(dir.resolve("backend"))) {
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0,
-          new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true));
+          new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true));
       long f = ns.create(ns.rootId(), "f", 0, 0, SetAttr.NONE, true);
       write(ns, f, 0, bytes(1, 4000), Durability.DURABLE); // carried inline in a segment
       long big = ns.create(ns.rootId(), "big", 0, 0, SetAttr.NONE, true);
       write(ns, big, 0, bytes(2, 300_000), Durability.DURABLE); // a data object
       ns.mkdir(ns.rootId(), "d", 0, 0, SetAttr.NONE);
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("ok")); // intact: fine
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("ok")); // intact: fine
 
       List<String> segments = objects(store, "s.");
       assertTrue(segments.size() >= 3, segments.toString());
       int at = NamespaceMirror.SEGMENT_HEADER_BYTES + NamespaceMirror.RECORD_HEADER_BYTES + 4; // a payload byte
       for (String segment : segments) {
         flipByte(store, segment, at);
-        IOException e = assertThrows(IOException.class, () -> NamespaceMirror.restore(new BackendMirrorStore(store), "default",
+        IOException e = assertThrows(IOException.class, () -> NamespaceMirror.restore(SharedObjects.over(store), "default",
             dir.resolve("bad")));
         assertTrue(e.getMessage().contains(segment) && e.getMessage().contains("CRC"), e.getMessage());
         flipByte(store, segment, at);
       }
       String segment = segments.get(1);
       flipByte(store, segment, 20); // in the header
-      IOException h = assertThrows(IOException.class, () -> NamespaceMirror.restore(new BackendMirrorStore(store), "default",
+      IOException h = assertThrows(IOException.class, () -> NamespaceMirror.restore(SharedObjects.over(store), "default",
           dir.resolve("bad")));
       assertTrue(h.getMessage().contains(segment), h.getMessage());
       flipByte(store, segment, 20);
@@ -262,7 +263,7 @@ class NamespaceMirrorTest {
       List<String> data = objects(store, "d.");
       assertEquals(1, data.size(), data.toString());
       flipByte(store, data.get(0), NamespaceMirror.DATA_HEADER_BYTES + NamespaceMirror.RECORD_HEADER_BYTES + 20);
-      IOException d = assertThrows(IOException.class, () -> NamespaceMirror.restore(new BackendMirrorStore(store), "default",
+      IOException d = assertThrows(IOException.class, () -> NamespaceMirror.restore(SharedObjects.over(store), "default",
           dir.resolve("bad2")));
       assertTrue(d.getMessage().contains(data.get(0)), d.getMessage());
       ns.close();
@@ -277,7 +278,7 @@ class NamespaceMirrorTest {
   void aMissingSegmentEndsTheLog() throws Exception {
     try (ObjectStore store = new LocalDirectoryObjectStore(dir.resolve("backend"))) {
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0,
-          new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true));
+          new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true));
       ns.create(ns.rootId(), "first", 0, 0, SetAttr.NONE, true);
       TreeMap<String, String> afterFirst = tree(ns);
       ns.create(ns.rootId(), "second", 0, 0, SetAttr.NONE, true);
@@ -286,7 +287,7 @@ class NamespaceMirrorTest {
       assertEquals(3, segments.size(), segments.toString());
       store.delete("nsm-default", segments.get(1));
       flipByte(store, segments.get(2), NamespaceMirror.SEGMENT_HEADER_BYTES + NamespaceMirror.RECORD_HEADER_BYTES + 4);
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("b"));
       try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), JournalTest.NONE, List.of())) {
         assertEquals(afterFirst, tree(b));
       }
@@ -414,7 +415,7 @@ class NamespaceMirrorTest {
   @Test
   void failedUploadsAreRetriedOrTakenOverByTheNextBase() throws Exception {
     try (FlakyStore store = new FlakyStore(new LocalDirectoryObjectStore(dir.resolve("backend")))) {
-      NamespaceMirror mirror = new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true);
+      NamespaceMirror mirror = new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true);
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0, 2 << 10,
           mirror);
       long f = ns.create(ns.rootId(), "f", 0, 0, SetAttr.NONE, true);
@@ -436,7 +437,7 @@ class NamespaceMirrorTest {
       write(ns, f, 4000, bytes(2, 1000), Durability.DURABLE);
       ns.mkdir(ns.rootId(), "after", 0, 0, SetAttr.NONE);
       mirror.awaitCollected();
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("b"));
       try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), JournalTest.NONE, List.of())) {
         assertEquals(tree(ns), tree(b));
         byte[] want = new byte[5000];
@@ -468,7 +469,7 @@ class NamespaceMirrorTest {
   @Test
   void aDeadBackendKeepsTheBacklogBoundedAndChangesFlowOnceItHeals() throws Exception {
     try (FlakyStore store = new FlakyStore(new LocalDirectoryObjectStore(dir.resolve("backend")))) {
-      NamespaceMirror mirror = new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true);
+      NamespaceMirror mirror = new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true);
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0, mirror);
       long root = ns.rootId();
       java.util.Set<String> names = new java.util.TreeSet<>(List.of("acked-0"));
@@ -517,7 +518,7 @@ class NamespaceMirrorTest {
       ns.mkdir(root, "acked-dir", 0, 0, SetAttr.NONE);
       names.add("acked-dir");
       assertEquals(0, mirror.backlogChanges());
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("b"));
       try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), JournalTest.NONE, List.of())) {
         assertEquals(tree(ns), tree(b));
         java.util.Set<String> got = new java.util.TreeSet<>();
@@ -542,7 +543,7 @@ class NamespaceMirrorTest {
   @Test
   void aSlowBackendsBacklogIsBoundedInChangesAndBytes() throws Exception {
     try (FlakyStore store = new FlakyStore(new LocalDirectoryObjectStore(dir.resolve("backend")))) {
-      NamespaceMirror mirror = new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true);
+      NamespaceMirror mirror = new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true);
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0, mirror);
       long root = ns.rootId();
       long[] files = new long[8];
@@ -622,7 +623,7 @@ class NamespaceMirrorTest {
         store.gate = null;
         pool.shutdownNow();
       }
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("b"));
       try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), JournalTest.NONE, List.of())) {
         assertEquals(tree(ns), tree(b));
         for (int k = 0; k < 4; k++) {
@@ -644,7 +645,7 @@ class NamespaceMirrorTest {
   @Test
   void aChangeWaitingOnAFailedPutIsAcknowledgedOnceTheBackendHeals() throws Exception {
     try (FlakyStore store = new FlakyStore(new LocalDirectoryObjectStore(dir.resolve("backend")))) {
-      NamespaceMirror mirror = new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true);
+      NamespaceMirror mirror = new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true);
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0, mirror);
       long root = ns.rootId();
       ExecutorService pool = Executors.newSingleThreadExecutor();
@@ -671,7 +672,7 @@ class NamespaceMirrorTest {
         });
         write(ns, f, 0, bytes(7, 5000), Durability.DURABLE);
         heal.get(30, TimeUnit.SECONDS);
-        NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+        NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("b"));
         try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), JournalTest.NONE, List.of())) {
           assertEquals(tree(ns), tree(b));
           assertArrayEquals(bytes(7, 5000), read(b, b.lookup(b.rootId(), "created-while-failing")));
@@ -694,7 +695,7 @@ class NamespaceMirrorTest {
     try (Engine engine = TestEngines.start(dir.resolve("engine"));
         FlakyStore store = new FlakyStore(new LocalDirectoryObjectStore(dir.resolve("backend")))) {
       EngineCatalog catalog = new EngineCatalog(engine);
-      NamespaceMirror mirror = new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true);
+      NamespaceMirror mirror = new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true);
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), catalog, PATTERNS, 0, mirror);
       long root = ns.rootId();
       long disk = ns.create(root, "disk.raw", 0, 0, SetAttr.NONE, true);
@@ -718,7 +719,7 @@ class NamespaceMirrorTest {
       store.failAll = false;
       awaitTaking(mirror);
       write(ns, disk, 8192, bytes(3, 4096), Durability.DURABLE);
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("b"));
       try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), catalog, PATTERNS, 0)) {
         assertEquals(12_288, b.getattr(disk).size());
         byte[] want = new byte[12_288];
@@ -742,7 +743,7 @@ class NamespaceMirrorTest {
   void aLargeSmallFileIsUploadedAChunkAtATime() throws Exception {
     try (FlakyStore store = new FlakyStore(new LocalDirectoryObjectStore(dir.resolve("backend")))) {
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0,
-          new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true));
+          new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true));
       int size = 10 << 20;
       byte[] want = bytes(1, size);
       long f = ns.create(ns.rootId(), "big.bin", 0, 0, SetAttr.NONE, true);
@@ -753,15 +754,15 @@ class NamespaceMirrorTest {
       int limit = (4 << 20) + 256; // NamespaceMirror.DATA_CHUNK_BYTES and a header
       assertTrue(store.largestPut.get() <= limit, "largest put " + store.largestPut.get() + " > " + limit);
       assertTrue(objects(store, "d.").size() >= 6, objects(store, "d.").toString()); // 3 chunks, twice
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("b"));
       try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), JournalTest.NONE, List.of())) {
         assertArrayEquals(want, read(b, f));
       }
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("c"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("c"));
       LocalNamespace c = LocalNamespace.open("default", dir.resolve("c"), JournalTest.NONE, List.of(), 0,
-          new NamespaceMirror(new BackendMirrorStore(store), "default", 2, () -> true)); // its base copies the file, in chunks
+          new NamespaceMirror(SharedObjects.over(store), "default", 2, () -> true)); // its base copies the file, in chunks
       c.close();
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("d"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("d"));
       try (LocalNamespace d = LocalNamespace.open("default", dir.resolve("d"), JournalTest.NONE, List.of())) {
         assertArrayEquals(want, read(d, f));
       }
@@ -773,7 +774,7 @@ class NamespaceMirrorTest {
   void concurrentCreatesShareSegments() throws Exception {
     try (ObjectStore store = new LocalDirectoryObjectStore(dir.resolve("backend"))) {
       LocalNamespace ns = LocalNamespace.open("default", dir.resolve("a"), JournalTest.NONE, List.of(), 0,
-          new NamespaceMirror(new BackendMirrorStore(store), "default", 1, () -> true));
+          new NamespaceMirror(SharedObjects.over(store), "default", 1, () -> true));
       int threads = 8;
       int each = 40;
       ExecutorService pool = Executors.newFixedThreadPool(threads);
@@ -797,7 +798,7 @@ class NamespaceMirrorTest {
       int creates = threads * each;
       int segments = objects(store, "s.").size();
       assertTrue(segments <= creates / 2, segments + " segments for " + creates + " creates");
-      NamespaceMirror.restore(new BackendMirrorStore(store), "default", dir.resolve("b"));
+      NamespaceMirror.restore(SharedObjects.over(store), "default", dir.resolve("b"));
       try (LocalNamespace b = LocalNamespace.open("default", dir.resolve("b"), JournalTest.NONE, List.of())) {
         assertEquals(tree(ns), tree(b));
         assertEquals(creates, tree(b).size());
