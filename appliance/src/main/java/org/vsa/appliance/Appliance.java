@@ -490,8 +490,18 @@ public final class Appliance implements AutoCloseable {
     try {
       if (controller != null) {
         // the cluster places each vDisk's DTL; its state changes are published before acknowledging under them
-        return new DtlConnector(dir, cc, controller::dtlPeerOf, (vdisk, from, to, why) -> controller.dtlStateChanged(
-            vdisk, to));
+        return new DtlConnector(dir, cc, controller::dtlPeerOf, new org.vsa.dtl.DtlEvents() {
+          @Override
+          public void stateChanged(String vdisk, org.vsa.dtl.DtlState from, org.vsa.dtl.DtlState to, String why) {
+            controller.dtlStateChanged(vdisk, null, 0, to); // a stream that names no DTL: counts as standalone
+          }
+
+          @Override
+          public void stateChanged(String vdisk, java.net.InetSocketAddress peer, long epoch,
+              org.vsa.dtl.DtlState from, org.vsa.dtl.DtlState to, String why) {
+            controller.dtlStateChanged(vdisk, peer, epoch, to);
+          }
+        });
       }
       return new DtlConnector(dir, cc, config::dtlPeerOf, (vdisk, from, to, why) -> { });
     } catch (IOException e) {

@@ -362,6 +362,17 @@ final class ClusterProcesses implements AutoCloseable {
     n.killed = true;
   }
 
+  /**
+   * SIGTERM, as {@code systemctl stop} sends it: returns the exit status once the process has
+   * handed its vDisks over and exited (bounded by {@code timeout}).
+   */
+  int terminate(Node n, Duration timeout) throws Exception {
+    n.serve.signal("TERM");
+    int status = n.serve.awaitExit(timeout);
+    n.killed = true;
+    return status;
+  }
+
   /** SIGSTOP: the process stays, frozen (its sockets accept, nothing answers). */
   void pause(Node n) throws Exception {
     n.serve.signal("STOP");

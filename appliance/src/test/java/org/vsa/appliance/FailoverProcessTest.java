@@ -44,7 +44,10 @@ import org.vsa.iscsi.RawInitiator;
  *
  * <ul>
  *   <li>kill -9 of demo's owner under write load: another node serves it within the bound, and
- *       every write the tool saw acknowledged reads back;</li>
+ *       every write the tool saw acknowledged reads back; then planned maintenance (SIGTERM) of its
+ *       DTL node, which comes back, and of the new owner, whose last published DTL state is then
+ *       not ok-sync: both exit 0, and the node back serves demo, not refused, with every
+ *       acknowledged write;</li>
  *   <li>SIGSTOP of the owner past its lease: another node takes over and takes writes; after
  *       SIGCONT the old owner acknowledges none: not on a session opened before the pause, not
  *       to new logins on its portal (redirected, or their writes fail NOT READY); the new owner
@@ -105,6 +108,23 @@ class FailoverProcessTest {
         load.stop();
         assertEquals(next.portal(), first.servedBy(), "the writes after the kill go to the new owner\n" + load.report());
         verifyAcknowledgedUnits(cluster, load, 0, List.of(next));
+        // then planned maintenance, one node after the other (SIGTERM, as systemctl stop sends it). First
+        // demo's DTL node: demo runs without a DTL meanwhile, and its owner publishes that (a crash of the
+        // owner now would be refused); the DTL node comes back (demo's DTL is not placed there again at once)
+        Node third = cluster.nodes().stream().filter(n -> n != owner && n != next).findFirst().orElseThrow();
+        assertEquals(0, cluster.terminate(third, Duration.ofSeconds(90)), "exit status of " + third.name + "\n"
+            + cluster.report());
+        String published = awaitDtlPublishedNot("ok-sync", next, Duration.ofSeconds(30));
+        cluster.restart(third);
+        published = next.vdiskView().orElseThrow().path("dtlPublished").asText(null);
+        assertNotEquals("ok-sync", published, "demo's DTL after its DTL node came back");
+        // then the owner: it hands demo over through the backend, and the node back from maintenance
+        // serves it without a refusal and without force, every acknowledged write in it
+        assertEquals(0, cluster.terminate(next, Duration.ofSeconds(90)), "exit status of " + next.name + "\n"
+            + cluster.report());
+        Node last = cluster.awaitOwner(n -> n == third, FAILOVER_BOUND, "owner after the clean stop of " + next.name
+            + " (its last published DTL state: " + published + ")");
+        verifyAcknowledgedUnits(cluster, load, 0, List.of(last));
       }
     }
   }
@@ -196,6 +216,20 @@ class FailoverProcessTest {
   }
 
   /** Reads back every unit the load wrote (and the next, maybe in flight): acknowledged ones hold the pattern. */
+  /** Waits (bounded) until the owner's view of demo publishes a DTL state other than {@code not}; returns it. */
+  private static String awaitDtlPublishedNot(String not, Node owner, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      String state = owner.vdiskView().map(v -> v.path("dtlPublished").asText(null)).orElse(null);
+      if (state != null && !state.equals(not)) {
+        return state;
+      }
+      assertTrue(System.nanoTime() < deadline, "demo's DTL state published by " + owner.name + " still " + state
+          + " after " + timeout);
+      Thread.sleep(100);
+    }
+  }
+
   private static void verifyAcknowledgedUnits(ClusterProcesses cluster, IscsiLoad load, long seed, List<Node> through)
       throws Exception {
     Set<Long> acked = load.events("ack").stream().map(Event::unit).collect(Collectors.toCollection(TreeSet::new));

@@ -141,7 +141,7 @@ final class DtlClient implements DtlStream {
         }
       }
       try {
-        events.stateChanged(name, s.from(), s.to(), s.why());
+        events.stateChanged(name, peer, machine.epoch(), s.from(), s.to(), s.why());
       } catch (RuntimeException ex) {
         log.warn("vDisk {}: DTL state listener failed: {}", name, ex.toString());
       }
@@ -314,6 +314,11 @@ final class DtlClient implements DtlStream {
   @Override
   public long epoch() {
     return machine.epoch();
+  }
+
+  @Override
+  public InetSocketAddress peer() {
+    return peer;
   }
 
   synchronized long heldSeq() {

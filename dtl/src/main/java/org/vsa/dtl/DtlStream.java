@@ -53,6 +53,11 @@ public interface DtlStream extends AutoCloseable {
     return 0;
   }
 
+  /** Where this stream's DTL is (null: none, the stream is standalone); its state is about that DTL. */
+  default java.net.InetSocketAddress peer() {
+    return null;
+  }
+
   @Override
   void close();
 

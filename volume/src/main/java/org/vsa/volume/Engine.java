@@ -1769,6 +1769,18 @@ public final class Engine implements AutoCloseable {
     return v == null ? Optional.empty() : Optional.of(v.dtlState());
   }
 
+  /**
+   * A vDisk's DTL state with the DTL it is about ({@code peer}, null: none, standalone) and the
+   * ownership epoch its stream writes with (0: none).
+   */
+  public record DtlStatus(org.vsa.dtl.DtlState state, java.net.InetSocketAddress peer, long epoch) {}
+
+  /** The DTL state of a vDisk with the DTL and epoch it is about; empty if there is no such vDisk. */
+  public Optional<DtlStatus> dtlStatus(String name) {
+    LocalVolume v = volumes.get(name);
+    return v == null ? Optional.empty() : Optional.of(v.dtlStatus());
+  }
+
   /** Why a vDisk's DTL state is what it is. */
   public Optional<String> dtlReason(String name) {
     LocalVolume v = volumes.get(name);

@@ -847,6 +847,12 @@ final class LocalVolume extends Volume {
     return dtl.epoch();
   }
 
+  /** The DTL stream's state, DTL and epoch, read together (the stream is replaced when its DTL moves). */
+  Engine.DtlStatus dtlStatus() {
+    org.vsa.dtl.DtlStream d = dtl;
+    return new Engine.DtlStatus(d.state(), d.peer(), d.epoch());
+  }
+
   /** Fences it for good on this node: no acknowledgement, no upload from now on. */
   void fence(String why) {
     fenced = why;

@@ -519,8 +519,8 @@ final class ResourceCommands {
   static final class Cluster extends ManageCommands.Group {}
 
   @Command(name = "vdisks", mixinStandardHelpOptions = true, description = "every vDisk of the cluster: the node serving"
-      + " it now (none while a takeover is under way), its epoch and DTL node (on its owner), and why an automatic"
-      + " takeover was refused")
+      + " it now (none while a takeover is under way), its epoch and DTL node (on its owner), why it has no DTL node,"
+      + " and why an automatic takeover was refused")
   static final class ClusterVdisks extends ManageCommands.Verb {
     ClusterVdisks(Cli.Environment env) {
       super(env);
@@ -528,7 +528,7 @@ final class ResourceCommands {
 
     @Override
     void run(ApiClient api) throws ApiClient.Failure {
-      print(api.get("/cluster/vdisks").path("vdisks"), "name", "owner", "epoch", "dtlNode", "refused");
+      print(api.get("/cluster/vdisks").path("vdisks"), "name", "owner", "epoch", "dtlNode", "noDtl", "refused");
     }
   }
 

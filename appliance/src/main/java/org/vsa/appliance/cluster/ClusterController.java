@@ -101,8 +101,12 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
   private final Map<String, PendingAdoption> failedAdoptions = new ConcurrentHashMap<>();
   /** vDisk -> the DTL peer last given to the engine. */
   private final Map<String, InetSocketAddress> appliedPeers = new ConcurrentHashMap<>();
-  /** vDisk -> the DTL state last reported to the service. */
-  private final Map<String, DtlState> reported = new ConcurrentHashMap<>();
+  /** vDisk -> the DTL state last reported to the service, with the DTL node and epoch it is about. */
+  private final Map<String, DtlReport> reported = new ConcurrentHashMap<>();
+  /** The nodes with a DTL endpoint, as last told to the service. */
+  private volatile Set<String> pushedDtlNodes;
+
+  private record DtlReport(DtlState state, String dtlNode, long epoch) {}
   /** The vPools whose NFS namespace this node may own (those it exports). */
   private volatile Set<String> namespaces = Set.of();
   private volatile NamespaceHost namespaceHost;
@@ -155,6 +159,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     });
     rescan();
     service.start();
+    pushDtlNodes(); // before the vDisks: no DTL is placed on a node without an endpoint
     started = true;
     pushVdisks();
     control.scheduleWithFixedDelay(this::rescanLogged, RESCAN_MILLIS, RESCAN_MILLIS, TimeUnit.MILLISECONDS);
@@ -183,11 +188,53 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     return node == null ? Optional.empty() : endpoint(node, DTL);
   }
 
-  /** The DTL client's state changes: reported at once (the lease gate holds acknowledgements until stored). */
-  public void dtlStateChanged(String vdisk, DtlState to) {
-    if (leases.containsKey(vdisk)) {
-      reported.put(vdisk, to);
-      service.reportDtlState(vdisk, to);
+  /**
+   * The DTL client's state changes: reported at once (the lease gate holds acknowledgements until
+   * stored), naming the DTL ({@code peer}, null: none) and epoch of the stream it is about, so that a
+   * late change of a replaced stream does not count for the DTL the vDisk has now.
+   */
+  public void dtlStateChanged(String vdisk, InetSocketAddress peer, long epoch, DtlState to) {
+    ServiceLease l = leases.get(vdisk);
+    if (l != null) {
+      DtlReport r = new DtlReport(to, dtlNodeAt(vdisk, peer), epoch > 0 ? epoch : l.epoch());
+      reported.put(vdisk, r);
+      service.reportDtlState(vdisk, r.epoch(), r.dtlNode(), to);
+    }
+  }
+
+  /** The node whose DTL endpoint is {@code peer} (null for none; a name no node has when unknown). */
+  private String dtlNodeAt(String vdisk, InetSocketAddress peer) {
+    if (peer == null) {
+      return null;
+    }
+    String placed = dtlNodes.get(vdisk);
+    if (placed != null && endpoint(placed, DTL).filter(peer::equals).isPresent()) {
+      return placed;
+    }
+    ClusterMembership m = membership;
+    for (ClusterMembership.NodeInfo n : m == null ? List.<ClusterMembership.NodeInfo>of() : m.members()) {
+      if (endpoint(n.name(), DTL).filter(peer::equals).isPresent()) {
+        return n.name();
+      }
+    }
+    return "unknown DTL at " + peer;
+  }
+
+  /** Tells the service which nodes publish a DTL endpoint (placement picks only those), when that changed. */
+  private void pushDtlNodes() {
+    ClusterMembership m = membership;
+    if (m == null) {
+      return;
+    }
+    Set<String> with = new java.util.TreeSet<>();
+    for (ClusterMembership.NodeInfo n : m.members()) {
+      if (endpoint(n.name(), DTL).isPresent()) {
+        with.add(n.name());
+      }
+    }
+    if (!with.equals(pushedDtlNodes)) {
+      pushedDtlNodes = Set.copyOf(with);
+      service.setDtlNodes(with);
     }
   }
 
@@ -338,7 +385,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
 
   /** One vDisk of the cluster as this node sees it. */
   public record VdiskStatus(String name, String owner, long epoch, String dtlNode, DtlState dtlPublished,
-      String refused) {}
+      String refused, String noDtl) {}
 
   /** Every vDisk of the cluster: its owner now (null: none), this node's epoch and DTL node where it serves it. */
   public List<VdiskStatus> status() {
@@ -371,7 +418,8 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       }
       DtlState published = service.grant(name).map(OwnershipService.Grant::published).orElse(null);
       out.add(new VdiskStatus(name, owner, epoch, self.equals(owner) ? dtlNodes.get(name) : null,
-          self.equals(owner) ? published : null, refused));
+          self.equals(owner) ? published : null, refused,
+          self.equals(owner) && !isNamespace(name) ? service.noDtlReason(name).orElse(null) : null));
     }
     return out;
   }
@@ -899,7 +947,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       leases.remove(vdisk, lease);
       throw ex;
     }
-    e.dtlState(vdisk).ifPresent(s -> dtlStateChanged(vdisk, s));
+    e.dtlStatus(vdisk).ifPresent(s -> dtlStateChanged(vdisk, s.peer(), s.epoch(), s.state()));
     for (Consumer<String> h : joiningHooks) {
       try {
         h.accept(vdisk);
@@ -1014,6 +1062,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     } else {
       dtlNodes.put(vdisk, node);
     }
+    reported.remove(vdisk); // the engine's state is told again, about the placement the machine has now
     onControl(this::placeDtls);
   }
 
@@ -1027,6 +1076,7 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     if (e == null || closed) {
       return;
     }
+    pushDtlNodes();
     for (String v : leases.keySet()) {
       if (!engineServes(v)) {
         continue;
@@ -1121,10 +1171,12 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
     if (e == null) {
       return;
     }
-    for (String v : leases.keySet()) {
-      Optional<DtlState> s = e.dtlState(v);
-      if (s.isPresent() && s.get() != reported.get(v)) {
-        dtlStateChanged(v, s.get());
+    for (Map.Entry<String, ServiceLease> en : leases.entrySet()) {
+      String v = en.getKey();
+      Optional<Engine.DtlStatus> s = e.dtlStatus(v);
+      if (s.isPresent() && !new DtlReport(s.get().state(), dtlNodeAt(v, s.get().peer()),
+          s.get().epoch() > 0 ? s.get().epoch() : en.getValue().epoch()).equals(reported.get(v))) {
+        dtlStateChanged(v, s.get().peer(), s.get().epoch(), s.get().state());
       }
     }
   }
@@ -1133,8 +1185,9 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
 
   /**
    * Hands every vDisk served here over through the backend (its history uploaded, a hand-over
-   * record: the next owner needs no DTL), then stops heartbeating; the other nodes take them over
-   * once this node's lease has run out.
+   * record: the next owner needs no DTL), stores a heartbeat that lists them no more (so that their
+   * takeover is never refused for the DTL state they had), then stops heartbeating; the other nodes
+   * take them over once this node's lease has run out.
    */
   @Override
   public void close() {
@@ -1146,8 +1199,12 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       for (String v : List.copyOf(leases.keySet())) {
         if (e.volume(v).isPresent()) {
           leaving(v);
+          ServiceLease l = leases.get(v);
           try {
             e.release(v, Duration.ofSeconds(30));
+            if (l != null) {
+              service.handOver(v, l.epoch());
+            }
           } catch (IOException | RuntimeException ex) {
             log.warn("vDisk {}: handing it over at stop failed ({}); the next owner restores it from its DTL", v,
                 ex.toString());
@@ -1164,6 +1221,11 @@ public final class ClusterController implements ClusterDirectory, OwnershipActio
       if (host != null) {
         host.close(vpool); // every change it acknowledged is in the backend already
       }
+    }
+    if (!service.awaitHandOversPublished(Duration.ofMillis(2 * config.heartbeatMillis() + config.leaseMillis()))) {
+      log.warn("node {}: no heartbeat without the vDisks it handed over was stored in time; their takeover may be"
+          + " refused for the DTL state last published (vsa cluster force is then safe: they are in the backend)",
+          self);
     }
     closed = true;
     for (java.util.concurrent.ExecutorService a : namespaceAdopters.values()) {

@@ -470,6 +470,7 @@ final class NodeResources {
       m.put("dtlNode", s.dtlNode());
       m.put("dtlPublished", s.dtlPublished() == null ? null : ManagementApi.dtlStateName(s.dtlPublished()));
       m.put("refused", s.refused());
+      m.put("noDtl", s.noDtl());
       out.add(m);
     }
     Map<String, Object> m = new LinkedHashMap<>();

@@ -221,6 +221,39 @@ class ClusterControllerTest {
   }
 
   @Test
+  void aCleanStopHandsAVdiskWithoutDtlOverWithoutRefusalOrForce() throws Exception {
+    int[] ports = {freePort(), freePort()};
+    List<Integer> seeds = List.of(ports[0], ports[1]);
+    String cluster = "h" + ports[0];
+    List<Appliance> nodes = new ArrayList<>();
+    try {
+      for (int i = 0; i < 2; i++) {
+        nodes.add(start("n" + (i + 1), ports[i], seeds, cluster, "[{name: demo, size: 64MiB, dtlMode: none}]"));
+      }
+      Appliance owner = awaitServed(nodes, "demo", Duration.ofSeconds(30));
+      Appliance other = nodes.get(0) == owner ? nodes.get(1) : nodes.get(0);
+      byte[] data = random(31, 1 << 20);
+      write(owner, 0, data);
+      byte[] tail = random(32, 4096);
+      write(owner, 32 << 20, tail);
+      // its published DTL state is not ok-sync: had it died, the takeover would be refused (see above)
+      assertNotEquals(org.vsa.dtl.DtlState.OK_SYNC, ctl(owner).service().grant("demo").orElseThrow().published());
+      // planned maintenance: the owner stops (SIGTERM, systemctl stop)
+      owner.close();
+      nodes.remove(owner);
+      Appliance after = awaitServed(nodes, "demo", Duration.ofSeconds(30));
+      assertEquals(other, after);
+      assertEquals(null, ctl(other).status().get(0).refused(), ctl(other).status().toString());
+      assertArrayEquals(data, read(other, 0, data.length), "every acknowledged write after the hand-over");
+      assertArrayEquals(tail, read(other, 32 << 20, tail.length));
+    } finally {
+      for (Appliance a : nodes) {
+        a.close();
+      }
+    }
+  }
+
+  @Test
   void aLoneNodeWhoseLeaseLapsedWinsItsVdiskBackAndKeepsItsCopy() throws Exception {
     int port = freePort();
     try (Appliance a = start("solo", port, List.of(port), "s" + port)) {

@@ -28,8 +28,15 @@ public sealed interface Action {
   /** The vDisk is another node's now: close it here, never upload or acknowledge for it again. */
   record Release(String vdisk, long epoch, String reason) implements Action {}
 
-  /** Replicate the vDisk's DTL to this node (null: no node is available). */
-  record SetDtlPeer(String vdisk, String node) implements Action {}
+  /**
+   * Replicate the vDisk's DTL to this node (null: no node qualifies, and {@code noDtlReason} says
+   * why; the vDisk runs without a DTL, so a takeover after this node dies would be refused).
+   */
+  record SetDtlPeer(String vdisk, String node, String noDtlReason) implements Action {
+    public SetDtlPeer(String vdisk, String node) {
+      this(vdisk, node, null);
+    }
+  }
 
   /**
    * The vDisk, held here at this epoch, is being deleted: stop serving it, drop this node's copy and

@@ -54,8 +54,31 @@ public sealed interface Event {
    */
   record DataDeleted(long now, String vdisk, long epoch, boolean done) implements Event {}
 
-  /** The DTL state of a vDisk this node owns, as the engine reports it. */
-  record DtlStateReported(long now, String vdisk, DtlState state) implements Event {}
+  /**
+   * The DTL state of a vDisk this node owns, as the engine reports it: the state of its DTL stream
+   * to {@code dtlNode} (null: the stream goes nowhere, standalone) written under ownership {@code
+   * epoch}. It counts only for that placement: a report about a DTL node the vDisk no longer has, or
+   * made under an earlier epoch, is ignored (an OK_SYNC of the old DTL says nothing of the new one).
+   */
+  record DtlStateReported(long now, String vdisk, long epoch, String dtlNode, DtlState state) implements Event {}
+
+  /**
+   * The nodes that publish a DTL endpoint (where a DTL client can reach their DTL server): the only
+   * ones DTL placement may pick. Until the first such event every node qualifies.
+   */
+  record DtlNodes(long now, Set<String> nodes) implements Event {
+    public DtlNodes {
+      nodes = Set.copyOf(nodes);
+    }
+  }
+
+  /**
+   * The engine handed the vDisk, held here at {@code epoch}, over through the backend (a clean stop:
+   * its whole history uploaded, a hand-over record written, nothing left here to acknowledge): this
+   * node stops publishing it, so that its successor takes it over without needing a DTL, and claims
+   * it no more until another node has served it.
+   */
+  record HandedOver(long now, String vdisk, long epoch) implements Event {}
 
   /** The operator's order to take the vDisk over even though its DTL was not in sync. */
   record Force(long now, String vdisk) implements Event {}

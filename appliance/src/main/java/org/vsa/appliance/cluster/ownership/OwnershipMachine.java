@@ -45,9 +45,19 @@ import org.vsa.dtl.DtlState;
  * the state under which writes may have been acknowledged); a DTL state that falls out of sync
  * holds acknowledgements until the heartbeat saying so is stored.
  *
- * <p><b>DTL placement</b> per owned vDisk: not the owner, a live node of another fault domain when
- * there is one, chosen by rendezvous hashing of node id and vDisk (deterministic, spread), kept
- * while it stays valid, replaced when it dies or the owner reports it {@link DtlState#DEGRADED}.
+ * <p><b>DTL placement</b> per owned vDisk: not the owner, a live node that publishes a DTL endpoint
+ * ({@link Event.DtlNodes}), of another fault domain when there is one, chosen by rendezvous hashing
+ * of node id and vDisk (deterministic, spread), kept while it stays valid, replaced when it dies,
+ * stops publishing its endpoint or the owner reports it {@link DtlState#DEGRADED}. When no node
+ * qualifies the vDisk has no DTL ({@link Action.SetDtlPeer} with none, and why). A DTL state report
+ * counts only for the placement and epoch it is about ({@link Event.DtlStateReported}), so the
+ * published pair (DTL node, state) always speaks of the same DTL.
+ *
+ * <p><b>Hand-over.</b> A node that stops cleanly hands each vDisk over through the backend and says
+ * so ({@link Event.HandedOver}): its heartbeats stop listing the vDisk. A taker that finds the holder's
+ * process silent and not listing a vDisk it claimed knows that process acknowledged nothing the
+ * backend lacks (it never published the vDisk, or handed it over), so it takes it over without a
+ * DTL and without refusal, whatever DTL state was published before.
  *
  * <p><b>Deletion.</b> The lead names the vDisks being deleted ({@link Event.VdisksChanged#deleting}).
  * Such a vDisk is deleted by the node that holds it, under its lease, like any other decision of an
@@ -93,6 +103,14 @@ public final class OwnershipMachine {
   /** When this node last read the claims of a vDisk that no live node lists. */
   private final Map<String, Long> probedAt = new HashMap<>();
   private final Map<String, Map<String, Long>> shunned = new HashMap<>();
+  /** Whether a pass over every node's heartbeat succeeded yet (DTL placement waits for one). */
+  private boolean peersRead;
+  /** The nodes that publish a DTL endpoint; null: not told, every node qualifies. */
+  private Set<String> dtlCapable;
+  /** vDisks handed over from here (clean stop) -> the epoch they were held at: not claimed back. */
+  private final Map<String, Long> handedOver = new TreeMap<>();
+  /** Handed-over vDisks -> the last heartbeat seq that may still list them (until one after it is stored). */
+  private final Map<String, Long> handOverUnpublished = new TreeMap<>();
 
   private static final class Peer {
     Heartbeat hb;
@@ -110,6 +128,8 @@ public final class OwnershipMachine {
     String dtlNode;
     DtlState dtl = DtlState.CATCHING_UP;
     DtlState published;
+    /** Why the vDisk has no DTL node (null while it has one, or none was looked for yet). */
+    String noDtlReason;
     boolean lapsed;
     Phase reclaim = Phase.NONE;
     long claimEpoch;
@@ -206,6 +226,20 @@ public final class OwnershipMachine {
   public String dtlNode(String vdisk) {
     Held h = held.get(vdisk);
     return h == null ? null : h.dtlNode;
+  }
+
+  /** Why a vDisk held here has no DTL node (null: it has one, or it is not held here). */
+  public String noDtlReason(String vdisk) {
+    Held h = held.get(vdisk);
+    return h == null || h.dtlNode != null ? null : h.noDtlReason;
+  }
+
+  /**
+   * Has every vDisk handed over from here ({@link Event.HandedOver}) been left out of a stored
+   * heartbeat (so that a taker reads that this node lists it no more)?
+   */
+  public boolean handOversPublished() {
+    return handOverUnpublished.isEmpty();
   }
 
   public boolean leaseValid(long now) {
@@ -315,6 +349,10 @@ public final class OwnershipMachine {
       dtlReported(r, now);
     } else if (e instanceof Event.DataDeleted d) {
       dataDeleted(d, now, out);
+    } else if (e instanceof Event.DtlNodes d) {
+      dtlCapable = d.nodes();
+    } else if (e instanceof Event.HandedOver ho) {
+      handedOver(ho, now);
     } else if (e instanceof Event.Force f) {
       forced.add(f.vdisk());
       Watch w = watches.get(f.vdisk());
@@ -344,6 +382,12 @@ public final class OwnershipMachine {
     }
     writing = false;
     nextWriteAt = w.startedAt() + t.heartbeatNanos();
+    if (w.stored()) {
+      handOverUnpublished.values().removeIf(after -> w.seq() > after);
+      if (!handOverUnpublished.isEmpty()) {
+        nextWriteAt = now; // it still listed a vDisk handed over since: the next one goes out at once
+      }
+    }
     // What the store may hold now: a stored heartbeat (slow or not) is what a taker reads; one that
     // failed or timed out may still land, so its OK_SYNC counts as published (acknowledging out of
     // sync then waits until a heartbeat saying so is stored).
@@ -372,6 +416,7 @@ public final class OwnershipMachine {
     if (r.failed()) {
       return;
     }
+    peersRead = true;
     Set<String> nodes = new TreeSet<>(peers.keySet());
     nodes.addAll(r.heartbeats().keySet());
     nodes.remove(self);
@@ -501,6 +546,9 @@ public final class OwnershipMachine {
       h.reclaim = Phase.NONE;
       if (r.outcome() == Event.Outcome.WON) {
         h.epoch = r.epoch();
+        if (h.dtl == DtlState.OK_SYNC && !withoutDtl(v)) {
+          h.dtl = DtlState.CATCHING_UP; // in sync under the epoch before: its stream under this one says so itself
+        }
         if (leaseValid(now)) {
           adopt(v, h, out);
         }
@@ -625,14 +673,55 @@ public final class OwnershipMachine {
     if (h == null || withoutDtl(r.vdisk())) {
       return;
     }
+    if (r.epoch() != h.epoch) {
+      return; // made under an earlier epoch: says nothing of the stream the vDisk has now
+    }
+    if (!Objects.equals(r.dtlNode(), h.dtlNode) && r.state() != DtlState.OK_STANDALONE) {
+      // about another placement (a DTL node this vDisk no longer has, or not yet): its OK_SYNC says
+      // nothing of the DTL the vDisk has now, its DEGRADED nothing against it. (Standalone, a stream
+      // with no DTL at all, e.g. DTL mode none, counts whatever the placement: takers refuse on it.)
+      return;
+    }
     if (r.state() == DtlState.OK_SYNC && h.dtlNode == null) {
-      return; // a late report about a DTL node this vDisk no longer has: without one it cannot be in sync
+      return; // without a DTL node it cannot be in sync
     }
     if (r.state() == DtlState.DEGRADED && h.dtlNode != null) {
       shunned.computeIfAbsent(r.vdisk(), k -> new HashMap<>()).put(h.dtlNode, now + t.dtlShunNanos());
       h.dtlNode = null; // the next step places it elsewhere
     }
     h.dtl = r.state();
+  }
+
+  private void handedOver(Event.HandedOver ho, long now) {
+    Held h = held.get(ho.vdisk());
+    if (h == null || h.epoch != ho.epoch()) {
+      return; // not held here at that epoch (any more): nothing of it is published from here
+    }
+    held.remove(ho.vdisk());
+    watches.remove(ho.vdisk());
+    handedOver.put(ho.vdisk(), ho.epoch());
+    handOverUnpublished.put(ho.vdisk(), seq);
+    if (!writing) {
+      nextWriteAt = now; // the heartbeat without it goes out now
+    }
+  }
+
+  /**
+   * Is the vDisk one handed over from here that no other node has served since? This node leaves
+   * it to the others (it is stopping); once another node publishes a newer epoch it is a vDisk like
+   * any other again.
+   */
+  private boolean leftToOthers(String v) {
+    Long e = handedOver.get(v);
+    if (e == null) {
+      return false;
+    }
+    Heartbeat.Owned best = bestListing(v);
+    if (best != null && best.epoch() > e) {
+      handedOver.remove(v);
+      return false;
+    }
+    return true;
   }
 
   // ---- the step after every event
@@ -671,7 +760,7 @@ public final class OwnershipMachine {
       forced.remove(en.getKey()); // a force is for one takeover: it is used up once the vDisk is held
     }
     for (String v : vdisks) {
-      if (!held.containsKey(v)) {
+      if (!held.containsKey(v) && !leftToOthers(v)) {
         watch(v, now, out);
       }
     }
@@ -783,6 +872,9 @@ public final class OwnershipMachine {
     } else if (listed != null && listed.dtlState() != DtlState.OK_SYNC) {
       risk = "node " + holder + " last published DTL state " + listed.dtlState() + " for it: writes it acknowledged"
           + " may be only in its write buffer";
+    } else if (listed != null && listed.dtlNode() == null) {
+      risk = "node " + holder + " last published DTL state OK_SYNC for it without a DTL node: which DTL holds its"
+          + " writes is unknown";
     } else if (listed == null && !sameProcess) {
       risk = "node " + holder + " restarted since it claimed epoch " + w.base.epoch()
           + " and its DTL state from then is unknown";
@@ -862,18 +954,28 @@ public final class OwnershipMachine {
   }
 
   private void placeDtl(String v, Held h, long now, List<Action> out) {
-    if (withoutDtl(v) || deleting.contains(v) || h.deletion != Deletion.NONE) {
-      return;
+    if (withoutDtl(v) || deleting.contains(v) || h.deletion != Deletion.NONE || !peersRead) {
+      return; // (before the first read of the heartbeats no node is known alive: nothing to decide yet)
     }
     Map<String, Long> shun = shunned.get(v);
     if (shun != null) {
       shun.values().removeIf(until -> now - until >= 0);
     }
     List<String> candidates = new ArrayList<>();
+    List<String> alive = new ArrayList<>();
+    List<String> withEndpoint = new ArrayList<>();
     boolean otherDomain = false;
     for (Map.Entry<String, Peer> en : peers.entrySet()) {
       String n = en.getKey();
-      if (fresh(n, now) && (shun == null || !shun.containsKey(n))) {
+      if (n.equals(self) || !fresh(n, now)) {
+        continue;
+      }
+      alive.add(n);
+      if (dtlCapable != null && !dtlCapable.contains(n)) {
+        continue; // publishes no DTL endpoint: the vDisk's DTL client could not reach it
+      }
+      withEndpoint.add(n);
+      if (shun == null || !shun.containsKey(n)) {
         candidates.add(n);
         otherDomain |= !faultDomain.equals(en.getValue().hb.faultDomain());
       }
@@ -895,12 +997,25 @@ public final class OwnershipMachine {
         top = score;
       }
     }
+    String reason = null;
+    if (chosen == null) {
+      reason = alive.isEmpty() ? "no other node is alive"
+          : withEndpoint.isEmpty() ? "no other live node publishes a DTL endpoint (alive: " + String.join(", ", alive)
+              + ")"
+          : "the DTL went DEGRADED on every other live node with a DTL endpoint within the last "
+              + t.dtlShunNanos() / 1_000_000_000L + " s (" + String.join(", ", withEndpoint) + ")";
+    }
     if (Objects.equals(chosen, current)) {
+      if (chosen == null && !reason.equals(h.noDtlReason)) {
+        h.noDtlReason = reason;
+        out.add(new Action.SetDtlPeer(v, null, reason)); // still none: says why, once per reason
+      }
       return;
     }
     h.dtlNode = chosen;
+    h.noDtlReason = reason;
     h.dtl = chosen == null ? DtlState.DEGRADED : DtlState.CATCHING_UP;
-    out.add(new Action.SetDtlPeer(v, chosen));
+    out.add(new Action.SetDtlPeer(v, chosen, reason));
   }
 
   /** FNV-1a 64 of names met so far: rendezvous scores are computed on every step. */

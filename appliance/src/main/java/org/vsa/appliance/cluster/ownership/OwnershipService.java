@@ -54,6 +54,10 @@ public final class OwnershipService implements AutoCloseable {
   /** vDisk -> the node serving it, as this node sees it (see {@link OwnershipMachine#owners}). */
   private volatile Map<String, String> owners = Map.of();
   private volatile Set<String> live = Set.of();
+  /** vDisk -> why it has no DTL node, for the vDisks held here without one. */
+  private volatile Map<String, String> noDtl = Map.of();
+  /** Every vDisk handed over from here has been left out of a stored heartbeat. */
+  private volatile boolean handOversPublished = true;
   /** vDisk -> why its automatic takeover is refused, until someone serves it. */
   private final Map<String, String> refusals = new java.util.concurrent.ConcurrentHashMap<>();
   private final List<Runnable> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -121,9 +125,52 @@ public final class OwnershipService implements AutoCloseable {
     submit(() -> feed(new Event.VdisksChanged(System.nanoTime(), copy, del)));
   }
 
-  /** The DTL state of a vDisk this node serves, as the engine sees it. */
-  public void reportDtlState(String vdisk, DtlState state) {
-    submit(() -> feed(new Event.DtlStateReported(System.nanoTime(), vdisk, state)));
+  /**
+   * The DTL state of a vDisk this node serves, as the engine sees it: the state of its stream to
+   * {@code dtlNode} (null: standalone) under ownership {@code epoch}. A report about another DTL node
+   * or epoch than the vDisk has now is ignored (see {@link Event.DtlStateReported}).
+   */
+  public void reportDtlState(String vdisk, long epoch, String dtlNode, DtlState state) {
+    submit(() -> feed(new Event.DtlStateReported(System.nanoTime(), vdisk, epoch, dtlNode, state)));
+  }
+
+  /** The nodes that publish a DTL endpoint now: DTL placement picks only among them. */
+  public void setDtlNodes(Set<String> nodes) {
+    Set<String> copy = Set.copyOf(nodes);
+    submit(() -> feed(new Event.DtlNodes(System.nanoTime(), copy)));
+  }
+
+  /**
+   * The engine handed the vDisk, held here at {@code epoch}, over through the backend (see {@link
+   * Event.HandedOver}): this node's heartbeats stop listing it, and it claims it no more.
+   */
+  public void handOver(String vdisk, long epoch) {
+    submit(() -> feed(new Event.HandedOver(System.nanoTime(), vdisk, epoch)));
+  }
+
+  /**
+   * Waits (at most {@code timeout}) until a heartbeat that no longer lists the vDisks handed over
+   * so far is stored; false if none was in time (takers then read the last one that does).
+   */
+  public boolean awaitHandOversPublished(java.time.Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try {
+      loop.submit(() -> { }).get(timeout.toMillis(), TimeUnit.MILLISECONDS); // the hand-overs asked so far are fed
+    } catch (Exception e) {
+      return false;
+    }
+    while (!handOversPublished) {
+      if (System.nanoTime() - deadline > 0 || closed.get()) {
+        return false;
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+    }
+    return true;
+  }
+
+  /** Why a vDisk served here has no DTL node (empty: it has one, or it is not served here). */
+  public java.util.Optional<String> noDtlReason(String vdisk) {
+    return java.util.Optional.ofNullable(noDtl.get(vdisk));
   }
 
   /** How the engine's deletion of a vDisk this node holds ({@link OwnershipActions#delete}) ended. */
@@ -197,6 +244,15 @@ public final class OwnershipService implements AutoCloseable {
   public long epoch(String vdisk) {
     try {
       return loop.submit(() -> machine.epoch(vdisk)).get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("ownership service of node " + machine.self() + " does not answer", e);
+    }
+  }
+
+  /** The DTL node the machine placed a vDisk held here on, or null (read on the service's thread). */
+  public String dtlNode(String vdisk) {
+    try {
+      return loop.submit(() -> machine.dtlNode(vdisk)).get(10, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new IllegalStateException("ownership service of node " + machine.self() + " does not answer", e);
     }
@@ -276,6 +332,15 @@ public final class OwnershipService implements AutoCloseable {
     }
     Map<String, String> o = machine.owners(now);
     live = Set.copyOf(machine.live(now));
+    Map<String, String> why = new HashMap<>();
+    for (String v : machine.held()) {
+      String r = machine.noDtlReason(v);
+      if (r != null) {
+        why.put(v, r);
+      }
+    }
+    noDtl = Map.copyOf(why);
+    handOversPublished = machine.handOversPublished();
     refusals.keySet().removeAll(o.keySet());
     boolean changed = !o.equals(owners) || !g.keySet().equals(grants.keySet());
     grants = Map.copyOf(g);
@@ -341,7 +406,13 @@ public final class OwnershipService implements AutoCloseable {
       log.warn("node {} releases vDisk {}: {}", machine.self(), r.vdisk(), r.reason());
       callback(() -> actions.release(r.vdisk()));
     } else if (a instanceof Action.SetDtlPeer p) {
-      log.info("node {}: the DTL of vDisk {} goes to node {}", machine.self(), p.vdisk(), p.node());
+      if (p.node() == null) {
+        log.warn("node {}: vDisk {} has no DTL: {}; its writes are in this node's write buffer alone until they"
+            + " reach the backend, and a takeover after this node fails is refused", machine.self(), p.vdisk(),
+            p.noDtlReason());
+      } else {
+        log.info("node {}: the DTL of vDisk {} goes to node {}", machine.self(), p.vdisk(), p.node());
+      }
       callback(() -> actions.setDtlPeer(p.vdisk(), p.node()));
     } else if (a instanceof Action.Delete d) {
       log.warn("node {} deletes vDisk {} (it holds it at epoch {})", machine.self(), d.vdisk(), d.epoch());

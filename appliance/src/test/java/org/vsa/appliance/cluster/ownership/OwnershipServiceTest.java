@@ -102,8 +102,10 @@ class OwnershipServiceTest {
   private static void reportInSync(List<OwnershipService> services) {
     for (OwnershipService s : services) {
       for (String v : VDISKS) {
-        if (s.epoch(v) > 0) {
-          s.reportDtlState(v, DtlState.OK_SYNC);
+        long epoch = s.epoch(v);
+        String dtl = s.dtlNode(v);
+        if (epoch > 0 && dtl != null) {
+          s.reportDtlState(v, epoch, dtl, DtlState.OK_SYNC);
         }
       }
     }

@@ -26,6 +26,13 @@ import org.vsa.dtl.DtlState;
  * done by another node until the operator forces it. After the faults stop: every vDisk is served
  * by a live node within {@link #LIVENESS_BOUND_NANOS}.
  *
+ * <p>DTL: each node's engine keeps one DTL stream per vDisk it serves, to the node last placed
+ * ({@link Action.SetDtlPeer}), under the epoch last adopted; the stream's state reports name that
+ * node and epoch and arrive late (a report of a replaced stream may come after the new placement).
+ * In some schedules one node publishes no DTL endpoint ({@link Event.DtlNodes}). Checked: placement
+ * never picks the owner or a node without an endpoint; a stored heartbeat says OK_SYNC for a vDisk
+ * only with the DTL node and epoch of a stream that did report OK_SYNC.
+ *
  * <p>Deletions: in half the schedules the operator deletes a vDisk or two during the faults (the
  * lead's view reaches each node by a rescan every 2 s), and a deleted name is sometimes made again
  * (a new, empty vDisk). Checked: the backend data is deleted only when no node may acknowledge
@@ -69,6 +76,10 @@ final class OwnershipSimulation {
   final Set<String> requested = new TreeSet<>();
   final Set<String> gone = new TreeSet<>();
   final boolean deletes;
+  /** The node that publishes no DTL endpoint in this schedule (null: every node does). */
+  final String noDtlEndpoint;
+  /** "vdisk epoch dtlNode" of every engine stream that reported OK_SYNC. */
+  final Set<String> syncedStreams = new java.util.HashSet<>();
 
   // stats
   int crashes;
@@ -105,6 +116,9 @@ final class OwnershipSimulation {
     long cutUntil = Long.MIN_VALUE;
     int generation; // bumps at every crash: answers for an earlier process are dropped
     final List<Runnable> held = new ArrayList<>(); // events that arrived while paused
+    /** The engine's DTL stream per vDisk (this process): its DTL node and the epoch it writes with. */
+    final Map<String, String> enginePeer = new HashMap<>();
+    final Map<String, Long> engineEpoch = new HashMap<>();
 
     Node(String id, String faultDomain, long offset, long ppm) {
       this.id = id;
@@ -142,6 +156,7 @@ final class OwnershipSimulation {
     slowRate = rnd.nextDouble() * 0.05;
     faultsUntil = (20 + rnd.nextInt(40)) * S;
     deletes = rnd.nextBoolean();
+    noDtlEndpoint = rnd.nextInt(4) == 0 ? nodes.get(rnd.nextInt(n)).id : null;
   }
 
   void log(String s) {
@@ -186,7 +201,15 @@ final class OwnershipSimulation {
     n.crashed = false;
     n.generation++;
     n.m = new OwnershipMachine(n.id, n.faultDomain, rnd.nextLong(), n.id.equals("n0") ? n0Timing : TIMING);
+    n.enginePeer.clear();
+    n.engineEpoch.clear();
     int gen = n.generation;
+    if (noDtlEndpoint != null) {
+      Set<String> with = new TreeSet<>();
+      nodes.forEach(o -> with.add(o.id));
+      with.remove(noDtlEndpoint);
+      deliver(n, gen, node -> new Event.DtlNodes(node.clock(), with));
+    }
     deliver(n, gen, node -> new Event.VdisksChanged(node.clock(), vdisks, requested));
     tick(n, gen);
     if (deletes) {
@@ -257,6 +280,13 @@ final class OwnershipSimulation {
 
   private void act(Node n, int gen, Action a) {
     if (a instanceof Action.WriteHeartbeat w) {
+      for (Heartbeat.Owned o : w.heartbeat().owned()) {
+        if (o.dtlState() == DtlState.OK_SYNC && !OwnershipMachine.withoutDtl(o.vdisk())
+            && !syncedStreams.contains(o.vdisk() + " " + o.epoch() + " " + o.dtlNode())) {
+          throw new AssertionError(n.id + " publishes OK_SYNC for " + o.vdisk() + " at epoch " + o.epoch() + " with DTL"
+              + " node " + o.dtlNode() + ", whose stream never reported OK_SYNC");
+        }
+      }
       long started = n.clock();
       request(n, gen, () -> storeHeartbeats.put(n.id, w.heartbeat()), ok -> node ->
           new Event.HeartbeatWritten(node.clock(), started, w.heartbeat().seq(), ok));
@@ -341,16 +371,31 @@ final class OwnershipSimulation {
       if (ad.oldOwner() != null && !ad.oldOwner().equals(n.id)) {
         takeovers++;
       }
-      // The engine restores, then its DTL comes up after a while.
-      engineReports(n, gen, ad.vdisk(), DtlState.CATCHING_UP, 0);
-      engineReports(n, gen, ad.vdisk(), DtlState.OK_SYNC, (100 + rnd.nextInt(900)) * MS);
+      // The engine restores, then its DTL (on the node placed last, if any) comes up after a while.
+      n.engineEpoch.put(ad.vdisk(), ad.epoch());
+      String peer = n.enginePeer.get(ad.vdisk());
+      engineReports(n, gen, ad.vdisk(), peer, peer == null ? DtlState.OK_STANDALONE : DtlState.CATCHING_UP, 0);
+      if (peer != null) {
+        engineReports(n, gen, ad.vdisk(), peer, DtlState.OK_SYNC, (100 + rnd.nextInt(900)) * MS);
+      }
     } else if (a instanceof Action.SetDtlPeer p) {
       if (n.id.equals(p.node())) {
         throw new AssertionError(n.id + " chose itself as the DTL node of " + p.vdisk());
       }
+      if (p.node() != null && p.node().equals(noDtlEndpoint)) {
+        throw new AssertionError(n.id + " placed the DTL of " + p.vdisk() + " on " + p.node() + ", which publishes no"
+            + " DTL endpoint");
+      }
+      if (p.node() == null && p.noDtlReason() == null) {
+        throw new AssertionError(n.id + " leaves " + p.vdisk() + " without a DTL and says not why");
+      }
+      // The engine's stream moves there (none: standalone) and reports on it after a while.
+      n.enginePeer.put(p.vdisk(), p.node());
       if (p.node() != null) {
-        engineReports(n, gen, p.vdisk(), rnd.nextInt(8) == 0 && now < faultsUntil ? DtlState.DEGRADED
+        engineReports(n, gen, p.vdisk(), p.node(), rnd.nextInt(8) == 0 && now < faultsUntil ? DtlState.DEGRADED
             : DtlState.OK_SYNC, (100 + rnd.nextInt(1500)) * MS);
+      } else {
+        engineReports(n, gen, p.vdisk(), null, DtlState.OK_STANDALONE, (10 + rnd.nextInt(100)) * MS);
       }
     } else if (a instanceof Action.Refused r) {
       refusalCount++;
@@ -373,8 +418,18 @@ final class OwnershipSimulation {
     return o == null || o.dtlState() != DtlState.OK_SYNC;
   }
 
-  private void engineReports(Node n, int gen, String vdisk, DtlState state, long after) {
-    at(now + after, () -> deliver(n, gen, node -> new Event.DtlStateReported(node.clock(), vdisk, state)));
+  /** A state report of the engine's stream of the vDisk to {@code peer} under the epoch it has now, after a delay. */
+  private void engineReports(Node n, int gen, String vdisk, String peer, DtlState state, long after) {
+    long epoch = n.engineEpoch.getOrDefault(vdisk, 0L);
+    at(now + after, () -> {
+      if (n.crashed || n.generation != gen) {
+        return;
+      }
+      if (state == DtlState.OK_SYNC) {
+        syncedStreams.add(vdisk + " " + epoch + " " + peer);
+      }
+      deliver(n, gen, node -> new Event.DtlStateReported(node.clock(), vdisk, epoch, peer, state));
+    });
   }
 
   private interface Answer {
