@@ -3,24 +3,19 @@ package org.vsa.bench;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.URI;
-import java.net.ServerSocket;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
+import org.vsa.bench.ServeCluster.Node;
+import org.vsa.bench.ServeCluster.Timing;
 
 /**
  * How long a failover takes, seen by an iSCSI client: three {@code vsa serve} processes (the
@@ -48,22 +43,26 @@ public final class FailoverBench {
   private static final Pattern ACK = Pattern.compile("@(\\d+) ack (\\d+)");
   private static final Pattern LOGIN = Pattern.compile("@(\\d+) login (\\S+) at (\\S+)");
 
-  record Timing(String name, int heartbeat, int lease, int margin) {}
-
   record Result(long ackMillis, long ownerMillis) {}
 
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-  private final Path jar;
   private final Path tool;
   private final Path dir;
   private final Timing timing;
-  private final List<Node> nodes = new ArrayList<>();
+  private final ServeCluster cluster;
+  private final List<Node> nodes;
 
-  private FailoverBench(Path jar, Path tool, Path dir, Timing timing) {
-    this.jar = jar;
+  private FailoverBench(Path jar, Path tool, Path dir, Timing timing) throws IOException {
     this.tool = tool;
     this.dir = dir;
     this.timing = timing;
+    this.cluster = new ServeCluster(jar, dir, 3, PASSWORD, timing, String.join("\n",
+        "writeBuffer: {capacity: 512MiB}",
+        "readCache: {capacity: 16MiB}",
+        "vpools: [{name: default, scoSize: 8MiB}]",
+        "vdisks: [{name: demo, vpool: default, size: 1GiB, blockSize: 512, dtlMode: sync}]",
+        "snapshots: {enabled: false}",
+        "scrub: {enabled: false}"));
+    this.nodes = cluster.nodes();
   }
 
   public static void main(String[] args) throws Exception {
@@ -97,12 +96,12 @@ public final class FailoverBench {
     List<String> summary = new ArrayList<>();
     for (String t : timings) {
       Timing timing = switch (t) {
-        case "default" -> new Timing("default", 1000, 6000, 1000);
-        case "short" -> new Timing("short", 500, 3000, 500);
+        case "default" -> Timing.DEFAULT;
+        case "short" -> Timing.SHORT;
         default -> throw new IllegalArgumentException("--timing: default or short, not " + t);
       };
       Path d = base.resolve(t);
-      deleteTree(d);
+      ServeCluster.deleteTree(d);
       Files.createDirectories(d);
       FailoverBench bench = new FailoverBench(jar.toAbsolutePath(), tool.toAbsolutePath(), d.toAbsolutePath(), timing);
       List<Result> results;
@@ -136,15 +135,7 @@ public final class FailoverBench {
   }
 
   private List<Result> run(int failovers) throws Exception {
-    for (int i = 1; i <= 3; i++) {
-      nodes.add(new Node("n" + i, dir.resolve("n" + i)));
-    }
-    for (Node n : nodes) {
-      n.start();
-    }
-    for (Node n : nodes) {
-      n.awaitRunning();
-    }
+    cluster.startAll();
     List<Result> results = new ArrayList<>();
     for (int round = 1; round <= failovers; round++) {
       Node owner = awaitOwner(null, Duration.ofSeconds(120));
@@ -234,107 +225,11 @@ public final class FailoverBench {
   }
 
   private Node node(String name) {
-    return nodes.stream().filter(n -> n.name.equals(name)).findFirst()
-        .orElseThrow(() -> new IllegalStateException("unknown node " + name));
+    return cluster.node(name);
   }
 
   private void stopAll() {
-    for (Node n : nodes) {
-      n.kill();
-    }
-  }
-
-  /** One appliance process; its stdout and stderr go to {@code <dir>/serve.log} (appended across restarts). */
-  private final class Node {
-    final String name;
-    final Path home;
-    final int clusterPort = freePort();
-    final int iscsiPort = freePort();
-    final int nfsPort = freePort();
-    final int mountPort = freePort();
-    final int dtlPort = freePort();
-    final int volumePort = freePort();
-    Process process;
-
-    Node(String name, Path home) throws IOException {
-      this.name = name;
-      this.home = home;
-      Files.createDirectories(home);
-    }
-
-    String portal() {
-      return "127.0.0.1:" + iscsiPort;
-    }
-
-    boolean alive() {
-      return process != null && process.isAlive();
-    }
-
-    void start() throws IOException {
-      String members = nodes.stream().map(x -> "127.0.0.1:" + x.clusterPort).collect(Collectors.joining(", "));
-      Path cfg = home.resolve("vsa.yaml");
-      Files.writeString(cfg, String.join("\n",
-          "node: {name: " + name + ", dataDir: " + home.resolve("data") + "}",
-          "management: {port: 0, password: " + PASSWORD + "}",
-          "backend: {type: local, dir: " + dir.resolve("backend") + "}",
-          "writeBuffer: {capacity: 512MiB}",
-          "readCache: {capacity: 16MiB}",
-          "dtl: {enabled: true, port: " + dtlPort + "}",
-          "iscsi: {port: " + iscsiPort + "}",
-          "nfs: {port: " + nfsPort + ", mountPort: " + mountPort + ", portmap: none}",
-          "vpools: [{name: default, scoSize: 8MiB}]",
-          "vdisks: [{name: demo, vpool: default, size: 1GiB, blockSize: 512, dtlMode: sync}]",
-          "snapshots: {enabled: false}",
-          "scrub: {enabled: false}",
-          "cluster: {enabled: true, name: bench" + nodes.get(0).clusterPort + ", port: " + clusterPort + ", volumePort: "
-              + volumePort + ", members: ["
-              + members + "], faultDomain: fd" + name.substring(1) + ", heartbeatMillis: " + timing.heartbeat()
-              + ", leaseMillis: " + timing.lease() + ", leaseMarginMillis: " + timing.margin() + "}",
-          ""), StandardCharsets.UTF_8);
-      Path log = home.resolve("serve.log");
-      Files.deleteIfExists(home.resolve("data").resolve("management.url"));
-      process = new ProcessBuilder("java", "-Xmx512m", "-jar", jar.toString(), "serve", "--config", cfg.toString())
-          .directory(home.toFile()).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-    }
-
-    void awaitRunning() throws Exception {
-      long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-      Path url = home.resolve("data").resolve("management.url");
-      while (!Files.exists(url)) {
-        if (!process.isAlive()) {
-          throw new IllegalStateException(name + " exited with " + process.exitValue() + "; see " + home.resolve("serve.log"));
-        }
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException(name + " did not start within 120 s; see " + home.resolve("serve.log"));
-        }
-        Thread.sleep(100);
-      }
-    }
-
-    String get(String path) throws IOException, InterruptedException {
-      String base = Files.readString(home.resolve("data").resolve("management.url"), StandardCharsets.UTF_8).strip();
-      HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/api/v1" + path)).timeout(Duration.ofSeconds(5))
-          .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(("admin:" + PASSWORD)
-              .getBytes(StandardCharsets.UTF_8))).GET().build();
-      HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
-      if (r.statusCode() != 200) {
-        throw new IOException("GET " + path + ": " + r.statusCode() + " " + r.body());
-      }
-      return r.body();
-    }
-
-    void kill() {
-      if (process != null && process.isAlive()) {
-        process.destroyForcibly();
-        try {
-          process.waitFor(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-    }
+    cluster.close();
   }
 
   /** vsa-iscsi-load writing with FUA through every portal, 2 ms between writes; its lines as they come. */
@@ -411,25 +306,6 @@ public final class FailoverBench {
     void stop() throws InterruptedException {
       process.destroyForcibly();
       process.waitFor(30, TimeUnit.SECONDS);
-    }
-  }
-
-  static int freePort() {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (var walk = Files.walk(p)) {
-      for (Path x : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(x);
-      }
     }
   }
 }

@@ -233,10 +233,14 @@ public final class ForwardNfsBench {
     return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
   }
 
-  /** Runs a command, fails on a non-zero exit; returns its wall time in seconds. */
+  /**
+   * Runs a command (its stdout discarded: nfs-cp's "copied N bytes"; stderr shown), fails on a
+   * non-zero exit; returns its wall time in seconds.
+   */
   static double run(String... cmd) throws Exception {
     long t0 = System.nanoTime();
-    Process p = new ProcessBuilder(cmd).inheritIO().start();
+    Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.INHERIT)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     if (!p.waitFor(600, TimeUnit.SECONDS)) {
       p.destroyForcibly();
       throw new IllegalStateException(String.join(" ", cmd) + ": no end in 600 s");
