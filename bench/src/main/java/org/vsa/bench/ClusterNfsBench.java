@@ -113,8 +113,15 @@ public final class ClusterNfsBench {
         "vdisks: []",
         "snapshots: {enabled: false}",
         "scrub: {enabled: false}"));
-    // also on Ctrl-C: no serve process outlives the bench
-    Thread hook = new Thread(cluster::close, "cluster-nfs-bench-stop");
+    // also on Ctrl-C or SIGTERM: no serve process and no source file in /dev/shm outlives the bench
+    Thread hook = new Thread(() -> {
+      cluster.close();
+      try {
+        ServeCluster.deleteTree(work);
+      } catch (IOException e) {
+        System.err.println("could not delete " + work + ": " + e);
+      }
+    }, "cluster-nfs-bench-stop");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
       new ClusterNfsBench(cluster, mkdir.toAbsolutePath(), mib, files, work).run(rounds);
