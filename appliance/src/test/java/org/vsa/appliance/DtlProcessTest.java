@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,11 +38,6 @@ class DtlProcessTest {
 
   @TempDir Path work;
 
-  static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
 
   private Serve startB(int dtlPort) throws Exception {
     Path b = work.resolve("b");
@@ -164,8 +158,8 @@ class DtlProcessTest {
 
   @Test
   void killNineOfTheOwnerAndLossOfItsWriteBufferLoseNoAcknowledgedWrite() throws Exception {
-    int dtlB = freePort();
-    int iscsiA = freePort();
+    int dtlB = FreePorts.next();
+    int iscsiA = FreePorts.next();
     try (Serve b = startB(dtlB)) {
       Path cfg = configA(iscsiA, dtlB, 60_000);
       Load load;
@@ -203,8 +197,8 @@ class DtlProcessTest {
 
   @Test
   void killingTheDtlNodeMidLoadFailsNoWriteAndDegrades() throws Exception {
-    int dtlB = freePort();
-    int iscsiA = freePort();
+    int dtlB = FreePorts.next();
+    int iscsiA = FreePorts.next();
     Serve b = startB(dtlB);
     try (Serve a = startA(configA(iscsiA, dtlB, 500))) {
       a.awaitStdout(l -> l.contains("vDisk vd: DTL state") && l.contains("-> OK_SYNC"), Serve.START_TIMEOUT);
@@ -223,7 +217,7 @@ class DtlProcessTest {
 
   @Test
   void theApplianceReportsEachVdisksDtlState() throws Exception {
-    int deadPort = freePort();
+    int deadPort = FreePorts.next();
     String yaml = "node: {dataDir: data}\nmanagement: {port: 0}\ndtl: {port: 0, ackTimeoutMillis: 200}\niscsi: {enabled: false}\n"
         + "nfs: {enabled: false}\nvdisks: [{name: alone}, {name: guarded, dtlMode: async, dtlPeer: 127.0.0.1:" + deadPort
         + "}]\n";

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,9 +32,9 @@ class FrontEndsProcessTest {
 
   @Test
   void embeddedDefaultServesTheDemoLunAndTheDefaultExportToRealClients() throws Exception {
-    int iscsi = freePort();
-    int nfs = freePort();
-    int mount = freePort();
+    int iscsi = FreePorts.next();
+    int nfs = FreePorts.next();
+    int mount = FreePorts.next();
     String[] serveArgs = {"serve", "--mgmt-port", "0", "--dtl-port", "0", "--data-dir", work.resolve("data").toString(), "--iscsi-port", Integer.toString(iscsi),
         "--nfs-port", Integer.toString(nfs), "--mount-port", Integer.toString(mount), "--portmap", "none"};
     String export = "nfs://127.0.0.1/default/?nfsport=" + nfs + "&mountport=" + mount + "&version=3";
@@ -76,11 +75,6 @@ class FrontEndsProcessTest {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
 
   private Result ok(String... cmd) throws IOException, InterruptedException {
     boolean found = false;

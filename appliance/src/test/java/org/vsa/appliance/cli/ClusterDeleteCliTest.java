@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,8 +57,8 @@ class ClusterDeleteCliTest {
 
   @Test
   void aVdiskDeletedThroughTheOtherNodeIsGoneFromBothAndItsNameCanBeUsedAgain() throws Exception {
-    int pa = freePort();
-    int pb = freePort();
+    int pa = org.vsa.appliance.FreePorts.next();
+    int pb = org.vsa.appliance.FreePorts.next();
     String cluster = "del" + pa;
     try (Appliance a = start("a", pa, pb, cluster); Appliance b = start("b", pb, pa, cluster)) {
       long deadline = System.nanoTime() + 60_000_000_000L;
@@ -103,9 +102,4 @@ class ClusterDeleteCliTest {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
 }

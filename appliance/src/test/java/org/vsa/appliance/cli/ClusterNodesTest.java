@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,8 +45,8 @@ class ClusterNodesTest {
 
   @Test
   void aNodeRecordedByNodeAddJoinsThroughTheBackend() throws Exception {
-    int pa = freePort();
-    int pb = freePort();
+    int pa = org.vsa.appliance.FreePorts.next();
+    int pb = org.vsa.appliance.FreePorts.next();
     String name = "t" + pa;
     try (Appliance a = start("a", "cluster: {enabled: true, name: " + name + ", port: " + pa + ", volumePort: 0, namespacePort: 0}\n")) {
       CliRun add = vsa("a", "node", "add", "127.0.0.1:" + pb);
@@ -103,9 +102,4 @@ class ClusterNodesTest {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
 }

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -92,7 +91,7 @@ class ClusterControllerTest {
 
   @Test
   void oneOwnerServesTheVdiskItsDtlElsewhereAndTheDataSurvivesHandOverAndPause() throws Exception {
-    int[] ports = {freePort(), freePort(), freePort()};
+    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1], ports[2]);
     String cluster = "c" + ports[0];
     List<Appliance> nodes = new ArrayList<>();
@@ -177,7 +176,7 @@ class ClusterControllerTest {
 
   @Test
   void aTakeoverOfAVdiskWithoutDtlIsRefusedUntilTheOperatorForcesIt() throws Exception {
-    int[] ports = {freePort(), freePort()};
+    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1]);
     String cluster = "f" + ports[0];
     List<Appliance> nodes = new ArrayList<>();
@@ -222,7 +221,7 @@ class ClusterControllerTest {
 
   @Test
   void aCleanStopHandsAVdiskWithoutDtlOverWithoutRefusalOrForce() throws Exception {
-    int[] ports = {freePort(), freePort()};
+    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1]);
     String cluster = "h" + ports[0];
     List<Appliance> nodes = new ArrayList<>();
@@ -255,7 +254,7 @@ class ClusterControllerTest {
 
   @Test
   void aLoneNodeWhoseLeaseLapsedWinsItsVdiskBackAndKeepsItsCopy() throws Exception {
-    int port = freePort();
+    int port = org.vsa.appliance.FreePorts.next();
     try (Appliance a = start("solo", port, List.of(port), "s" + port)) {
       List<Appliance> one = List.of(a);
       awaitServed(one, "demo", Duration.ofSeconds(30));
@@ -281,7 +280,7 @@ class ClusterControllerTest {
 
   @Test
   void vdisksSpreadOverTheNodesAndADeadDtlNodeIsReplaced() throws Exception {
-    int[] ports = {freePort(), freePort(), freePort()};
+    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1], ports[2]);
     String cluster = "c" + ports[0];
     List<Appliance> nodes = new ArrayList<>();
@@ -339,7 +338,7 @@ class ClusterControllerTest {
 
   /** Three nodes that all count each other alive (so placement spreads what is created). */
   private List<Appliance> threeNodes(String prefix) throws Exception {
-    int[] ports = {freePort(), freePort(), freePort()};
+    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1], ports[2]);
     List<Appliance> nodes = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
@@ -550,7 +549,7 @@ class ClusterControllerTest {
    */
   @Test
   void aSlowNamespaceRestoreDoesNotHoldUpAVdiskAdoption() throws Exception {
-    int[] ports = {freePort(), freePort()};
+    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1]);
     String cluster = "r" + ports[0];
     String nfs = "{port: 0, mountPort: 0, portmap: none}";
@@ -720,9 +719,4 @@ class ClusterControllerTest {
     return b;
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
 }

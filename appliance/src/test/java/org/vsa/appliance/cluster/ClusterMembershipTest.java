@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +23,7 @@ class ClusterMembershipTest {
 
   @Test
   void threeNodesFindEachOtherThroughOneSeedAndSeeOneLeave() throws Exception {
-    int[] ports = {freePort(), freePort(), freePort()};
+    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
     String seed = "127.0.0.1:" + ports[0];
     List<ClusterMembership> nodes = new ArrayList<>();
     List<List<ClusterMembership.NodeInfo>> seenByFirst = new CopyOnWriteArrayList<>();
@@ -87,9 +86,4 @@ class ClusterMembershipTest {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
 }
