@@ -164,7 +164,7 @@ class DtlProcessTest {
       Path cfg = configA(iscsiA, dtlB, 60_000);
       Load load;
       try (Serve a = startA(cfg)) {
-        a.awaitStdout(l -> l.contains("vDisk vd: DTL state") && l.contains("-> OK_SYNC"), Serve.START_TIMEOUT);
+        a.awaitStdoutSinceStart(l -> l.contains("vDisk vd: DTL state") && l.contains("-> OK_SYNC"), Serve.START_TIMEOUT);
         load = new Load(iscsiA, 1);
         try {
           load.awaitAcks(load.acks::get, 1500 + new Random().nextInt(1500), "load on A");
@@ -201,7 +201,7 @@ class DtlProcessTest {
     int iscsiA = FreePorts.next();
     Serve b = startB(dtlB);
     try (Serve a = startA(configA(iscsiA, dtlB, 500))) {
-      a.awaitStdout(l -> l.contains("vDisk vd: DTL state") && l.contains("-> OK_SYNC"), Serve.START_TIMEOUT);
+      a.awaitStdoutSinceStart(l -> l.contains("vDisk vd: DTL state") && l.contains("-> OK_SYNC"), Serve.START_TIMEOUT);
       Load load = new Load(iscsiA, 2);
       load.awaitAcks(load.acks::get, 500, "load before the kill");
       b.killNine();

@@ -61,6 +61,20 @@ final class Serve implements AutoCloseable {
     return process;
   }
 
+  /**
+   * A stdout line since the start that matches, logged already (even before a line an earlier wait
+   * took) or awaited as {@link #awaitStdout} does: for a state the process may reach before the
+   * line the caller waited for last (a DTL in sync before "vsa running").
+   */
+  String awaitStdoutSinceStart(Predicate<String> wanted, Duration timeout) throws InterruptedException {
+    for (String line : stdout()) {
+      if (wanted.test(line)) {
+        return line;
+      }
+    }
+    return awaitStdout(wanted, timeout);
+  }
+
   /** Waits for a stdout line that matches; fails at the timeout or when the process ends first. */
   String awaitStdout(Predicate<String> wanted, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
