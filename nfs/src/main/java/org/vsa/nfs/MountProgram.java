@@ -29,6 +29,14 @@ final class MountProgram implements RpcDispatchable {
   static final int MNT_SERVERFAULT = 10006;
   static final int AUTH_UNIX = 1;
 
+  /**
+   * How long an MNT waits while its export's namespace is unavailable (JUKEBOX: a cluster takeover
+   * under way, or this node not yet knowing the new owner) before it answers MNT3ERR_SERVERFAULT:
+   * MOUNT has no retryable error, and a client's mount fails for good on that answer.
+   */
+  static final long UNAVAILABLE_WAIT_MILLIS = 15_000;
+  private static final long UNAVAILABLE_RETRY_MILLIS = 100;
+
   private final ExportTable exports;
 
   MountProgram(ExportTable exports) {
@@ -63,9 +71,25 @@ final class MountProgram implements RpcDispatchable {
     boolean v1 = call.getProgramVersion() == 1;
     int status;
     byte[] fh = null;
+    long deadline = System.nanoTime() + UNAVAILABLE_WAIT_MILLIS * 1_000_000L;
     try {
-      fh = resolve(call, path);
+      while (true) {
+        try {
+          fh = resolve(call, path);
+          break;
+        } catch (NfsException e) {
+          if (e.status() != Status.JUKEBOX || System.nanoTime() - deadline >= 0) {
+            throw e;
+          }
+          Thread.sleep(UNAVAILABLE_RETRY_MILLIS); // the namespace comes back within a takeover
+        }
+      }
       status = MNT_OK;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      status = MNT_SERVERFAULT;
+      log.info("MNT {} from {} refused: interrupted (the server stops)", path,
+          call.getTransport().getRemoteSocketAddress());
     } catch (NfsException e) {
       status = switch (e.status()) {
         case Status.NOENT, Status.STALE -> MNT_NOENT;

@@ -147,7 +147,7 @@ public final class NfsServer implements AutoCloseable {
           .build();
       MountProgram mnt = new MountProgram(table);
       mount = service(config, config.mountPort(), "vsa-mountd", publish)
-          .withWorkerThreadPoolSize(2)
+          .withWorkerThreadPoolSize(4) // an MNT may wait out a takeover (MountProgram.UNAVAILABLE_WAIT_MILLIS)
           .withRpcService(new OncRpcProgram(MountProgram.PROGRAM, 1), mnt)
           .withRpcService(new OncRpcProgram(MountProgram.PROGRAM, 3), mnt)
           .build();
