@@ -10,36 +10,26 @@
  * errors (mount). Built by bench/run-cluster-nfs-bench.sh with gcc and -lnfs (libnfs-dev).
  */
 #include <stdio.h>
-#include <sys/time.h>
-#include <nfsc/libnfs.h>
+#include "vsa-nfs-open.h"
 
 int main(int argc, char **argv) {
 	if (argc != 2) {
 		fprintf(stderr, "usage: vsa-nfs-mkdir URL\n");
 		return 2;
 	}
-	struct nfs_context *nfs = nfs_init_context();
-	if (nfs == NULL) {
-		fprintf(stderr, "cannot make an NFS context\n");
+	struct nfs_context *nfs;
+	struct nfs_url *url;
+	if (vsa_nfs_open(argv[1], &nfs, &url) != 0) {
 		return 2;
 	}
-	struct nfs_url *url = nfs_parse_url_full(nfs, argv[1]);
-	if (url == NULL) {
-		fprintf(stderr, "bad URL %s: %s\n", argv[1], nfs_get_error(nfs));
-		nfs_destroy_context(nfs);
-		return 2;
-	}
-	int rc = 2;
-	if (nfs_mount(nfs, url->server, url->path) != 0) {
-		fprintf(stderr, "mount %s:%s: %s\n", url->server, url->path, nfs_get_error(nfs));
-	} else if (nfs_mkdir(nfs, url->file) != 0) {
+	int rc;
+	if (nfs_mkdir(nfs, url->file) != 0) {
 		printf("error %s\n", nfs_get_error(nfs));
 		rc = 1;
 	} else {
 		printf("made\n");
 		rc = 0;
 	}
-	nfs_destroy_url(url);
-	nfs_destroy_context(nfs);
+	vsa_nfs_close(nfs, url);
 	return rc;
 }

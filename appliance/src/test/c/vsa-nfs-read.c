@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <poll.h>
 #include <nfsc/libnfs.h>
+#include "vsa-nfs-open.h"
 
 struct outcome {
 	int done;
@@ -69,22 +70,14 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "COUNT must be in 1..1048576\n");
 		return 2;
 	}
-	struct nfs_context *nfs = nfs_init_context();
-	if (nfs == NULL) {
-		fprintf(stderr, "cannot make an NFS context\n");
-		return 2;
-	}
-	struct nfs_url *url = nfs_parse_url_full(nfs, argv[1]);
-	if (url == NULL) {
-		fprintf(stderr, "bad URL %s: %s\n", argv[1], nfs_get_error(nfs));
-		nfs_destroy_context(nfs);
+	struct nfs_context *nfs;
+	struct nfs_url *url;
+	if (vsa_nfs_open(argv[1], &nfs, &url) != 0) {
 		return 2;
 	}
 	int rc = 2;
 	struct nfsfh *fh = NULL;
-	if (nfs_mount(nfs, url->server, url->path) != 0) {
-		fprintf(stderr, "mount %s:%s: %s\n", url->server, url->path, nfs_get_error(nfs));
-	} else if (nfs_open(nfs, url->file, O_RDONLY, &fh) != 0) {
+	if (nfs_open(nfs, url->file, O_RDONLY, &fh) != 0) {
 		fprintf(stderr, "open %s: %s\n", url->file, nfs_get_error(nfs));
 	} else {
 		struct outcome o = {0};
@@ -98,7 +91,6 @@ int main(int argc, char **argv) {
 		}
 		nfs_close(nfs, fh);
 	}
-	nfs_destroy_url(url);
-	nfs_destroy_context(nfs);
+	vsa_nfs_close(nfs, url);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <nfsc/libnfs.h>
+#include "vsa-nfs-open.h"
 
 struct outcome {
 	int done;
@@ -38,47 +39,36 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "usage: vsa-nfs-rm URL\n");
 		return 2;
 	}
-	struct nfs_context *nfs = nfs_init_context();
-	if (nfs == NULL) {
-		fprintf(stderr, "cannot make an NFS context\n");
-		return 2;
-	}
-	struct nfs_url *url = nfs_parse_url_full(nfs, argv[1]);
-	if (url == NULL) {
-		fprintf(stderr, "bad URL %s: %s\n", argv[1], nfs_get_error(nfs));
-		nfs_destroy_context(nfs);
+	struct nfs_context *nfs;
+	struct nfs_url *url;
+	if (vsa_nfs_open(argv[1], &nfs, &url) != 0) {
 		return 2;
 	}
 	int rc = 2;
-	if (nfs_mount(nfs, url->server, url->path) != 0) {
-		fprintf(stderr, "mount %s:%s: %s\n", url->server, url->path, nfs_get_error(nfs));
+	struct outcome o = {0};
+	if (nfs_unlink_async(nfs, url->file, unlink_done, &o) != 0) {
+		fprintf(stderr, "cannot send: %s\n", nfs_get_error(nfs));
 	} else {
-		struct outcome o = {0};
-		if (nfs_unlink_async(nfs, url->file, unlink_done, &o) != 0) {
-			fprintf(stderr, "cannot send: %s\n", nfs_get_error(nfs));
-		} else {
-			/* one REMOVE, waiting at most 120 s for its answer */
-			for (int waited = 0; !o.done && rc == 2; waited++) {
-				struct pollfd p = {.fd = nfs_get_fd(nfs), .events = nfs_which_events(nfs)};
-				if (waited >= 1200) {
-					fprintf(stderr, "no answer in 120 s\n");
-					break;
-				}
-				if (poll(&p, 1, 100) < 0 || nfs_service(nfs, p.revents) < 0) {
-					fprintf(stderr, "connection: %s\n", nfs_get_error(nfs));
-					break;
-				}
+		/* one REMOVE, waiting at most 120 s for its answer */
+		for (int waited = 0; !o.done && rc == 2; waited++) {
+			struct pollfd p = {.fd = nfs_get_fd(nfs), .events = nfs_which_events(nfs)};
+			if (waited >= 1200) {
+				fprintf(stderr, "no answer in 120 s\n");
+				break;
 			}
-			if (o.done && o.status == 0) {
-				printf("removed\n");
-				rc = 0;
-			} else if (o.done) {
-				printf("error %s\n", o.message);
-				rc = 1;
+			if (poll(&p, 1, 100) < 0 || nfs_service(nfs, p.revents) < 0) {
+				fprintf(stderr, "connection: %s\n", nfs_get_error(nfs));
+				break;
 			}
 		}
+		if (o.done && o.status == 0) {
+			printf("removed\n");
+			rc = 0;
+		} else if (o.done) {
+			printf("error %s\n", o.message);
+			rc = 1;
+		}
 	}
-	nfs_destroy_url(url);
-	nfs_destroy_context(nfs);
+	vsa_nfs_close(nfs, url);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <nfsc/libnfs.h>
+#include "vsa-nfs-open.h"
 
 #define CHUNK (1024 * 1024)
 
@@ -32,18 +33,9 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "%s: %s\n", argv[2], strerror(errno));
 		return 1;
 	}
-	struct nfs_context *nfs = nfs_init_context();
-	if (nfs == NULL) {
-		fprintf(stderr, "cannot create an NFS context\n");
-		return 1;
-	}
-	struct nfs_url *url = nfs_parse_url_full(nfs, argv[1]);
-	if (url == NULL) {
-		fprintf(stderr, "%s: %s\n", argv[1], nfs_get_error(nfs));
-		return 2;
-	}
-	if (nfs_mount(nfs, url->server, url->path) != 0) {
-		fprintf(stderr, "mount %s:%s: %s\n", url->server, url->path, nfs_get_error(nfs));
+	struct nfs_context *nfs;
+	struct nfs_url *url;
+	if (vsa_nfs_open(argv[1], &nfs, &url) != 0) {
 		return 1;
 	}
 	struct nfsfh *fh;
@@ -82,8 +74,7 @@ int main(int argc, char **argv) {
 	}
 	printf("wrote %llu bytes at %llu\n", (unsigned long long) total, (unsigned long long) offset);
 	free(buf);
-	nfs_destroy_url(url);
-	nfs_destroy_context(nfs);
+	vsa_nfs_close(nfs, url);
 	close(in);
 	return 0;
 }

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.vsa.appliance.Appliance;
+import org.vsa.appliance.FreePorts;
 import org.vsa.appliance.config.ConfigLoader;
 import org.vsa.appliance.config.ConfigOverrides;
 
@@ -57,8 +58,8 @@ class ClusterDeleteCliTest {
 
   @Test
   void aVdiskDeletedThroughTheOtherNodeIsGoneFromBothAndItsNameCanBeUsedAgain() throws Exception {
-    int pa = org.vsa.appliance.FreePorts.next();
-    int pb = org.vsa.appliance.FreePorts.next();
+    int pa = FreePorts.next();
+    int pb = FreePorts.next();
     String cluster = "del" + pa;
     try (Appliance a = start("a", pa, pb, cluster); Appliance b = start("b", pb, pa, cluster)) {
       long deadline = System.nanoTime() + 60_000_000_000L;

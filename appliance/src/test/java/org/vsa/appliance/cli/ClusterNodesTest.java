@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.vsa.appliance.Appliance;
+import org.vsa.appliance.FreePorts;
 import org.vsa.appliance.config.ConfigLoader;
 import org.vsa.appliance.config.ConfigOverrides;
 
@@ -45,8 +46,8 @@ class ClusterNodesTest {
 
   @Test
   void aNodeRecordedByNodeAddJoinsThroughTheBackend() throws Exception {
-    int pa = org.vsa.appliance.FreePorts.next();
-    int pb = org.vsa.appliance.FreePorts.next();
+    int pa = FreePorts.next();
+    int pb = FreePorts.next();
     String name = "t" + pa;
     try (Appliance a = start("a", "cluster: {enabled: true, name: " + name + ", port: " + pa + ", volumePort: 0, namespacePort: 0}\n")) {
       CliRun add = vsa("a", "node", "add", "127.0.0.1:" + pb);

@@ -18,6 +18,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vsa.appliance.Appliance;
+import org.vsa.appliance.FreePorts;
 import org.vsa.appliance.config.ConfigLoader;
 import org.vsa.appliance.config.ConfigOverrides;
 import org.vsa.volume.Durability;
@@ -91,7 +92,7 @@ class ClusterControllerTest {
 
   @Test
   void oneOwnerServesTheVdiskItsDtlElsewhereAndTheDataSurvivesHandOverAndPause() throws Exception {
-    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
+    int[] ports = {FreePorts.next(), FreePorts.next(), FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1], ports[2]);
     String cluster = "c" + ports[0];
     List<Appliance> nodes = new ArrayList<>();
@@ -176,7 +177,7 @@ class ClusterControllerTest {
 
   @Test
   void aTakeoverOfAVdiskWithoutDtlIsRefusedUntilTheOperatorForcesIt() throws Exception {
-    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
+    int[] ports = {FreePorts.next(), FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1]);
     String cluster = "f" + ports[0];
     List<Appliance> nodes = new ArrayList<>();
@@ -221,7 +222,7 @@ class ClusterControllerTest {
 
   @Test
   void aCleanStopHandsAVdiskWithoutDtlOverWithoutRefusalOrForce() throws Exception {
-    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
+    int[] ports = {FreePorts.next(), FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1]);
     String cluster = "h" + ports[0];
     List<Appliance> nodes = new ArrayList<>();
@@ -254,7 +255,7 @@ class ClusterControllerTest {
 
   @Test
   void aLoneNodeWhoseLeaseLapsedWinsItsVdiskBackAndKeepsItsCopy() throws Exception {
-    int port = org.vsa.appliance.FreePorts.next();
+    int port = FreePorts.next();
     try (Appliance a = start("solo", port, List.of(port), "s" + port)) {
       List<Appliance> one = List.of(a);
       awaitServed(one, "demo", Duration.ofSeconds(30));
@@ -280,7 +281,7 @@ class ClusterControllerTest {
 
   @Test
   void vdisksSpreadOverTheNodesAndADeadDtlNodeIsReplaced() throws Exception {
-    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
+    int[] ports = {FreePorts.next(), FreePorts.next(), FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1], ports[2]);
     String cluster = "c" + ports[0];
     List<Appliance> nodes = new ArrayList<>();
@@ -338,7 +339,7 @@ class ClusterControllerTest {
 
   /** Three nodes that all count each other alive (so placement spreads what is created). */
   private List<Appliance> threeNodes(String prefix) throws Exception {
-    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
+    int[] ports = {FreePorts.next(), FreePorts.next(), FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1], ports[2]);
     List<Appliance> nodes = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
@@ -549,7 +550,7 @@ class ClusterControllerTest {
    */
   @Test
   void aSlowNamespaceRestoreDoesNotHoldUpAVdiskAdoption() throws Exception {
-    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
+    int[] ports = {FreePorts.next(), FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1]);
     String cluster = "r" + ports[0];
     String nfs = "{port: 0, mountPort: 0, portmap: none}";

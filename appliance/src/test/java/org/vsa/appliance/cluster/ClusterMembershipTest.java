@@ -15,6 +15,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.vsa.appliance.FreePorts;
 import org.vsa.backends.LocalDirectoryObjectStore;
 
 class ClusterMembershipTest {
@@ -23,7 +24,7 @@ class ClusterMembershipTest {
 
   @Test
   void threeNodesFindEachOtherThroughOneSeedAndSeeOneLeave() throws Exception {
-    int[] ports = {org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next(), org.vsa.appliance.FreePorts.next()};
+    int[] ports = {FreePorts.next(), FreePorts.next(), FreePorts.next()};
     String seed = "127.0.0.1:" + ports[0];
     List<ClusterMembership> nodes = new ArrayList<>();
     List<List<ClusterMembership.NodeInfo>> seenByFirst = new CopyOnWriteArrayList<>();
