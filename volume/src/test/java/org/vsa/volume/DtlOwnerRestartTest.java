@@ -1,6 +1,5 @@
 package org.vsa.volume;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -77,16 +76,6 @@ class DtlOwnerRestartTest {
     v.flush();
   }
 
-  private static void check(BlockVolume v, int from, int to, long seed, String what) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(Layout.CLUSTER_BYTES);
-    for (int i = from; i < to; i++) {
-      b.clear();
-      v.read((long) i * Layout.CLUSTER_BYTES, b);
-      assertArrayEquals(TestEngines.pattern(seed * 1_000_000 + i, Layout.CLUSTER_BYTES), b.array(),
-          what + ": cluster " + i);
-    }
-  }
-
   private static void awaitSync(Changes changes, Engine e, String what) throws InterruptedException {
     assertTrue(changes.synced.await(2 * ACK_TIMEOUT_NANOS, TimeUnit.NANOSECONDS),
         what + ": no OK_SYNC; state " + e.dtlState("v") + ": " + e.dtlReason("v"));
@@ -142,10 +131,10 @@ class DtlOwnerRestartTest {
           Engine b = node("b", cb, OwnershipLease.ALWAYS)) {
         Volume v = b.adopt(new Adoption.Request(id, OwnershipLease.renewable(3, System.nanoTime() + FAR), addr(dtlA),
             2, addr(dtlB), false));
-        check(v, 0, n / 2, 1, "after the adoption");
-        check(v, n / 2, n / 2 + 300, 2, "after the adoption");
-        check(v, n / 2 + 300, n / 2 + 600, 3, "after the adoption");
-        check(v, n / 2 + 600, n, 1, "after the adoption");
+        TestEngines.assertClusters(v, 0, n / 2, 1, "after the adoption");
+        TestEngines.assertClusters(v, n / 2, n / 2 + 300, 2, "after the adoption");
+        TestEngines.assertClusters(v, n / 2 + 300, n / 2 + 600, 3, "after the adoption");
+        TestEngines.assertClusters(v, n / 2 + 600, n, 1, "after the adoption");
       }
     }
   }

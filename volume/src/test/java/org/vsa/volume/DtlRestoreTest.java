@@ -36,16 +36,6 @@ class DtlRestoreTest {
     }
   }
 
-  private static void check(Volume v, int from, int to, long seed, String what) throws java.io.IOException {
-    ByteBuffer b = ByteBuffer.allocate(Layout.CLUSTER_BYTES);
-    for (int i = from; i < to; i++) {
-      b.clear();
-      v.read((long) i * Layout.CLUSTER_BYTES, b);
-      assertArrayEquals(TestEngines.pattern(seed * 1_000_000 + i, Layout.CLUSTER_BYTES), b.array(),
-          what + ": cluster " + i);
-    }
-  }
-
   /**
    * A rollback cuts TLogs out of a vDisk's history (and a scrub then deletes them from the backend),
    * and a clone inherits its parent's clusters: a restore from backend + DTL must follow the
@@ -74,20 +64,20 @@ class DtlRestoreTest {
         Volume clone = e.cloneVolume("p", "s2", "c");
         waitForSync(e, "c");
         write(clone, 0, n / 8, 5);
-        check(p, 0, n / 4, 3, "p before the crash");
+        TestEngines.assertClusters(p, 0, n / 4, 3, "p before the crash");
         e.crash();
       }
       LocalVolume.deleteTree(data.resolve("writebuffer"));
       try (DtlConnector c = DtlCrashChild.connector(data, server.port());
           Engine e = Engine.start(TestEngines.config(data, TestEngines.localBackend(data)), c)) {
         Volume p = e.volume("p").orElseThrow();
-        check(p, 0, n / 4, 3, "p after restore");
-        check(p, n / 4, n / 2, 4, "p after restore");
-        check(p, n / 2, n, 1, "p after restore");
+        TestEngines.assertClusters(p, 0, n / 4, 3, "p after restore");
+        TestEngines.assertClusters(p, n / 4, n / 2, 4, "p after restore");
+        TestEngines.assertClusters(p, n / 2, n, 1, "p after restore");
         Volume clone = e.volume("c").orElseThrow();
-        check(clone, 0, n / 8, 5, "clone after restore");
-        check(clone, n / 8, n / 2, 3, "clone after restore (inherited)");
-        check(clone, n / 2, n, 1, "clone after restore (inherited)");
+        TestEngines.assertClusters(clone, 0, n / 8, 5, "clone after restore");
+        TestEngines.assertClusters(clone, n / 8, n / 2, 3, "clone after restore (inherited)");
+        TestEngines.assertClusters(clone, n / 2, n, 1, "clone after restore (inherited)");
         assertEquals(java.util.List.of("s1", "s2"), e.snapshots("p").stream().map(SnapshotInfo::name).toList(),
             "the snapshot table survives a restore");
         waitForSync(e, "p");
@@ -96,8 +86,8 @@ class DtlRestoreTest {
       try (DtlConnector c = DtlCrashChild.connector(data, server.port());
           Engine e = Engine.start(TestEngines.config(data, TestEngines.localBackend(data)), c)) {
         Volume p = e.volume("p").orElseThrow();
-        check(p, 0, n / 4, 3, "p after a restart");
-        check(p, n / 2, n, 1, "p after a restart");
+        TestEngines.assertClusters(p, 0, n / 4, 3, "p after a restart");
+        TestEngines.assertClusters(p, n / 2, n, 1, "p after a restart");
         assertEquals(2, e.snapshots("p").size());
       }
     }
@@ -204,12 +194,12 @@ class DtlRestoreTest {
         assertTrue(e.offlineVdisk("r").isPresent(), "the restore failed: r is offline");
         assertTrue(e.offlineVdisk("r").orElseThrow().reason().contains("backend unreachable"),
             e.offlineVdisk("r").orElseThrow().reason());
-        check(e.volume("other").orElseThrow(), 0, 100, 8, "the other vDisk");
+        TestEngines.assertClusters(e.volume("other").orElseThrow(), 0, 100, 8, "the other vDisk");
         // a retry while the backend is still away fails again, and still opens nothing empty
         org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> e.retryOpen("r"));
         backend.failing = false;
         e.retryOpen("r");
-        check(e.volume("r").orElseThrow(), 0, clusters, 7, "r restored by the retry");
+        TestEngines.assertClusters(e.volume("r").orElseThrow(), 0, clusters, 7, "r restored by the retry");
       }
     }
   }

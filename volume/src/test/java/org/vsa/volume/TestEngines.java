@@ -39,6 +39,20 @@ public final class TestEngines {
     return b;
   }
 
+  /**
+   * Asserts that clusters [from, to) of {@code v} hold the pattern a test wrote there with
+   * {@code seed}: cluster i holds {@code pattern(seed * 1,000,000 + i, CLUSTER_BYTES)}.
+   */
+  public static void assertClusters(BlockVolume v, int from, int to, long seed, String what) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(Layout.CLUSTER_BYTES);
+    for (int i = from; i < to; i++) {
+      b.clear();
+      v.read((long) i * Layout.CLUSTER_BYTES, b);
+      org.junit.jupiter.api.Assertions.assertArrayEquals(pattern(seed * 1_000_000 + i, Layout.CLUSTER_BYTES),
+          b.array(), what + ": cluster " + i);
+    }
+  }
+
   public static byte[] read(BlockVolume v, long offset, int len) throws IOException {
     ByteBuffer b = ByteBuffer.allocate(len);
     v.read(offset, b);
