@@ -175,16 +175,23 @@ class ClusterControllerTest {
     return ctl(owner).status().stream().filter(x -> x.name().equals(vdisk)).findFirst().orElseThrow().dtlNode();
   }
 
-  @Test
-  void aTakeoverOfAVdiskWithoutDtlIsRefusedUntilTheOperatorForcesIt() throws Exception {
+  /**
+   * Two nodes of a new cluster (its name starts with {@code prefix}) with the vDisk demo (64 MiB, DTL
+   * mode none), added to {@code nodes} as they start: the caller closes them.
+   */
+  private void startTwoServingDemoWithoutDtl(String prefix, List<Appliance> nodes) throws Exception {
     int[] ports = {FreePorts.next(), FreePorts.next()};
     List<Integer> seeds = List.of(ports[0], ports[1]);
-    String cluster = "f" + ports[0];
+    for (int i = 0; i < 2; i++) {
+      nodes.add(start("n" + (i + 1), ports[i], seeds, prefix + ports[0], "[{name: demo, size: 64MiB, dtlMode: none}]"));
+    }
+  }
+
+  @Test
+  void aTakeoverOfAVdiskWithoutDtlIsRefusedUntilTheOperatorForcesIt() throws Exception {
     List<Appliance> nodes = new ArrayList<>();
     try {
-      for (int i = 0; i < 2; i++) {
-        nodes.add(start("n" + (i + 1), ports[i], seeds, cluster, "[{name: demo, size: 64MiB, dtlMode: none}]"));
-      }
+      startTwoServingDemoWithoutDtl("f", nodes);
       Appliance owner = awaitServed(nodes, "demo", Duration.ofSeconds(30));
       Appliance other = nodes.get(0) == owner ? nodes.get(1) : nodes.get(0);
       byte[] data = random(21, 256 << 10);
@@ -222,14 +229,9 @@ class ClusterControllerTest {
 
   @Test
   void aCleanStopHandsAVdiskWithoutDtlOverWithoutRefusalOrForce() throws Exception {
-    int[] ports = {FreePorts.next(), FreePorts.next()};
-    List<Integer> seeds = List.of(ports[0], ports[1]);
-    String cluster = "h" + ports[0];
     List<Appliance> nodes = new ArrayList<>();
     try {
-      for (int i = 0; i < 2; i++) {
-        nodes.add(start("n" + (i + 1), ports[i], seeds, cluster, "[{name: demo, size: 64MiB, dtlMode: none}]"));
-      }
+      startTwoServingDemoWithoutDtl("h", nodes);
       Appliance owner = awaitServed(nodes, "demo", Duration.ofSeconds(30));
       Appliance other = nodes.get(0) == owner ? nodes.get(1) : nodes.get(0);
       byte[] data = random(31, 1 << 20);
