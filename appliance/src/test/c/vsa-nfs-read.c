@@ -17,44 +17,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <poll.h>
 #include <nfsc/libnfs.h>
 #include "vsa-nfs-open.h"
 
-struct outcome {
-	int done;
-	int status;
-	char message[512];
-};
-
-static void read_done(int status, struct nfs_context *nfs, void *data, void *private_data) {
-	struct outcome *o = private_data;
-	o->status = status;
-	if (status < 0) {
-		/* the context's last error names the status; "data" is not always the message in 4.0 */
-		const char *m = nfs_get_error(nfs);
-		snprintf(o->message, sizeof o->message, "%s (status %d)", m == NULL ? "(no message)" : m, status);
-	}
-	o->done = 1;
-}
-
 /* One READ, waiting at most 120 s for its answer. */
 static int read_once(struct nfs_context *nfs, struct nfsfh *fh, uint64_t offset, uint64_t count,
-		struct outcome *o) {
-	if (nfs_pread_async(nfs, fh, offset, count, read_done, o) != 0) {
+		struct vsa_nfs_outcome *o) {
+	if (nfs_pread_async(nfs, fh, offset, count, vsa_nfs_done, o) != 0) {
 		snprintf(o->message, sizeof o->message, "cannot send: %s", nfs_get_error(nfs));
 		return -1;
 	}
-	for (int waited = 0; !o->done; waited++) {
-		if (waited >= 1200) {
-			snprintf(o->message, sizeof o->message, "no answer in 120 s");
-			return -1;
-		}
-		struct pollfd p = {.fd = nfs_get_fd(nfs), .events = nfs_which_events(nfs)};
-		if (poll(&p, 1, 100) < 0 || nfs_service(nfs, p.revents) < 0) {
-			snprintf(o->message, sizeof o->message, "connection: %s", nfs_get_error(nfs));
-			return -1;
-		}
+	if (vsa_nfs_await(nfs, o) != 0) {
+		return -1;
 	}
 	return o->status;
 }
@@ -80,7 +54,7 @@ int main(int argc, char **argv) {
 	if (nfs_open(nfs, url->file, O_RDONLY, &fh) != 0) {
 		fprintf(stderr, "open %s: %s\n", url->file, nfs_get_error(nfs));
 	} else {
-		struct outcome o = {0};
+		struct vsa_nfs_outcome o = {0};
 		int n = read_once(nfs, fh, offset, count, &o);
 		if (n < 0) {
 			printf("error %s\n", o.message);
